@@ -1,0 +1,33 @@
+# `make test` and `make demo` set up everything they need, idempotently:
+# a virtual environment in .venv with the pinned stack (requirements/*.txt),
+# mmcv built once from its sdist and cached outside the checkout.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+REQS := $(wildcard requirements/*.txt) setup.py
+STAMP := $(VENV)/.mmswtat-installed
+
+.PHONY: env test demo clean-env
+
+env: $(STAMP)
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements/torch.txt -r requirements/build.txt
+	$(PIP) install -q mmengine==$$(sed -n 's/^mmengine==//p' requirements/mminstall.txt) -r requirements/runtime.txt
+	bash tools/install_mmcv.sh $(PY)
+	$(PIP) install -q -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "import mmcv.ops, mmseg, mmdet, mmpretrain, mmswtat; print('[env] ready:', mmswtat.__version__)"
+	@touch $@
+
+test: $(STAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider
+
+demo: $(STAMP)
+	$(PY) tools/demo.py
+
+clean-env:
+	rm -rf $(VENV)
