@@ -1,0 +1,336 @@
+"""A task-agnostic single-teacher feature distiller for mmengine runners."""
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub, print_log
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from mmswtat.registry import MODELS
+from mmswtat.utils.checkpoint import load_weights
+from .model_config import load_model_cfg
+from .recorder import FeatureRecorder, RecorderSpec, StopForward
+
+_FEATURE_PREFIXES = ('backbone', 'neck')
+
+
+@MODELS.register_module()
+class SingleTeacherDistiller(BaseModel):
+    """Train a student with its own task losses plus feature-distillation losses.
+
+    The teacher is frozen, always in eval mode, run under ``no_grad`` and only
+    as far as its recorded modules (``extract_feat`` when they all live in the
+    backbone/neck, then stopped right after the last one). It is held outside
+    the module tree (as mmdet's ``KnowledgeDistillationSingleStageDetector``
+    does): not in ``state_dict()``, not in the optimizer, not wrapped by DDP;
+    device moves (``to``/``cuda``/``cpu``) reach it explicitly.
+
+    ``loss()`` returns the student's losses unchanged plus one entry per
+    distillation loss; ``predict``/``tensor`` modes run the student alone, so
+    validation and ``tools/test.py`` evaluate the student.
+
+    Args:
+        student: Student model config, or ``dict(cfg_path=..., **overrides)``
+            (see :func:`load_model_cfg`).
+        teacher: Teacher model config, likewise.
+        teacher_ckpt: Teacher checkpoint path or URL, loaded on the CPU with
+            ``weights_only=True``. ``None`` keeps random weights (tests only).
+        student_ckpt: Optional checkpoint to start the student from.
+        student_recorders: ``{name: 'module.path'}`` or ``{name:
+            dict(module='neck', index=i)}`` features of the student.
+        teacher_recorders: Same for the teacher.
+        distill_losses: ``{loss_name: loss config}``; names start with
+            ``loss_`` so mmengine sums them.
+        loss_forward_mappings: ``{loss_name: dict(student=IN, teacher=IN)}``,
+            ``IN`` a recorder name or ``dict(recorder=name, index=i,
+            connector=cfg)`` (``index`` picks from a tuple record,
+            ``connector`` is a registered module applied first). May be
+            omitted when there is exactly one recorder on each side.
+        teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
+        weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
+            for trusted legacy files only.
+        teacher_forward: ``'auto'`` (``extract_feat`` if every teacher
+            recorder is in the backbone/neck, else ``mode='tensor'``),
+            ``'extract_feat'`` or ``'tensor'``.
+        distill_warmup_iters: Ramp the distillation weights linearly from
+            ``1/K`` to 1 over the first ``K`` iterations (0 = off).
+        check_finite: Raise when a distillation loss is NaN/Inf, naming it
+            and the iteration (one device sync per step).
+        data_preprocessor: Defaults to the student's own preprocessor.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 student: Union[str, dict],
+                 teacher: Union[str, dict],
+                 teacher_ckpt: Optional[str] = None,
+                 student_ckpt: Optional[str] = None,
+                 student_recorders: Optional[Dict[str, RecorderSpec]] = None,
+                 teacher_recorders: Optional[Dict[str, RecorderSpec]] = None,
+                 distill_losses: Optional[Dict[str, dict]] = None,
+                 loss_forward_mappings: Optional[Dict[str, dict]] = None,
+                 teacher_ckpt_strict: bool = True,
+                 weights_only: bool = True,
+                 teacher_forward: str = 'auto',
+                 distill_warmup_iters: int = 0,
+                 check_finite: bool = True,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        student_model = MODELS.build(load_model_cfg(student, 'student'))
+        if data_preprocessor is None:
+            data_preprocessor = student_model.data_preprocessor
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.student = student_model
+
+        teacher_model = MODELS.build(load_model_cfg(teacher, 'teacher'))
+        if teacher_ckpt is not None:
+            load_weights(teacher_model, teacher_ckpt, 'teacher',
+                         teacher_ckpt_strict, weights_only)
+        teacher_model.requires_grad_(False)
+        teacher_model.eval()
+        # Outside the module tree: see the class docstring.
+        object.__setattr__(self, 'teacher', teacher_model)
+
+        if student_ckpt is not None:
+            load_weights(self.student, student_ckpt, 'student', True,
+                         weights_only)
+            self.student._is_init = True  # keep init_weights() off it
+
+        self.student_recorder = FeatureRecorder(self.student,
+                                                student_recorders or {},
+                                                'student')
+        self.teacher_recorder = FeatureRecorder(
+            teacher_model, teacher_recorders or {}, 'teacher',
+            stop_when_done=True)
+        self.teacher_forward = self._check_teacher_forward(
+            teacher_forward, teacher_model)
+
+        distill_losses = dict(distill_losses or {})
+        if not distill_losses:
+            print_log(
+                'SingleTeacherDistiller: no distill_losses configured, the '
+                'student trains on its task losses alone (nothing is '
+                'distilled). Add e.g. the configs/_base_/distill fragment.',
+                logger='current', level=30)
+        self.loss_forward_mappings = self._check_mappings(
+            distill_losses, loss_forward_mappings or {})
+        self.distill_losses = nn.ModuleDict(
+            {name: MODELS.build(cfg) for name, cfg in distill_losses.items()})
+        connectors = {}
+        for name, mapping in self.loss_forward_mappings.items():
+            for role in ('student', 'teacher'):
+                if mapping[role].get('connector') is not None:
+                    connectors[f'{name}_{role}'] = MODELS.build(
+                        mapping[role]['connector'])
+        self.connectors = nn.ModuleDict(connectors)
+        self.distill_warmup_iters = int(distill_warmup_iters)
+        self.check_finite = check_finite
+
+    # ------------------------------------------------------------ validation
+    @staticmethod
+    def _check_teacher_forward(mode: str, teacher: nn.Module) -> str:
+        if mode not in ('auto', 'extract_feat', 'tensor'):
+            raise ValueError("teacher_forward must be 'auto', 'extract_feat' "
+                             f"or 'tensor', got {mode!r}")
+        return mode
+
+    def _check_mappings(self, losses: Dict[str, dict],
+                        mappings: Dict[str, dict]) -> Dict[str, dict]:
+        student_names = self.student_recorder.names
+        teacher_names = self.teacher_recorder.names
+        for name in losses:
+            if not name.startswith('loss_'):
+                raise ValueError(
+                    f'distill_losses key {name!r} must start with "loss_" '
+                    f'so that mmengine adds it to the total; rename it to '
+                    f"'loss_{name}'")
+        for name in mappings:
+            if name not in losses:
+                raise ValueError(
+                    f'loss_forward_mappings names {name!r}, which is not in '
+                    f'distill_losses ({sorted(losses)})')
+        out = {}
+        for name in losses:
+            mapping = mappings.get(name)
+            if mapping is None:
+                if len(student_names) == 1 and len(teacher_names) == 1:
+                    mapping = dict(
+                        student=student_names[0], teacher=teacher_names[0])
+                else:
+                    raise ValueError(
+                        f'distill loss {name!r} has no entry in '
+                        'loss_forward_mappings; add e.g. '
+                        f"{name}=dict(student='feat', teacher='feat')")
+            checked = {}
+            for role, names in (('student', student_names),
+                                ('teacher', teacher_names)):
+                if role not in mapping:
+                    raise ValueError(f'loss_forward_mappings[{name!r}] needs '
+                                     f'a {role!r} entry')
+                spec = mapping[role]
+                spec = dict(recorder=spec) if isinstance(spec, str) else dict(
+                    spec)
+                if spec.get('recorder') not in names:
+                    raise ValueError(
+                        f'distill loss {name!r} takes {role} feature '
+                        f"{spec.get('recorder')!r}, but the {role} recorders "
+                        f'are {names}; define it in {role}_recorders')
+                extra = set(spec) - {'recorder', 'index', 'connector'}
+                if extra:
+                    raise ValueError(
+                        f'loss_forward_mappings[{name!r}][{role!r}]: unknown '
+                        f'keys {sorted(extra)} (allowed: recorder, index, '
+                        'connector)')
+                checked[role] = spec
+            out[name] = checked
+        return out
+
+    # ---------------------------------------------------------------- teacher
+    def _apply(self, fn, *args, **kwargs):
+        # `to()`, `cuda()`, `cpu()`, `half()` all come here: move the teacher
+        # too, although it is not a submodule.
+        self.teacher._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    def train(self, mode: bool = True) -> 'SingleTeacherDistiller':
+        super().train(mode)
+        self.teacher.eval()  # BN, dropout, drop-path stay in inference mode
+        return self
+
+    def _run_teacher(self, inputs: Tensor, data_samples: Any) -> None:
+        recorder = self.teacher_recorder
+        if not recorder.names:
+            return
+        mode = self.teacher_forward
+        if mode == 'auto':
+            in_features = all(
+                p.split('.')[0] in _FEATURE_PREFIXES
+                for p in recorder.paths.values())
+            mode = ('extract_feat' if in_features
+                    and hasattr(self.teacher, 'extract_feat') else 'tensor')
+        recorder.active = True
+        try:
+            with torch.no_grad():
+                if mode == 'extract_feat':
+                    self.teacher.extract_feat(inputs)
+                else:
+                    self.teacher(inputs, data_samples, mode='tensor')
+        except StopForward:
+            pass
+        finally:
+            recorder.active = False
+        missing = recorder.missing()
+        if missing:
+            raise RuntimeError(
+                f'teacher recorders {missing} were not reached by the '
+                f"teacher's {mode!r} forward; set teacher_forward='tensor' "
+                'or record modules that this forward runs')
+
+    # ------------------------------------------------------------------ modes
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Any:
+        """``loss``: task + distillation losses; else the student alone."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('predict', 'tensor'):
+            return self.student(inputs, data_samples, mode=mode)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    def loss(self, inputs: Tensor, data_samples: Optional[list]) -> dict:
+        """Student task losses plus the distillation losses.
+
+        Args:
+            inputs: Preprocessed batch ``(B, 3, H, W)``.
+            data_samples: The codebase's data samples.
+
+        Returns:
+            ``{name: Tensor}``: the student's own entries unchanged, then one
+            scalar per distillation loss.
+        """
+        try:
+            self._run_teacher(inputs, data_samples)
+            self.student_recorder.active = True
+            losses = dict(self.student.loss(inputs, data_samples))
+            self.student_recorder.active = False
+            missing = self.student_recorder.missing()
+            if missing:
+                raise RuntimeError(
+                    f'student recorders {missing} were not reached by the '
+                    "student's loss forward; record modules it runs")
+            distill = self.compute_distill_losses(
+                self.student_recorder.records, self.teacher_recorder.records)
+        finally:
+            self.student_recorder.active = False
+            self.student_recorder.clear()
+            self.teacher_recorder.clear()
+        for name in distill:
+            if name in losses:
+                raise ValueError(f'distill loss name {name!r} collides with a '
+                                 'student loss; rename it')
+        losses.update(distill)
+        return losses
+
+    def _select(self, records: Dict[str, Any], spec: dict, loss_name: str,
+                role: str) -> Tensor:
+        feat = records[spec['recorder']]
+        index = spec.get('index')
+        if index is not None:
+            if not isinstance(feat, (tuple, list)):
+                raise ValueError(
+                    f'distill loss {loss_name!r}: {role} feature '
+                    f"{spec['recorder']!r} is a single tensor, drop index")
+            if not -len(feat) <= index < len(feat):
+                raise IndexError(
+                    f'distill loss {loss_name!r}: index {index} out of range '
+                    f"for {role} feature {spec['recorder']!r} with "
+                    f'{len(feat)} levels')
+            feat = feat[index]
+        if spec.get('connector') is not None:
+            feat = self.connectors[f'{loss_name}_{role}'](feat)
+        return feat
+
+    def distill_weight(self) -> float:
+        """Multiplier of every distillation loss at the current iteration."""
+        if self.distill_warmup_iters <= 0:
+            return 1.0
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        return min(1.0, (it + 1) / self.distill_warmup_iters)
+
+    def compute_distill_losses(self, student_records: Dict[str, Any],
+                               teacher_records: Dict[str, Any]
+                               ) -> Dict[str, Tensor]:
+        """Apply each distillation loss to its mapped features."""
+        weight = self.distill_weight()
+        out = {}
+        for name, loss_module in self.distill_losses.items():
+            mapping = self.loss_forward_mappings[name]
+            s = self._select(student_records, mapping['student'], name,
+                             'student')
+            t = self._select(teacher_records, mapping['teacher'], name,
+                             'teacher')
+            out[name] = loss_module(s, t) * weight
+        if self.check_finite and out:
+            values = torch.stack([v.detach().float() for v in out.values()])
+            if not bool(torch.isfinite(values).all()):
+                it = MessageHub.get_current_instance().get_info('iter', 0)
+                bad = [n for n, v in out.items()
+                       if not torch.isfinite(v).all()]
+                raise FloatingPointError(
+                    f'distillation loss {bad} is not finite at iteration '
+                    f'{it}. Lower the learning rate or loss_weight, use '
+                    "scale='auto', or check the inputs (set "
+                    'model.check_finite=False to let it through).')
+        return out
+
+    # --------------------------------------------------------------- helpers
+    def student_state_dict(self) -> Dict[str, Tensor]:
+        """The student's weights alone, keyed as the stock student model."""
+        return {
+            k[len('student.'):]: v
+            for k, v in self.state_dict().items() if k.startswith('student.')
+        }

@@ -1,0 +1,372 @@
+"""Tests for ``tools/make_synthetic_data.py`` (no OpenMMLab imports)."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / 'tools' / 'make_synthetic_data.py'
+
+# yapf: disable
+# Independent copies of the label spaces of the stock dataset classes.
+MMDET_COCO_CLASSES = (
+    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train',
+    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
+    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
+    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
+    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard',
+    'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard',
+    'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork',
+    'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
+    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair',
+    'couch', 'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop',
+    'mouse', 'remote', 'keyboard', 'cell phone', 'microwave', 'oven',
+    'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hair drier', 'toothbrush')
+COCO_IDS = (
+    list(range(1, 12)) + list(range(13, 26)) + [27, 28] +
+    list(range(31, 45)) + list(range(46, 66)) + [67, 70] +
+    list(range(72, 83)) + list(range(84, 91)))
+VOC_DET_CLASSES = (
+    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
+    'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person',
+    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+# yapf: enable
+
+SMALL = ['--num-train', '6', '--num-val', '3', '--size', '32']
+
+
+@pytest.fixture(scope='module')
+def tool():
+    """Import the CLI script as a module (``tools`` is not a package)."""
+    spec = importlib.util.spec_from_file_location('make_synthetic_data',
+                                                  SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules['make_synthetic_data'] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(tool, fmt: str, out: Path, *extra: str) -> str:
+    """Run one subcommand in-process and return its summary."""
+    return tool.main([fmt, '--out', str(out), *SMALL, *extra])
+
+
+def read_list(path: Path) -> List[str]:
+    """Read a list file; it must end with a newline and have no blanks."""
+    text = path.read_text()
+    assert text.endswith('\n')
+    lines = text.splitlines()
+    assert all(line.strip() == line and line for line in lines)
+    return lines
+
+
+def tree_digest(root: Path) -> Dict[str, str]:
+    """Map relative path -> sha1 of every file under ``root``."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(root))] = hashlib.sha1(
+                p.read_bytes()).hexdigest()
+    return out
+
+
+def test_voc(tool, tmp_path):
+    summary = run(tool, 'voc', tmp_path)
+    assert str(tmp_path) in summary and '\n' not in summary
+    root = tmp_path / 'VOCdevkit' / 'VOC2012'
+    sets = root / 'ImageSets' / 'Segmentation'
+    train = read_list(sets / 'train.txt')
+    val = read_list(sets / 'val.txt')
+    assert len(train) == 6 and len(val) == 3
+    assert not set(train) & set(val)
+    assert read_list(sets / 'aug.txt') == train
+    jpgs = sorted(p.stem for p in (root / 'JPEGImages').glob('*.jpg'))
+    assert jpgs == sorted(train + val)
+    seen = set()
+    for img_id in train + val:
+        img = Image.open(root / 'JPEGImages' / f'{img_id}.jpg')
+        assert img.format == 'JPEG' and img.mode == 'RGB'
+        assert img.size == (32, 32)
+        seg = Image.open(root / 'SegmentationClass' / f'{img_id}.png')
+        assert seg.format == 'PNG' and seg.mode == 'P'
+        pal = seg.getpalette()
+        assert pal[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
+        assert pal[255 * 3:256 * 3] == [224, 224, 192]
+        lab = np.asarray(seg)
+        assert lab.dtype == np.uint8 and lab.shape == (32, 32)
+        vals = set(np.unique(lab).tolist())
+        assert vals <= set(range(0, 6)) | {255}
+        assert 255 in vals  # boundary band around objects
+        aug = Image.open(root / 'SegmentationClassAug' / f'{img_id}.png')
+        assert aug.mode == 'L'
+        alab = np.asarray(aug)
+        assert set(np.unique(alab).tolist()) <= set(range(0, 6))
+        keep = lab != 255
+        np.testing.assert_array_equal(alab[keep], lab[keep])
+        seen |= vals - {0, 255}
+    assert seen  # some object classes present
+
+
+def test_cocostuff10k(tool, tmp_path):
+    summary = run(tool, 'cocostuff10k', tmp_path)
+    assert 'coco_stuff10k' in summary
+    root = tmp_path / 'coco_stuff10k'
+    lists = {
+        s: read_list(root / 'imageLists' / f'{s}.txt')
+        for s in ('train', 'test', 'all')
+    }
+    assert len(lists['train']) == 6 and len(lists['test']) == 3
+    assert lists['all'] == lists['train'] + lists['test']
+    for split in ('train', 'test'):
+        img_dir = root / 'images' / f'{split}2014'
+        ann_dir = root / 'annotations' / f'{split}2014'
+        names = sorted(p.name[:-4] for p in img_dir.glob('*.jpg'))
+        assert names == sorted(lists[split])
+        anns = sorted(p.name for p in ann_dir.iterdir())
+        assert anns == [n + '_labelTrainIds.png' for n in names]
+        for name in names:
+            assert name.startswith('COCO_train2014_')
+            assert Image.open(img_dir / f'{name}.jpg').size == (32, 32)
+            lab_img = Image.open(ann_dir / f'{name}_labelTrainIds.png')
+            assert lab_img.mode == 'L'
+            lab = np.asarray(lab_img)
+            vals = set(np.unique(lab).tolist())
+            # 0 = unlabeled (ignored after reduce_zero_label); 162 =
+            # 'wall-other' + 1; 1..5 = the first five thing classes + 1.
+            assert vals <= {0, 162, 1, 2, 3, 4, 5}
+            assert 162 in vals and 0 in vals
+            assert max(vals) <= 171
+
+
+def test_coco(tool, tmp_path):
+    summary = run(tool, 'coco', tmp_path)
+    assert 'coco' in summary
+    root = tmp_path / 'coco'
+    all_img_ids, all_ann_ids = set(), set()
+    for split in ('train', 'val'):
+        data = json.loads(
+            (root / 'annotations' / f'instances_{split}2017.json').read_text())
+        assert {'info', 'licenses', 'images', 'annotations',
+                'categories'} <= set(data)
+        cats = data['categories']
+        assert [c['id'] for c in cats] == COCO_IDS
+        assert tuple(c['name'] for c in cats) == MMDET_COCO_CLASSES
+        assert all(isinstance(c['supercategory'], str) for c in cats)
+        images = {im['id']: im for im in data['images']}
+        assert len(images) == len(
+            data['images']) == (6 if split == 'train' else 3)
+        assert not set(images) & all_img_ids
+        all_img_ids |= set(images)
+        files = sorted(p.name for p in (root / f'{split}2017').glob('*.jpg'))
+        assert files == sorted(im['file_name'] for im in images.values())
+        for im in images.values():
+            with Image.open(root / f'{split}2017' / im['file_name']) as pil:
+                assert pil.size == (im['width'], im['height']) == (32, 32)
+        per_image = {i: 0 for i in images}
+        for ann in data['annotations']:
+            assert ann['id'] not in all_ann_ids
+            all_ann_ids.add(ann['id'])
+            assert ann['iscrowd'] == 0
+            assert ann['category_id'] in COCO_IDS[:5]
+            im = images[ann['image_id']]
+            per_image[ann['image_id']] += 1
+            x, y, w, h = ann['bbox']
+            assert w >= 1 and h >= 1
+            assert x >= 0 and y >= 0
+            assert x + w <= im['width'] and y + h <= im['height']
+            assert ann['area'] > 0 and ann['area'] <= w * h + 1e-6
+            segm = ann['segmentation']
+            assert isinstance(segm, list) and len(segm) == 1
+            poly = np.asarray(segm[0], dtype=float).reshape(-1, 2)
+            assert len(segm[0]) % 2 == 0 and len(poly) >= 3
+            eps = 1e-6
+            assert (poly[:, 0] >= x - eps).all()
+            assert (poly[:, 0] <= x + w + eps).all()
+            assert (poly[:, 1] >= y - eps).all()
+            assert (poly[:, 1] <= y + h + eps).all()
+            # bbox is tight around the polygon
+            assert abs(poly[:, 0].min() - x) < 0.02
+            assert abs(poly[:, 1].max() - (y + h)) < 0.02
+        assert all(n >= 1 for n in per_image.values())
+
+
+def test_voc_det(tool, tmp_path):
+    summary = tool.main([
+        'voc-det', '--out',
+        str(tmp_path), '--num-train', '5', '--num-val', '2', '--size', '64'
+    ])
+    assert 'VOCdevkit' in summary
+    n_train = {'VOC2007': 3, 'VOC2012': 2}
+    for year in ('VOC2007', 'VOC2012'):
+        root = tmp_path / 'VOCdevkit' / year
+        ids = {
+            s: read_list(root / 'ImageSets' / 'Main' / f'{s}.txt')
+            for s in ('trainval', 'test')
+        }
+        assert len(ids['trainval']) == n_train[year]
+        assert len(ids['test']) == 2
+        assert not set(ids['trainval']) & set(ids['test'])
+        all_ids = sorted(ids['trainval'] + ids['test'])
+        assert sorted(p.stem for p in (root / 'JPEGImages').iterdir()) == \
+            all_ids
+        assert sorted(p.stem for p in (root / 'Annotations').iterdir()) == \
+            all_ids
+        for img_id in all_ids:
+            with Image.open(root / 'JPEGImages' / f'{img_id}.jpg') as pil:
+                assert pil.format == 'JPEG' and pil.size == (64, 64)
+            tree = ET.parse(root / 'Annotations' / f'{img_id}.xml')
+            ann = tree.getroot()
+            assert ann.tag == 'annotation'
+            assert ann.find('filename').text == f'{img_id}.jpg'
+            size = ann.find('size')
+            w = int(size.find('width').text)
+            h = int(size.find('height').text)
+            assert (w, h) == (64, 64)
+            objs = ann.findall('object')
+            assert objs
+            for obj in objs:
+                assert obj.find('name').text in VOC_DET_CLASSES[:5]
+                assert int(obj.find('difficult').text) == 0
+                bb = obj.find('bndbox')
+                x1, y1, x2, y2 = (
+                    int(bb.find(k).text)
+                    for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+                assert 1 <= x1 < x2 <= w and 1 <= y1 < y2 <= h
+                # survives voc0712.py's bbox_min_size=32 (mmdet subtracts 1)
+                assert x2 - x1 >= 32 and y2 - y1 >= 32
+
+
+def test_imagenet(tool, tmp_path):
+    summary = tool.main([
+        'imagenet', '--out',
+        str(tmp_path), '--num-train', '12', '--num-val', '6', '--size', '32',
+        '--num-classes', '3'
+    ])
+    assert 'imagenet' in summary
+    root = tmp_path / 'imagenet'
+    wnids = read_list(root / 'meta' / 'classes.txt')
+    assert len(wnids) == 3
+    assert all(w.startswith('n') and len(w) == 9 for w in wnids)
+    for split, num in (('train', 12), ('val', 6)):
+        lines = read_list(root / 'meta' / f'{split}.txt')
+        assert len(lines) == num
+        labels = []
+        listed = set()
+        for line in lines:
+            rel, label = line.rsplit(' ', 1)
+            label = int(label)
+            assert 0 <= label < 3
+            labels.append(label)
+            path = root / split / rel
+            assert path.suffix == '.JPEG' and path.is_file()
+            listed.add(str(path.relative_to(root / split)))
+            if split == 'train':
+                assert rel.split('/')[0] == wnids[label]
+                assert rel.split('/')[1].startswith(wnids[label] + '_')
+            else:
+                assert '/' not in rel and rel.startswith('ILSVRC2012_val_')
+            with Image.open(path) as pil:
+                assert pil.size == (32, 32) and pil.mode == 'RGB'
+        on_disk = {
+            str(p.relative_to(root / split))
+            for p in (root / split).rglob('*.JPEG')
+        }
+        assert on_disk == listed
+        assert np.bincount(labels).tolist() == [num // 3] * 3
+
+
+def test_imagenet_is_learnable(tool, tmp_path):
+    """A nearest-mean-colour classifier already separates the classes."""
+    tool.main([
+        'imagenet', '--out',
+        str(tmp_path), '--num-train', '50', '--num-val', '20', '--size', '32',
+        '--num-classes', '5'
+    ])
+    root = tmp_path / 'imagenet'
+
+    def feats(split):
+        xs, ys = [], []
+        for line in read_list(root / 'meta' / f'{split}.txt'):
+            rel, label = line.rsplit(' ', 1)
+            img = np.asarray(Image.open(root / split / rel), dtype=float)
+            sat = img.max(-1) - img.min(-1)
+            fg = img[sat > 60]  # saturated pixels = the object
+            xs.append(fg.mean(0))
+            ys.append(int(label))
+        return np.stack(xs), np.asarray(ys)
+
+    xtr, ytr = feats('train')
+    xva, yva = feats('val')
+    means = np.stack([xtr[ytr == k].mean(0) for k in range(5)])
+    pred = np.argmin(((xva[:, None] - means[None])**2).sum(-1), 1)
+    assert (pred == yva).mean() >= 0.9
+
+
+@pytest.mark.parametrize(
+    'fmt', ['voc', 'cocostuff10k', 'coco', 'voc-det', 'imagenet'])
+def test_same_seed_same_bytes(tool, tmp_path, fmt):
+    args = [fmt, '--num-train', '3', '--num-val', '2', '--size', '48']
+    tool.main([*args, '--out', str(tmp_path / 'a'), '--seed', '7'])
+    tool.main([*args, '--out', str(tmp_path / 'b'), '--seed', '7'])
+    tool.main([*args, '--out', str(tmp_path / 'c'), '--seed', '8'])
+    a = tree_digest(tmp_path / 'a')
+    b = tree_digest(tmp_path / 'b')
+    c = tree_digest(tmp_path / 'c')
+    assert a and a == b
+    assert set(a) == set(c) and a != c
+
+
+def test_val_independent_of_train_count(tool, tmp_path):
+    tool.main(['voc', '--out', str(tmp_path / 'a'), *SMALL])
+    tool.main([
+        'voc', '--out',
+        str(tmp_path / 'b'), '--num-train', '2', '--num-val', '3', '--size',
+        '32'
+    ])
+    va = tmp_path / 'a' / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
+    vb = tmp_path / 'b' / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
+    for name in ('2011_000001.jpg', '2011_000003.jpg'):
+        assert (va / name).read_bytes() == (vb / name).read_bytes()
+
+
+def test_cli_subprocess(tmp_path):
+    res = subprocess.run([
+        sys.executable,
+        str(SCRIPT), 'coco', '--out',
+        str(tmp_path), '--num-train', '2', '--num-val', '1'
+    ],
+                         capture_output=True,
+                         text=True,
+                         check=True)
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('coco:')
+    assert osp.isfile(tmp_path / 'coco' / 'annotations' /
+                      'instances_val2017.json')
+    help_text = subprocess.run(
+        [sys.executable, str(SCRIPT), '--help'],
+        capture_output=True,
+        text=True,
+        check=True).stdout
+    for fmt in ('voc', 'cocostuff10k', 'coco', 'voc-det', 'imagenet'):
+        assert fmt in help_text
+
+
+def test_no_openmmlab_imports():
+    src = SCRIPT.read_text()
+    for name in ('mmcv', 'mmengine', 'mmseg', 'mmdet', 'mmpretrain'):
+        assert f'import {name}' not in src
+        assert f'from {name}' not in src
