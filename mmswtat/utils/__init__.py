@@ -1,3 +1,8 @@
+from .config_utils import is_distiller_config, load_tool_config
+from .safe_globals import register_safe_globals
 from .setup_env import register_all_modules, register_config_scope
 
-__all__ = ['register_all_modules', 'register_config_scope']
+__all__ = [
+    'is_distiller_config', 'load_tool_config', 'register_all_modules',
+    'register_config_scope', 'register_safe_globals'
+]

@@ -13,6 +13,8 @@ from .model_config import load_model_cfg
 from .recorder import FeatureRecorder, RecorderSpec, StopForward
 
 _FEATURE_PREFIXES = ('backbone', 'neck')
+_DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'distill_losses',
+                 'loss_forward_mappings', 'distill_warmup_iters')
 
 
 @MODELS.register_module()
@@ -55,6 +57,12 @@ class SingleTeacherDistiller(BaseModel):
             ``'extract_feat'`` or ``'tensor'``.
         distill_warmup_iters: Ramp the distillation weights linearly from
             ``1/K`` to 1 over the first ``K`` iterations (0 = off).
+        distill: The distillation settings above (``student_recorders``,
+            ``teacher_recorders``, ``distill_losses``,
+            ``loss_forward_mappings``, ``distill_warmup_iters``) as one dict,
+            so a config fragment can be dropped in with
+            ``distill={{_base_.swtat_layer4}}``; an argument given directly
+            as well is an error.
         check_finite: Raise when a distillation loss is NaN/Inf, naming it
             and the iteration (one device sync per step).
         data_preprocessor: Defaults to the student's own preprocessor.
@@ -74,9 +82,30 @@ class SingleTeacherDistiller(BaseModel):
                  weights_only: bool = True,
                  teacher_forward: str = 'auto',
                  distill_warmup_iters: int = 0,
+                 distill: Optional[dict] = None,
                  check_finite: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if distill:
+            given = dict(
+                student_recorders=student_recorders,
+                teacher_recorders=teacher_recorders,
+                distill_losses=distill_losses,
+                loss_forward_mappings=loss_forward_mappings,
+                distill_warmup_iters=distill_warmup_iters or None)
+            for key, value in dict(distill).items():
+                if key not in _DISTILL_KEYS:
+                    raise ValueError(f'distill: unknown key {key!r} '
+                                     f'(allowed: {", ".join(_DISTILL_KEYS)})')
+                if given[key] is not None:
+                    raise ValueError(f'{key} is given both directly and in '
+                                     'distill; keep one')
+                given[key] = value
+            student_recorders = given['student_recorders']
+            teacher_recorders = given['teacher_recorders']
+            distill_losses = given['distill_losses']
+            loss_forward_mappings = given['loss_forward_mappings']
+            distill_warmup_iters = given['distill_warmup_iters'] or 0
         student_model = MODELS.build(load_model_cfg(student, 'student'))
         if data_preprocessor is None:
             data_preprocessor = student_model.data_preprocessor

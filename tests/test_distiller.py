@@ -1,0 +1,257 @@
+"""SingleTeacherDistiller on tiny mmseg models."""
+import copy
+
+import pytest
+import torch
+from mmengine.logging import MMLogger
+from mmengine.optim import OptimWrapper
+from mmengine.registry import init_default_scope
+
+from mmswtat.registry import MODELS
+from seg_helpers import distiller_cfg, seg_batch
+
+
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    init_default_scope('mmseg')
+
+
+def build(**overrides):
+    torch.manual_seed(0)
+    return MODELS.build(distiller_cfg(**overrides))
+
+
+def loss_step(model, seed=0):
+    data = model.data_preprocessor(seg_batch(seed=seed), True)
+    return model(**data, mode='loss')
+
+
+def test_teacher_frozen_in_eval_and_outside_state_dict():
+    model = build()
+    model.train()
+    assert model.student.training
+    assert not model.teacher.training
+    assert all(not m.training for m in model.teacher.modules())
+    assert all(not p.requires_grad for p in model.teacher.parameters())
+    keys = model.state_dict().keys()
+    assert not any(k.startswith('teacher') for k in keys)
+    assert any(k.startswith('student.backbone') for k in keys)
+    assert any(k.startswith('distill_losses.loss_swtat.key_embed') for k in keys)
+    # The teacher is not a submodule: not in parameters() (optimizer, DDP).
+    teacher_ids = {id(p) for p in model.teacher.parameters()}
+    assert not teacher_ids & {id(p) for p in model.parameters()}
+
+
+def test_device_and_dtype_moves_reach_the_teacher():
+    model = build()
+    model.double()
+    assert all(p.dtype == torch.float64 for p in model.teacher.parameters())
+    model.float()
+    assert all(p.dtype == torch.float32 for p in model.teacher.parameters())
+
+
+def test_losses_keyed_and_gradients():
+    model = build()
+    model.train()
+    losses = loss_step(model)
+    assert {'decode.loss_ce', 'decode.acc_seg', 'loss_swtat',
+            'loss_pmtat'} <= set(losses)
+    assert all(k.startswith('loss_') for k in ('loss_swtat', 'loss_pmtat'))
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    embed = model.distill_losses.loss_swtat.key_embed.conv.weight
+    assert embed.grad is not None and embed.grad.abs().sum() > 0
+    assert model.student.backbone.layer4[0].conv1.weight.grad.abs().sum() > 0
+
+
+def test_task_losses_unchanged():
+    """The student's own losses equal those of the student trained alone."""
+    model = build()
+    model.train()
+    data = model.data_preprocessor(seg_batch(), True)
+    torch.manual_seed(1)
+    losses = model(**data, mode='loss')
+    torch.manual_seed(1)
+    alone = model.student.loss(**data)
+    for key, value in alone.items():
+        assert torch.equal(losses[key], value), key
+
+
+def test_recorded_features_released():
+    model = build()
+    model.train()
+    loss_step(model)
+    assert model.student_recorder.records == {}
+    assert model.teacher_recorder.records == {}
+    # predict mode records nothing either
+    model.eval()
+    data = model.data_preprocessor(seg_batch(), False)
+    out = model(**data, mode='predict')
+    assert len(out) == 2 and hasattr(out[0], 'pred_sem_seg')
+    assert model.student_recorder.records == {}
+
+
+def test_teacher_early_exit_matches_full_forward():
+    model = build()
+    model.train()
+    data = model.data_preprocessor(seg_batch(), True)
+    captured = {}
+
+    def grab(m, i, o):
+        captured['full'] = o.clone()
+
+    model.teacher_recorder.active = False
+    handle = model.teacher.backbone.layer4.register_forward_hook(grab)
+    with torch.no_grad():
+        model.teacher(data['inputs'], data['data_samples'], mode='tensor')
+    handle.remove()
+    calls = []
+    head = model.teacher.decode_head.register_forward_hook(
+        lambda *a: calls.append(1))
+    model._run_teacher(data['inputs'], data['data_samples'])
+    head.remove()
+    assert calls == [], 'the teacher ran its decode head'
+    assert torch.equal(model.teacher_recorder.records['feat'],
+                       captured['full'])
+    model.teacher_recorder.clear()
+
+
+def test_teacher_weights_and_bn_stats_untouched_by_training():
+    model = build()
+    before = copy.deepcopy(model.teacher.state_dict())
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    model.train()
+    for seed in range(3):
+        model.train_step(seg_batch(seed=seed), optim)
+    after = model.teacher.state_dict()
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
+
+
+def test_wrong_recorder_path_lists_candidates():
+    with pytest.raises(ValueError, match=r"backbone\.layer4") as err:
+        build(student_recorders=dict(feat='backbone.layr4'))
+    assert 'Nearest module names' in str(err.value)
+
+
+def test_undefined_recorder_in_mapping():
+    with pytest.raises(ValueError, match="recorders are \\['feat'\\]"):
+        build(loss_forward_mappings=dict(
+            loss_swtat=dict(student='nope', teacher='feat'),
+            loss_pmtat=dict(student='feat', teacher='feat')))
+
+
+def test_tuple_index_out_of_range():
+    model = build(
+        student_recorders=dict(feat='backbone.layer4',
+                               bad=dict(module='backbone', index=7)))
+    model.train()
+    with pytest.raises(IndexError, match='index 7 out of range.*4 outputs'):
+        loss_step(model)
+    assert model.student_recorder.records == {}
+
+
+def test_channel_mismatch_names_the_loss():
+    cfg = distiller_cfg()
+    cfg['distill_losses']['loss_swtat']['student_channels'] = 32
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.train()
+    with pytest.raises(ValueError,
+                       match='SWTaTLoss: student_channels=32 .* 64 channels'):
+        loss_step(model)
+
+
+def test_loss_names_must_start_with_loss():
+    cfg = distiller_cfg()
+    cfg['distill_losses']['swtat'] = cfg['distill_losses'].pop('loss_swtat')
+    cfg['loss_forward_mappings'].pop('loss_swtat')
+    with pytest.raises(ValueError, match="rename it to 'loss_swtat'"):
+        MODELS.build(cfg)
+
+
+def test_no_losses_warns(caplog):
+    logger = MMLogger.get_current_instance()
+    logger.propagate = True
+    try:
+        with caplog.at_level('WARNING'):
+            build(distill_losses=dict(), loss_forward_mappings=dict())
+    finally:
+        logger.propagate = False
+    assert 'nothing is distilled' in caplog.text
+
+
+def test_distill_grouping_and_conflict():
+    cfg = distiller_cfg()
+    group = {k: cfg.pop(k) for k in ('student_recorders', 'teacher_recorders',
+                                     'distill_losses',
+                                     'loss_forward_mappings')}
+    model = MODELS.build(dict(cfg, distill=group))
+    assert set(model.distill_losses) == {'loss_swtat', 'loss_pmtat'}
+    with pytest.raises(ValueError, match='both directly and in distill'):
+        MODELS.build(dict(cfg, distill=group,
+                          student_recorders=dict(feat='backbone.layer4')))
+
+
+def test_cfg_path_that_does_not_resolve():
+    with pytest.raises(ValueError, match='does not resolve'):
+        build(teacher=dict(cfg_path='mmseg::nope/missing.py'))
+    with pytest.raises(ValueError, match='does not resolve'):
+        build(teacher=dict(cfg_path='/no/such/config.py'))
+
+
+def test_teacher_ckpt_missing_and_wrong_architecture(tmp_path):
+    with pytest.raises(FileNotFoundError, match='model.teacher_ckpt'):
+        build(teacher_ckpt=str(tmp_path / 'missing.pth'))
+    # A student checkpoint given as the teacher's: keys/shapes do not fit.
+    student = build().student
+    path = tmp_path / 'r18.pth'
+    torch.save(dict(state_dict=student.state_dict()), path)
+    with pytest.raises(RuntimeError, match='teacher checkpoint'):
+        build(teacher_ckpt=str(path))
+    # Another architecture with matching shapes but other keys.
+    torch.save(dict(state_dict={'foo.weight': torch.zeros(1)}), path)
+    with pytest.raises(RuntimeError, match='missing keys .*unexpected keys'):
+        build(teacher_ckpt=str(path))
+
+
+def test_teacher_ckpt_loads_exactly(tmp_path):
+    teacher = build().teacher
+    torch.nn.init.constant_(teacher.backbone.stem[0].weight, 0.5)
+    path = tmp_path / 't.pth'
+    torch.save(dict(state_dict={f'module.{k}': v
+                                for k, v in teacher.state_dict().items()}),
+               path)
+    model = build(teacher_ckpt=str(path))
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(model.teacher.state_dict()[k], v)
+
+
+def test_unreachable_url_is_a_clear_error(monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError('network is unreachable')
+
+    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', offline)
+    with pytest.raises(RuntimeError, match='could not be downloaded'):
+        build(teacher_ckpt='https://example.invalid/t.pth')
+
+
+def test_non_finite_loss_raises_with_name():
+    model = build()
+    model.train()
+    with torch.no_grad():
+        model.distill_losses.loss_swtat.value_embed.conv.weight.fill_(
+            float('nan'))
+    with pytest.raises(FloatingPointError, match=r"\['loss_swtat'\]"):
+        loss_step(model)
+
+
+def test_warmup_schedule():
+    from mmengine.logging import MessageHub
+    model = build(distill_warmup_iters=4)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    assert model.distill_weight() == pytest.approx(0.25)
+    hub.update_info('iter', 10)
+    assert model.distill_weight() == 1.0
