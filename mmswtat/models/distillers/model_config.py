@@ -18,7 +18,8 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
         role: ``'student'`` or ``'teacher'`` (messages).
 
     Returns:
-        A plain model config dict.
+        A ``ConfigDict`` (codebases read it by attribute, e.g.
+        ``test_cfg.mode``).
 
     Raises:
         ValueError: ``cfg_path`` does not resolve or has no ``model``.
@@ -30,7 +31,7 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
                         f'dict(cfg_path=...), got {type(cfg).__name__}')
     cfg = copy.deepcopy(cfg.to_dict() if isinstance(cfg, ConfigDict) else cfg)
     if 'cfg_path' not in cfg:
-        return cfg
+        return ConfigDict(cfg)
     path = cfg.pop('cfg_path')
     try:
         full = Config.fromfile(path)
@@ -45,7 +46,7 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
     merged = Config(dict(model=full.model))
     if cfg:
         merged.merge_from_dict({f'model.{k}': v for k, v in cfg.items()})
-    model = merged.model.to_dict()
+    model = merged.model
     if '_scope_' not in model and full.get('default_scope'):
         model['_scope_'] = full.default_scope
     return model

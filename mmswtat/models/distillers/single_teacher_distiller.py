@@ -1,4 +1,6 @@
 """A task-agnostic single-teacher feature distiller for mmengine runners."""
+import logging
+import warnings
 from typing import Any, Dict, List, Optional, Union
 
 import torch
@@ -138,11 +140,11 @@ class SingleTeacherDistiller(BaseModel):
 
         distill_losses = dict(distill_losses or {})
         if not distill_losses:
-            print_log(
-                'SingleTeacherDistiller: no distill_losses configured, the '
-                'student trains on its task losses alone (nothing is '
-                'distilled). Add e.g. the configs/_base_/distill fragment.',
-                logger='current', level=30)
+            msg = ('SingleTeacherDistiller: no distill_losses configured, the '
+                   'student trains on its task losses alone (nothing is '
+                   'distilled). Add e.g. the configs/_base_/distill fragment.')
+            print_log(msg, logger='current', level=logging.WARNING)
+            warnings.warn(msg, UserWarning, stacklevel=2)
         self.loss_forward_mappings = self._check_mappings(
             distill_losses, loss_forward_mappings or {})
         self.distill_losses = nn.ModuleDict(
