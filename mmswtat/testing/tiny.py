@@ -35,10 +35,15 @@ def _datasets(cfg: Config, loader: str) -> Iterator[Tuple[str, dict]]:
 
 
 def _model_prefixes(cfg: Config) -> List[str]:
-    """Keys of the model configs whose data_preprocessor pads to a size."""
-    if 'student' in cfg.model:
-        return ['model.student']
-    return ['model']
+    """Keys of the configs whose data_preprocessor pads to a size.
+
+    The runner hands a top-level ``data_preprocessor`` to the model it builds
+    (mmseg configs define one), so that one counts too.
+    """
+    prefixes = ['model.student' if 'student' in cfg.model else 'model']
+    if 'size' in (cfg.get('data_preprocessor') or {}):
+        prefixes.insert(0, '')
+    return prefixes
 
 
 def seg_tiny_options(config: str,
@@ -62,8 +67,8 @@ def seg_tiny_options(config: str,
     Returns:
         ``{dotted.key: value}`` for ``--cfg-options``.
     """
-    import mmswtat  # noqa: F401  (mmswtat:: paths)
-    cfg = Config.fromfile(config)
+    from mmswtat.utils import resolve_config_path
+    cfg = Config.fromfile(resolve_config_path(config))
     size, scale = (crop, crop), (crop * 4, crop)
     opts: Dict[str, object] = {
         'train_dataloader.batch_size': batch_size,
@@ -89,7 +94,8 @@ def seg_tiny_options(config: str,
                 elif kind == 'Pad' and 'size' in t:
                     opts[f'{key}.pipeline.{j}.size'] = size
     for prefix in _model_prefixes(cfg):
-        opts[f'{prefix}.data_preprocessor.size'] = size
+        key = f'{prefix}.data_preprocessor' if prefix else 'data_preprocessor'
+        opts[f'{key}.size'] = size
     if 'student' in cfg.model:
         opts['model.student.pretrained'] = None
     elif cfg.model.get('pretrained'):

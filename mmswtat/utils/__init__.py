@@ -1,8 +1,9 @@
-from .config_utils import is_distiller_config, load_tool_config
+from .config_utils import (is_distiller_config, load_tool_config,
+                           resolve_config_path)
 from .safe_globals import register_safe_globals
 from .setup_env import register_all_modules, register_config_scope
 
 __all__ = [
-    'is_distiller_config', 'load_tool_config', 'register_all_modules',
-    'register_config_scope', 'register_safe_globals'
+    'is_distiller_config', 'load_tool_config', 'resolve_config_path',
+    'register_all_modules', 'register_config_scope', 'register_safe_globals'
 ]

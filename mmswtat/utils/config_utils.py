@@ -7,6 +7,25 @@ from mmengine.config import Config
 DISTILLER_TYPES = ('SingleTeacherDistiller', 'mmswtat.SingleTeacherDistiller')
 
 
+def resolve_config_path(path: str) -> str:
+    """A config path as a file: ``scope::rel/path.py`` -> the packaged file.
+
+    Raises:
+        FileNotFoundError: The file (or packaged config) does not exist.
+    """
+    if '::' in path:
+        import mmswtat  # noqa: F401  (registers the mmswtat:: scope)
+        try:
+            resolved, _ = Config._get_cfg_path(path, '')
+        except (AssertionError, ValueError, ModuleNotFoundError) as e:
+            raise FileNotFoundError(
+                f'config {path!r} does not resolve: {e}') from None
+        path = resolved
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} does not exist')
+    return path
+
+
 def load_tool_config(path: str,
                      cfg_options: Optional[dict] = None,
                      work_dir: Optional[str] = None,
@@ -17,11 +36,9 @@ def load_tool_config(path: str,
     (``--cfg-options``) are merged last.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist (and is no ``scope::``).
+        FileNotFoundError: ``path`` does not resolve to a file.
     """
-    if '::' not in path and not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(resolve_config_path(path))
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -33,8 +33,9 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
     if 'cfg_path' not in cfg:
         return ConfigDict(cfg)
     path = cfg.pop('cfg_path')
+    from mmswtat.utils.config_utils import resolve_config_path
     try:
-        full = Config.fromfile(path)
+        full = Config.fromfile(resolve_config_path(path))
     except Exception as e:  # FileNotFoundError, ValueError, AssertionError...
         raise ValueError(
             f'{role}: cfg_path {path!r} does not resolve ({type(e).__name__}: '
