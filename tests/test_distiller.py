@@ -248,3 +248,75 @@ def test_warmup_schedule():
     assert model.distill_weight() == pytest.approx(0.25)
     hub.update_info('iter', 10)
     assert model.distill_weight() == 1.0
+
+
+def test_multi_level_losses_with_per_level_settings():
+    """One loss setting over several levels of a tuple output."""
+    levels = [1, 2, 3]
+    channels_s = [16, 32, 64]  # ResNet18 base 8: stages 1..3
+    channels_t = [64, 128, 256]  # ResNet50 base 8
+    cfg = distiller_cfg(
+        student_recorders=dict(feats='backbone'),
+        teacher_recorders=dict(feats='backbone'),
+        distill_losses=dict(
+            loss_levels=dict(
+                type='mmswtat.SWTaTLoss',
+                student_channels=16,
+                teacher_channels=64,
+                window_size=4,
+                shift_size=2,
+                per_level=dict(
+                    student_channels=channels_s,
+                    teacher_channels=channels_t,
+                    window_size=[4, 2, 2],
+                    shift_size=[2, 1, 1],
+                    loss_weight=[1.0, 0.5, 0.0]))),
+        loss_forward_mappings=dict(
+            loss_levels=dict(
+                student=dict(recorder='feats', index=levels),
+                teacher=dict(recorder='feats', index=levels))))
+    cfg['teacher_forward'] = 'tensor'
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    mods = model.distill_losses.loss_levels
+    assert len(mods) == 3
+    assert [m.window_size for m in mods] == [(4, 4), (2, 2), (2, 2)]
+    model.train()
+    data = model.data_preprocessor(seg_batch(), True)
+    captured = {}
+    model.teacher_recorder.active = True
+    with torch.no_grad():
+        model.teacher(data['inputs'], data['data_samples'], mode='tensor')
+    captured['t'] = model.teacher_recorder.records['feats']
+    model.teacher_recorder.active = False
+    model.teacher_recorder.clear()
+    losses = model(**data, mode='loss')
+    # Equal to the sum of the level losses on the recorded levels.
+    model.student_recorder.active = True
+    model.student.loss(**data)
+    s = model.student_recorder.records['feats']
+    model.student_recorder.active = False
+    model.student_recorder.clear()
+    expected = sum(mods[i](s[lv], captured['t'][lv])
+                   for i, lv in enumerate(levels))
+    assert torch.allclose(losses['loss_levels'], expected, rtol=1e-5)
+
+
+def test_multi_level_mismatched_lists_and_bad_level_index():
+    base = dict(
+        student_recorders=dict(feats='backbone'),
+        teacher_recorders=dict(feats='backbone'),
+        distill_losses=dict(
+            loss_levels=dict(type='mmswtat.SWTaTLoss', student_channels=64,
+                             teacher_channels=256)))
+    with pytest.raises(ValueError, match='lists of equal length'):
+        build(**base, loss_forward_mappings=dict(loss_levels=dict(
+            student=dict(recorder='feats', index=[2, 3]),
+            teacher=dict(recorder='feats', index=[3]))))
+    model = build(**base, teacher_forward='tensor',
+                  loss_forward_mappings=dict(loss_levels=dict(
+                      student=dict(recorder='feats', index=[9]),
+                      teacher=dict(recorder='feats', index=[3]))))
+    model.train()
+    with pytest.raises(IndexError, match='index 9 out of range'):
+        loss_step(model)

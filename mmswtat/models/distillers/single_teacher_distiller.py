@@ -49,7 +49,11 @@ class SingleTeacherDistiller(BaseModel):
         loss_forward_mappings: ``{loss_name: dict(student=IN, teacher=IN)}``,
             ``IN`` a recorder name or ``dict(recorder=name, index=i,
             connector=cfg)`` (``index`` picks from a tuple record,
-            ``connector`` is a registered module applied first). May be
+            ``connector`` is a registered module applied first). A list
+            ``index=[0, 1, 2]`` on both sides applies the loss to each level
+            (one loss module, with its own embeddings, per level) and logs
+            the sum; the loss config's ``per_level=dict(window_size=[8, 8,
+            4], loss_weight=[...])`` sets values level by level. May be
             omitted when there is exactly one recorder on each side.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
         weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
@@ -147,14 +151,17 @@ class SingleTeacherDistiller(BaseModel):
             warnings.warn(msg, UserWarning, stacklevel=2)
         self.loss_forward_mappings = self._check_mappings(
             distill_losses, loss_forward_mappings or {})
-        self.distill_losses = nn.ModuleDict(
-            {name: MODELS.build(cfg) for name, cfg in distill_losses.items()})
-        connectors = {}
+        losses, connectors = {}, {}
         for name, mapping in self.loss_forward_mappings.items():
+            n = len(mapping['levels'])
+            losses[name] = self._build_per_level(name, distill_losses[name],
+                                                 n, mapping['multi'])
             for role in ('student', 'teacher'):
-                if mapping[role].get('connector') is not None:
-                    connectors[f'{name}_{role}'] = MODELS.build(
-                        mapping[role]['connector'])
+                cfg = mapping[role].get('connector')
+                if cfg is not None:
+                    connectors[f'{name}_{role}'] = self._build_per_level(
+                        f'{name} {role} connector', cfg, n, mapping['multi'])
+        self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(connectors)
         self.distill_warmup_iters = int(distill_warmup_iters)
         self.check_finite = check_finite
@@ -166,6 +173,29 @@ class SingleTeacherDistiller(BaseModel):
             raise ValueError("teacher_forward must be 'auto', 'extract_feat' "
                              f"or 'tensor', got {mode!r}")
         return mode
+
+    @staticmethod
+    def _build_per_level(name: str, cfg: dict, num_levels: int,
+                         multi: bool) -> nn.Module:
+        """One module, or one per level (``per_level`` values by level)."""
+        cfg = dict(cfg)
+        per_level = dict(cfg.pop('per_level', None) or {})
+        if per_level and not multi:
+            raise ValueError(
+                f'{name}: per_level needs a list index in its '
+                'loss_forward_mappings entry (one value per level)')
+        for key, values in per_level.items():
+            if not isinstance(values, (list, tuple)) or \
+                    len(values) != num_levels:
+                raise ValueError(
+                    f'{name}: per_level[{key!r}] must list one value for '
+                    f'each of the {num_levels} levels, got {values!r}')
+        if not multi:
+            return MODELS.build(cfg)
+        return nn.ModuleList(
+            MODELS.build(dict(cfg, **{k: v[i]
+                                      for k, v in per_level.items()}))
+            for i in range(num_levels))
 
     def _check_mappings(self, losses: Dict[str, dict],
                         mappings: Dict[str, dict]) -> Dict[str, dict]:
@@ -215,6 +245,22 @@ class SingleTeacherDistiller(BaseModel):
                         f'keys {sorted(extra)} (allowed: recorder, index, '
                         'connector)')
                 checked[role] = spec
+            s_idx = checked['student'].get('index')
+            t_idx = checked['teacher'].get('index')
+            multi = isinstance(s_idx, (list, tuple)) or isinstance(
+                t_idx, (list, tuple))
+            if multi:
+                if not (isinstance(s_idx, (list, tuple)) and isinstance(
+                        t_idx, (list, tuple)) and len(s_idx) == len(t_idx)):
+                    raise ValueError(
+                        f'distill loss {name!r}: a list index applies the '
+                        'loss to several levels and needs lists of equal '
+                        f'length on both sides, got student {s_idx!r}, '
+                        f'teacher {t_idx!r}')
+                checked['levels'] = list(zip(s_idx, t_idx))
+            else:
+                checked['levels'] = [(s_idx, t_idx)]
+            checked['multi'] = multi
             out[name] = checked
         return out
 
@@ -306,10 +352,10 @@ class SingleTeacherDistiller(BaseModel):
         losses.update(distill)
         return losses
 
-    def _select(self, records: Dict[str, Any], spec: dict, loss_name: str,
-                role: str) -> Tensor:
+    def _select(self, records: Dict[str, Any], spec: dict,
+                index: Optional[int], loss_name: str, role: str,
+                level: Optional[int]) -> Tensor:
         feat = records[spec['recorder']]
-        index = spec.get('index')
         if index is not None:
             if not isinstance(feat, (tuple, list)):
                 raise ValueError(
@@ -319,10 +365,12 @@ class SingleTeacherDistiller(BaseModel):
                 raise IndexError(
                     f'distill loss {loss_name!r}: index {index} out of range '
                     f"for {role} feature {spec['recorder']!r} with "
-                    f'{len(feat)} levels')
+                    f'{len(feat)} levels (valid 0..{len(feat) - 1})')
             feat = feat[index]
-        if spec.get('connector') is not None:
-            feat = self.connectors[f'{loss_name}_{role}'](feat)
+        connector = self.connectors[f'{loss_name}_{role}'] if spec.get(
+            'connector') is not None else None
+        if connector is not None:
+            feat = (connector if level is None else connector[level])(feat)
         return feat
 
     def distill_weight(self) -> float:
@@ -340,11 +388,16 @@ class SingleTeacherDistiller(BaseModel):
         out = {}
         for name, loss_module in self.distill_losses.items():
             mapping = self.loss_forward_mappings[name]
-            s = self._select(student_records, mapping['student'], name,
-                             'student')
-            t = self._select(teacher_records, mapping['teacher'], name,
-                             'teacher')
-            out[name] = loss_module(s, t) * weight
+            total = 0.
+            for level, (s_idx, t_idx) in enumerate(mapping['levels']):
+                level = level if mapping['multi'] else None
+                s = self._select(student_records, mapping['student'], s_idx,
+                                 name, 'student', level)
+                t = self._select(teacher_records, mapping['teacher'], t_idx,
+                                 name, 'teacher', level)
+                module = loss_module if level is None else loss_module[level]
+                total = total + module(s, t)
+            out[name] = total * weight
         if self.check_finite and out:
             values = torch.stack([v.detach().float() for v in out.values()])
             if not bool(torch.isfinite(values).all()):
