@@ -284,11 +284,8 @@ def test_multi_level_losses_with_per_level_settings():
     model.train()
     data = model.data_preprocessor(seg_batch(), True)
     captured = {}
-    model.teacher_recorder.active = True
-    with torch.no_grad():
-        model.teacher(data['inputs'], data['data_samples'], mode='tensor')
+    model._run_teacher(data['inputs'], data['data_samples'])
     captured['t'] = model.teacher_recorder.records['feats']
-    model.teacher_recorder.active = False
     model.teacher_recorder.clear()
     losses = model(**data, mode='loss')
     # Equal to the sum of the level losses on the recorded levels.
