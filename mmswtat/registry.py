@@ -5,10 +5,12 @@ any default scope (``mmseg``, ``mmdet``, ``mmpretrain``) can name our modules
 with the scope prefix, e.g. ``type='mmswtat.SWTaTLoss'``, once ``mmswtat`` has
 been imported (``custom_imports=dict(imports=['mmswtat'])`` or our tools).
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS']
+__all__ = ['MODELS', 'HOOKS', 'RUNNERS']
 
 #: Losses, connectors and distillers.
 MODELS = Registry(
@@ -16,3 +18,15 @@ MODELS = Registry(
     parent=MMENGINE_MODELS,
     scope='mmswtat',
     locations=['mmswtat.models'])
+
+#: Training hooks.
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope='mmswtat',
+    locations=['mmswtat.engine'])
+
+#: Runners.
+RUNNERS = Registry(
+    'runner',
+    parent=MMENGINE_RUNNERS,
+    scope='mmswtat',
+    locations=['mmswtat.engine'])

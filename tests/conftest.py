@@ -1,7 +1,39 @@
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for path in (ROOT, os.path.join(ROOT, 'tests')):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+SEG_TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
+
+
+@pytest.fixture(scope='session')
+def voc(tmp_path_factory):
+    """Tiny synthetic VOC2012 (8 train, 4 val, 64 px); returns data_root."""
+    from cli_helpers import run_tool
+    out = tmp_path_factory.mktemp('voc')
+    run_tool(['tools/make_synthetic_data.py', 'voc', '--out', str(out),
+              '--num-train', '8', '--num-val', '4', '--size', '64'])
+    return str(out / 'VOCdevkit' / 'VOC2012')
+
+
+@pytest.fixture(scope='session')
+def teacher_ckpt(tmp_path_factory):
+    """A randomly initialised DeepLabV3 R101-D8 teacher saved as mmseg does."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from mmswtat.models.distillers import load_model_cfg
+    from mmswtat.registry import MODELS
+    init_default_scope('mmseg')
+    cfg = load_model_cfg(dict(cfg_path=SEG_TEACHER, pretrained=None),
+                         'teacher')
+    torch.manual_seed(0)
+    teacher = MODELS.build(cfg)
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    torch.save(dict(state_dict=teacher.state_dict(), meta=dict()), path)
+    return str(path)

@@ -13,31 +13,7 @@ from mmswtat.testing import as_cli, seg_tiny_options
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
 STUDENT = 'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
-TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 ITERS = 4
-
-
-@pytest.fixture(scope='module')
-def voc(tmp_path_factory):
-    out = tmp_path_factory.mktemp('voc')
-    run_tool(['tools/make_synthetic_data.py', 'voc', '--out', str(out),
-              '--num-train', '8', '--num-val', '4', '--size', '64'])
-    return str(out / 'VOCdevkit' / 'VOC2012')
-
-
-@pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory):
-    """A randomly initialised R101-D8 teacher saved as mmseg would."""
-    from mmengine.registry import init_default_scope
-    from mmswtat.models.distillers import load_model_cfg
-    from mmswtat.registry import MODELS
-    init_default_scope('mmseg')
-    cfg = load_model_cfg(dict(cfg_path=TEACHER, pretrained=None), 'teacher')
-    torch.manual_seed(0)
-    teacher = MODELS.build(cfg)
-    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
-    torch.save(dict(state_dict=teacher.state_dict(), meta=dict()), path)
-    return str(path)
 
 
 @pytest.fixture(scope='module')

@@ -8,9 +8,10 @@ import os
 import os.path as osp
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
+from mmswtat.engine import DistillRunner
 from mmswtat.utils import is_distiller_config, load_tool_config
 
 
@@ -64,7 +65,8 @@ def main() -> None:
         evaluator = cfg.test_evaluator
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dump]
-    runner = Runner.from_cfg(cfg)
+    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
+              DistillRunner.from_cfg(cfg))
     runner.test()
 
 

@@ -9,10 +9,11 @@ import os
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.registry import RUNNERS
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
-from mmswtat.utils import load_tool_config
+from mmswtat.engine import DistillRunner
+from mmswtat.utils import check_amp_device, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +50,7 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     if args.amp:
+        check_amp_device()
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
             print_log('AMP is already enabled in the config', 'current',
@@ -65,7 +67,8 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = Runner.from_cfg(cfg)
+    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
+              DistillRunner.from_cfg(cfg))
     runner.train()
 
 

@@ -5,6 +5,8 @@ _base_ = [
     '../_base_/distill/swtat_layer4_r101_to_r18.py',
 ]
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+# Exact --resume: also restore the torch RNG (dropout) state.
+custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
 teacher_cfg = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_coco-stuff10k-512x512.py'  # noqa: E501
 teacher_ckpt = 'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/deeplabv3_r101-d8_512x512_4x4_20k_coco-stuff10k/deeplabv3_r101-d8_512x512_4x4_20k_coco-stuff10k_20210821_043025-c49752cb.pth'  # noqa: E501

@@ -6,6 +6,8 @@ _base_ = [
     '../_base_/distill/swtat_layer4_r101_to_r18.py',
 ]
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+# Exact --resume: also restore the torch RNG (dropout) state.
+custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
 teacher_cfg = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 teacher_ckpt = 'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/deeplabv3_r101-d8_512x512_20k_voc12aug/deeplabv3_r101-d8_512x512_20k_voc12aug_20200617_010932-8d13832f.pth'  # noqa: E501

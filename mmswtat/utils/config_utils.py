@@ -53,3 +53,19 @@ def load_tool_config(path: str,
 def is_distiller_config(cfg: Config) -> bool:
     """Whether ``cfg.model`` is one of our distillers."""
     return cfg.model.get('type') in DISTILLER_TYPES
+
+
+def check_amp_device() -> None:
+    """Raise unless mmengine's AmpOptimWrapper can run here.
+
+    mmengine 0.10.7 supports AMP training on GPU, NPU, MLU and MUSA only.
+
+    Raises:
+        RuntimeError: On a CPU-only machine, naming the alternative.
+    """
+    from mmengine.device import get_device
+    if get_device() == 'cpu':
+        raise RuntimeError(
+            '--amp needs a GPU (mmengine AmpOptimWrapper supports gpu, npu, '
+            'mlu and musa); train without --amp on CPU. The distillation '
+            'losses run in fp32 inside autocast either way.')

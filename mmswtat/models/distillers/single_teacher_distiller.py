@@ -123,6 +123,12 @@ class SingleTeacherDistiller(BaseModel):
         if teacher_ckpt is not None:
             load_weights(teacher_model, teacher_ckpt, 'teacher',
                          teacher_ckpt_strict, weights_only)
+        else:
+            print_log(
+                'SingleTeacherDistiller: teacher_ckpt is None, the teacher '
+                'keeps its initial weights (fine for testing a trained '
+                'student; useless for distillation).',
+                logger='current', level=logging.WARNING)
         teacher_model.requires_grad_(False)
         teacher_model.eval()
         # Outside the module tree: see the class docstring.

@@ -1,0 +1,98 @@
+"""Resume exactness and CPU multi-process training through the real tools."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import pytest
+import torch
+
+from cli_helpers import ROOT, run_tool
+from mmswtat.testing import as_cli, seg_tiny_options
+
+DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py')
+
+
+def _wrapper_config(tmp_path, extra: str = '') -> str:
+    path = tmp_path / 'cfg.py'
+    path.write_text(f"_base_ = {DISTILL!r}\n{extra}")
+    return str(path)
+
+
+def _options(config, voc, teacher_ckpt, iters, ckpt_interval):
+    opts = seg_tiny_options(config, voc, iters=iters)
+    opts.update({
+        'model.teacher_ckpt': teacher_ckpt,
+        'default_hooks.checkpoint.interval': ckpt_interval,
+        'randomness.seed': 0,
+        'randomness.deterministic': True,
+    })
+    return as_cli(opts)
+
+
+def _scalars(work_dir):
+    """{step: {key: value}} of the training losses logged in scalars.json."""
+    (run, ) = [d for d in os.listdir(work_dir)
+               if osp.isdir(osp.join(work_dir, d, 'vis_data'))]
+    out = {}
+    with open(osp.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
+        for line in f:
+            rec = json.loads(line)
+            if 'loss' in rec:
+                out[rec['step']] = {k: v for k, v in rec.items()
+                                    if 'loss' in k}
+    return out
+
+
+def test_resume_is_exact(voc, teacher_ckpt, tmp_path):
+    config = _wrapper_config(tmp_path)
+    full, part = tmp_path / 'full', tmp_path / 'resumed'
+    run_tool(['tools/train.py', config, '--work-dir', str(full),
+              '--cfg-options',
+              *_options(config, voc, teacher_ckpt, 8, 4)])
+    part.mkdir()
+    shutil.copy(full / 'iter_4.pth', part / 'iter_4.pth')
+    run_tool(['tools/train.py', config, '--work-dir', str(part), '--resume',
+              str(part / 'iter_4.pth'), '--cfg-options',
+              *_options(config, voc, teacher_ckpt, 8, 4)])
+
+    a = torch.load(full / 'iter_8.pth', weights_only=True)['state_dict']
+    b = torch.load(part / 'iter_8.pth', weights_only=True)['state_dict']
+    assert a.keys() == b.keys()
+    checked = [k for k in a if k.startswith(('student.', 'distill_losses.'))]
+    assert any('value_embed' in k for k in checked)
+    for key in checked:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-6, atol=1e-6,
+                                   msg=key)
+    logged_a, logged_b = _scalars(full), _scalars(part)
+    assert sorted(logged_b) == [5, 6, 7, 8]
+    for step in range(5, 9):
+        assert logged_b[step].keys() == logged_a[step].keys()
+        for key, value in logged_a[step].items():
+            assert logged_b[step][key] == pytest.approx(value, rel=1e-6,
+                                                        abs=1e-6), (step, key)
+
+
+def test_two_process_cpu_training_keeps_replicas_in_sync(
+        voc, teacher_ckpt, tmp_path):
+    config = _wrapper_config(
+        tmp_path, "custom_hooks = [dict(type='mmswtat.RNGStateHook'), "
+        "dict(type='mmswtat.ParamDigestHook')]\n")
+    work = tmp_path / 'dist'
+    env = dict(os.environ, PYTHON=__import__('sys').executable,
+               PORT=str(29500 + os.getpid() % 1000))
+    import subprocess
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(work),
+         '--cfg-options', *_options(config, voc, teacher_ckpt, 2, 2)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'SyncBN layers are reverted to BN' in log
+    digests = []
+    for rank in (0, 1):
+        with open(work / f'param_digest_rank{rank}.json') as f:
+            digests.append(json.load(f))
+    assert digests[0]['parameters'] == digests[1]['parameters']
+    assert any(k.startswith('student.') for k in digests[0]['parameters'])
+    assert osp.isfile(work / 'iter_2.pth')
