@@ -2,6 +2,7 @@
 from typing import Optional, Sequence, Tuple
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .figures import new_figure
 from .scalars import RunLog, select_metrics
@@ -31,7 +32,7 @@ def draw_curves(runs: Sequence[RunLog],
     """
     fig = new_figure(*curves_size())
     ax_task, ax_distill, ax_val = fig.subplots(
-        1, 3, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14,
+        1, 3, sharex=True, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14,
                                top=0.86 if title else 0.9, wspace=0.22))
     prefix = len(runs) > 1
 
@@ -58,7 +59,7 @@ def draw_curves(runs: Sequence[RunLog],
         for key in select_metrics(available, wanted) if available else []:
             plot(ax_val, run.val[key], name(run, key), marker='o')
 
-    panels = ((ax_task, 'task losses', 'no losses logged'),
+    panels = ((ax_task, 'task losses (and the total)', 'no losses logged'),
               (ax_distill, 'distillation losses',
                'no distillation losses\n(not a distillation run, or pass '
                '--distill-keys)'),
@@ -66,6 +67,7 @@ def draw_curves(runs: Sequence[RunLog],
     for ax, heading, empty in panels:
         ax.set_title(heading, fontsize=10)
         ax.set_xlabel('iteration', fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         if ax.lines:

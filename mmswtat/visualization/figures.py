@@ -23,10 +23,10 @@ TITLE = 40  # px, room for a figure title
 OVERLAY_MIN_SIDE = 512  # px, small inputs are upscaled (nearest) to this
 
 _PASS_STYLE = {
-    'plain': dict(color='white', linestyle='-', linewidth=1.6),
+    'plain': dict(color='deepskyblue', linestyle='-', linewidth=1.6),
     'shifted': dict(color='orange', linestyle='--', linewidth=1.6),
-    'merged': dict(color='cyan', linestyle=':', linewidth=1.0),
-    'global': dict(color='white', linestyle='-', linewidth=1.6),
+    'merged': dict(color='lime', linestyle=':', linewidth=1.0),
+    'global': dict(color='deepskyblue', linestyle='-', linewidth=1.6),
 }
 
 
@@ -52,11 +52,12 @@ def _style(layout: PassLayout) -> dict:
 
 def _describe(layout: PassLayout) -> str:
     g = layout.geom
-    if layout.name == 'merged':
-        return (f'merged tokens ({layout.merges} merge(s), '
-                f'{layout.cell}x{layout.cell} cells)')
+    h, w = layout.grid
+    if layout.name == 'merged' and layout.merges:
+        return (f'{h}x{w} merged tokens ({layout.merges} merge(s) of 2x2), '
+                'global attention')
     if not layout.windowed:
-        return 'one window over the whole map'
+        return f'global attention over all {h}x{w} tokens'
     text = f'{layout.name} {g.wh}x{g.ww} windows'
     if g.shifted:
         text += f', shift ({g.sh},{g.sw})'
@@ -177,7 +178,7 @@ def draw_features(teacher_rgb: np.ndarray,
 # -------------------------------------------------------------- loss maps
 def loss_maps_size(num_passes: int) -> Tuple[int, int]:
     """``(width, height)`` in pixels of :func:`draw_loss_maps`."""
-    return num_passes * (PANEL + 60), PANEL + TITLE + 20
+    return num_passes * (PANEL + 90), PANEL + TITLE + 20
 
 
 def draw_loss_maps(maps: Dict[str, np.ndarray],
@@ -196,7 +197,7 @@ def draw_loss_maps(maps: Dict[str, np.ndarray],
     width, height = loss_maps_size(n)
     fig = new_figure(width, height)
     axes = fig.subplots(1, n, squeeze=False,
-                        gridspec_kw=dict(left=0.03, right=0.95, bottom=0.04,
+                        gridspec_kw=dict(left=0.03, right=0.9, bottom=0.04,
                                          top=1 - (TITLE + 20) / height,
                                          wspace=0.3))[0]
     # One colour scale for passes on the same grid, so they compare.
@@ -253,8 +254,8 @@ def draw_query_attention(att: QueryAttention,
     width, height = attention_size()
     fig = new_figure(width, height)
     axes = fig.subplots(1, 2, gridspec_kw=dict(
-        left=0.05, right=0.88, bottom=0.06, top=1 - (TITLE + 40) / height,
-        wspace=0.25))
+        left=0.05, right=0.84, bottom=0.15, top=1 - (TITLE + 40) / height,
+        wspace=0.2))
     vmax = float(weights.max()) or 1.0
     hidden = ~att.allowed & att.real
     qy, qx = att.query_cell
@@ -308,7 +309,7 @@ def draw_query_attention(att: QueryAttention,
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f'on the {grid_h}x{grid_w} map', fontsize=9)
-    cax = fig.add_axes([0.9, 0.1, 0.02, 0.7])
+    cax = fig.add_axes([0.86, 0.15, 0.02, 0.64])
     fig.colorbar(im, cax=cax, label='attention weight')
     fig.legend(handles=[
         (Patch(facecolor='lightgray'),
@@ -317,7 +318,8 @@ def draw_query_attention(att: QueryAttention,
         Line2D([], [], marker='*', color='white', markeredgecolor='black',
                linestyle='none'),
     ], labels=['masked key', 'padding', 'query'], loc='lower center',
-               ncol=3, fontsize=8, frameon=False)
+               ncol=3, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.45, 0.0))
     which = f'head {head}' if head is not None else (
         f'mean of {heads} heads' if heads > 1 else '1 head')
     n_keys = int(att.real.sum())
@@ -330,9 +332,7 @@ def draw_query_attention(att: QueryAttention,
 
 def _cmap_with_bad(name: str, bad: str):
     from matplotlib import colormaps
-    cmap = colormaps[name].copy()
-    cmap.set_bad(bad)
-    return cmap
+    return colormaps[name].with_extremes(bad=bad)
 
 
 def _marker(shape: Tuple[int, int]) -> float:

@@ -80,8 +80,8 @@ def find_scalar_files(path: str, run: str = 'latest') -> List[str]:
             was looked for.
     """
     if not osp.exists(path):
-        raise FileNotFoundError(f'{path!r} does not exist; give the --work-dir '
-                                'of a tools/train.py run')
+        raise FileNotFoundError(f'{path!r} does not exist; give the '
+                                '--work-dir of a tools/train.py run')
     if osp.isfile(path):
         return [path]
     if osp.isfile(osp.join(path, SCALARS)):
@@ -260,5 +260,6 @@ def load_run(path: str,
         if osp.isfile(path):
             label = osp.basename(osp.dirname(osp.dirname(osp.dirname(
                 osp.abspath(path)))))
+    wanted = set(distill_keys)
     return RunLog(label=label, files=files, train=train, val=val,
-                  distill_keys=[k for k in distill_keys if k in train])
+                  distill_keys=[k for k in train if k in wanted])

@@ -13,7 +13,9 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
             ``PATH`` where ``PATH`` is a local config file or a
             ``mmseg::``/``mmdet::``/``mmpretrain::``/``mmswtat::`` config whose
             ``model`` is taken, ``overrides`` merged into it (nested dicts
-            merge key by key). The config's ``default_scope`` becomes the
+            merge key by key); the config's top-level ``data_preprocessor``
+            fills in for a model without one, as the runner does. The
+            config's ``default_scope`` becomes the
             model's ``_scope_`` so a teacher of another codebase builds too.
         role: ``'student'`` or ``'teacher'`` (messages).
 
@@ -48,6 +50,9 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
     if cfg:
         merged.merge_from_dict({f'model.{k}': v for k, v in cfg.items()})
     model = merged.model
+    if 'data_preprocessor' not in model and full.get('data_preprocessor'):
+        # As the runner would hand it to this config's model.
+        model['data_preprocessor'] = full.data_preprocessor
     if '_scope_' not in model and full.get('default_scope'):
         model['_scope_'] = full.default_scope
     return model

@@ -71,7 +71,12 @@ class SingleTeacherDistiller(BaseModel):
             as well is an error.
         check_finite: Raise when a distillation loss is NaN/Inf, naming it
             and the iteration (one device sync per step).
-        data_preprocessor: Defaults to the student's own preprocessor.
+        data_preprocessor: The batch preprocessor, shared by student and
+            teacher. Always the student's own (so e.g. mmpretrain batch
+            augments configured in the student's ``train_cfg`` apply); a
+            dict here (the runner passes a config's top-level
+            ``data_preprocessor``) is used by a student config without one,
+            and a module replaces it.
         init_cfg: mmengine init config.
     """
 
@@ -112,7 +117,13 @@ class SingleTeacherDistiller(BaseModel):
             distill_losses = given['distill_losses']
             loss_forward_mappings = given['loss_forward_mappings']
             distill_warmup_iters = given['distill_warmup_iters'] or 0
-        student_model = MODELS.build(load_model_cfg(student, 'student'))
+        student_cfg = load_model_cfg(student, 'student')
+        if isinstance(data_preprocessor, dict):
+            # What the runner does for a plain model: a top-level
+            # `data_preprocessor` fills in for a model without one.
+            student_cfg.setdefault('data_preprocessor', data_preprocessor)
+            data_preprocessor = None
+        student_model = MODELS.build(student_cfg)
         if data_preprocessor is None:
             data_preprocessor = student_model.data_preprocessor
         super().__init__(
