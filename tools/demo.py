@@ -4,7 +4,8 @@
 2. trains a DeepLabV3 R101-D8 teacher on it (mmseg's stock config);
 3. distils DeepLabV3 R18-D8 from it with configs/swtat/deeplabv3_r101_to_r18_voc.py;
 4. trains the same R18 student without distillation for as many iterations;
-5. tests all three with tools/test.py and prints their mIoU side by side.
+5. tests all three with tools/test.py and prints their mIoU side by side,
+   and plots the loss curves of the two students.
 
 Every step is the real command a user runs, with `--cfg-options` for data
 location, crop size and iterations. Environment knobs: DEMO_ITERS,
@@ -101,6 +102,12 @@ def main() -> None:
     baseline_ckpt = train('4/5 student R18-D8 without distillation', STUDENT,
                           osp.join(out, 'baseline'), iters)
 
+    run('curves', [
+        py, 'tools/analysis/plot_logs.py', osp.join(out, 'distill'),
+        osp.join(out, 'baseline'), '--labels', 'SW-TaT', 'baseline', '--out',
+        osp.join(out, 'curves.png')
+    ], osp.join(out, 'curves.log'))
+
     results = [
         ('teacher R101-D8', test('5/5 test teacher', STOCK_TEACHER,
                                  teacher_ckpt, osp.join(out, 'test_teacher'))),
@@ -117,6 +124,8 @@ def main() -> None:
         print(f'| {name} | {n} | {value:.2f} |')
     print(f'\n[demo] work dirs, logs and checkpoints: {out}')
     print(f'[demo] distilled checkpoint: {distill_ckpt}')
+    print(f'[demo] loss curves (distilled vs baseline): '
+          f'{osp.join(out, "curves.png")}')
     print('[demo] export the student for mmseg: python tools/export_student.py '
           f'{distill_ckpt} {osp.join(out, "student.pth")}')
 
