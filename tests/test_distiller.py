@@ -108,7 +108,7 @@ def test_teacher_early_exit_matches_full_forward():
     calls = []
     head = model.teacher.decode_head.register_forward_hook(
         lambda *a: calls.append(1))
-    model._run_teacher(data['inputs'], data['data_samples'])
+    model.run_teacher(data['inputs'], data['data_samples'])
     head.remove()
     assert calls == [], 'the teacher ran its decode head'
     assert torch.equal(model.teacher_recorder.records['feat'],
@@ -284,7 +284,7 @@ def test_multi_level_losses_with_per_level_settings():
     model.train()
     data = model.data_preprocessor(seg_batch(), True)
     captured = {}
-    model._run_teacher(data['inputs'], data['data_samples'])
+    model.run_teacher(data['inputs'], data['data_samples'])
     captured['t'] = model.teacher_recorder.records['feats']
     model.teacher_recorder.clear()
     losses = model(**data, mode='loss')

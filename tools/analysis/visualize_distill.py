@@ -191,7 +191,7 @@ def load_image(cfg: Config, model, image: str):
 
 def record_features(model, inputs, data_samples) -> Tuple[dict, dict]:
     """Run the teacher and the student up to their recorded layers."""
-    model._run_teacher(inputs, data_samples)
+    model.run_teacher(inputs, data_samples)
     recorder = model.student_recorder
     in_features = all(
         p.split('.')[0] in _FEATURE_PREFIXES for p in recorder.paths.values())
@@ -234,9 +234,9 @@ def loss_inputs(model, student_rec: dict, teacher_rec: dict,
                     'loss, skipped')
                 continue
             with torch.no_grad():
-                s = model._select(student_rec, mapping['student'], s_idx,
+                s = model.select_feature(student_rec, mapping['student'], s_idx,
                                   name, 'student', lvl)
-                t = model._select(teacher_rec, mapping['teacher'], t_idx,
+                t = model.select_feature(teacher_rec, mapping['teacher'], t_idx,
                                   name, 'teacher', lvl)
             out.append((folder, module, s, t))
     return out

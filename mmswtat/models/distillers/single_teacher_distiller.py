@@ -293,7 +293,11 @@ class SingleTeacherDistiller(BaseModel):
         self.teacher.eval()  # BN, dropout, drop-path stay in inference mode
         return self
 
-    def _run_teacher(self, inputs: Tensor, data_samples: Any) -> None:
+    def run_teacher(self, inputs: Tensor, data_samples: Any) -> None:
+        """Run the teacher (no grad, eval) until every teacher recorder fired.
+
+        Fills ``self.teacher_recorder.records``; the caller clears them.
+        """
         recorder = self.teacher_recorder
         if not recorder.names:
             return
@@ -322,6 +326,8 @@ class SingleTeacherDistiller(BaseModel):
                 f"teacher's {mode!r} forward; set teacher_forward='tensor' "
                 'or record modules that this forward runs')
 
+    _run_teacher = run_teacher  # TODO: drop once all callers are renamed
+
     # ------------------------------------------------------------------ modes
     def forward(self,
                 inputs: Tensor,
@@ -347,7 +353,7 @@ class SingleTeacherDistiller(BaseModel):
             scalar per distillation loss.
         """
         try:
-            self._run_teacher(inputs, data_samples)
+            self.run_teacher(inputs, data_samples)
             self.student_recorder.active = True
             losses = dict(self.student.loss(inputs, data_samples))
             self.student_recorder.active = False
@@ -369,9 +375,22 @@ class SingleTeacherDistiller(BaseModel):
         losses.update(distill)
         return losses
 
-    def _select(self, records: Dict[str, Any], spec: dict,
-                index: Optional[int], loss_name: str, role: str,
-                level: Optional[int]) -> Tensor:
+    def select_feature(self, records: Dict[str, Any], spec: dict,
+                       index: Optional[int], loss_name: str, role: str,
+                       level: Optional[int]) -> Tensor:
+        """One input of a distillation loss from the recorded features.
+
+        Args:
+            records: ``{recorder name: output}`` of one model.
+            spec: The mapping entry (``recorder``, ``connector``).
+            index: Element of a tuple/list record, or ``None``.
+            loss_name, role: For messages and the connector's key.
+            level: Level of a multi-level loss (picks its connector), or
+                ``None``.
+
+        Returns:
+            The feature map, after the connector if any.
+        """
         feat = records[spec['recorder']]
         if index is not None:
             if not isinstance(feat, (tuple, list)):
@@ -408,9 +427,9 @@ class SingleTeacherDistiller(BaseModel):
             total = 0.
             for level, (s_idx, t_idx) in enumerate(mapping['levels']):
                 level = level if mapping['multi'] else None
-                s = self._select(student_records, mapping['student'], s_idx,
+                s = self.select_feature(student_records, mapping['student'], s_idx,
                                  name, 'student', level)
-                t = self._select(teacher_records, mapping['teacher'], t_idx,
+                t = self.select_feature(teacher_records, mapping['teacher'], t_idx,
                                  name, 'teacher', level)
                 module = loss_module if level is None else loss_module[level]
                 total = total + module(s, t)
