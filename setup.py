@@ -38,6 +38,7 @@ setup(
     package_data={
         'mmswtat': [
             '.mim/model-index.yml', '.mim/configs/*.py', '.mim/configs/*/*.py',
+            '.mim/configs/*/*/*.py',
             '.mim/tools/*.py', '.mim/tools/*.sh', '.mim/tools/*/*.py'
         ]
     },
