@@ -1,3 +1,5 @@
+from .cls import cls_tiny_options
+from .det import det_tiny_options
 from .tiny import as_cli, seg_tiny_options
 
-__all__ = ["as_cli", "seg_tiny_options"]
+__all__ = ['as_cli', 'cls_tiny_options', 'det_tiny_options', 'seg_tiny_options']

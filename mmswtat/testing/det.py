@@ -60,28 +60,26 @@ def _proposal_options(prefix: str, model: dict,
                       proposals: int) -> Dict[str, object]:
     """Fewer RPN proposals and sampled RoIs in two-stage detectors."""
     opts: Dict[str, object] = {}
-    for stage, cfg in (('train_cfg', model.get('train_cfg') or {}),
-                       ('test_cfg', model.get('test_cfg') or {})):
-        rpn = cfg.get('rpn_proposal' if stage == 'train_cfg' else 'rpn')
-        name = 'rpn_proposal' if stage == 'train_cfg' else 'rpn'
-        if rpn and 'max_per_img' in rpn:
-            opts[f'{prefix}.{stage}.{name}.nms_pre'] = proposals
-            opts[f'{prefix}.{stage}.{name}.max_per_img'] = proposals
-        sampler = (cfg.get('rcnn') or {}).get('sampler') if isinstance(
-            cfg.get('rcnn'), dict) else None
-        if sampler and 'num' in sampler:
+    for stage, rpn_key in (('train_cfg', 'rpn_proposal'), ('test_cfg',
+                                                           'rpn')):
+        cfg = model.get(stage) or {}
+        if 'max_per_img' in (cfg.get(rpn_key) or {}):
+            opts[f'{prefix}.{stage}.{rpn_key}.nms_pre'] = proposals
+            opts[f'{prefix}.{stage}.{rpn_key}.max_per_img'] = proposals
+        rcnn = cfg.get('rcnn')
+        if isinstance(rcnn, dict) and 'num' in (rcnn.get('sampler') or {}):
             opts[f'{prefix}.{stage}.rcnn.sampler.num'] = min(
-                proposals, sampler['num'])
+                proposals, rcnn['sampler']['num'])
     return opts
 
 
-def _score_thr_key(prefix: str, model: dict) -> Optional[str]:
+def _test_key(prefix: str, model: dict, name: str) -> Optional[str]:
+    """Key of ``test_cfg[.rcnn].<name>`` (two-stage or single-stage)."""
     test_cfg = model.get('test_cfg') or {}
-    if isinstance(test_cfg.get('rcnn'), dict) and \
-            'score_thr' in test_cfg['rcnn']:
-        return f'{prefix}.test_cfg.rcnn.score_thr'
-    if 'score_thr' in test_cfg:
-        return f'{prefix}.test_cfg.score_thr'
+    if isinstance(test_cfg.get('rcnn'), dict) and name in test_cfg['rcnn']:
+        return f'{prefix}.test_cfg.rcnn.{name}'
+    if name in test_cfg:
+        return f'{prefix}.test_cfg.{name}'
     return None
 
 
@@ -92,6 +90,7 @@ def det_tiny_options(config: str,
                      batch_size: int = 2,
                      proposals: Optional[int] = 64,
                      score_thr: Optional[float] = None,
+                     max_per_img: Optional[int] = None,
                      validate: bool = True,
                      lr: Optional[float] = None) -> Dict[str, object]:
     """Overrides for an mmdet config (distillation or plain).
@@ -115,6 +114,8 @@ def det_tiny_options(config: str,
         score_thr: Test score threshold of the detector (``0.0`` keeps every
             detection, so that tiny models predict something); ``None``
             keeps the config's.
+        max_per_img: Detections kept per image in test; ``None`` keeps the
+            config's.
         validate: Validate after training (else validation never starts).
         lr: Optional learning rate.
 
@@ -145,6 +146,7 @@ def det_tiny_options(config: str,
         opts[f'{loader}.persistent_workers'] = False
         root = cfg[loader]['dataset']
         leaves = list(_leaf_datasets(root, f'{loader}.dataset'))
+        per_leaf = None
         if loader == 'train_dataloader':
             for key in _repeats(root, f'{loader}.dataset'):
                 opts[key] = 1
@@ -152,7 +154,7 @@ def det_tiny_options(config: str,
                 per_leaf = math.ceil(iters * batch_size / len(leaves))
         for key, ds in leaves:
             opts[f'{key}.data_root'] = data_root
-            if loader == 'train_dataloader' and epoch_based:
+            if per_leaf is not None:
                 opts[f'{key}.indices'] = per_leaf
             for j, t in enumerate(ds.get('pipeline', [])):
                 if t.get('type') in _RESIZES and 'scale' in t:
@@ -177,12 +179,60 @@ def det_tiny_options(config: str,
             continue
         if proposals is not None:
             opts.update(_proposal_options(prefix, model, proposals))
-        if score_thr is not None:
-            key = _score_thr_key(prefix, model)
+        for name, value in (('score_thr', score_thr),
+                            ('max_per_img', max_per_img)):
+            if value is None:
+                continue
+            key = _test_key(prefix, model, name)
             if key is None:
-                raise ValueError(f'{config}: no test_cfg score_thr in '
-                                 f'{prefix} to set')
-            opts[key] = score_thr
+                raise ValueError(f'{config}: {prefix} has no test_cfg '
+                                 f'{name} to set')
+            opts[key] = value
     if lr is not None:
         opts['optim_wrapper.optimizer.lr'] = lr
     return opts
+
+
+def det_batch(batch: int = 2,
+              size: int = 64,
+              num_classes: int = 80,
+              with_mask: bool = False,
+              seed: int = 0) -> dict:
+    """A raw batch as an mmdet dataloader yields it (no data on disk).
+
+    Each image holds one box of a random class covering its centre (and,
+    with ``with_mask``, the matching bitmap mask).
+
+    Args:
+        batch: Number of images.
+        size: Image side (``uint8`` images ``(3, size, size)``).
+        num_classes: Labels are drawn from ``0..num_classes-1``.
+        with_mask: Add ``gt_instances.masks`` (``BitmapMasks``).
+        seed: Random seed.
+
+    Returns:
+        ``dict(inputs=[Tensor], data_samples=[DetDataSample])``.
+    """
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
+                                    dtype=torch.uint8))
+        lo, hi = size // 4, size - size // 4
+        sample = DetDataSample(metainfo=dict(
+            img_shape=(size, size), ori_shape=(size, size),
+            scale_factor=(1.0, 1.0)))
+        gt = InstanceData()
+        gt.bboxes = torch.tensor([[lo, lo, hi, hi]], dtype=torch.float32)
+        gt.labels = torch.randint(0, num_classes, (1, ), generator=g)
+        if with_mask:
+            mask = torch.zeros(1, size, size, dtype=torch.uint8)
+            mask[:, lo:hi, lo:hi] = 1
+            gt.masks = BitmapMasks(mask.numpy(), size, size)
+        sample.gt_instances = gt
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

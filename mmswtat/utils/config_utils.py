@@ -1,10 +1,23 @@
 """Config handling shared by the command-line tools."""
+import functools
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 
 DISTILLER_TYPES = ('SingleTeacherDistiller', 'mmswtat.SingleTeacherDistiller')
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_scoped(path: str) -> str:
+    # Cached: mmengine reads every metafile of the package for each lookup.
+    import mmswtat  # noqa: F401  (registers the mmswtat:: scope)
+    try:
+        resolved, _ = Config._get_cfg_path(path, '')
+    except (AssertionError, ValueError, ModuleNotFoundError) as e:
+        raise FileNotFoundError(f'config {path!r} does not resolve: {e}') \
+            from None
+    return resolved
 
 
 def resolve_config_path(path: str) -> str:
@@ -14,13 +27,7 @@ def resolve_config_path(path: str) -> str:
         FileNotFoundError: The file (or packaged config) does not exist.
     """
     if '::' in path:
-        import mmswtat  # noqa: F401  (registers the mmswtat:: scope)
-        try:
-            resolved, _ = Config._get_cfg_path(path, '')
-        except (AssertionError, ValueError, ModuleNotFoundError) as e:
-            raise FileNotFoundError(
-                f'config {path!r} does not resolve: {e}') from None
-        path = resolved
+        path = _resolve_scoped(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     return path

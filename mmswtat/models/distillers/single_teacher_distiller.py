@@ -392,6 +392,12 @@ class SingleTeacherDistiller(BaseModel):
             The feature map, after the connector if any.
         """
         feat = records[spec['recorder']]
+        if index is None and isinstance(feat, (tuple, list)):
+            raise ValueError(
+                f'distill loss {loss_name!r}: {role} feature '
+                f"{spec['recorder']!r} is a tuple of {len(feat)} levels; pick "
+                f'levels with index=i or index=[0, ..., {len(feat) - 1}] in '
+                'loss_forward_mappings')
         if index is not None:
             if not isinstance(feat, (tuple, list)):
                 raise ValueError(

@@ -161,6 +161,7 @@ class BaseTaTLoss(BaseModule):
         Returns:
             ``{pass_name: (B, H', W')}`` (fp32, with the graph).
         """
+        self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
             return {
                 name: err
@@ -177,6 +178,7 @@ class BaseTaTLoss(BaseModule):
         Returns:
             Scalar loss (fp32 or wider).
         """
+        self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
             passes = self.passes(*self.project(student, teacher))
             loss = sum(error_to_loss(err, c) for _, err, c in passes)

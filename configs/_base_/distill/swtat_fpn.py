@@ -1,0 +1,64 @@
+# SW-TaT + patch-merging distillation at every level of an mmdet FPN neck
+# (256 channels on both sides, as in every stock mmdet FPN config, whatever
+# the backbone): R101 -> R50 Faster/Mask R-CNN (P2..P6, strides 4..64) and
+# RetinaNet (P3..P7, strides 8..128).
+#
+# Mix into a detector config with
+#     model = dict(..., distill={{_base_.swtat_fpn}})
+#
+# Levels. mmdet's FPN returns a tuple of 5 maps; one recorder takes the whole
+# tuple and `index=[0, 1, 2, 3, 4]` applies each loss to every level (one loss
+# module, with its own embeddings, per level). Levels whose teacher and
+# student maps differ in size are resized to the teacher's (not the case for
+# R101 -> R50: same strides).
+#
+# Windows (in tokens of each level): 8x8, shift 4, on the first four levels.
+# 8 tokens at stride s cover 8*s pixels, which is the anchor size that level
+# is responsible for (Faster R-CNN anchors are 8*s; RetinaNet's 4*s..8*s), so
+# one window holds about one object of that level plus its surround, and the
+# shifted pass links neighbouring windows. The coarsest level is only
+# ~13x21 (P6 at 800x1333) or ~7x11 (RetinaNet P7) tokens: 4x4 windows, shift
+# 2, keep it more than one window. Attention memory is B*N*64 per level
+# instead of B*N^2 (P2 at 800x1333 has N = 200*334 = 66800 tokens).
+#
+# Patch merging: 'auto' merges 2x2 until at most 1024 tokens remain, so one
+# setting bounds the cost on every level and every input size. At 800x1333,
+# P2 (200x334) merges 4 times, P3 3 times, P4 twice, P5 once, P6 not at all:
+# every level ends on the same 13x21 grid (273 tokens), a global view of the
+# whole image. Merged tokens have 256*4^k channels (up to 65536): the plain
+# inner product (scale=1.0, the paper) would saturate the softmax to one-hot,
+# hence scale='auto' (1/sqrt(d), d the token width) on both losses.
+#
+# Weights. The paper's L = L_det + d*L_SW + z*L_PM with d = z = 1; each loss
+# here sums over the 5 levels, so loss_weight=0.2 per level keeps each
+# distillation term at the scale of the mean level error. Raise the level
+# weights (up to 1.0 each) if the distillation terms plateau while the
+# detection losses still fall. Change one level with per_level, e.g.
+# per_level=dict(..., loss_weight=[0.4, 0.2, 0.2, 0.2, 0.1]).
+swtat_fpn = dict(
+    student_recorders=dict(fpn='neck'),
+    teacher_recorders=dict(fpn='neck'),
+    distill_losses=dict(
+        loss_swtat=dict(
+            type='mmswtat.SWTaTLoss',
+            student_channels=256,
+            teacher_channels=256,
+            scale='auto',
+            loss_weight=0.2,
+            per_level=dict(
+                window_size=[8, 8, 8, 8, 4], shift_size=[4, 4, 4, 4, 2])),
+        loss_pmtat=dict(
+            type='mmswtat.PatchMergeTaTLoss',
+            student_channels=256,
+            teacher_channels=256,
+            num_merges='auto',
+            max_tokens=1024,
+            scale='auto',
+            loss_weight=0.2)),
+    loss_forward_mappings=dict(
+        loss_swtat=dict(
+            student=dict(recorder='fpn', index=[0, 1, 2, 3, 4]),
+            teacher=dict(recorder='fpn', index=[0, 1, 2, 3, 4])),
+        loss_pmtat=dict(
+            student=dict(recorder='fpn', index=[0, 1, 2, 3, 4]),
+            teacher=dict(recorder='fpn', index=[0, 1, 2, 3, 4]))))

@@ -1,0 +1,238 @@
+"""Recording an mmdet FPN neck (a tuple of 5 levels) and distilling each level.
+
+The models are mmdet's stock Faster R-CNN config with small backbones
+(R18 student, R34 teacher: same channels, random weights), on 64x64 images:
+levels P2..P6 are 16, 8, 4, 2 and 1 tokens wide.
+"""
+import copy
+import functools
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from cli_helpers import ROOT
+from mmswtat.registry import MODELS
+from mmswtat.testing.det import det_batch
+
+STOCK = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+FRAGMENT = osp.join(ROOT, 'configs/_base_/distill/swtat_fpn.py')
+LEVELS = [0, 1, 2, 3, 4]
+SIDES = [16, 8, 4, 2, 1]
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    init_default_scope('mmdet')
+
+
+@functools.lru_cache(maxsize=None)
+def _stock_detector() -> dict:
+    from mmswtat.models.distillers import load_model_cfg
+    return load_model_cfg(STOCK, 'student')  # resolving mmdet:: is slow
+
+
+def detector(depth: int) -> dict:
+    """The stock config with a small ResNet and a light RoI stage."""
+    cfg = Config(dict(model=copy.deepcopy(_stock_detector())))
+    cfg.merge_from_dict({
+        'model.backbone.depth': depth,
+        'model.backbone.init_cfg': None,
+        'model.neck.in_channels': [64, 128, 256, 512],
+        'model.roi_head.bbox_head.fc_out_channels': 64,
+        'model.train_cfg.rpn_proposal.nms_pre': 64,
+        'model.train_cfg.rpn_proposal.max_per_img': 64,
+        'model.train_cfg.rcnn.sampler.num': 32,
+    })
+    return cfg.model
+
+
+def fpn_loss(**overrides) -> dict:
+    cfg = dict(type='mmswtat.SWTaTLoss', student_channels=256,
+               teacher_channels=256, window_size=2, shift_size=1)
+    cfg.update(overrides)
+    return cfg
+
+
+def build(student_recorders=None, teacher_recorders=None, mappings=None,
+          **kwargs):
+    """A distiller of the two detectors; by default one loss on all levels."""
+    cfg = dict(type='mmswtat.SingleTeacherDistiller', student=detector(18),
+               teacher=detector(34), **kwargs)
+    if 'distill' not in kwargs:
+        cfg['student_recorders'] = student_recorders or dict(fpn='neck')
+        cfg['teacher_recorders'] = teacher_recorders or dict(fpn='neck')
+        cfg.setdefault('distill_losses', dict(loss_fpn=fpn_loss()))
+        cfg['loss_forward_mappings'] = mappings or dict(loss_fpn=dict(
+            student=dict(recorder='fpn', index=LEVELS),
+            teacher=dict(recorder='fpn', index=LEVELS)))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.train()
+    return model
+
+
+def preprocess(model, seed=0):
+    return model.data_preprocessor(det_batch(seed=seed), True)
+
+
+def record_student(model, data):
+    """The student's records of one loss forward (kept, unlike loss())."""
+    model.student_recorder.active = True
+    try:
+        model.student.loss(data['inputs'], data['data_samples'])
+    finally:
+        model.student_recorder.active = False
+    records = dict(model.student_recorder.records)
+    model.student_recorder.clear()
+    return records
+
+
+def test_tuple_record_and_per_level_records_address_the_same_maps():
+    levels = dict(fpn='neck', p3=dict(module='neck', index=1),
+                  p6=dict(module='neck', index=-1))
+    model = build(student_recorders=levels, teacher_recorders=levels)
+    data = preprocess(model)
+    model.run_teacher(data['inputs'], data['data_samples'])
+    teacher = dict(model.teacher_recorder.records)
+    model.teacher_recorder.clear()
+    student = record_student(model, data)
+    for records in (student, teacher):
+        assert isinstance(records['fpn'], tuple) and len(records['fpn']) == 5
+        assert [f.shape[-1] for f in records['fpn']] == SIDES
+        assert all(f.shape[:2] == (2, 256) for f in records['fpn'])
+        assert records['p3'] is records['fpn'][1]
+        assert records['p6'] is records['fpn'][4]
+    # The teacher's records are its neck outputs (early exit loses nothing).
+    with torch.no_grad():
+        full = model.teacher.extract_feat(data['inputs'])
+    for got, want in zip(teacher['fpn'], full):
+        assert torch.equal(got, want)
+    # Teacher and student are different networks.
+    assert not torch.allclose(student['fpn'][0], teacher['fpn'][0])
+
+
+def test_teacher_stops_after_its_neck():
+    model = build()
+    data = preprocess(model)
+    calls = []
+    handle = model.teacher.rpn_head.register_forward_hook(
+        lambda *a: calls.append('rpn_head'))
+    try:
+        model(**data, mode='loss')
+    finally:
+        handle.remove()
+    assert calls == [], 'the teacher ran its RPN head'
+    assert model.teacher_recorder.records == {}
+    assert model.student_recorder.records == {}
+
+
+def test_fragment_applies_one_setting_to_every_level():
+    fragment = Config.fromfile(FRAGMENT).swtat_fpn
+    model = build(distill=fragment)
+    swtat = model.distill_losses.loss_swtat
+    pmtat = model.distill_losses.loss_pmtat
+    assert len(swtat) == len(pmtat) == 5
+    assert [m.window_size for m in swtat] == [(8, 8)] * 4 + [(4, 4)]
+    assert [m.shift_size for m in swtat] == [(4, 4)] * 4 + [(2, 2)]
+    assert all(m.num_merges == 'auto' and m.max_tokens == 1024
+               for m in pmtat)
+    assert all(m.loss_weight == 0.2 and m.scale == 'auto'
+               for m in [*swtat, *pmtat])
+    # Separate embeddings per level.
+    assert swtat[0].key_embed is not swtat[1].key_embed
+
+    data = preprocess(model)
+    model.run_teacher(data['inputs'], data['data_samples'])
+    teacher = dict(model.teacher_recorder.records)
+    model.teacher_recorder.clear()
+    torch.manual_seed(1)
+    student = record_student(model, data)
+    torch.manual_seed(1)
+    losses = model(**data, mode='loss')
+    for name, modules in (('loss_swtat', swtat), ('loss_pmtat', pmtat)):
+        expected = sum(modules[i](student['fpn'][i], teacher['fpn'][i])
+                       for i in LEVELS)
+        assert torch.allclose(losses[name], expected, rtol=1e-5), name
+    for key in ('loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'):
+        assert key in losses, key
+    (losses['loss_swtat'] + losses['loss_pmtat']).backward()
+    for i in LEVELS:  # every level contributes a gradient
+        for modules in (swtat, pmtat):
+            # (not key_embed: on P6, 1x1 here, attention is one token)
+            grad = modules[i].value_embed.conv.weight.grad
+            assert grad is not None and grad.abs().sum() > 0, i
+    assert model.student.neck.fpn_convs[0].conv.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.teacher.parameters())
+
+
+def test_levels_of_different_sizes_are_resized():
+    """Student P2, P3 against teacher P3, P4 (maps twice as large)."""
+    model = build(mappings=dict(loss_fpn=dict(
+        student=dict(recorder='fpn', index=[0, 1]),
+        teacher=dict(recorder='fpn', index=[1, 2]))))
+    data = preprocess(model)
+    model.run_teacher(data['inputs'], data['data_samples'])
+    teacher = dict(model.teacher_recorder.records)
+    model.teacher_recorder.clear()
+    student = record_student(model, data)
+    losses = model(**data, mode='loss')
+    modules = model.distill_losses.loss_fpn
+    expected = (modules[0](student['fpn'][0], teacher['fpn'][1]) +
+                modules[1](student['fpn'][1], teacher['fpn'][2]))
+    assert torch.isfinite(losses['loss_fpn'])
+    assert torch.allclose(losses['loss_fpn'], expected, rtol=1e-5)
+
+
+def test_level_index_out_of_range_in_mapping():
+    model = build(mappings=dict(loss_fpn=dict(
+        student=dict(recorder='fpn', index=[0, 5]),
+        teacher=dict(recorder='fpn', index=[0, 4]))))
+    with pytest.raises(IndexError,
+                       match=r"index 5 out of range for student feature "
+                       r"'fpn' with 5 levels \(valid 0..4\)"):
+        model(**preprocess(model), mode='loss')
+    assert model.student_recorder.records == {}
+    assert model.teacher_recorder.records == {}
+
+
+def test_level_index_out_of_range_in_recorder():
+    model = build(
+        student_recorders=dict(p7=dict(module='neck', index=5)),
+        mappings=dict(loss_fpn=dict(student='p7', teacher=dict(
+            recorder='fpn', index=4))))
+    with pytest.raises(IndexError,
+                       match=r"student recorder 'p7': index 5 out of range, "
+                       r"'neck' returns 5 outputs \(valid 0..4\)"):
+        model(**preprocess(model), mode='loss')
+
+
+def test_index_on_a_single_tensor_is_an_error():
+    # In a recorder: the module does not return a tuple.
+    model = build(
+        student_recorders=dict(c5=dict(module='backbone.layer4', index=0)),
+        mappings=dict(loss_fpn=dict(student='c5', teacher=dict(
+            recorder='fpn', index=4))),
+        distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
+    with pytest.raises(ValueError, match='returns a Tensor, not a tuple; '
+                       'drop index'):
+        model(**preprocess(model), mode='loss')
+    # In a mapping: the recorder holds one tensor.
+    model = build(
+        student_recorders=dict(c5='backbone.layer4'),
+        mappings=dict(loss_fpn=dict(
+            student=dict(recorder='c5', index=[0]),
+            teacher=dict(recorder='fpn', index=[4]))),
+        distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
+    with pytest.raises(ValueError, match="'c5' is a single tensor, drop "
+                       'index'):
+        model(**preprocess(model), mode='loss')
+
+
+def test_whole_tuple_without_index_names_the_fix():
+    model = build(mappings=dict(loss_fpn=dict(student='fpn',
+                                              teacher='fpn')))
+    with pytest.raises(ValueError, match=r'tuple of 5 levels.*index='):
+        model(**preprocess(model), mode='loss')
