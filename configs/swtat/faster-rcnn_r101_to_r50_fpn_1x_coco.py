@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/distill/swtat_fpn.py',
 ]
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+# Exact --resume: also restore the torch RNG (dropout) state.
+custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
 student_cfg = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 teacher_cfg = 'mmdet::faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py'

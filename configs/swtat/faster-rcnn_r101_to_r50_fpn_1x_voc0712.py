@@ -17,6 +17,8 @@ _base_ = [
     '../_base_/distill/swtat_fpn.py',
 ]
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+# Exact --resume: also restore the torch RNG (dropout) state.
+custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
 student_cfg = 'mmdet::pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py'
 # PLACEHOLDER: your R101 VOC teacher (see above).
