@@ -191,8 +191,8 @@ def test_level_index_out_of_range_in_mapping():
         student=dict(recorder='fpn', index=[0, 5]),
         teacher=dict(recorder='fpn', index=[0, 4]))))
     with pytest.raises(IndexError,
-                       match=r"index 5 out of range for student feature "
-                       r"'fpn' with 5 levels \(valid 0..4\)"):
+                       match=r"student feature 'fpn': index 5 out of range, "
+                       r"it has 5 outputs \(valid 0..4\)"):
         model(**preprocess(model), mode='loss')
     assert model.student_recorder.records == {}
     assert model.teacher_recorder.records == {}
@@ -204,8 +204,8 @@ def test_level_index_out_of_range_in_recorder():
         mappings=dict(loss_fpn=dict(student='p7', teacher=dict(
             recorder='fpn', index=4))))
     with pytest.raises(IndexError,
-                       match=r"student recorder 'p7': index 5 out of range, "
-                       r"'neck' returns 5 outputs \(valid 0..4\)"):
+                       match=r"student recorder 'p7' \('neck'\): index 5 out "
+                       r"of range, it has 5 outputs \(valid 0..4\)"):
         model(**preprocess(model), mode='loss')
 
 
@@ -216,8 +216,8 @@ def test_index_on_a_single_tensor_is_an_error():
         mappings=dict(loss_fpn=dict(student='c5', teacher=dict(
             recorder='fpn', index=4))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
-    with pytest.raises(ValueError, match='returns a Tensor, not a tuple; '
-                       'drop index'):
+    with pytest.raises(ValueError, match=r"\('backbone.layer4'\) is a single "
+                       'Tensor, not a tuple of levels; drop index'):
         model(**preprocess(model), mode='loss')
     # In a mapping: the recorder holds one tensor.
     model = build(
@@ -226,8 +226,8 @@ def test_index_on_a_single_tensor_is_an_error():
             student=dict(recorder='c5', index=[0]),
             teacher=dict(recorder='fpn', index=[4]))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
-    with pytest.raises(ValueError, match="'c5' is a single tensor, drop "
-                       'index'):
+    with pytest.raises(ValueError, match="'c5' is a single Tensor, not a "
+                       'tuple of levels; drop index'):
         model(**preprocess(model), mode='loss')
 
 

@@ -4,15 +4,12 @@
                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
-from mmswtat.engine import DistillRunner
 from mmswtat.utils import is_distiller_config, load_tool_config
+from mmswtat.utils.cli import (add_runner_args, build_runner,
+                               parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,20 +21,8 @@ def parse_args() -> argparse.Namespace:
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
         '--show-dir', help='save visualised predictions in this directory')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (nested keys with dots)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:
@@ -65,8 +50,7 @@ def main() -> None:
         evaluator = cfg.test_evaluator
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dump]
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
-              DistillRunner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.test()
 
 

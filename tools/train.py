@@ -5,15 +5,13 @@
 """
 import argparse
 import logging
-import os
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
-from mmswtat.engine import DistillRunner
 from mmswtat.utils import check_amp_device, load_tool_config
+from mmswtat.utils.cli import (add_runner_args, build_runner,
+                               parse_runner_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,20 +27,8 @@ def parse_args() -> argparse.Namespace:
         'the given checkpoint')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value (nested keys with dots)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:
@@ -67,8 +53,7 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = (RUNNERS.build(cfg) if 'runner_type' in cfg else
-              DistillRunner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.train()
 
 

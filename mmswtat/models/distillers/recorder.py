@@ -12,6 +12,30 @@ class StopForward(Exception):
     """Raised by a recorder hook once every feature it needs is recorded."""
 
 
+def pick_level(output: Any, index: Optional[int], what: str) -> Any:
+    """``output[index]`` of a tuple/list output, with clear errors.
+
+    Args:
+        output: A module output (tensor, tuple or list).
+        index: Element to take; ``None`` returns ``output`` as is.
+        what: Names the output in messages, e.g. ``"student recorder 'f'"``.
+
+    Raises:
+        ValueError: ``index`` given for a single tensor.
+        IndexError: ``index`` out of range.
+    """
+    if index is None:
+        return output
+    if not isinstance(output, (tuple, list)):
+        raise ValueError(f'{what} is a single {type(output).__name__}, not '
+                         'a tuple of levels; drop index')
+    if not -len(output) <= index < len(output):
+        raise IndexError(
+            f'{what}: index {index} out of range, it has {len(output)} '
+            f'outputs (valid 0..{len(output) - 1})')
+    return output[index]
+
+
 def resolve_module(model: nn.Module, path: str, role: str) -> nn.Module:
     """``model.get_submodule(path)`` with an error listing the nearest names.
 
@@ -80,17 +104,8 @@ class FeatureRecorder:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if not self.active:
                 return
-            if index is not None:
-                if not isinstance(output, (tuple, list)):
-                    raise ValueError(
-                        f'{self.role} recorder {name!r}: {path!r} returns a '
-                        f'{type(output).__name__}, not a tuple; drop index')
-                if not -len(output) <= index < len(output):
-                    raise IndexError(
-                        f'{self.role} recorder {name!r}: index {index} out '
-                        f'of range, {path!r} returns {len(output)} outputs '
-                        f'(valid 0..{len(output) - 1})')
-                output = output[index]
+            output = pick_level(output, index,
+                                f'{self.role} recorder {name!r} ({path!r})')
             self.records[name] = output
             if self.stop_when_done and len(self.records) == len(self.paths):
                 raise StopForward

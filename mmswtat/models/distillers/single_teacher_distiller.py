@@ -12,7 +12,8 @@ from torch import Tensor
 from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import load_weights
 from .model_config import load_model_cfg
-from .recorder import FeatureRecorder, RecorderSpec, StopForward
+from .recorder import (FeatureRecorder, RecorderSpec, StopForward,
+                       pick_level)
 
 _FEATURE_PREFIXES = ('backbone', 'neck')
 _DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'distill_losses',
@@ -398,17 +399,9 @@ class SingleTeacherDistiller(BaseModel):
                 f"{spec['recorder']!r} is a tuple of {len(feat)} levels; pick "
                 f'levels with index=i or index=[0, ..., {len(feat) - 1}] in '
                 'loss_forward_mappings')
-        if index is not None:
-            if not isinstance(feat, (tuple, list)):
-                raise ValueError(
-                    f'distill loss {loss_name!r}: {role} feature '
-                    f"{spec['recorder']!r} is a single tensor, drop index")
-            if not -len(feat) <= index < len(feat):
-                raise IndexError(
-                    f'distill loss {loss_name!r}: index {index} out of range '
-                    f"for {role} feature {spec['recorder']!r} with "
-                    f'{len(feat)} levels (valid 0..{len(feat) - 1})')
-            feat = feat[index]
+        feat = pick_level(
+            feat, index,
+            f"distill loss {loss_name!r}: {role} feature {spec['recorder']!r}")
         connector = self.connectors[f'{loss_name}_{role}'] if spec.get(
             'connector') is not None else None
         if connector is not None:
