@@ -327,8 +327,6 @@ class SingleTeacherDistiller(BaseModel):
                 f"teacher's {mode!r} forward; set teacher_forward='tensor' "
                 'or record modules that this forward runs')
 
-    _run_teacher = run_teacher  # TODO: drop once all callers are renamed
-
     # ------------------------------------------------------------------ modes
     def forward(self,
                 inputs: Tensor,

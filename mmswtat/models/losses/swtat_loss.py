@@ -4,7 +4,7 @@ from typing import List, Tuple
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from ..ops import check_window_and_shift, window_tat_error
+from ..ops import check_window_and_shift, window_tat_errors
 from ..ops.window import IntPair
 from .base_tat_loss import BaseTaTLoss
 
@@ -38,17 +38,13 @@ class SWTaTLoss(BaseTaTLoss):
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
                target: Tensor) -> List[Tuple[str, Tensor, int]]:
+        shifts = [0, self.shift_size] if any(self.shift_size) else [0]
+        errors = window_tat_errors(query, key, value, target,
+                                   self.window_size, shifts, self.num_heads,
+                                   self.scale)
         channels = target.shape[1]
-        out = [('plain',
-                window_tat_error(query, key, value, target, self.window_size,
-                                 0, self.num_heads, self.scale), channels)]
-        if any(self.shift_size):
-            out.append(('shifted',
-                        window_tat_error(query, key, value, target,
-                                         self.window_size, self.shift_size,
-                                         self.num_heads, self.scale),
-                        channels))
-        return out
+        return [(name, err, channels)
+                for name, err in zip(('plain', 'shifted'), errors)]
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, window_size={self.window_size}, '

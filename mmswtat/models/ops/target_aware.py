@@ -6,14 +6,15 @@ target position ``i`` is reconstructed as ``R_i = sum_j softmax_j(scale *
 <q_i, k_j>) v_j`` over the keys it may see, and the error is ``||R - target||^2``.
 """
 import math
-from typing import Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .window import (IntPair, WindowGeometry, pad_and_shift, window_attention_mask,
-                     window_geometry, window_partition, window_reverse_map)
+from .window import (IntPair, WindowGeometry, window_attention_mask,
+                     window_geometry)
+from .window_gather import gather_windows, windows_to_map
 
 Scale = Union[float, str]
 
@@ -83,23 +84,59 @@ def window_tat_error(query: Tensor,
     Returns:
         ``(B, H, W)``: ``sum_c (R_c - target_c)^2`` at every real position.
     """
+    return window_tat_errors(query, key, value, target, window_size,
+                             [shift_size], num_heads, scale)[0]
+
+
+def window_tat_errors(query: Tensor,
+                      key: Tensor,
+                      value: Tensor,
+                      target: Tensor,
+                      window_size: IntPair,
+                      shift_sizes: Sequence[IntPair],
+                      num_heads: int = 1,
+                      scale: Scale = 1.0) -> List[Tensor]:
+    """:func:`window_tat_error` for several passes (e.g. ``[0, shift]``).
+
+    Args:
+        shift_sizes: One shift per pass.
+        Others: as in :func:`window_tat_error`.
+
+    Returns:
+        One ``(B, H, W)`` error map per pass, in ``shift_sizes`` order.
+    """
     b, c, h, w = target.shape
     _check_heads(c, num_heads)
     _check_heads(query.shape[1], num_heads)
-    geom = window_geometry(h, w, window_size, shift_size)
-    return _window_error(query, key, value, target, geom, num_heads, scale)
+    return [
+        _pass_error(query, key, value, target,
+                    window_geometry(h, w, window_size, shift), num_heads,
+                    scale) for shift in shift_sizes
+    ]
 
 
-def _window_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
-                  geom: WindowGeometry, num_heads: int, scale: Scale) -> Tensor:
-    b = target.shape[0]
-    q, k, v, t = (window_partition(pad_and_shift(x, geom), geom, num_heads)
-                  for x in (query, key, value, target))
-    mask = window_attention_mask(geom, target.device)
-    recon = target_aware_attention(q, k, v, mask, scale)
-    err = (recon - t).square().sum(-1)  # (nW, B * heads, L)
-    err = err.view(err.shape[0], b, num_heads, -1).sum(2)
-    return window_reverse_map(err, geom, b)
+def _pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
+                geom: WindowGeometry, num_heads: int,
+                scale: Scale) -> Tensor:
+    """One pass: gather channel-major windows, attend on their transposes.
+
+    See :mod:`.window_gather` for why the windows keep channels first.
+
+    Returns:
+        ``(B, H, W)``.
+    """
+    windows: Dict[int, Tensor] = {}  # identical inputs gathered once
+    for x in (query, key, value, target):
+        if id(x) not in windows:
+            windows[id(x)] = gather_windows(x, geom, num_heads)
+    q, k, v, t = (windows[id(x)] for x in (query, key, value, target))
+    mask = window_attention_mask(geom, t.device)
+    if mask is not None:
+        mask = mask.view(1, geom.num_windows, *mask.shape[2:])  # (1,nW,L,L)
+    recon = target_aware_attention(q.mT, k.mT, v.mT, mask, scale)
+    err = (recon.mT - t).square().sum(-2)  # (B * heads, nW, L)
+    err = err.reshape(target.shape[0], num_heads, -1).sum(1)
+    return windows_to_map(err, geom)
 
 
 def global_tat_error(query: Tensor,
