@@ -9,7 +9,13 @@
 
 Every step is the real command a user runs, with `--cfg-options` for data
 location, crop size and iterations. Environment knobs: DEMO_ITERS,
-DEMO_TEACHER_ITERS, DEMO_CROP, DEMO_DIR.
+DEMO_TEACHER_ITERS, DEMO_CROP, DEMO_DIR, DEMO_DISTILL_WEIGHT.
+
+The distillation weights (d = z, the config's `loss_weight`s, 1.0) are set
+to DEMO_DISTILL_WEIGHT (default 0.1) for this 120-iteration run from random
+initialisation: measured here, weight 1.0 let the distillation gradients
+dominate such a short run (distilled student 29 mIoU against 87 for the
+baseline), 0.1 trains like the baseline.
 """
 import os
 import os.path as osp
@@ -62,7 +68,7 @@ def miou(output: str) -> float:
 
 
 def main() -> None:
-    iters = int(os.environ.get('DEMO_ITERS', 300))
+    iters = int(os.environ.get('DEMO_ITERS', 120))
     teacher_iters = int(os.environ.get('DEMO_TEACHER_ITERS', iters))
     crop = int(os.environ.get('DEMO_CROP', 64))
     out = osp.abspath(os.environ.get('DEMO_DIR', osp.join(ROOT,
@@ -95,10 +101,14 @@ def main() -> None:
 
     teacher_ckpt = train('2/5 teacher DeepLabV3 R101-D8', STOCK_TEACHER,
                          osp.join(out, 'teacher'), teacher_iters)
+    weight = os.environ.get('DEMO_DISTILL_WEIGHT', '0.1')
     distill_ckpt = train(
         '3/5 SW-TaT distillation R101 -> R18', DISTILL,
-        osp.join(out, 'distill'), iters,
-        [f'model.teacher_ckpt={teacher_ckpt}'])
+        osp.join(out, 'distill'), iters, [
+            f'model.teacher_ckpt={teacher_ckpt}',
+            f'model.distill.distill_losses.loss_swtat.loss_weight={weight}',
+            f'model.distill.distill_losses.loss_pmtat.loss_weight={weight}'
+        ])
     baseline_ckpt = train('4/5 student R18-D8 without distillation', STUDENT,
                           osp.join(out, 'baseline'), iters)
 
@@ -118,6 +128,8 @@ def main() -> None:
          test('5/5 test baseline student', STUDENT, baseline_ckpt,
               osp.join(out, 'test_baseline'))),
     ]
+    print(f'\n(distillation loss weights d = z = {weight}; crop {crop}, '
+          'batch 4, from random initialisation)')
     print('\n| model | iterations | mIoU (synthetic VOC val) |')
     print('|---|---|---|')
     for (name, value), n in zip(results, (teacher_iters, iters, iters)):
