@@ -80,6 +80,16 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert feats['student']['feat'] == [2, 512, 4, 4]
     assert feats['teacher']['feat'] == [2, 2048, 4, 4]
 
+    # --report merges runs: a re-run case replaces the earlier one.
+    rerun = dict(report, loss=[dict(cases[0], median_s=123.0)], step=[])
+    path = tmp_path / 'rerun.json'
+    path.write_text(json.dumps(rerun))
+    merged = load_script().merge_reports([str(out), str(path)])
+    assert len(merged['loss']) == len(cases)
+    assert merged['loss'][0]['median_s'] == 123.0
+    assert merged['loss'][1] == cases[1]
+    assert len(merged['step']) == len(step)
+
 
 def test_cases_that_cannot_fit_are_skipped_with_a_reason():
     tool = load_script()

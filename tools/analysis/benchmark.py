@@ -594,6 +594,8 @@ def loss_table(cases: List[Dict[str, Any]]) -> str:
         if c['loss'] == 'tat' and 'median_s' in c:
             ref[(c['cs'], c['ct'], c['size'], c['mode'])] = c['median_s']
     for c in cases:
+        if not any(k in c for k in ('median_s', 'skip', 'error')):
+            continue  # not run yet
         key = (c['cs'], c['ct'], c['size'], c['mode'])
         head = (f"| {c['cs']}->{c['ct']} | {c['size']}x{c['size']} | "
                 f"{c['mode']} | {c['loss']} ")
@@ -651,6 +653,8 @@ def step_table(cases: List[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
     by = {c['phase']: c for c in cases}
     for c in cases:
         label = names.get(c['phase'], c['phase'])
+        if 'median_s' not in c and 'error' not in c:
+            continue  # not run yet
         if 'error' in c:
             rows.append(f"| {label} | error: {c['error']} | | | |")
             continue
@@ -784,6 +788,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     g.add_argument('--lr', type=float, default=1e-6,
                    help='learning rate of the timed steps (the cost does '
                    'not depend on it; tiny keeps random-weight runs finite)')
+    p.add_argument(
+        '--report',
+        nargs='+',
+        metavar='JSON',
+        help='print the tables of earlier runs instead of running (several '
+        'files are merged, later cases replacing earlier ones with the same '
+        'settings; with --out the merge is written)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
@@ -799,77 +810,126 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def loadavg() -> Optional[float]:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def render(report: Dict[str, Any]) -> None:
+    """(Re)build the tables and summaries of ``report`` from its cases."""
+    if report.get('loss'):
+        report['loss_table'] = loss_table(report['loss'])
+        report['loss_summary'] = loss_summary(report['loss'])
+    if report.get('step'):
+        report['step_table'], report['step_summary'] = step_table(
+            report['step'])
+
+
+def save(report: Dict[str, Any], out: str) -> None:
+    """Write the report (after every case: a killed run keeps its cases)."""
+    render(report)
+    tmp = out + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, out)
+
+
+def merge_reports(paths: List[str]) -> Dict[str, Any]:
+    """Several JSON reports as one; a later case replaces an earlier one
+    with the same settings (e.g. a re-run on a quieter machine)."""
+    merged: Dict[str, Any] = dict(machine=[], loss=[], step=[])
+    index: Dict[tuple, int] = {}
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        merged['machine'].append(dict(report.get('machine', {}), file=path))
+        for part in ('loss', 'step'):
+            for case in report.get(part, []):
+                key = (part, ) + tuple(
+                    case.get(k) for k in ('loss', 'mode', 'cs', 'ct', 'size',
+                                          'phase', 'crop', 'batch',
+                                          'device'))
+                if key in index:
+                    merged[part][index[key]] = case
+                else:
+                    index[key] = len(merged[part])
+                    merged[part].append(case)
+    return {k: v for k, v in merged.items() if v}
+
+
+def print_report(report: Dict[str, Any]) -> None:
+    if report.get('loss'):
+        print('\nLoss forward + backward:\n')
+        print(report['loss_table'])
+        print('\n' + '\n'.join(report['loss_summary']))
+    if report.get('step'):
+        first = report['step'][0]
+        print(f"\nDistillation step, {first['config']}, crop "
+              f"{first['crop']}, batch {first['batch']}:\n")
+        print(report['step_table'])
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     if args.worker:
         result = run_case(json.loads(args.worker))
         print(RESULT_TAG + json.dumps(result), flush=True)
         return result
+    if args.report:
+        report = merge_reports(args.report)
+        render(report)
+        if args.out:
+            save(report, args.out)
+        print_report(report)
+        return report
     device = torch.device('cuda' if args.device == 'auto'
                           and torch.cuda.is_available() else
                           ('cpu' if args.device == 'auto' else args.device))
     if args.crop is None:
         args.crop = 512 if device.type == 'cuda' else 256
     torch.set_num_threads(args.threads)
+    out = args.out or osp.join('work_dirs', 'benchmark',
+                               f'benchmark_{device.type}.json')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     report: Dict[str, Any] = dict(
         machine=machine_info(device, args.threads),
         settings={
             k: v
-            for k, v in vars(args).items() if k != 'worker'
+            for k, v in vars(args).items() if k not in ('worker', 'report')
         })
     print(f"benchmark on {report['machine'].get('cpu', device)} "
           f'({device}, {args.threads} threads, load average '
           f"{report['machine'].get('loadavg_start')})", flush=True)
 
-    if args.part in ('all', 'loss'):
-        cases = plan_loss_cases(args, device)
+    def run_all(part: str, cases: List[Dict[str, Any]]) -> None:
+        report[part] = cases
         for i, spec in enumerate(cases):
-            label = (f"[loss {i + 1}/{len(cases)}] {spec['loss']} "
-                     f"{spec['mode']} {spec['cs']}->{spec['ct']} "
-                     f"{spec['size']}x{spec['size']}")
+            label = (f"[{part} {i + 1}/{len(cases)}] " +
+                     (f"{spec['loss']} {spec['mode']} {spec['cs']}->"
+                      f"{spec['ct']} {spec['size']}x{spec['size']}"
+                      if part == 'loss' else spec['phase']))
             if 'skip' in spec:
                 print(f"{label}: skipped ({spec['skip']})", flush=True)
                 continue
+            spec['loadavg_before'] = loadavg()
             spec.update(execute(spec, args))
-            print(f"{label}: " + (spec['error'] if 'error' in spec else
-                                  f"{fmt_s(spec['median_s'])}, peak +"
-                                  f"{spec['peak_delta_mib']:.0f} MiB"),
+            spec['loadavg_after'] = loadavg()
+            print(f'{label}: ' + (spec['error'] if 'error' in spec else
+                                  f"{fmt_s(spec['median_s'])}, peak "
+                                  f"{spec['peak_mib']:.0f} MiB (+"
+                                  f"{spec['peak_delta_mib']:.0f})"),
                   flush=True)
-        report['loss'] = cases
-        report['loss_table'] = loss_table(cases)
-        report['loss_summary'] = loss_summary(cases)
+            save(report, out)
 
+    if args.part in ('all', 'loss'):
+        run_all('loss', plan_loss_cases(args, device))
     if args.part in ('all', 'step'):
-        cases = plan_step_cases(args, device)
-        for spec in cases:
-            spec.update(execute(spec, args))
-            print(f"[step] {spec['phase']}: " +
-                  (spec['error'] if 'error' in spec else
-                   f"{fmt_s(spec['median_s'])}, peak "
-                   f"{spec['peak_mib']:.0f} MiB"),
-                  flush=True)
-        table, summary = step_table(cases)
-        report['step'] = cases
-        report['step_summary'] = summary
-        report['step_table'] = table
-
-    try:
-        report['machine']['loadavg_end'] = list(os.getloadavg())
-    except OSError:
-        pass
-    out = args.out or osp.join('work_dirs', 'benchmark',
-                               f'benchmark_{device.type}.json')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(report, f, indent=1)
-    if 'loss_table' in report:
-        print('\nLoss forward + backward, B=%d:\n' % args.batch)
-        print(report['loss_table'])
-        print('\n' + '\n'.join(report['loss_summary']))
-    if 'step_table' in report:
-        print(f'\nDistillation step, {args.config}, crop {args.crop}, '
-              f'batch {args.step_batch}:\n')
-        print(report['step_table'])
+        run_all('step', plan_step_cases(args, device))
+    report['machine']['loadavg_end'] = list(os.getloadavg())
+    save(report, out)
+    print_report(report)
     print(f'\nwritten {out}')
     return report
 
