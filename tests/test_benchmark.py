@@ -50,7 +50,7 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     ran = {(c['loss'], c['mode'], c['cs'], c['ct'])
            for c in cases if 'median_s' in c}
     for name in ('tat', 'swtat', 'swtat_plain', 'pmtat', 'naive_window'):
-        for mode in ('module', 'core'):
+        for mode in ('paper', 'module'):
             for cs, ct in ((16, 32), (16, 16)):
                 assert (name, mode, cs, ct) in ran, (name, mode, cs, ct)
     for c in cases:
@@ -95,7 +95,7 @@ def test_cases_that_cannot_fit_are_skipped_with_a_reason():
     tool = load_script()
     args = tool.parse_args([
         '--part', 'loss', '--sizes', '128', '--channels', '512:2048',
-        '--losses', 'tat', 'swtat', '--modes', 'core', '--memory-fraction',
+        '--losses', 'tat', 'swtat', '--modes', 'paper', '--memory-fraction',
         '1e-4'
     ])
     cases = tool.plan_loss_cases(args, torch.device('cpu'))
@@ -106,7 +106,7 @@ def test_cases_that_cannot_fit_are_skipped_with_a_reason():
     # too slow, with its estimate.
     args = tool.parse_args([
         '--part', 'loss', '--sizes', '128', '--channels', '512:512',
-        '--losses', 'tat', 'swtat', '--modes', 'core', '--case-budget', '1e-3',
+        '--losses', 'tat', 'swtat', '--modes', 'paper', '--case-budget', '1e-3',
         '--memory-fraction', '1.0'
     ])
     cases = {

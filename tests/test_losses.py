@@ -82,11 +82,15 @@ def _ref_kwargs(kw):
         query=kw.get('query', 'teacher'))
 
 
+IMPLS = ['matmul', 'sdpa']
+
+
+@pytest.mark.parametrize('impl', IMPLS)
 @pytest.mark.parametrize('name', list(SW_CASES))
-def test_swtat_matches_reference(name):
+def test_swtat_matches_reference(name, impl):
     kw, ts, ss = SW_CASES[name]
     s, t = feats(ts=ts, ss=ss)
-    loss = SWTaTLoss(4, 4, embed=False, **kw)
+    loss = SWTaTLoss(4, 4, embed=False, attn_impl=impl, **kw)
     ref_maps = ref.swtat_error_maps(s, t, kw['window_size'], kw['shift_size'],
                                     **_ref_kwargs(kw))
     expected = ref.swtat_loss(
@@ -155,11 +159,12 @@ TAT_CASES = {
 }
 
 
+@pytest.mark.parametrize('impl', IMPLS)
 @pytest.mark.parametrize('name', list(TAT_CASES))
-def test_tat_matches_reference(name):
+def test_tat_matches_reference(name, impl):
     kw, ts, ss = TAT_CASES[name]
     s, t = feats(ts=ts, ss=ss, seed=7)
-    loss = TaTLoss(4, 4, embed=False, **kw)
+    loss = TaTLoss(4, 4, embed=False, attn_impl=impl, **kw)
     expected = ref.tat_loss(
         s, t, loss_weight=kw.get('loss_weight', 1.0), **_ref_kwargs(kw))
     assert_close(loss(s, t), expected)
@@ -191,11 +196,12 @@ PM_CASES = {
 }
 
 
+@pytest.mark.parametrize('impl', IMPLS)
 @pytest.mark.parametrize('name', list(PM_CASES))
-def test_patch_merge_matches_reference(name):
+def test_patch_merge_matches_reference(name, impl):
     kw, ts, ss, merged = PM_CASES[name]
     s, t = feats(ts=ts, ss=ss, seed=11)
-    loss = PatchMergeTaTLoss(4, 4, embed=False, **kw)
+    loss = PatchMergeTaTLoss(4, 4, embed=False, attn_impl=impl, **kw)
     merge_kw = dict(
         num_merges=kw['num_merges'], max_tokens=kw.get('max_tokens', 1024))
     ref_map, ref_c = ref.patch_merge_error_map(s, t, **merge_kw,
@@ -211,6 +217,57 @@ def test_patch_merge_matches_reference(name):
     assert set(maps) == {'merged'}
     assert maps['merged'].shape == (2, *merged) == ref_map.shape
     assert_close(maps['merged'], ref_map)
+
+
+# ------------------------------------------------------- gradient values
+# Our backward (custom window gather, fused squared error, additive masks)
+# against autograd through the float64 loop reference.
+GRAD_CASES = {
+    'sw_odd_13x10_w4_s2': (SWTaTLoss, dict(window_size=4, shift_size=2),
+                           (13, 10), None),
+    'sw_15x11_rect_heads': (SWTaTLoss,
+                            dict(window_size=(4, 3), shift_size=(2, 2),
+                                 num_heads=2), (15, 11), None),
+    'sw_8x8_no_padding': (SWTaTLoss, dict(window_size=4, shift_size=2),
+                          (8, 8), None),
+    'sw_resize_student': (SWTaTLoss, dict(window_size=4, shift_size=2),
+                          (13, 10), (7, 5)),
+    'sw_query_student': (SWTaTLoss,
+                         dict(window_size=(4, 3), shift_size=(2, 1),
+                              query='student'), (13, 10), None),
+    'tat_scale_auto': (TaTLoss, dict(scale='auto', num_heads=2), (7, 5),
+                       None),
+    'pm_k1_odd': (PatchMergeTaTLoss, dict(num_merges=1), (13, 10), None),
+}
+
+
+def _reference_of(cls, s, t, kw):
+    rkw = _ref_kwargs(kw)
+    if cls is SWTaTLoss:
+        return ref.swtat_loss(s, t, kw['window_size'], kw['shift_size'],
+                              **rkw)
+    if cls is TaTLoss:
+        return ref.tat_loss(s, t, **rkw)
+    return ref.patch_merge_loss(
+        s, t, num_merges=kw['num_merges'], max_tokens=1024, **rkw)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+@pytest.mark.parametrize('name', list(GRAD_CASES))
+def test_student_gradient_matches_reference(name, impl):
+    cls, kw, ts, ss = GRAD_CASES[name]
+    s, t = feats(ts=ts, ss=ss, seed=3)
+    s.requires_grad_(True)
+    loss = cls(4, 4, embed=False, attn_impl=impl, **kw)
+    got, = torch.autograd.grad(loss(s, t), s)
+    expected, = torch.autograd.grad(_reference_of(cls, s, t, kw), s)
+    assert got.abs().sum() > 0
+    assert_close(got, expected)
+
+
+def test_attention_impl_is_validated():
+    with pytest.raises(ValueError, match='attn_impl must be one of'):
+        SWTaTLoss(4, 4, embed=False, attn_impl='flash')
 
 
 # ------------------------------------------------------------- embeddings

@@ -127,8 +127,9 @@ class NaiveWindowTaTLoss(BaseTaTLoss):
         self.window_size = to_2tuple(window_size, 'window_size')
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor) -> List[Tuple[str, Tensor, int]]:
+               target: Tensor,
+               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         err = naive_window_tat_error(query, key, value, target,
                                      self.window_size, self.num_heads,
                                      self.scale)
-        return [('naive_plain', err, target.shape[1])]
+        return [('naive_plain', err, target.numel())]

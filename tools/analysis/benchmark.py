@@ -9,9 +9,10 @@ high-water mark is its own:
   only), ``PatchMergeTaTLoss`` and the naive unfold + einsum windowed TaT of
   the official CVPR code (:mod:`mmswtat.benchmark`), at ``B=2``, ``C_s ->
   C_t`` in ``512 -> 2048`` and ``512 -> 512``, maps 32/64/128. Two modes:
-  ``module`` (the loss as used in training, 1x1 conv+BN embeddings
-  included) and ``core`` (the attention passes alone, on given ``Q, K, V``
-  at ``C_t`` channels). Cases estimated to exceed the memory or time budget
+  ``paper`` (``embed=False``, the paper's equations: ``Q = T``, ``K = V =
+  S``; for ``C_s != C_t`` the student map is given at ``C_t`` channels, as a
+  shared connector delivers it) and ``module`` (``embed=True``: three 1x1
+  conv+BN embeddings per loss included). Cases estimated to exceed the memory or time budget
   are skipped and listed with the reason.
 * ``step``: on a distillation config (default the VOC one), the median
   seconds per iteration of (a) the student's own training step, (b) the
@@ -157,22 +158,34 @@ def time_phase(fn: Callable[[], Any], device: torch.device, warmup: int,
 # ------------------------------------------------------------ loss cases
 
 
-def build_loss(name: str, cs: int, ct: int, window: int, shift: int,
-               max_tokens: int) -> torch.nn.Module:
-    """One loss module of the micro-benchmark, default embeddings."""
+def build_loss(name: str,
+               cs: int,
+               ct: int,
+               window: int,
+               shift: int,
+               max_tokens: int,
+               embed: bool = True,
+               num_merges: Any = 1) -> torch.nn.Module:
+    """One loss module of the micro-benchmark."""
     from mmswtat.benchmark import NaiveWindowTaTLoss
     from mmswtat.models import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
     if name == 'tat':
-        return TaTLoss(cs, ct)
+        return TaTLoss(cs, ct, embed=embed)
     if name == 'swtat':
-        return SWTaTLoss(cs, ct, window_size=window, shift_size=shift)
+        return SWTaTLoss(
+            cs, ct, window_size=window, shift_size=shift, embed=embed)
     if name == 'swtat_plain':
-        return SWTaTLoss(cs, ct, window_size=window, shift_size=0)
+        return SWTaTLoss(
+            cs, ct, window_size=window, shift_size=0, embed=embed)
     if name == 'pmtat':
         return PatchMergeTaTLoss(
-            cs, ct, num_merges='auto', max_tokens=max_tokens)
+            cs,
+            ct,
+            num_merges=num_merges,
+            max_tokens=max_tokens,
+            embed=embed)
     if name == 'naive_window':
-        return NaiveWindowTaTLoss(cs, ct, window_size=window)
+        return NaiveWindowTaTLoss(cs, ct, window_size=window, embed=embed)
     raise ValueError(f'unknown loss {name!r}; choose from {LOSSES}')
 
 
@@ -193,7 +206,8 @@ def loss_cost(spec: Dict[str, Any]) -> Tuple[float, float]:
     if name == 'tat':
         att = [(n, n, ct)]
     elif name == 'pmtat':
-        k = resolve_num_merges(size, size, 'auto', spec['max_tokens'])
+        k = resolve_num_merges(size, size, spec.get('num_merges', 1),
+                               spec['max_tokens'])
         m = math.ceil(size / 2**k)**2
         att = [(m, m, ct * 4**k)]
     else:
@@ -207,31 +221,25 @@ def loss_cost(spec: Dict[str, Any]) -> Tuple[float, float]:
 
 
 def run_loss_case(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """Forward + backward of one loss; see :func:`build_loss`."""
-    from mmswtat.models.ops import error_to_loss
+    """Forward + backward of one loss; see :func:`build_loss`.
+
+    ``module`` mode: the loss with its embeddings on a ``C_s`` student map.
+    ``paper`` mode: ``embed=False`` on a student map at ``C_t`` channels.
+    """
     device = torch.device(spec['device'])
     torch.manual_seed(spec.get('seed', 0))
     b, cs, ct, size = spec['batch'], spec['cs'], spec['ct'], spec['size']
-    module = build_loss(spec['loss'], cs, ct, spec['window'], spec['shift'],
-                        spec['max_tokens']).to(device).train()
+    paper = spec['mode'] == 'paper'
+    module = build_loss(spec['loss'], ct if paper else cs, ct, spec['window'],
+                        spec['shift'], spec['max_tokens'], not paper,
+                        spec.get('num_merges', 1)).to(device).train()
     teacher = torch.randn(b, ct, size, size, device=device)
-    if spec['mode'] == 'module':
-        student = torch.randn(
-            b, cs, size, size, device=device, requires_grad=True)
-        leaves = [student]
+    student = torch.randn(
+        b, ct if paper else cs, size, size, device=device, requires_grad=True)
+    leaves = [student]
 
-        def forward() -> torch.Tensor:
-            return module(student, teacher)
-    else:
-        leaves = [
-            torch.randn(b, ct, size, size, device=device, requires_grad=True)
-            for _ in range(3)
-        ]
-
-        def forward() -> torch.Tensor:
-            passes = module.passes(*leaves, teacher)
-            return sum(error_to_loss(e, c)
-                       for _, e, c in passes) / len(passes)
+    def forward() -> torch.Tensor:
+        return module(student, teacher)
 
     def step() -> None:
         for x in leaves:
@@ -527,6 +535,7 @@ def plan_loss_cases(args, device: torch.device) -> List[Dict[str, Any]]:
                         window=args.window,
                         shift=args.shift,
                         max_tokens=args.max_tokens,
+                        num_merges=args.num_merges,
                         device=str(device),
                         warmup=args.warmup,
                         repeats=args.repeats,
@@ -714,6 +723,11 @@ def machine_info(device: torch.device, threads: int) -> Dict[str, Any]:
 # ------------------------------------------------------------ CLI
 
 
+def num_merges_arg(text: str) -> Any:
+    """``--num-merges``: an int or ``'auto'``."""
+    return text if text == 'auto' else int(text)
+
+
 def channel_pair(text: str) -> Tuple[int, int]:
     try:
         cs, ct = (int(v) for v in text.split(':'))
@@ -753,14 +767,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     g = p.add_argument_group('loss micro-benchmark')
     g.add_argument('--losses', nargs='+', default=list(LOSSES),
                    choices=LOSSES)
-    g.add_argument('--modes', nargs='+', default=['module', 'core'],
-                   choices=['module', 'core'])
+    g.add_argument('--modes', nargs='+', default=['paper', 'module'],
+                   choices=['paper', 'module'],
+                   help="'paper': embed=False (Q = T, K = V = S); 'module': "
+                   'with the 1x1 conv+BN embeddings')
     g.add_argument('--channels', nargs='+', type=channel_pair,
                    default=[(512, 2048), (512, 512)], help='CS:CT pairs')
     g.add_argument('--sizes', nargs='+', type=int, default=[32, 64, 128])
     g.add_argument('--batch', type=int, default=2)
     g.add_argument('--window', type=int, default=8)
     g.add_argument('--shift', type=int, default=4)
+    g.add_argument('--num-merges', type=num_merges_arg, default=1,
+                   help="PatchMergeTaTLoss num_merges (int or 'auto')")
     g.add_argument('--max-tokens', type=int, default=1024,
                    help="PatchMergeTaTLoss num_merges='auto' budget")
     g.add_argument('--warmup', type=int, default=2)

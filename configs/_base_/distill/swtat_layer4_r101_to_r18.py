@@ -4,22 +4,68 @@
 # Mix into any config with
 #     model = dict(..., distill={{_base_.swtat_layer4}})
 #
+# The paper's equations. TaT and SW-TaT take plain inner products between
+# the raw teacher feature and the student feature, <f^s_j, f^t_i>, and
+# rebuild the teacher from student features (no learned query/key/value
+# embeddings). The student has 512 channels and the teacher 2048, so ONE
+# shared 1x1 conv + BN connector (`s4`) lifts the student map to 2048
+# channels; both losses use its output (it runs once per step), with
+# `embed=False`: Q = T, K = V = s4(S), target T. This is also the cheap
+# setting: the distillation step costs ~1.1x (teacher forward + student step)
+# on CPU, against ~1.5x with per-loss embeddings (docs/performance.md).
+# `swtat_layer4_embed` below is the variant with learned phi_q/phi_k/phi_v
+# embeddings per loss (the losses' default, embed=True).
+#
 # Windows. A 512x512 crop gives a 64x64 layer4 map (stride 8). 8x8 windows
 # (64 tokens each, 64 windows) cover a 64x64-pixel patch, about one object
 # part in VOC; the shifted pass (shift 4 = half a window) links neighbouring
 # windows so no border is left without cross-window attention. Attention
 # memory is B*N*64 instead of B*N^2 (N = 4096): 64x less than global TaT.
-# Patch merging: 'auto' merges 2x2 until at most 1024 tokens remain (64x64 ->
-# 32x32 here; one setting also serves other crop sizes) and runs a global
-# TaT on them, for the long-range part that windows cannot see.
+# Patch merging: one 2x2 merge (64x64 -> 32x32 tokens of 8192 channels at a
+# 512 crop, 32x32 -> 16x16 at 256) and a global TaT on the merged tokens,
+# for the long-range part that windows cannot see.
 #
 # Weights (the paper's L = a*L_CE + d*L_SW + z*L_PM, a = 1 from mmseg's
-# decode head): d = z = 1. With the default 1x1 conv+BN embeddings both terms
-# start at the scale of the teacher's mean squared activation, of the order
-# of the CE loss; raise them (up to ~5) if the distillation terms plateau
-# while CE still falls. `scale=1.0` is the paper's plain inner product; try
-# scale='auto' (1/sqrt(d)) if the attention saturates.
+# decode head): d = z = 1. Both terms start at the scale of the teacher's
+# mean squared activation, of the order of the CE loss; raise them (up to
+# ~5) if the distillation terms plateau while CE still falls. `scale=1.0` is
+# the paper's plain inner product; try scale='auto' (1/sqrt(d)) if the
+# attention saturates.
 swtat_layer4 = dict(
+    student_recorders=dict(feat='backbone.layer4'),
+    teacher_recorders=dict(feat='backbone.layer4'),
+    connectors=dict(
+        s4=dict(
+            type='mmswtat.ConvBNConnector',
+            in_channels=512,
+            out_channels=2048)),
+    distill_losses=dict(
+        loss_swtat=dict(
+            type='mmswtat.SWTaTLoss',
+            student_channels=2048,
+            teacher_channels=2048,
+            window_size=8,
+            shift_size=4,
+            embed=False,
+            loss_weight=1.0),
+        loss_pmtat=dict(
+            type='mmswtat.PatchMergeTaTLoss',
+            student_channels=2048,
+            teacher_channels=2048,
+            num_merges=1,
+            embed=False,
+            loss_weight=1.0)),
+    loss_forward_mappings=dict(
+        loss_swtat=dict(
+            student=dict(recorder='feat', connector='s4'), teacher='feat'),
+        loss_pmtat=dict(
+            student=dict(recorder='feat', connector='s4'), teacher='feat')))
+
+# Learned embeddings per loss (embed=True: Q = phi_q(T), K = phi_k(S),
+# V = phi_v(S), 1x1 conv + BN each; target still the raw T). Six 2048-wide
+# projections per step: ~1.5x step cost on CPU. Use it with
+#     model = dict(..., distill={{_base_.swtat_layer4_embed}})
+swtat_layer4_embed = dict(
     student_recorders=dict(feat='backbone.layer4'),
     teacher_recorders=dict(feat='backbone.layer4'),
     distill_losses=dict(
@@ -34,8 +80,7 @@ swtat_layer4 = dict(
             type='mmswtat.PatchMergeTaTLoss',
             student_channels=512,
             teacher_channels=2048,
-            num_merges='auto',
-            max_tokens=1024,
+            num_merges=1,
             loss_weight=1.0)),
     loss_forward_mappings=dict(
         loss_swtat=dict(student='feat', teacher='feat'),

@@ -16,8 +16,10 @@ from .recorder import (FeatureRecorder, RecorderSpec, StopForward,
                        pick_level)
 
 _FEATURE_PREFIXES = ('backbone', 'neck')
-_DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'distill_losses',
-                 'loss_forward_mappings', 'distill_warmup_iters')
+_DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
+                 'distill_losses', 'loss_forward_mappings',
+                 'distill_warmup_iters')
+_ROLES = ('student', 'teacher')
 
 
 @MODELS.register_module()
@@ -45,17 +47,36 @@ class SingleTeacherDistiller(BaseModel):
         student_recorders: ``{name: 'module.path'}`` or ``{name:
             dict(module='neck', index=i)}`` features of the student.
         teacher_recorders: Same for the teacher.
+        connectors: Shared connectors, ``{name: connector config}`` (a
+            registered module, e.g. ``dict(type='mmswtat.ConvBNConnector',
+            in_channels=512, out_channels=2048)``), declared once and
+            referenced by name from ``loss_forward_mappings``. Each is built
+            once into ``self.connectors[name]`` (saved as
+            ``connectors.<name>.*``, trained with the distiller, not part of
+            :meth:`student_state_dict`) and, within one step, run once per
+            ``(side, recorder, index)`` it is applied to: every loss that
+            references it gets the same output tensor, and its gradient is
+            the sum over those losses. Names are plain identifiers without
+            ``'.'``; ``'<loss>_student'`` and ``'<loss>_teacher'`` are
+            reserved for the per-loss connectors.
         distill_losses: ``{loss_name: loss config}``; names start with
             ``loss_`` so mmengine sums them.
         loss_forward_mappings: ``{loss_name: dict(student=IN, teacher=IN)}``,
             ``IN`` a recorder name or ``dict(recorder=name, index=i,
-            connector=cfg)`` (``index`` picks from a tuple record,
-            ``connector`` is a registered module applied first). A list
-            ``index=[0, 1, 2]`` on both sides applies the loss to each level
-            (one loss module, with its own embeddings, per level) and logs
-            the sum; the loss config's ``per_level=dict(window_size=[8, 8,
-            4], loss_weight=[...])`` sets values level by level. May be
-            omitted when there is exactly one recorder on each side.
+            connector=cfg)`` (``index`` picks from a tuple record;
+            ``connector`` is a registered module config applied first, owned
+            by this loss and side, or the name of a shared connector from
+            ``connectors``). A list ``index=[0, 1, 2]`` on both sides applies
+            the loss to each level (one loss module, with its own embeddings,
+            per level; likewise one connector per level for a connector
+            config, while a shared connector is one module applied to every
+            level) and logs the sum; the loss config's
+            ``per_level=dict(window_size=[8, 8, 4], loss_weight=[...])`` sets
+            values level by level. A teacher-side connector must have no
+            trainable parameters (e.g. ``mmswtat.ResizeConnector``): the
+            regression target is the raw teacher map, so projections belong
+            on the student side. May be omitted when there is exactly one
+            recorder on each side.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
         weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
             for trusted legacy files only.
@@ -65,7 +86,7 @@ class SingleTeacherDistiller(BaseModel):
         distill_warmup_iters: Ramp the distillation weights linearly from
             ``1/K`` to 1 over the first ``K`` iterations (0 = off).
         distill: The distillation settings above (``student_recorders``,
-            ``teacher_recorders``, ``distill_losses``,
+            ``teacher_recorders``, ``connectors``, ``distill_losses``,
             ``loss_forward_mappings``, ``distill_warmup_iters``) as one dict,
             so a config fragment can be dropped in with
             ``distill={{_base_.swtat_layer4}}``; an argument given directly
@@ -88,6 +109,7 @@ class SingleTeacherDistiller(BaseModel):
                  student_ckpt: Optional[str] = None,
                  student_recorders: Optional[Dict[str, RecorderSpec]] = None,
                  teacher_recorders: Optional[Dict[str, RecorderSpec]] = None,
+                 connectors: Optional[Dict[str, dict]] = None,
                  distill_losses: Optional[Dict[str, dict]] = None,
                  loss_forward_mappings: Optional[Dict[str, dict]] = None,
                  teacher_ckpt_strict: bool = True,
@@ -102,6 +124,7 @@ class SingleTeacherDistiller(BaseModel):
             given = dict(
                 student_recorders=student_recorders,
                 teacher_recorders=teacher_recorders,
+                connectors=connectors,
                 distill_losses=distill_losses,
                 loss_forward_mappings=loss_forward_mappings,
                 distill_warmup_iters=distill_warmup_iters or None)
@@ -115,6 +138,7 @@ class SingleTeacherDistiller(BaseModel):
                 given[key] = value
             student_recorders = given['student_recorders']
             teacher_recorders = given['teacher_recorders']
+            connectors = given['connectors']
             distill_losses = given['distill_losses']
             loss_forward_mappings = given['loss_forward_mappings']
             distill_warmup_iters = given['distill_warmup_iters'] or 0
@@ -167,20 +191,43 @@ class SingleTeacherDistiller(BaseModel):
                    'distilled). Add e.g. the configs/_base_/distill fragment.')
             print_log(msg, logger='current', level=logging.WARNING)
             warnings.warn(msg, UserWarning, stacklevel=2)
+        shared = self._build_shared_connectors(
+            dict(connectors or {}), distill_losses)
         self.loss_forward_mappings = self._check_mappings(
-            distill_losses, loss_forward_mappings or {})
-        losses, connectors = {}, {}
+            distill_losses, loss_forward_mappings or {}, shared)
+        losses, modules, used = {}, dict(shared), set()
         for name, mapping in self.loss_forward_mappings.items():
             n = len(mapping['levels'])
             losses[name] = self._build_per_level(name, distill_losses[name],
                                                  n, mapping['multi'])
-            for role in ('student', 'teacher'):
+            for role in _ROLES:
                 cfg = mapping[role].get('connector')
-                if cfg is not None:
-                    connectors[f'{name}_{role}'] = self._build_per_level(
+                where = f'loss_forward_mappings[{name!r}][{role!r}]'
+                if isinstance(cfg, str):
+                    used.add(cfg)
+                    if role == 'teacher':
+                        self._check_teacher_connector(
+                            shared[cfg], f'{where}: shared connector '
+                            f'{cfg!r}')
+                elif cfg is not None:
+                    modules[f'{name}_{role}'] = self._build_per_level(
                         f'{name} {role} connector', cfg, n, mapping['multi'])
+                    if role == 'teacher':
+                        self._check_teacher_connector(
+                            modules[f'{name}_{role}'], f'{where}: connector')
+        unused = sorted(set(shared) - used)
+        if unused:
+            msg = (f'SingleTeacherDistiller: shared connectors {unused} are '
+                   'not referenced by any loss_forward_mappings entry; they '
+                   'are never run or trained (remove them, or reference '
+                   "them with connector='NAME')")
+            print_log(msg, logger='current', level=logging.WARNING)
+            warnings.warn(msg, UserWarning, stacklevel=2)
         self.distill_losses = nn.ModuleDict(losses)
-        self.connectors = nn.ModuleDict(connectors)
+        self.connectors = nn.ModuleDict(modules)
+        # Outputs of the shared connectors within one compute_distill_losses
+        # call, {(name, role, recorder, index): Tensor}; None outside it.
+        self._shared_outputs: Optional[Dict[tuple, Tensor]] = None
         self.distill_warmup_iters = int(distill_warmup_iters)
         self.check_finite = check_finite
 
@@ -215,8 +262,74 @@ class SingleTeacherDistiller(BaseModel):
                                       for k, v in per_level.items()}))
             for i in range(num_levels))
 
+    @staticmethod
+    def _build_shared_connectors(cfgs: Dict[str, dict],
+                                 losses: Dict[str, dict]
+                                 ) -> Dict[str, nn.Module]:
+        """Check the names of the shared connectors and build them.
+
+        Args:
+            cfgs: ``{name: connector config}``.
+            losses: The ``distill_losses`` configs (their names reserve the
+                per-loss connector keys ``'<loss>_<role>'``).
+
+        Returns:
+            ``{name: module}``.
+        """
+        reserved = {f'{loss}_{role}': (loss, role)
+                    for loss in losses for role in _ROLES}
+        modules = {}
+        for name, cfg in cfgs.items():
+            if not isinstance(name, str) or not name or '.' in name:
+                raise ValueError(
+                    f'connectors: name {name!r} is not a valid module name; '
+                    "use a non-empty string without '.' (e.g. 's4')")
+            if hasattr(nn.ModuleDict(), name):
+                raise ValueError(
+                    f'connectors: name {name!r} is an attribute of '
+                    'nn.ModuleDict and cannot be a key; rename it (e.g. '
+                    f"'{name}_proj')")
+            if name in reserved:
+                loss, role = reserved[name]
+                raise ValueError(
+                    f'connectors: shared connector name {name!r} collides '
+                    f'with the per-loss connector key {name!r} of distill '
+                    f'loss {loss!r} ({role} side); rename the shared '
+                    'connector')
+            if not isinstance(cfg, dict) or 'type' not in cfg:
+                raise ValueError(
+                    f'connectors[{name!r}] must be a registered module config '
+                    "such as dict(type='mmswtat.ConvBNConnector', "
+                    f'in_channels=..., out_channels=...), got {cfg!r}')
+            if 'per_level' in cfg:
+                raise ValueError(
+                    f'connectors[{name!r}]: per_level is not supported, a '
+                    'shared connector is one module applied to every level; '
+                    'define one shared connector per level, or give the '
+                    'config in the loss_forward_mappings entry (one '
+                    'connector per level)')
+            modules[name] = MODELS.build(dict(cfg))
+        return modules
+
+    @staticmethod
+    def _check_teacher_connector(module: nn.Module, what: str) -> None:
+        """Reject a teacher-side connector with trainable parameters."""
+        trainable = [n for n, p in module.named_parameters()
+                     if p.requires_grad]
+        if trainable:
+            raise ValueError(
+                f'{what} ({type(module).__name__}) on the teacher side has '
+                f'trainable parameters ({", ".join(trainable[:4])}'
+                f'{", ..." if len(trainable) > 4 else ""}): it would make '
+                'the regression target learnable (the loss can collapse to '
+                'zero), while the target must be the raw teacher map. Put '
+                'the projection on the student side (student=dict('
+                "recorder=..., connector=...)); parameter-free teacher "
+                "connectors such as mmswtat.ResizeConnector are allowed")
+
     def _check_mappings(self, losses: Dict[str, dict],
-                        mappings: Dict[str, dict]) -> Dict[str, dict]:
+                        mappings: Dict[str, dict],
+                        shared: Dict[str, nn.Module]) -> Dict[str, dict]:
         student_names = self.student_recorder.names
         teacher_names = self.teacher_recorder.names
         for name in losses:
@@ -262,6 +375,22 @@ class SingleTeacherDistiller(BaseModel):
                         f'loss_forward_mappings[{name!r}][{role!r}]: unknown '
                         f'keys {sorted(extra)} (allowed: recorder, index, '
                         'connector)')
+                connector = spec.get('connector')
+                where = f'loss_forward_mappings[{name!r}][{role!r}]'
+                if isinstance(connector, str):
+                    if connector not in shared:
+                        raise ValueError(
+                            f'{where}: connector {connector!r} is not a '
+                            f'shared connector (defined: {sorted(shared)}); '
+                            'define it with connectors=dict('
+                            f"{connector}=dict(type=...)), or give a "
+                            'connector config dict here')
+                elif connector is not None and not isinstance(
+                        connector, dict):
+                    raise ValueError(
+                        f'{where}: connector must be a module config dict '
+                        'or the name of a shared connector, got '
+                        f'{connector!r}')
                 checked[role] = spec
             s_idx = checked['student'].get('index')
             t_idx = checked['teacher'].get('index')
@@ -384,11 +513,13 @@ class SingleTeacherDistiller(BaseModel):
             spec: The mapping entry (``recorder``, ``connector``).
             index: Element of a tuple/list record, or ``None``.
             loss_name, role: For messages and the connector's key.
-            level: Level of a multi-level loss (picks its connector), or
-                ``None``.
+            level: Level of a multi-level loss (picks its per-loss
+                connector), or ``None``.
 
         Returns:
-            The feature map, after the connector if any.
+            The feature map, after the connector if any. Within
+            :meth:`compute_distill_losses`, a shared connector's output for
+            one ``(role, recorder, index)`` is computed once and reused.
         """
         feat = records[spec['recorder']]
         if index is None and isinstance(feat, (tuple, list)):
@@ -400,11 +531,21 @@ class SingleTeacherDistiller(BaseModel):
         feat = pick_level(
             feat, index,
             f"distill loss {loss_name!r}: {role} feature {spec['recorder']!r}")
-        connector = self.connectors[f'{loss_name}_{role}'] if spec.get(
-            'connector') is not None else None
-        if connector is not None:
-            feat = (connector if level is None else connector[level])(feat)
-        return feat
+        connector = spec.get('connector')
+        if connector is None:
+            return feat
+        if not isinstance(connector, str):  # owned by this loss and side
+            module = self.connectors[f'{loss_name}_{role}']
+            return (module if level is None else module[level])(feat)
+        cache = self._shared_outputs
+        if cache is None:  # called outside a step (e.g. analysis tools)
+            return self.connectors[connector](feat)
+        if index is not None and index < 0:
+            index += len(records[spec['recorder']])
+        key = (connector, role, spec['recorder'], index)
+        if key not in cache:
+            cache[key] = self.connectors[connector](feat)
+        return cache[key]
 
     def distill_weight(self) -> float:
         """Multiplier of every distillation loss at the current iteration."""
@@ -416,21 +557,32 @@ class SingleTeacherDistiller(BaseModel):
     def compute_distill_losses(self, student_records: Dict[str, Any],
                                teacher_records: Dict[str, Any]
                                ) -> Dict[str, Tensor]:
-        """Apply each distillation loss to its mapped features."""
+        """Apply each distillation loss to its mapped features.
+
+        Shared connectors run once per ``(role, recorder, index)`` here;
+        their outputs are dropped on return (also on errors).
+        """
         weight = self.distill_weight()
         out = {}
-        for name, loss_module in self.distill_losses.items():
-            mapping = self.loss_forward_mappings[name]
-            total = 0.
-            for level, (s_idx, t_idx) in enumerate(mapping['levels']):
-                level = level if mapping['multi'] else None
-                s = self.select_feature(student_records, mapping['student'], s_idx,
-                                 name, 'student', level)
-                t = self.select_feature(teacher_records, mapping['teacher'], t_idx,
-                                 name, 'teacher', level)
-                module = loss_module if level is None else loss_module[level]
-                total = total + module(s, t)
-            out[name] = total * weight
+        self._shared_outputs = {}
+        try:
+            for name, loss_module in self.distill_losses.items():
+                mapping = self.loss_forward_mappings[name]
+                total = 0.
+                for level, (s_idx, t_idx) in enumerate(mapping['levels']):
+                    level = level if mapping['multi'] else None
+                    s = self.select_feature(student_records,
+                                            mapping['student'], s_idx, name,
+                                            'student', level)
+                    t = self.select_feature(teacher_records,
+                                            mapping['teacher'], t_idx, name,
+                                            'teacher', level)
+                    module = (loss_module
+                              if level is None else loss_module[level])
+                    total = total + module(s, t)
+                out[name] = total * weight
+        finally:
+            self._shared_outputs = None
         if self.check_finite and out:
             values = torch.stack([v.detach().float() for v in out.values()])
             if not bool(torch.isfinite(values).all()):

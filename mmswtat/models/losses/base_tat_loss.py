@@ -7,8 +7,8 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from ..connectors import resize_to
-from ..ops import error_to_loss, resolve_scale
-from ..ops.target_aware import Scale
+from ..ops import resolve_scale
+from ..ops.target_aware import ATTENTION_IMPLS, Scale
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -36,6 +36,9 @@ class BaseTaTLoss(BaseModule):
         embed: Learn the embeddings ``phi`` (else ``C_s`` must equal ``C_t``).
         query: ``'teacher'`` or ``'student'``, see above.
         connector: Config of each ``phi`` without its channel counts.
+        attn_impl: ``'auto'`` (default: explicit matmuls on the CPU, SDPA on
+            GPUs), ``'sdpa'`` or ``'matmul'``; same values, see
+            :func:`~mmswtat.models.ops.resolve_attention_impl`.
         loss_weight: Multiplier of the loss.
         init_cfg: mmengine init config.
     """
@@ -48,6 +51,7 @@ class BaseTaTLoss(BaseModule):
                  embed: bool = True,
                  query: str = 'teacher',
                  connector: Optional[dict] = None,
+                 attn_impl: str = 'auto',
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -73,6 +77,10 @@ class BaseTaTLoss(BaseModule):
                 f'teacher_channels, got {student_channels} vs '
                 f'{teacher_channels}; set embed=True to learn the projection')
         resolve_scale(scale)
+        if attn_impl not in ATTENTION_IMPLS:
+            raise ValueError(f'{name}: attn_impl must be one of '
+                             f'{ATTENTION_IMPLS}, got {attn_impl!r}')
+        self.attn_impl = attn_impl
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.num_heads = num_heads
@@ -145,12 +153,19 @@ class BaseTaTLoss(BaseModule):
 
     # ------------------------------------------------------------------- math
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor) -> List[Tuple[str, Tensor, int]]:
+               target: Tensor,
+               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         """The passes of this loss on projected maps.
 
+        Args:
+            query, key, value, target: From :meth:`project`.
+            reduction: ``'map'`` for per-position error maps, ``'sum'`` for
+                their sums only (cheaper; what :meth:`forward` uses).
+
         Returns:
-            ``[(name, error_map (B, H', W'), channels), ...]``; the loss is the
-            mean over passes of ``sum(error_map) / (B * channels * H' * W')``.
+            ``[(name, error, numel), ...]``: ``error`` is a ``(B, H', W')``
+            map or its sum, ``numel = B * C * H' * W'``; the loss is the
+            mean over passes of ``sum(error) / numel``.
         """
         raise NotImplementedError
 
@@ -165,7 +180,8 @@ class BaseTaTLoss(BaseModule):
         with torch.autocast(student.device.type, enabled=False):
             return {
                 name: err
-                for name, err, _ in self.passes(*self.project(student, teacher))
+                for name, err, _ in self.passes(
+                    *self.project(student, teacher), reduction='map')
             }
 
     def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
@@ -180,8 +196,9 @@ class BaseTaTLoss(BaseModule):
         """
         self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
-            passes = self.passes(*self.project(student, teacher))
-            loss = sum(error_to_loss(err, c) for _, err, c in passes)
+            passes = self.passes(
+                *self.project(student, teacher), reduction='sum')
+            loss = sum(err.sum() / numel for _, err, numel in passes)
             return loss * (self.loss_weight / len(passes))
 
     def extra_repr(self) -> str:
@@ -189,4 +206,5 @@ class BaseTaTLoss(BaseModule):
                 f'teacher_channels={self.teacher_channels}, '
                 f'num_heads={self.num_heads}, scale={self.scale}, '
                 f'embed={self.embed}, query={self.query!r}, '
+                f'attn_impl={self.attn_impl!r}, '
                 f'loss_weight={self.loss_weight}')

@@ -37,12 +37,14 @@ class PatchMergeTaTLoss(BaseTaTLoss):
         self.max_tokens = max_tokens
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor) -> List[Tuple[str, Tensor, int]]:
+               target: Tensor,
+               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         k = resolve_num_merges(*target.shape[-2:], self.num_merges,
                                self.max_tokens)
         q, key, v, t = (patch_merge(x, k) for x in (query, key, value, target))
-        err = global_tat_error(q, key, v, t, self.num_heads, self.scale)
-        return [('merged', err, t.shape[1])]
+        err = global_tat_error(q, key, v, t, self.num_heads, self.scale,
+                               reduction, self.attn_impl)
+        return [('merged', err, t.numel())]
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, num_merges={self.num_merges!r}, '

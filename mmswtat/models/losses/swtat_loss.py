@@ -37,13 +37,14 @@ class SWTaTLoss(BaseTaTLoss):
             window_size, shift_size)
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor) -> List[Tuple[str, Tensor, int]]:
+               target: Tensor,
+               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         shifts = [0, self.shift_size] if any(self.shift_size) else [0]
         errors = window_tat_errors(query, key, value, target,
                                    self.window_size, shifts, self.num_heads,
-                                   self.scale)
-        channels = target.shape[1]
-        return [(name, err, channels)
+                                   self.scale, reduction, self.attn_impl)
+        numel = target.numel()
+        return [(name, err, numel)
                 for name, err in zip(('plain', 'shifted'), errors)]
 
     def extra_repr(self) -> str:

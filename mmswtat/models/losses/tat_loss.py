@@ -20,7 +20,8 @@ class TaTLoss(BaseTaTLoss):
     """
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor) -> List[Tuple[str, Tensor, int]]:
+               target: Tensor,
+               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         err = global_tat_error(query, key, value, target, self.num_heads,
-                               self.scale)
-        return [('global', err, target.shape[1])]
+                               self.scale, reduction, self.attn_impl)
+        return [('global', err, target.numel())]

@@ -236,3 +236,22 @@ def window_attention_mask(geom: WindowGeometry,
     allowed = (labels[:, :, None] == labels[:, None, :]) & valid[:, None, :]
     allowed |= ~valid[:, :, None]
     return allowed[:, None]
+
+
+@lru_cache(maxsize=128)
+def window_attention_bias(geom: WindowGeometry, device: torch.device,
+                          dtype: torch.dtype = torch.float32
+                          ) -> Optional[Tensor]:
+    """:func:`window_attention_mask` as an additive bias, cached likewise.
+
+    Returns:
+        ``(1, nW, L, L)``: 0 where attending is allowed, ``-inf`` elsewhere
+        (every row keeps at least one 0); ``None`` when the pass needs no
+        mask.
+    """
+    mask = window_attention_mask(geom, device)
+    if mask is None:
+        return None
+    bias = torch.zeros(mask.shape, dtype=dtype, device=device)
+    bias.masked_fill_(~mask, float('-inf'))
+    return bias.view(1, geom.num_windows, *mask.shape[2:])
