@@ -41,7 +41,11 @@ class PatchMergeTaTLoss(BaseTaTLoss):
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         k = resolve_num_merges(*target.shape[-2:], self.num_merges,
                                self.max_tokens)
-        q, key, v, t = (patch_merge(x, k) for x in (query, key, value, target))
+        merged = {}  # embed=False: Q is T and K is V; merge each map once
+        for x in (query, key, value, target):
+            if id(x) not in merged:
+                merged[id(x)] = patch_merge(x, k)
+        q, key, v, t = (merged[id(x)] for x in (query, key, value, target))
         err = global_tat_error(q, key, v, t, self.num_heads, self.scale,
                                reduction, self.attn_impl)
         return [('merged', err, t.numel())]
