@@ -119,10 +119,10 @@ def test_train_logs_task_and_distill_losses(distilled):
     state = torch.load(ckpt, weights_only=True)['state_dict']
     assert not any(k.startswith('teacher') for k in state)
     assert any(k.startswith('student.neck.fpn_convs.3') for k in state)
-    for loss in ('loss_swtat', 'loss_pmtat'):  # one module per FPN level
-        levels = {k.split('.')[2] for k in state
-                  if k.startswith(f'distill_losses.{loss}.')}
-        assert levels == {'0', '1', '2', '3', '4'}, (loss, levels)
+    # The paper's form (embed=False, 256 = 256 channels): the losses have no
+    # parameters, so a checkpoint holds the student and nothing else.
+    assert all(k.startswith('student.') for k in state), sorted(
+        k for k in state if not k.startswith('student.'))[:5]
 
 
 def _predictions(path: str) -> list:

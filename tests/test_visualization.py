@@ -352,7 +352,7 @@ def test_visualize_distill_writes_the_pictures(trained, tmp_path):
         assert float(data['total']) == pytest.approx(float(data['forward']),
                                                      rel=1e-4)
         assert f"{folder}: " in proc.stdout
-    assert data['merged_error'].shape[1:] == (8, 8)  # 'auto': no merge
+    assert data['merged_error'].shape[1:] == (4, 4)  # num_merges=1: one merge
     # The shifted pass at (0, 1) wraps around: some keys are masked.
     data = np.load(out / 'loss_swtat' / 'maps.npz')
     assert (~data['shifted_allowed']).sum() > 0 and data['plain_allowed'].all()

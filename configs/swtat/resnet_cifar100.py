@@ -44,6 +44,7 @@ model = dict(
             teacher_channels=512,
             window_size=2,
             shift_size=1,
+            embed=False,  # the paper's plain inner products (512 = 512)
             loss_weight=1.0),
         loss_kd=dict(type='mmswtat.KLDivLoss', tau=4.0, loss_weight=1.0)),
     loss_forward_mappings=dict(

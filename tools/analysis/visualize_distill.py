@@ -101,9 +101,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--batch-stats',
         action='store_true',
-        help="normalise the losses' embeddings with the image's own batch "
-        'statistics, as in training (default: running statistics, as the '
-        'trained model stands); the logged training loss used these')
+        help="normalise the connectors and the losses' embeddings with the "
+        "image's own batch statistics, as in training (default: running "
+        'statistics, as the trained model stands); the logged training loss '
+        'used these')
     parser.add_argument(
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
@@ -354,6 +355,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     inputs, samples, picture = load_image(cfg, model, args.image)
     log(f'3/4 teacher and student forward on {tuple(inputs.shape)}')
     student_rec, teacher_rec = record_features(model, inputs, samples)
+    # Connectors (e.g. the shared student projection) normalise like the
+    # losses' embeddings: running statistics unless --batch-stats.
+    model.connectors.train(args.batch_stats)
     items = loss_inputs(model, student_rec, teacher_rec, args.losses)
     if not items:
         fail('no TaT-type distillation loss (SWTaTLoss, TaTLoss, '

@@ -2,6 +2,11 @@
 # backbone: SW-TaT on backbone `layer4` + Hinton KD (KL divergence) on the
 # logits of `head.fc`. Both ResNet-34 and ResNet-18 end in 512 channels.
 #
+# SW-TaT in the paper's form: plain inner products between the raw teacher
+# and student layer4 features (`embed=False`: Q = T, K = V = S, target T);
+# both have 512 channels, so no connector is needed (`embed=True` adds
+# learned 1x1 conv + BN query/key/value embeddings).
+#
 # Mix into a classification config with
 #     model = dict(..., distill={{_base_.swtat_cls_layer4_kd}})
 # A config inheriting that one can change single values by a dict merge,
@@ -26,8 +31,8 @@
 #           mmpretrain's config, logged as `loss`).
 #   b = 1   `loss_kd`, KLDivLoss with tau = 1 (the usual ImageNet temperature
 #           for ResNet-34 -> ResNet-18 logit KD; tau^2 is applied inside).
-#   e = 1   `loss_swtat`; with the default 1x1 conv+BN embeddings it starts at
-#           the scale of the teacher's mean squared layer4 activation.
+#   e = 1   `loss_swtat`; it starts at the scale of the teacher's mean
+#           squared layer4 activation.
 # These are starting points, not values reproduced here (no ImageNet run was
 # made with this repository); raise e (up to ~5) if `loss_swtat` plateaus
 # while `loss` still falls.
@@ -41,6 +46,7 @@ swtat_cls_layer4_kd = dict(
             teacher_channels=512,
             window_size=4,
             shift_size=2,
+            embed=False,
             loss_weight=1.0),
         loss_kd=dict(type='mmswtat.KLDivLoss', tau=1.0, loss_weight=1.0)),
     loss_forward_mappings=dict(

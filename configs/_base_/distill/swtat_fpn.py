@@ -6,11 +6,15 @@
 # Mix into a detector config with
 #     model = dict(..., distill={{_base_.swtat_fpn}})
 #
+# The paper's equations: plain inner products between the raw teacher and
+# student FPN features (`embed=False`: Q = T, K = V = S, target T); both
+# necks have 256 channels, so no connector is needed. Learned query/key/value
+# embeddings per level are one switch away: `embed=True` on both losses.
+#
 # Levels. mmdet's FPN returns a tuple of 5 maps; one recorder takes the whole
 # tuple and `index=[0, 1, 2, 3, 4]` applies each loss to every level (one loss
-# module, with its own embeddings, per level). Levels whose teacher and
-# student maps differ in size are resized to the teacher's (not the case for
-# R101 -> R50: same strides).
+# module per level). Levels whose teacher and student maps differ in size are
+# resized to the teacher's (not the case for R101 -> R50: same strides).
 #
 # Windows (in tokens of each level): 8x8, shift 4, on the first four levels.
 # 8 tokens at stride s cover 8*s pixels, which is the anchor size that level
@@ -44,6 +48,7 @@ swtat_fpn = dict(
             student_channels=256,
             teacher_channels=256,
             scale='auto',
+            embed=False,
             loss_weight=0.2,
             per_level=dict(
                 window_size=[8, 8, 8, 8, 4], shift_size=[4, 4, 4, 4, 2])),
@@ -54,6 +59,7 @@ swtat_fpn = dict(
             num_merges='auto',
             max_tokens=1024,
             scale='auto',
+            embed=False,
             loss_weight=0.2)),
     loss_forward_mappings=dict(
         loss_swtat=dict(

@@ -63,11 +63,16 @@ swtat_layer4 = dict(
 
 # Learned embeddings per loss (embed=True: Q = phi_q(T), K = phi_k(S),
 # V = phi_v(S), 1x1 conv + BN each; target still the raw T). Six 2048-wide
-# projections per step: ~1.5x step cost on CPU. Use it with
+# projections per step: ~1.3x step cost on CPU at 256x256. Use it with
 #     model = dict(..., distill={{_base_.swtat_layer4_embed}})
+# also on top of a config that already has `swtat_layer4` (as
+# configs/swtat/deeplabv3_r101_to_r18_voc_embed.py does): mmengine merges
+# dicts key by key, so every value that differs is spelled out, and
+# `connectors=None` drops the shared connector.
 swtat_layer4_embed = dict(
     student_recorders=dict(feat='backbone.layer4'),
     teacher_recorders=dict(feat='backbone.layer4'),
+    connectors=None,
     distill_losses=dict(
         loss_swtat=dict(
             type='mmswtat.SWTaTLoss',
@@ -75,12 +80,14 @@ swtat_layer4_embed = dict(
             teacher_channels=2048,
             window_size=8,
             shift_size=4,
+            embed=True,
             loss_weight=1.0),
         loss_pmtat=dict(
             type='mmswtat.PatchMergeTaTLoss',
             student_channels=512,
             teacher_channels=2048,
             num_merges=1,
+            embed=True,
             loss_weight=1.0)),
     loss_forward_mappings=dict(
         loss_swtat=dict(student='feat', teacher='feat'),
