@@ -12,7 +12,7 @@
 # channels; both losses use its output (it runs once per step), with
 # `embed=False`: Q = T, K = V = s4(S), target T. This is also the cheap
 # setting: the distillation step costs ~1.1x (teacher forward + student step)
-# on CPU, against ~1.5x with per-loss embeddings (docs/performance.md).
+# on CPU, against ~1.4x with per-loss embeddings (docs/performance.md).
 # `swtat_layer4_embed` below is the variant with learned phi_q/phi_k/phi_v
 # embeddings per loss (the losses' default, embed=True).
 #
@@ -63,7 +63,7 @@ swtat_layer4 = dict(
 
 # Learned embeddings per loss (embed=True: Q = phi_q(T), K = phi_k(S),
 # V = phi_v(S), 1x1 conv + BN each; target still the raw T). Six 2048-wide
-# projections per step: ~1.3x step cost on CPU at 256x256. Use it with
+# projections per step: ~1.4x step cost on CPU at 256x256. Use it with
 #     model = dict(..., distill={{_base_.swtat_layer4_embed}})
 # also on top of a config that already has `swtat_layer4` (as
 # configs/swtat/deeplabv3_r101_to_r18_voc_embed.py does): mmengine merges
