@@ -92,3 +92,17 @@ def distiller_cfg(**overrides) -> dict:
             loss_pmtat=dict(student='feat', teacher='feat')))
     cfg.update(overrides)
     return cfg
+
+
+def build_distiller(cfg: dict):
+    """Build a distiller config with a fixed seed, in train mode."""
+    from mmswtat.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.train()
+    return model
+
+
+def preprocessed_seg_batch(model, seed: int = 0) -> dict:
+    """:func:`seg_batch` through the model's data preprocessor (training)."""
+    return model.data_preprocessor(seg_batch(seed=seed), True)

@@ -9,7 +9,8 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mmswtat.registry import MODELS
-from seg_helpers import distiller_cfg, seg_batch
+from seg_helpers import (build_distiller, distiller_cfg,
+                         preprocessed_seg_batch)
 
 C_S, C_T = 64, 256
 S4 = dict(type='mmswtat.ConvBNConnector', in_channels=C_S, out_channels=C_T)
@@ -41,15 +42,8 @@ def shared_cfg(losses=tuple(LOSSES), student=None, teacher='feat',
     return distiller_cfg(**cfg)
 
 
-def build(cfg: dict):
-    torch.manual_seed(0)
-    model = MODELS.build(cfg)
-    model.train()
-    return model
-
-
-def preprocess(model, seed=0):
-    return model.data_preprocessor(seg_batch(seed=seed), True)
+build = build_distiller
+preprocess = preprocessed_seg_batch
 
 
 class Calls:

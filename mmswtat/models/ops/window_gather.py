@@ -7,9 +7,10 @@ movement of a window pass on CPU; ``torch.roll`` adds two more copies for
 the shifted pass. Here each map instead keeps its channels first: one
 ``torch.gather`` along the flattened spatial dim, with an index cached per
 pass geometry, pads nothing, rolls and partitions at once into ``(B *
-heads, nW, d, L)`` windows, and attention runs on their transposed views
-(SDPA then multiplies with BLAS on transposed operands; the ``L x L``
-attention of a window is small next to the ``L x d`` maps). The backward
+heads, nW, d, L)`` windows, and attention runs on them as they are
+(:func:`~.target_aware.channel_first_attention`: BLAS multiplies the
+transposed operands directly; the ``L x L`` attention of a window is small
+next to the ``d x L`` maps). The backward
 pass gathers the gradient back with the inverse index (the slots are a
 permutation of the padded grid): copies, not scatter-adds.
 
