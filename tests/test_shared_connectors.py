@@ -273,3 +273,21 @@ def test_unused_shared_connector_warns():
                       'not referenced'):
         build(shared_cfg(connectors=dict(
             s4=S4, t4=dict(type='mmswtat.ResizeConnector', size=4))))
+
+
+def test_connector_width_must_match_the_loss_at_build_time():
+    # The usual slip: a 64 -> 256 connector added, student_channels left at
+    # the recorded width. One clear error at build time, naming the fix.
+    losses = dict(LOSSES)
+    losses['loss_pmtat'] = dict(losses['loss_pmtat'], student_channels=C_S,
+                                embed=True)
+    with pytest.raises(ValueError,
+                       match=r"'loss_pmtat' declares student_channels=64, "
+                       r"but shared connector 's4' outputs 256 channels; "
+                       r'set student_channels=256'):
+        MODELS.build(shared_cfg(distill_losses=losses))
+    per_loss = dict(recorder='feat', connector=S4)
+    with pytest.raises(ValueError, match='its student connector outputs 256'):
+        MODELS.build(shared_cfg(
+            ('loss_pmtat', ), student=per_loss, connectors=None,
+            distill_losses=dict(loss_pmtat=losses['loss_pmtat'])))

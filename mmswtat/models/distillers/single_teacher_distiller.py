@@ -225,6 +225,7 @@ class SingleTeacherDistiller(BaseModel):
             warnings.warn(msg, UserWarning, stacklevel=2)
         self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(modules)
+        self._check_connector_channels()
         # Outputs of the shared connectors within one compute_distill_losses
         # call, {(name, role, recorder, index): Tensor}; None outside it.
         self._shared_outputs: Optional[Dict[tuple, Tensor]] = None
@@ -232,6 +233,40 @@ class SingleTeacherDistiller(BaseModel):
         self.check_finite = check_finite
 
     # ------------------------------------------------------------ validation
+    def _check_connector_channels(self) -> None:
+        """A connector's output width must be the loss's declared input width.
+
+        Checked at build time wherever both are known (connectors with an
+        ``out_channels`` attribute, losses with ``student_channels`` /
+        ``teacher_channels``), so that e.g. forgetting to set
+        ``student_channels=2048`` after adding a 512 -> 2048 connector stops
+        here rather than at the first training step.
+        """
+        for name, mapping in self.loss_forward_mappings.items():
+            losses = self.distill_losses[name]
+            losses = list(losses) if mapping['multi'] else [losses]
+            for role in _ROLES:
+                ref = mapping[role].get('connector')
+                if ref is None:
+                    continue
+                shared = isinstance(ref, str)
+                module = self.connectors[ref if shared else f'{name}_{role}']
+                per_level = (list(module) if isinstance(module, nn.ModuleList)
+                             else [module] * len(losses))
+                for level, (loss, conn) in enumerate(zip(losses, per_level)):
+                    out = getattr(conn, 'out_channels', None)
+                    want = getattr(loss, f'{role}_channels', None)
+                    if out is None or want is None or out == want:
+                        continue
+                    what = (f'shared connector {ref!r}' if shared else
+                            f'its {role} connector')
+                    at = f' (level {level})' if mapping['multi'] else ''
+                    raise ValueError(
+                        f'distill loss {name!r}{at} declares '
+                        f'{role}_channels={want}, but {what} outputs {out} '
+                        f'channels; set {role}_channels={out} (the loss sees '
+                        'the map after the connector)')
+
     @staticmethod
     def _check_teacher_forward(mode: str, teacher: nn.Module) -> str:
         if mode not in ('auto', 'extract_feat', 'tensor'):
