@@ -317,3 +317,47 @@ def test_multi_level_mismatched_lists_and_bad_level_index():
     model.train()
     with pytest.raises(IndexError, match='index 9 out of range'):
         loss_step(model)
+
+
+# ------------------------------------------------- teacher normalisation
+CAFFE = dict(type='SegDataPreProcessor', mean=[103.53, 116.28, 123.675],
+             std=[1.0, 1.0, 1.0], bgr_to_rgb=False, pad_val=0,
+             seg_pad_val=255, size=(32, 32))
+
+
+def _teacher_with(preprocessor):
+    teacher = copy.deepcopy(distiller_cfg()['teacher'])
+    teacher['data_preprocessor'] = preprocessor
+    return teacher
+
+
+def test_teacher_with_other_normalisation_gets_its_own_inputs():
+    # A caffe-style teacher (BGR, mean only) under an RGB mean/std student:
+    # the re-normalised batch equals what the teacher's own preprocessor
+    # makes of the same images.
+    model = build(teacher=_teacher_with(CAFFE))
+    batch = seg_batch(seed=3)
+    student_in = model.data_preprocessor(copy.deepcopy(batch), True)['inputs']
+    own = model.teacher.data_preprocessor(copy.deepcopy(batch),
+                                          True)['inputs']
+    assert not torch.allclose(student_in, own)
+    torch.testing.assert_close(model.teacher_inputs(student_in), own,
+                               rtol=1e-5, atol=1e-4)
+    assert model.teacher_inputs(student_in).dtype == student_in.dtype
+    assert not any('_teacher' in k for k in model.state_dict())
+
+    seen = {}
+    handle = model.teacher.backbone.register_forward_pre_hook(
+        lambda module, args: seen.setdefault('x', args[0]))
+    try:
+        model.run_teacher(student_in, None)
+    finally:
+        handle.remove()
+        model.teacher_recorder.clear()
+    torch.testing.assert_close(seen['x'], own, rtol=1e-5, atol=1e-4)
+
+
+def test_teacher_with_the_same_normalisation_gets_the_same_tensor():
+    model = build()
+    x = torch.randn(2, 3, 32, 32)
+    assert model.teacher_inputs(x) is x

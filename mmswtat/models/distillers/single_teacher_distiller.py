@@ -1,7 +1,7 @@
 """A task-agnostic single-teacher feature distiller for mmengine runners."""
 import logging
 import warnings
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,25 @@ _DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
                  'distill_losses', 'loss_forward_mappings',
                  'distill_warmup_iters')
 _ROLES = ('student', 'teacher')
+
+
+def _normalisation(pre: nn.Module
+                   ) -> Optional[Tuple[Tensor, Tensor, bool]]:
+    """``(mean, std, converts BGR<->RGB)`` of an image preprocessor, or None.
+
+    Reads mmengine's ``ImgDataPreprocessor`` family (mmdet, mmpretrain) and
+    mmseg's ``SegDataPreProcessor``; ``None`` for anything else.
+    """
+    if not hasattr(pre, '_enable_normalize'):
+        return None
+    conv = bool(
+        getattr(pre, '_channel_conversion',
+                getattr(pre, 'channel_conversion', False)))
+    if pre._enable_normalize:
+        return (pre.mean.detach().flatten().double(),
+                pre.std.detach().flatten().double(), conv)
+    return torch.zeros(3, dtype=torch.float64), torch.ones(
+        3, dtype=torch.float64), conv
 
 
 @MODELS.register_module()
@@ -93,12 +112,14 @@ class SingleTeacherDistiller(BaseModel):
             as well is an error.
         check_finite: Raise when a distillation loss is NaN/Inf, naming it
             and the iteration (one device sync per step).
-        data_preprocessor: The batch preprocessor, shared by student and
-            teacher. Always the student's own (so e.g. mmpretrain batch
-            augments configured in the student's ``train_cfg`` apply); a
-            dict here (the runner passes a config's top-level
-            ``data_preprocessor``) is used by a student config without one,
-            and a module replaces it.
+        data_preprocessor: The batch preprocessor. Always the student's
+            own (so e.g. mmpretrain batch augments configured in the
+            student's ``train_cfg`` apply); a dict here (the runner passes a
+            config's top-level ``data_preprocessor``) is used by a student
+            config without one, and a module replaces it. Each batch is
+            preprocessed once; when the teacher's own preprocessor uses
+            another mean/std or channel order, the teacher gets the batch
+            re-normalised (:meth:`teacher_inputs`).
         init_cfg: mmengine init config.
     """
 
@@ -169,6 +190,8 @@ class SingleTeacherDistiller(BaseModel):
         teacher_model.eval()
         # Outside the module tree: see the class docstring.
         object.__setattr__(self, 'teacher', teacher_model)
+        self._setup_teacher_inputs(self.data_preprocessor,
+                                   teacher_model.data_preprocessor)
 
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student', True,
@@ -458,6 +481,62 @@ class SingleTeacherDistiller(BaseModel):
         self.teacher.eval()  # BN, dropout, drop-path stay in inference mode
         return self
 
+    def _setup_teacher_inputs(self, student_pre: nn.Module,
+                              teacher_pre: nn.Module) -> None:
+        """Re-normalisation of the student's batch for the teacher, if needed.
+
+        The batch is preprocessed once, by the student's preprocessor. When
+        the teacher's own preprocessor normalises differently (e.g. a
+        caffe-style BGR teacher and an RGB student), :meth:`teacher_inputs`
+        undoes the student's normalisation and applies the teacher's:
+        ``x_t = flip(x_s) * scale + shift`` with per-channel ``scale =
+        std_s / std_t`` and ``shift = (mean_s - mean_t) / std_t`` (``flip``:
+        reverse the channels when exactly one side converts BGR <-> RGB).
+        Kept as non-persistent buffers (not in checkpoints).
+        """
+        self._teacher_flip = False
+        self.register_buffer('_teacher_scale', None, persistent=False)
+        self.register_buffer('_teacher_shift', None, persistent=False)
+        specs = [_normalisation(p) for p in (student_pre, teacher_pre)]
+        if None in specs:
+            return  # a preprocessor without image normalisation: as is
+        (mean_s, std_s, conv_s), (mean_t, std_t, conv_t) = specs
+        flip = conv_s != conv_t
+        if not flip and torch.equal(mean_s, mean_t) and torch.equal(
+                std_s, std_t):
+            return
+        if flip:  # the student's statistics in the teacher's channel order
+            mean_s, std_s = mean_s.flip(0), std_s.flip(0)
+        self._teacher_flip = flip
+        self._teacher_scale = (std_s / std_t).float().view(-1, 1, 1)
+        self._teacher_shift = ((mean_s - mean_t) /
+                               std_t).float().view(-1, 1, 1)
+        print_log(
+            'SingleTeacherDistiller: the teacher normalises its inputs '
+            'differently from the student (teacher: mean '
+            f'{mean_t.tolist()}, std {std_t.tolist()}, BGR<->RGB {conv_t}; '
+            f'student: BGR<->RGB {conv_s}); the teacher gets the '
+            "student's batch re-normalised to its own statistics.",
+            logger='current',
+            level=logging.INFO)
+
+    def teacher_inputs(self, inputs: Tensor) -> Tensor:
+        """The student's preprocessed batch as the teacher expects it.
+
+        Args:
+            inputs: ``(B, C, H, W)`` from the student's preprocessor.
+
+        Returns:
+            ``inputs`` itself when both normalise alike; else the batch
+            re-normalised for the teacher (padding, if any, is transformed
+            like the image).
+        """
+        if self._teacher_scale is None:
+            return inputs
+        if self._teacher_flip:
+            inputs = inputs.flip(1)
+        return inputs * self._teacher_scale + self._teacher_shift
+
     def run_teacher(self, inputs: Tensor, data_samples: Any) -> None:
         """Run the teacher (no grad, eval) until every teacher recorder fired.
 
@@ -476,6 +555,7 @@ class SingleTeacherDistiller(BaseModel):
         recorder.active = True
         try:
             with torch.no_grad():
+                inputs = self.teacher_inputs(inputs)
                 if mode == 'extract_feat':
                     self.teacher.extract_feat(inputs)
                 else:
