@@ -36,8 +36,8 @@ class BaseTaTLoss(BaseModule):
         embed: Learn the embeddings ``phi`` (else ``C_s`` must equal ``C_t``).
         query: ``'teacher'`` or ``'student'``, see above.
         connector: Config of each ``phi`` without its channel counts.
-        attn_impl: ``'auto'`` (default: explicit matmuls on the CPU, SDPA on
-            GPUs), ``'sdpa'`` or ``'matmul'``; same values, see
+        attn_impl: ``'auto'`` (default, explicit matmuls), ``'matmul'`` or
+            ``'sdpa'``; same values, see
             :func:`~mmswtat.models.ops.resolve_attention_impl`.
         loss_weight: Multiplier of the loss.
         init_cfg: mmengine init config.

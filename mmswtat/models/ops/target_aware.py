@@ -53,23 +53,23 @@ def target_aware_attention(query: Tensor,
 
 
 def resolve_attention_impl(impl: str, device: torch.device) -> str:
-    """``'auto'`` -> ``'matmul'`` on the CPU, ``'sdpa'`` elsewhere.
+    """``'auto'`` -> ``'matmul'``; ``'sdpa'`` and ``'matmul'`` as given.
 
     The windows of a pass are channel-first (see :mod:`.window_gather`), so
-    SDPA gets transposed operands. SDPA's fused kernels need the last dim
-    contiguous, so on the CPU it takes its math path, which also multiplies
-    Q and K by ``sqrt(scale)`` (two extra passes over the largest tensors).
-    ``'matmul'`` is the same math written out: ``softmax(scale * Q^T K +
-    bias) V^T`` with the scale applied to the small ``L x L`` logits
-    (measured 20-25% faster per SW-TaT step on the CPU). On CUDA, SDPA stays
-    the default.
+    SDPA gets transposed operands. Every fused SDPA kernel (flash,
+    memory-efficient, CPU flash) requires the last dim to have stride 1, so
+    SDPA takes its math path on any device, which also multiplies Q and K
+    by ``sqrt(scale)`` (two extra passes over the largest tensors) and turns
+    the boolean mask into an additive one on every call. ``'matmul'`` is the
+    same math written out: ``softmax(scale * Q^T K + bias) V^T`` with the
+    scale applied to the small ``L x L`` logits and the additive mask cached
+    (measured 20-25% faster per SW-TaT step on the CPU; not measured on a
+    GPU). ``device`` is accepted for a future device-specific choice.
     """
     if impl not in ATTENTION_IMPLS:
         raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, '
                          f'got {impl!r}')
-    if impl == 'auto':
-        return 'matmul' if device.type == 'cpu' else 'sdpa'
-    return impl
+    return 'matmul' if impl == 'auto' else impl
 
 
 def channel_first_attention(query: Tensor,
