@@ -361,3 +361,10 @@ def test_teacher_with_the_same_normalisation_gets_the_same_tensor():
     model = build()
     x = torch.randn(2, 3, 32, 32)
     assert model.teacher_inputs(x) is x
+
+
+def test_teacher_normalisation_with_other_channel_count_is_an_error():
+    gray = dict(CAFFE, mean=[120.0], std=[60.0])
+    with pytest.raises(ValueError, match='normalises 3 channels and the '
+                       'teacher preprocessor 1'):
+        build(teacher=_teacher_with(gray))

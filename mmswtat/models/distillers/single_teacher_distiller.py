@@ -501,6 +501,12 @@ class SingleTeacherDistiller(BaseModel):
         if None in specs:
             return  # a preprocessor without image normalisation: as is
         (mean_s, std_s, conv_s), (mean_t, std_t, conv_t) = specs
+        if mean_s.numel() != mean_t.numel():
+            raise ValueError(
+                f'the student preprocessor normalises {mean_s.numel()} '
+                f'channels and the teacher preprocessor {mean_t.numel()}; '
+                'give both data_preprocessors the same number of mean/std '
+                'values (the teacher gets the student\'s batch)')
         flip = conv_s != conv_t
         if not flip and torch.equal(mean_s, mean_t) and torch.equal(
                 std_s, std_t):
