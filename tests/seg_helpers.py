@@ -1,6 +1,6 @@
 """Tiny mmseg models and batches for distiller tests (no data on disk)."""
 import torch
-from mmengine.structures import PixelData
+from mmswtat.testing import random_seg_batch
 
 SIZE = 32
 
@@ -49,22 +49,7 @@ def tiny_seg_model(depth: int = 18, base: int = 8, num_classes: int = 4):
 
 def seg_batch(batch: int = 2, num_classes: int = 4, seed: int = 0) -> dict:
     """A raw batch as an mmseg dataloader yields it."""
-    from mmseg.structures import SegDataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(
-            torch.randint(0, 256, (3, SIZE, SIZE), generator=g,
-                          dtype=torch.uint8))
-        label = torch.randint(0, num_classes, (1, SIZE, SIZE), generator=g)
-        sample = SegDataSample(
-            metainfo=dict(
-                img_shape=(SIZE, SIZE),
-                ori_shape=(SIZE, SIZE),
-                pad_shape=(SIZE, SIZE)))
-        sample.gt_sem_seg = PixelData(data=label)
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    return random_seg_batch(batch, SIZE, num_classes, seed)
 
 
 def distiller_cfg(**overrides) -> dict:

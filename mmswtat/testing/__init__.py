@@ -1,5 +1,9 @@
 from .cls import cls_tiny_options
 from .det import det_tiny_options
+from .seg_batch import random_seg_batch
 from .tiny import as_cli, seg_tiny_options
 
-__all__ = ['as_cli', 'cls_tiny_options', 'det_tiny_options', 'seg_tiny_options']
+__all__ = [
+    'as_cli', 'cls_tiny_options', 'det_tiny_options', 'random_seg_batch',
+    'seg_tiny_options'
+]

@@ -294,29 +294,6 @@ def build_distiller(config: str, crop: int, device: torch.device,
     return cfg, model, optim_cfg, build_optim_wrapper
 
 
-def random_seg_batch(batch: int, crop: int, num_classes: int,
-                     seed: int) -> Dict[str, list]:
-    """A raw batch as an mmseg dataloader yields it (uint8 images, labels)."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(
-            torch.randint(0, 256, (3, crop, crop), generator=g,
-                          dtype=torch.uint8))
-        label = torch.randint(0, num_classes, (1, crop, crop), generator=g)
-        label[:, :crop // 8] = 255  # some ignored pixels, as in VOC borders
-        sample = SegDataSample(
-            metainfo=dict(
-                img_shape=(crop, crop),
-                ori_shape=(crop, crop),
-                pad_shape=(crop, crop)))
-        sample.gt_sem_seg = PixelData(data=label)
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 _BUILT: Dict[tuple, tuple] = {}
 
 
@@ -358,8 +335,11 @@ def run_step_case(spec: Dict[str, Any]) -> Dict[str, Any]:
     num_classes = int(
         model.student.decode_head.num_classes if hasattr(
             model.student, 'decode_head') else 2)
-    batch = random_seg_batch(spec['batch'], spec['crop'], num_classes,
-                             spec.get('seed', 0))
+    from mmswtat.testing import random_seg_batch
+    crop = spec['crop']
+    # Some ignored pixels, as at VOC borders.
+    batch = random_seg_batch(spec['batch'], crop, num_classes,
+                             spec.get('seed', 0), ignore_rows=crop // 8)
     phase = spec['phase']
     info: Dict[str, Any] = {}
 

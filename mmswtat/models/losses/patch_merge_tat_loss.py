@@ -4,7 +4,8 @@ from typing import List, Tuple, Union
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from ..ops import global_tat_error, patch_merge, resolve_num_merges
+from ..ops import (global_tat_error, map_distinct, patch_merge,
+                   resolve_num_merges)
 from .base_tat_loss import BaseTaTLoss
 
 
@@ -41,11 +42,8 @@ class PatchMergeTaTLoss(BaseTaTLoss):
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         k = resolve_num_merges(*target.shape[-2:], self.num_merges,
                                self.max_tokens)
-        merged = {}  # embed=False: Q is T and K is V; merge each map once
-        for x in (query, key, value, target):
-            if id(x) not in merged:
-                merged[id(x)] = patch_merge(x, k)
-        q, key, v, t = (merged[id(x)] for x in (query, key, value, target))
+        q, key, v, t = map_distinct(lambda x: patch_merge(x, k),
+                                    (query, key, value, target))
         err = global_tat_error(q, key, v, t, self.num_heads, self.scale,
                                reduction, self.attn_impl)
         return [('merged', err, t.numel())]

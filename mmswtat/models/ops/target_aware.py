@@ -6,7 +6,7 @@ target position ``i`` is reconstructed as ``R_i = sum_j softmax_j(scale *
 <q_i, k_j>) v_j`` over the keys it may see, and the error is ``||R - target||^2``.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ def target_aware_attention(query: Tensor,
         query, key, value, attn_mask=attn_mask, scale=resolve_scale(scale))
 
 
-def resolve_attention_impl(impl: str, device: torch.device) -> str:
+def resolve_attention_impl(impl: str) -> str:
     """``'auto'`` -> ``'matmul'``; ``'sdpa'`` and ``'matmul'`` as given.
 
     The windows of a pass are channel-first (see :mod:`.window_gather`), so
@@ -64,7 +64,7 @@ def resolve_attention_impl(impl: str, device: torch.device) -> str:
     same math written out: ``softmax(scale * Q^T K + bias) V^T`` with the
     scale applied to the small ``L x L`` logits and the additive mask cached
     (measured 20-25% faster per SW-TaT step on the CPU; not measured on a
-    GPU). ``device`` is accepted for a future device-specific choice.
+    GPU).
     """
     if impl not in ATTENTION_IMPLS:
         raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, '
@@ -96,7 +96,7 @@ def channel_first_attention(query: Tensor,
     Returns:
         ``(N, nW, dv, L)``.
     """
-    impl = resolve_attention_impl(impl, query.device)
+    impl = resolve_attention_impl(impl)
     if impl == 'sdpa':
         mask = None if geom is None else window_attention_mask(
             geom, query.device)
@@ -115,6 +115,20 @@ def channel_first_attention(query: Tensor,
     if bias is not None:
         logits = logits + bias
     return torch.matmul(value, torch.softmax(logits, -1).mT)
+
+
+def map_distinct(fn: Callable[[Tensor], Tensor],
+                 maps: Sequence[Tensor]) -> List[Tensor]:
+    """``[fn(x) for x in maps]``, computing ``fn`` once per distinct tensor.
+
+    With ``embed=False`` the query is the target and the key is the value
+    (the same tensors), so their windows or merged tokens are made once.
+    """
+    done: Dict[int, Tensor] = {}
+    for x in maps:
+        if id(x) not in done:
+            done[id(x)] = fn(x)
+    return [done[id(x)] for x in maps]
 
 
 def _check_heads(channels: int, num_heads: int) -> None:
@@ -204,11 +218,8 @@ def _pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
     Returns:
         ``(B, H, W)`` (``'map'``) or a scalar (``'sum'``).
     """
-    windows: Dict[int, Tensor] = {}  # identical inputs gathered once
-    for x in (query, key, value, target):
-        if id(x) not in windows:
-            windows[id(x)] = gather_windows(x, geom, num_heads)
-    q, k, v, t = (windows[id(x)] for x in (query, key, value, target))
+    q, k, v, t = map_distinct(lambda x: gather_windows(x, geom, num_heads),
+                              (query, key, value, target))
     recon = channel_first_attention(q, k, v, geom, scale, impl)
     if reduction == 'sum' and not geom.padded:
         # Every slot is a real position: one fused pass, fused backward.
@@ -235,19 +246,6 @@ def global_tat_error(query: Tensor,
     h, w = target.shape[-2:]
     return window_tat_error(query, key, value, target, (h, w), 0, num_heads,
                             scale, reduction, impl)
-
-
-def error_to_loss(error: Tensor, channels: int) -> Tensor:
-    """Mean squared error over real elements from a ``(B, H, W)`` error map.
-
-    ``sum(error) / (B * C * H * W)``.
-    """
-    return error.sum() / (error.numel() * channels)
-
-
-def pass_numel(target: Tensor) -> int:
-    """Number of real elements a pass averages over: ``B * C * H * W``."""
-    return target.numel()
 
 
 def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
