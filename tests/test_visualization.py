@@ -19,7 +19,7 @@ from cli_helpers import ROOT, run_tool
 from mmswtat.models.losses import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 from mmswtat.models.ops import patch_merge
 from mmswtat.testing import as_cli, seg_tiny_options
-from mmswtat.visualization import (attention_size, boundaries, curves_size,
+from mmswtat.analysis import (attention_size, boundaries, curves_size,
                                    draw_curves, draw_features,
                                    draw_loss_maps, draw_query_attention,
                                    draw_window_overlay, features_size,

@@ -244,7 +244,7 @@ def draw_query_attention(att: QueryAttention,
     lie on the map, over a grey picture of the teacher (channel norm).
 
     Args:
-        att: From :func:`~mmswtat.visualization.query_attention`.
+        att: From :func:`~mmswtat.analysis.query_attention`.
         background: ``(H_m, W_m)`` map on the pass grid, or None.
         head: Head to show; None averages the heads.
         title: Figure title.

@@ -103,7 +103,7 @@ def pass_layouts(loss: BaseTaTLoss, height: int,
     raise TypeError(
         f'{type(loss).__name__} is not a loss whose passes are known here '
         '(SWTaTLoss, TaTLoss, PatchMergeTaTLoss); add its layout to '
-        'mmswtat/visualization/passes.py')
+        'mmswtat/analysis/passes.py')
 
 
 def to_windows(x: Tensor, layout: PassLayout, num_heads: int = 1) -> Tensor:

@@ -123,7 +123,7 @@ def inspect_tat_loss(loss: BaseTaTLoss, student: Tensor,
                 f'{type(loss).__name__}.error_maps returned passes '
                 f'{list(maps)}, the layouts here expect '
                 f'{[lay.name for lay in layouts]}; update '
-                'mmswtat/visualization/passes.py')
+                'mmswtat/analysis/passes.py')
         out = TaTInspection(q, k, v, t)
         for layout in layouts:
             err = maps[layout.name].detach()

@@ -20,7 +20,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from mmswtat.visualization import draw_curves, load_run, save_figure  # noqa
+from mmswtat.analysis import draw_curves, load_run, save_figure  # noqa
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

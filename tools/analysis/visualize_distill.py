@@ -47,7 +47,7 @@ from mmswtat.models.losses import BaseTaTLoss  # noqa: E402
 from mmswtat.models.ops import patch_merge  # noqa: E402
 from mmswtat.utils import is_distiller_config, load_tool_config  # noqa: E402
 from mmswtat.utils.checkpoint import extract_state_dict  # noqa: E402
-from mmswtat.visualization import (channel_norm, draw_features,  # noqa: E402
+from mmswtat.analysis import (channel_norm, draw_features,  # noqa: E402
                                    draw_loss_maps, draw_query_attention,
                                    draw_window_overlay, inspect_tat_loss,
                                    pca_rgb, query_attention, save_figure)

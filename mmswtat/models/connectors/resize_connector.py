@@ -1,22 +1,11 @@
 """Bilinear resize connector."""
 from typing import Optional, Sequence, Union
 
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-
-
-def resize_to(x: Tensor, size: Sequence[int]) -> Tensor:
-    """Bilinear resize of ``(B, C, H, W)`` to ``size = (H', W')``.
-
-    ``align_corners=False``; returns ``x`` itself when the size already matches.
-    """
-    size = tuple(int(s) for s in size)
-    if tuple(x.shape[-2:]) == size:
-        return x
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+from ..ops import resize_to
 
 
 @MODELS.register_module()

@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from ..connectors import resize_to
+from ..ops import resize_to
 from ..ops import resolve_scale
 from ..ops.target_aware import ATTENTION_IMPLS, Scale
 

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from ..connectors import resize_to
+from ..ops import resize_to
 
 
 @MODELS.register_module()

@@ -3,6 +3,7 @@ from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
                            resolve_attention_impl, resolve_num_merges,
                            resolve_scale, target_aware_attention,
                            window_tat_error, window_tat_errors)
+from .resize import resize_to
 from .window import (WindowGeometry, check_window_and_shift, pad_and_shift,
                      region_labels, to_2tuple, validity_map,
                      window_attention_bias, window_attention_mask,
@@ -18,5 +19,5 @@ __all__ = [
     'window_index', 'windows_to_map', 'WindowGeometry',
     'check_window_and_shift', 'pad_and_shift', 'region_labels', 'to_2tuple',
     'validity_map', 'window_attention_bias', 'window_attention_mask',
-    'window_geometry', 'window_partition', 'window_reverse_map'
+    'window_geometry', 'window_partition', 'window_reverse_map', 'resize_to'
 ]
