@@ -1,11 +1,10 @@
-"""The benchmark tool (``--quick``), its naive baseline, and the token-major
-window ops it motivated.
+"""The benchmark tool (``--quick``), its library :mod:`mmswtat.benchmark`,
+its naive baseline, and the token-major window ops it motivated.
 
 No timing is asserted: the machine is shared. The quick run checks that every
 case ran and that the report is consistent (overhead = c / (a + b), the early
 exit of the teacher stops before its decode head).
 """
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -15,13 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from cli_helpers import ROOT, run_tool
-from mmswtat.benchmark import (NaiveWindowTaTLoss, naive_window_tat,
-                               naive_window_tat_error)
+from mmswtat.benchmark import (NaiveWindowTaTLoss, merge_reports,
+                               naive_window_tat, naive_window_tat_error,
+                               plan_loss_cases)
 from mmswtat.models import SWTaTLoss
-from mmswtat.models.ops import (gather_windows, pad_and_shift,
-                                window_attention_mask, window_geometry,
-                                window_partition, window_reverse_map,
-                                window_tat_error, window_tat_errors)
+from mmswtat.models.ops import (gather_windows, window_attention_mask,
+                                window_geometry, window_tat_error,
+                                window_tat_errors)
+from window_reference import (pad_and_shift, window_partition,
+                              window_reverse_map)
 
 F64 = torch.float64
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark.py')
@@ -30,13 +31,6 @@ SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark.py')
 def randn(*shape, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=g, dtype=F64)
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------ quick run
@@ -84,7 +78,7 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     rerun = dict(report, loss=[dict(cases[0], median_s=123.0)], step=[])
     path = tmp_path / 'rerun.json'
     path.write_text(json.dumps(rerun))
-    merged = load_script().merge_reports([str(out), str(path)])
+    merged = merge_reports([str(out), str(path)])
     assert len(merged['loss']) == len(cases)
     assert merged['loss'][0]['median_s'] == 123.0
     assert merged['loss'][1] == cases[1]
@@ -92,26 +86,20 @@ def test_quick_run_writes_a_complete_report(tmp_path):
 
 
 def test_cases_that_cannot_fit_are_skipped_with_a_reason():
-    tool = load_script()
-    args = tool.parse_args([
-        '--part', 'loss', '--sizes', '128', '--channels', '512:2048',
-        '--losses', 'tat', 'swtat', '--modes', 'paper', '--memory-fraction',
-        '1e-4'
-    ])
-    cases = tool.plan_loss_cases(args, torch.device('cpu'))
+    cpu = torch.device('cpu')
+    cases = plan_loss_cases(cpu, sizes=[128], channels=[(512, 2048)],
+                            losses=['tat', 'swtat'], modes=['paper'],
+                            memory_fraction=1e-4)
     assert len(cases) == 2
     for c in cases:
         assert c['skip'].startswith('would not fit'), c
     # A budget that only the windowed pass meets: global TaT is skipped as
     # too slow, with its estimate.
-    args = tool.parse_args([
-        '--part', 'loss', '--sizes', '128', '--channels', '512:512',
-        '--losses', 'tat', 'swtat', '--modes', 'paper', '--case-budget', '1e-3',
-        '--memory-fraction', '1.0'
-    ])
     cases = {
         c['loss']: c
-        for c in tool.plan_loss_cases(args, torch.device('cpu'))
+        for c in plan_loss_cases(cpu, sizes=[128], channels=[(512, 512)],
+                                 losses=['tat', 'swtat'], modes=['paper'],
+                                 case_budget=1e-3, memory_fraction=1.0)
     }
     assert cases['tat']['est_gflop'] > 50 * cases['swtat']['est_gflop']
     assert 'too slow' in cases['tat']['skip']

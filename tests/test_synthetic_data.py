@@ -1,13 +1,11 @@
-"""Tests for ``tools/make_synthetic_data.py`` (no OpenMMLab imports)."""
+"""Tests for :mod:`mmswtat.datasets.synthetic` and its CLI
+``tools/make_synthetic_data.py`` (the writers import no OpenMMLab package)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List
@@ -15,6 +13,10 @@ from typing import Dict, List
 import numpy as np
 import pytest
 from PIL import Image
+
+from cli_helpers import run_tool
+from mmswtat.datasets.synthetic import (FORMATS, make_coco, make_imagenet,
+                                        make_voc, make_voc_det)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / 'tools' / 'make_synthetic_data.py'
@@ -45,23 +47,12 @@ VOC_DET_CLASSES = (
     'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
 # yapf: enable
 
-SMALL = ['--num-train', '6', '--num-val', '3', '--size', '32']
+SMALL = dict(num_train=6, num_val=3, size=32)
 
 
-@pytest.fixture(scope='module')
-def tool():
-    """Import the CLI script as a module (``tools`` is not a package)."""
-    spec = importlib.util.spec_from_file_location('make_synthetic_data',
-                                                  SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['make_synthetic_data'] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def run(tool, fmt: str, out: Path, *extra: str) -> str:
-    """Run one subcommand in-process and return its summary."""
-    return tool.main([fmt, '--out', str(out), *SMALL, *extra])
+def run(fmt: str, out: Path, **options) -> str:
+    """Write one format with the small settings; return its summary."""
+    return FORMATS[fmt].writer(str(out), **dict(SMALL, **options))
 
 
 def read_list(path: Path) -> List[str]:
@@ -84,8 +75,8 @@ def tree_digest(root: Path) -> Dict[str, str]:
     return out
 
 
-def test_voc(tool, tmp_path):
-    summary = run(tool, 'voc', tmp_path)
+def test_voc(tmp_path):
+    summary = run('voc', tmp_path)
     assert str(tmp_path) in summary and '\n' not in summary
     root = tmp_path / 'VOCdevkit' / 'VOC2012'
     sets = root / 'ImageSets' / 'Segmentation'
@@ -121,8 +112,8 @@ def test_voc(tool, tmp_path):
     assert seen  # some object classes present
 
 
-def test_cocostuff10k(tool, tmp_path):
-    summary = run(tool, 'cocostuff10k', tmp_path)
+def test_cocostuff10k(tmp_path):
+    summary = run('cocostuff10k', tmp_path)
     assert 'coco_stuff10k' in summary
     root = tmp_path / 'coco_stuff10k'
     lists = {
@@ -152,8 +143,8 @@ def test_cocostuff10k(tool, tmp_path):
             assert max(vals) <= 171
 
 
-def test_coco(tool, tmp_path):
-    summary = run(tool, 'coco', tmp_path)
+def test_coco(tmp_path):
+    summary = run('coco', tmp_path)
     assert 'coco' in summary
     root = tmp_path / 'coco'
     all_img_ids, all_ann_ids = set(), set()
@@ -204,11 +195,8 @@ def test_coco(tool, tmp_path):
         assert all(n >= 1 for n in per_image.values())
 
 
-def test_voc_det(tool, tmp_path):
-    summary = tool.main([
-        'voc-det', '--out',
-        str(tmp_path), '--num-train', '5', '--num-val', '2', '--size', '64'
-    ])
+def test_voc_det(tmp_path):
+    summary = make_voc_det(str(tmp_path), num_train=5, num_val=2, size=64)
     assert 'VOCdevkit' in summary
     n_train = {'VOC2007': 3, 'VOC2012': 2}
     for year in ('VOC2007', 'VOC2012'):
@@ -250,12 +238,9 @@ def test_voc_det(tool, tmp_path):
                 assert x2 - x1 >= 32 and y2 - y1 >= 32
 
 
-def test_imagenet(tool, tmp_path):
-    summary = tool.main([
-        'imagenet', '--out',
-        str(tmp_path), '--num-train', '12', '--num-val', '6', '--size', '32',
-        '--num-classes', '3'
-    ])
+def test_imagenet(tmp_path):
+    summary = make_imagenet(str(tmp_path), num_train=12, num_val=6, size=32,
+                            num_classes=3)
     assert 'imagenet' in summary
     root = tmp_path / 'imagenet'
     wnids = read_list(root / 'meta' / 'classes.txt')
@@ -289,13 +274,10 @@ def test_imagenet(tool, tmp_path):
         assert np.bincount(labels).tolist() == [num // 3] * 3
 
 
-def test_imagenet_is_learnable(tool, tmp_path):
+def test_imagenet_is_learnable(tmp_path):
     """A nearest-mean-colour classifier already separates the classes."""
-    tool.main([
-        'imagenet', '--out',
-        str(tmp_path), '--num-train', '50', '--num-val', '20', '--size', '32',
-        '--num-classes', '5'
-    ])
+    make_imagenet(str(tmp_path), num_train=50, num_val=20, size=32,
+                  num_classes=5)
     root = tmp_path / 'imagenet'
 
     def feats(split):
@@ -318,11 +300,10 @@ def test_imagenet_is_learnable(tool, tmp_path):
 
 @pytest.mark.parametrize(
     'fmt', ['voc', 'cocostuff10k', 'coco', 'voc-det', 'imagenet'])
-def test_same_seed_same_bytes(tool, tmp_path, fmt):
-    args = [fmt, '--num-train', '3', '--num-val', '2', '--size', '48']
-    tool.main([*args, '--out', str(tmp_path / 'a'), '--seed', '7'])
-    tool.main([*args, '--out', str(tmp_path / 'b'), '--seed', '7'])
-    tool.main([*args, '--out', str(tmp_path / 'c'), '--seed', '8'])
+def test_same_seed_same_bytes(tmp_path, fmt):
+    write = FORMATS[fmt].writer
+    for name, seed in (('a', 7), ('b', 7), ('c', 8)):
+        write(str(tmp_path / name), num_train=3, num_val=2, size=48, seed=seed)
     a = tree_digest(tmp_path / 'a')
     b = tree_digest(tmp_path / 'b')
     c = tree_digest(tmp_path / 'c')
@@ -330,13 +311,9 @@ def test_same_seed_same_bytes(tool, tmp_path, fmt):
     assert set(a) == set(c) and a != c
 
 
-def test_val_independent_of_train_count(tool, tmp_path):
-    tool.main(['voc', '--out', str(tmp_path / 'a'), *SMALL])
-    tool.main([
-        'voc', '--out',
-        str(tmp_path / 'b'), '--num-train', '2', '--num-val', '3', '--size',
-        '32'
-    ])
+def test_val_independent_of_train_count(tmp_path):
+    make_voc(str(tmp_path / 'a'), **SMALL)
+    make_voc(str(tmp_path / 'b'), num_train=2, num_val=3, size=32)
     va = tmp_path / 'a' / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
     vb = tmp_path / 'b' / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
     for name in ('2011_000001.jpg', '2011_000003.jpg'):
@@ -344,29 +321,44 @@ def test_val_independent_of_train_count(tool, tmp_path):
 
 
 def test_cli_subprocess(tmp_path):
-    res = subprocess.run([
-        sys.executable,
+    res = run_tool([
         str(SCRIPT), 'coco', '--out',
         str(tmp_path), '--num-train', '2', '--num-val', '1'
-    ],
-                         capture_output=True,
-                         text=True,
-                         check=True)
+    ])
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('coco:')
     assert osp.isfile(tmp_path / 'coco' / 'annotations' /
                       'instances_val2017.json')
-    help_text = subprocess.run(
-        [sys.executable, str(SCRIPT), '--help'],
-        capture_output=True,
-        text=True,
-        check=True).stdout
+    help_text = run_tool([str(SCRIPT), '--help']).stdout
     for fmt in ('voc', 'cocostuff10k', 'coco', 'voc-det', 'imagenet'):
         assert fmt in help_text
 
 
+@pytest.mark.parametrize(('options', 'words'), [
+    (dict(size=8), 'size must be >= 16'),
+    (dict(num_val=-1), 'num_train/num_val must be >= 0'),
+    (dict(num_classes_used=0), 'number of classes must be >= 1'),
+    (dict(max_objects=0), 'max_objects must be >= 1'),
+])
+def test_out_of_range_arguments_are_rejected(tmp_path, options, words):
+    with pytest.raises(ValueError, match=words):
+        make_coco(str(tmp_path), **options)
+    assert not any(tmp_path.iterdir())  # rejected before writing anything
+
+
+def test_cli_reports_a_bad_size_without_a_traceback(tmp_path):
+    res = run_tool([str(SCRIPT), 'voc', '--out', str(tmp_path), '--size', '8'],
+                   check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == 'size must be >= 16, got 8'
+
+
 def test_no_openmmlab_imports():
-    src = SCRIPT.read_text()
-    for name in ('mmcv', 'mmengine', 'mmseg', 'mmdet', 'mmpretrain'):
-        assert f'import {name}' not in src
-        assert f'from {name}' not in src
+    package = REPO / 'mmswtat' / 'datasets' / 'synthetic'
+    sources = [SCRIPT, *sorted(package.glob('*.py'))]
+    assert len(sources) > 5
+    for path in sources:
+        src = path.read_text()
+        for name in ('mmcv', 'mmengine', 'mmseg', 'mmdet', 'mmpretrain'):
+            assert f'import {name}' not in src, path
+            assert f'from {name}' not in src, path

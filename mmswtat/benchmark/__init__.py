@@ -1,8 +1,39 @@
-"""Reference implementations used by ``tools/analysis/benchmark.py``.
+"""Benchmarks of the distillation losses and of the distillation step.
 
-Not imported by ``mmswtat`` itself: ``from mmswtat.benchmark import ...``.
+The library behind ``tools/analysis/benchmark.py`` (not imported by
+``mmswtat`` itself: ``from mmswtat.benchmark import ...``):
+
+* :mod:`.memory`, :mod:`.timing`: peak memory and median time of a phase;
+* :mod:`.loss_cases`: the loss micro-benchmark (plan, cost model, run);
+* :mod:`.step`: the step benchmark (student, teacher, distillation step);
+* :mod:`.execution`: running a case here or in a fresh interpreter
+  (:mod:`.worker`);
+* :mod:`.report`: tables, summaries, JSON files and their merging;
+* :mod:`.naive_tat`: the naive windowed TaT of the official code, the
+  baseline of the loss micro-benchmark.
 """
+from .execution import (QUICK_SETTINGS, RESULT_TAG, execute, resolve_device,
+                        run_case, run_isolated, run_part, worker_main)
+from .loss_cases import (LOSSES, MODES, build_loss, loss_cost, plan_loss_cases,
+                         run_loss_case)
+from .memory import PeakMemory, available_bytes
 from .naive_tat import (NaiveWindowTaTLoss, naive_window_tat,
                         naive_window_tat_error)
+from .report import (finish_report, fmt_s, loss_summary, loss_table,
+                     machine_info, merge_reports, print_report, render, save,
+                     show_reports, start_report, step_table)
+from .step import (DEFAULT_CONFIG, PHASES, build_distiller, default_crop,
+                   plan_step_cases, run_step_case, step_case)
+from .timing import calibrate_gflops, time_phase
 
-__all__ = ['NaiveWindowTaTLoss', 'naive_window_tat', 'naive_window_tat_error']
+__all__ = [
+    'DEFAULT_CONFIG', 'LOSSES', 'MODES', 'PHASES', 'QUICK_SETTINGS',
+    'RESULT_TAG', 'NaiveWindowTaTLoss', 'PeakMemory', 'available_bytes',
+    'build_distiller', 'build_loss', 'calibrate_gflops', 'default_crop',
+    'execute', 'finish_report', 'fmt_s', 'loss_cost', 'loss_summary',
+    'loss_table', 'machine_info', 'merge_reports', 'naive_window_tat',
+    'naive_window_tat_error', 'plan_loss_cases', 'plan_step_cases',
+    'print_report', 'render', 'resolve_device', 'run_case', 'run_isolated',
+    'run_loss_case', 'run_part', 'run_step_case', 'save', 'show_reports',
+    'start_report', 'step_case', 'step_table', 'time_phase', 'worker_main'
+]

@@ -1,0 +1,275 @@
+"""Benchmark reports: Markdown tables, summaries, JSON files and merging.
+
+A report is a dict: ``machine`` (see :func:`machine_info`), ``settings``,
+the ``loss`` and ``step`` case lists, and the rendered ``loss_table``,
+``loss_summary``, ``step_table`` and ``step_summary``.
+"""
+import json
+import os
+import platform
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+
+def fmt_s(x: Optional[float]) -> str:
+    """Seconds as ``'12.3 ms'`` below one second, else ``'1.23 s'``."""
+    if x is None:
+        return '-'
+    return f'{x * 1e3:.1f} ms' if x < 1 else f'{x:.2f} s'
+
+
+def loss_table(cases: List[Dict[str, Any]]) -> str:
+    """Markdown table of the loss cases run (or skipped), with the speed-up
+    of each loss over global TaT at the same shape and mode."""
+    rows = [
+        '| C_s->C_t | map | mode | loss | fwd+bwd (median) | speed-up vs TaT '
+        '| peak mem (delta) |', '|---|---|---|---|---:|---:|---:|'
+    ]
+    ref = {}
+    for c in cases:
+        if c['loss'] == 'tat' and 'median_s' in c:
+            ref[(c['cs'], c['ct'], c['size'], c['mode'])] = c['median_s']
+    for c in cases:
+        if not any(k in c for k in ('median_s', 'skip', 'error')):
+            continue  # not run yet
+        key = (c['cs'], c['ct'], c['size'], c['mode'])
+        head = (f"| {c['cs']}->{c['ct']} | {c['size']}x{c['size']} | "
+                f"{c['mode']} | {c['loss']} ")
+        if 'skip' in c or 'error' in c:
+            why = c.get('skip') or c.get('error')
+            rows.append(head + f'| skipped: {why} | | |')
+            continue
+        ratio = (f'{ref[key] / c["median_s"]:.1f}x'
+                 if key in ref and c['loss'] != 'tat' else
+                 ('1.0x' if c['loss'] == 'tat' else 'n/a (global skipped)'))
+        rows.append(head + f"| {fmt_s(c['median_s'])} | {ratio} | "
+                    f"{c['peak_delta_mib']:.0f} MiB |")
+    return '\n'.join(rows)
+
+
+def loss_summary(cases: List[Dict[str, Any]]) -> List[str]:
+    """Speed-up of SW-TaT over global TaT and its memory growth with H*W."""
+    lines = []
+    done = {(c['loss'], c['mode'], c['cs'], c['ct'], c['size']): c
+            for c in cases if 'median_s' in c}
+    keys = sorted({k[1:4] for k in done})
+    for mode, cs, ct in keys:
+        sizes = sorted(k[4] for k in done
+                       if k[:4] == ('swtat', mode, cs, ct))
+        for size in sizes:
+            sw = done[('swtat', mode, cs, ct, size)]
+            tat = done.get(('tat', mode, cs, ct, size))
+            if tat is not None:
+                lines.append(
+                    f'{mode} {cs}->{ct} {size}x{size}: SWTaTLoss speed-up '
+                    f"over global TaTLoss {tat['median_s'] / sw['median_s']:.1f}x")
+        mems = [(s, done[('swtat', mode, cs, ct, s)]['peak_delta_mib'])
+                for s in sizes]
+        if len(mems) > 1:
+            steps = ', '.join(
+                f'{a}->{b}: x{mb / max(ma, 1e-9):.1f} (H*W x{(b / a)**2:.0f})'
+                for (a, ma), (b, mb) in zip(mems, mems[1:]))
+            lines.append(f'{mode} {cs}->{ct}: SWTaTLoss peak memory growth '
+                         f'{steps}')
+    return lines
+
+
+def step_table(cases: List[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
+    """Markdown table of the step phases and the summary derived from it.
+
+    Args:
+        cases: Step cases (run or not).
+
+    Returns:
+        The table (with ``overhead = c / (a + b)`` and the attribution lines
+        appended) and the summary: ``overhead``, ``extra_s``,
+        ``losses_share_of_extra``, ``teacher_early_exit_saving`` where their
+        phases ran.
+    """
+    names = {
+        'student': '(a) student train step alone',
+        'teacher': '(b) teacher no-grad forward (as the distiller runs it)',
+        'distill': '(c) full distillation train step',
+        'teacher_full': 'teacher full forward (backbone + heads), reference',
+        'distill_losses': 'distillation losses fwd+bwd alone, reference',
+    }
+    rows = [
+        '| phase | s/iter (median) | CPU s/iter | peak mem | mem growth |',
+        '|---|---:|---:|---:|---:|'
+    ]
+    by = {c['phase']: c for c in cases}
+    for c in cases:
+        label = names.get(c['phase'], c['phase'])
+        if 'median_s' not in c and 'error' not in c:
+            continue  # not run yet
+        if 'error' in c:
+            rows.append(f"| {label} | error: {c['error']} | | | |")
+            continue
+        cpu = (fmt_s(c['median_cpu_s'])
+               if c['device'] == 'cpu' else '-')
+        rows.append(f"| {label} | {fmt_s(c['median_s'])} | {cpu} | "
+                    f"{c['peak_mib']:.0f} MiB | "
+                    f"{c['peak_delta_mib']:.0f} MiB |")
+    summary: Dict[str, Any] = {}
+    if all(p in by and 'median_s' in by[p]
+           for p in ('student', 'teacher', 'distill')):
+        a, b, c = (by[p]['median_s'] for p in ('student', 'teacher',
+                                                   'distill'))
+        summary['overhead'] = c / (a + b)
+        summary['extra_s'] = c - (a + b)
+        rows.append(f'\noverhead = c / (a + b) = {c:.3f} / ({a:.3f} + '
+                    f'{b:.3f}) = **{c / (a + b):.3f}**')
+        if 'distill_losses' in by and 'median_s' in by['distill_losses']:
+            d = by['distill_losses']['median_s']
+            summary['losses_share_of_extra'] = d / max(c - a - b, 1e-12)
+            rows.append(f'distillation losses alone: {d:.3f} s '
+                        f'({d / (a + b) * 100:.0f}% of a + b)')
+        if 'teacher_full' in by and 'median_s' in by['teacher_full']:
+            tf = by['teacher_full']['median_s']
+            summary['teacher_early_exit_saving'] = 1 - b / tf
+            rows.append(f'teacher early exit: {b:.3f} s vs full forward '
+                        f'{tf:.3f} s ({(1 - b / tf) * 100:.0f}% saved)')
+    return '\n'.join(rows), summary
+
+
+def machine_info(device: torch.device, threads: int) -> Dict[str, Any]:
+    """Device, versions, threads, CPU/GPU model and load average now."""
+    info = dict(
+        device=str(device),
+        torch=torch.__version__,
+        python=platform.python_version(),
+        threads=threads,
+        cpu_count=os.cpu_count(),
+        platform=platform.platform(),
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    try:
+        info['loadavg_start'] = list(os.getloadavg())
+    except OSError:
+        pass
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    info['cpu'] = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def start_report(device: torch.device, threads: int,
+                 settings: Dict[str, Any]) -> Dict[str, Any]:
+    """A new report of a run (machine and settings); prints its header.
+
+    Args:
+        device: Where the cases run.
+        threads: torch intra-op threads.
+        settings: The run's settings (the command line), stored as given.
+
+    Returns:
+        ``{'machine': ..., 'settings': ...}``; the parts are added by
+        :func:`mmswtat.benchmark.execution.run_part`.
+    """
+    report: Dict[str, Any] = dict(
+        machine=machine_info(device, threads), settings=settings)
+    print(f"benchmark on {report['machine'].get('cpu', device)} "
+          f'({device}, {threads} threads, load average '
+          f"{report['machine'].get('loadavg_start')})", flush=True)
+    return report
+
+
+def render(report: Dict[str, Any]) -> None:
+    """(Re)build the tables and summaries of ``report`` from its cases."""
+    if report.get('loss'):
+        report['loss_table'] = loss_table(report['loss'])
+        report['loss_summary'] = loss_summary(report['loss'])
+    if report.get('step'):
+        report['step_table'], report['step_summary'] = step_table(
+            report['step'])
+
+
+def save(report: Dict[str, Any], out: str) -> None:
+    """Write the report (after every case: a killed run keeps its cases)."""
+    render(report)
+    tmp = out + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, out)
+
+
+def merge_reports(paths: List[str]) -> Dict[str, Any]:
+    """Several JSON reports as one; a later case replaces an earlier one
+    with the same settings (e.g. a re-run on a quieter machine)."""
+    merged: Dict[str, Any] = dict(machine=[], loss=[], step=[])
+    index: Dict[tuple, int] = {}
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        merged['machine'].append(dict(report.get('machine', {}), file=path))
+        for part in ('loss', 'step'):
+            for case in report.get(part, []):
+                key = (part, ) + tuple(
+                    case.get(k) for k in ('loss', 'mode', 'cs', 'ct', 'size',
+                                          'phase', 'crop', 'batch',
+                                          'device'))
+                if key in index:
+                    merged[part][index[key]] = case
+                else:
+                    index[key] = len(merged[part])
+                    merged[part].append(case)
+    return {k: v for k, v in merged.items() if v}
+
+
+def print_report(report: Dict[str, Any]) -> None:
+    """Print the rendered tables and summaries of ``report``."""
+    if report.get('loss'):
+        print('\nLoss forward + backward:\n')
+        print(report['loss_table'])
+        print('\n' + '\n'.join(report['loss_summary']))
+    if report.get('step'):
+        first = report['step'][0]
+        print(f"\nDistillation step, {first['config']}, crop "
+              f"{first['crop']}, batch {first['batch']}:\n")
+        print(report['step_table'])
+
+
+
+def finish_report(report: Dict[str, Any], out: str) -> Dict[str, Any]:
+    """End a run: note the load average, save, print the tables.
+
+    Args:
+        report: The report of the run.
+        out: JSON path.
+
+    Returns:
+        ``report``.
+    """
+    report['machine']['loadavg_end'] = list(os.getloadavg())
+    save(report, out)
+    print_report(report)
+    print(f'\nwritten {out}')
+    return report
+
+
+def show_reports(paths: List[str], out: Optional[str] = None
+                 ) -> Dict[str, Any]:
+    """Print the tables of earlier runs, merged (see :func:`merge_reports`).
+
+    Args:
+        paths: JSON reports; later cases replace earlier ones with the same
+            settings.
+        out: Where to write the merge (``None``: nowhere).
+
+    Returns:
+        The merged, rendered report.
+    """
+    report = merge_reports(paths)
+    render(report)
+    if out:
+        save(report, out)
+    print_report(report)
+    return report
