@@ -14,10 +14,9 @@ SEG_TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 @pytest.fixture(scope='session')
 def voc(tmp_path_factory):
     """Tiny synthetic VOC2012 (8 train, 4 val, 64 px); returns data_root."""
-    from cli_helpers import run_tool
+    from mmswtat.datasets.synthetic import make_voc
     out = tmp_path_factory.mktemp('voc')
-    run_tool(['tools/make_synthetic_data.py', 'voc', '--out', str(out),
-              '--num-train', '8', '--num-val', '4', '--size', '64'])
+    make_voc(str(out), num_train=8, num_val=4, size=64)
     return str(out / 'VOCdevkit' / 'VOC2012')
 
 

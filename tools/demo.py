@@ -25,10 +25,9 @@ import subprocess
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from mmswtat.testing import as_cli, seg_tiny_options
 
-from mmswtat.testing import as_cli, seg_tiny_options  # noqa: E402
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 STOCK_TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py')
