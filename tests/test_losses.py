@@ -268,6 +268,63 @@ def test_student_gradient_matches_reference(name, impl):
 def test_attention_impl_is_validated():
     with pytest.raises(ValueError, match='attn_impl must be one of'):
         SWTaTLoss(4, 4, embed=False, attn_impl='flash')
+    loss = SWTaTLoss(4, 4, embed=False)
+    with pytest.raises(ValueError, match='SWTaTLoss: attn_impl must be one'):
+        loss.attn_impl = 'flash'
+    with pytest.raises(ValueError, match="scale must be a number or 'auto'"):
+        loss.scale = 'sqrt'
+    # Set after build, then used as set (resolved once, when set).
+    s, t = feats(ts=(9, 7), seed=5)
+    loss.scale, loss.attn_impl = 'auto', 'sdpa'
+    auto = SWTaTLoss(4, 4, embed=False, scale='auto')
+    assert_close(loss(s, t), auto(s, t))
+
+
+def test_inputs_are_checked_once_per_call(monkeypatch):
+    loss = SWTaTLoss(4, 4, embed=False)
+    calls = []
+    check = loss.check_inputs
+    monkeypatch.setattr(loss, 'check_inputs',
+                        lambda *a: calls.append(1) or check(*a))
+    s, t = feats(ts=(9, 7), seed=6)
+    loss(s, t)
+    loss.error_maps(s, t)
+    assert len(calls) == 2
+
+
+# ------------------------------------------------------ pass descriptions
+@pytest.mark.parametrize('cls, kw', [
+    (SWTaTLoss, {}), (TaTLoss, {}), (PatchMergeTaTLoss, {}),
+    (PatchMergeTaTLoss, dict(num_merges='auto', max_tokens=6))])
+def test_pass_layouts_describe_the_passes_run(cls, kw):
+    s, t = feats(ts=(9, 7), seed=7)
+    loss = _make_loss(cls, 4, 4, embed=False, **kw)
+    layouts = loss.pass_layouts(9, 7)
+    maps = loss.error_maps(s, t)
+    assert [lay.name for lay in layouts] == list(maps)
+    for lay in layouts:
+        assert lay.sizes[0] == (9, 7)
+        assert maps[lay.name].shape[1:] == lay.grid
+    expected = {
+        SWTaTLoss: [('plain', 0, (4, 3), (0, 0)),
+                    ('shifted', 0, (4, 3), (2, 1))],
+        TaTLoss: [('global', 0, (9, 7), (0, 0))],
+        PatchMergeTaTLoss: [('merged', 2 if kw else 1,
+                             (3, 2) if kw else (5, 4), (0, 0))],
+    }[cls]
+    assert [(lay.name, lay.merges, (lay.geom.wh, lay.geom.ww),
+             (lay.geom.sh, lay.geom.sw)) for lay in layouts] == expected
+
+
+def test_a_loss_without_pass_layouts_says_what_to_implement():
+    from mmswtat.models.losses import BaseTaTLoss
+
+    class NoLayouts(BaseTaTLoss):
+        pass
+
+    loss = NoLayouts(4, 4, embed=False)
+    with pytest.raises(NotImplementedError, match='implement pass_layouts'):
+        loss(*feats(ts=(9, 7), seed=8))
 
 
 # ------------------------------------------------------------- embeddings

@@ -19,14 +19,14 @@ from cli_helpers import ROOT, run_tool
 from mmswtat.models.losses import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 from mmswtat.models.ops import patch_merge
 from mmswtat.testing import as_cli, seg_tiny_options
+from window_reference import pad_and_shift, window_partition
 from mmswtat.analysis import (attention_size, boundaries, curves_size,
                                    draw_curves, draw_features,
                                    draw_loss_maps, draw_query_attention,
                                    draw_window_overlay, features_size,
                                    find_scalar_files, from_windows,
                                    inspect_tat_loss, load_run, locate,
-                                   loss_maps_size, overlay_size, pass_layouts,
-                                   pca_rgb, query_attention, save_figure,
+                                   loss_maps_size, overlay_size, pca_rgb, query_attention, save_figure,
                                    split_series, to_windows)
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
@@ -75,9 +75,19 @@ def _png(path):
 def test_windows_round_trip(name):
     loss = _losses()[name]
     x = torch.randn(2, 8, 7, 9)
-    for layout in pass_layouts(loss, 7, 9):
+    for layout in loss.pass_layouts(7, 9):
         back = from_windows(to_windows(x, layout, loss.num_heads), layout, 2)
         assert torch.equal(back, x), layout.name
+
+
+def test_windows_are_the_swin_recipe():
+    """The gather cuts the windows the pad/roll/partition recipe cuts."""
+    loss = _losses()['swtat_rect']
+    x = torch.randn(2, 8, 7, 9)
+    for layout in loss.pass_layouts(7, 9):
+        recipe = window_partition(pad_and_shift(x, layout.geom), layout.geom)
+        # (B, nW, C, L) vs the recipe's (nW, B, L, C).
+        assert torch.equal(to_windows(x, layout).permute(1, 0, 3, 2), recipe)
 
 
 @pytest.mark.parametrize('name', ALL)
@@ -139,8 +149,8 @@ def test_query_attention_follows_the_mask_and_rebuilds_the_output(name):
                 masked_somewhere |= bool((~att.allowed).any())
                 # weights @ values is the loss's reconstruction there.
                 _, token = locate(layout, y, x)
-                v = values[window, heads:2 * heads]  # (heads, L, d)
-                out = torch.einsum('hl,hld->hd',
+                v = values[heads:2 * heads, window]  # (heads, d, L)
+                out = torch.einsum('hl,hdl->hd',
                                    torch.from_numpy(w).reshape(heads, -1), v)
                 torch.testing.assert_close(
                     out.reshape(-1), p.tokens[1, :, qy, qx], rtol=1e-4,
@@ -160,14 +170,14 @@ def test_query_outside_the_map_is_refused():
 
 def test_window_borders():
     loss = SWTaTLoss(4, 4, window_size=4, shift_size=2)
-    plain, shifted = pass_layouts(loss, 8, 8)
+    plain, shifted = loss.pass_layouts(8, 8)
     assert boundaries(plain) == ([4], [4])
     assert boundaries(shifted) == ([2, 6], [2, 6])
-    plain, shifted = pass_layouts(loss, 7, 3)  # padded; width one window
+    plain, shifted = loss.pass_layouts(7, 3)  # padded; width one window
     assert boundaries(plain) == ([4], [])
     assert boundaries(shifted) == ([2, 6], [])
     assert shifted.geom.sw == 0
-    pm = pass_layouts(PatchMergeTaTLoss(4, 4, num_merges=2), 8, 8)[0]
+    pm = PatchMergeTaTLoss(4, 4, num_merges=2).pass_layouts(8, 8)[0]
     assert pm.grid == (2, 2) and boundaries(pm) == ([4], [4])
 
 

@@ -1,7 +1,8 @@
 """Pictures of what distillation does, and training curves.
 
 Pure helpers used by ``tools/analysis/visualize_distill.py`` and
-``tools/analysis/plot_logs.py``: window layouts of the TaT-type losses,
+``tools/analysis/plot_logs.py``: the windows of each pass of a TaT-type
+loss (the loss describes its passes, ``loss.pass_layouts(H, W)``),
 per-position inspection (error maps, reconstructions, one query's attention),
 feature colouring, matplotlib figures on an Agg canvas (pyplot is never
 imported, so no display is needed) and mmengine ``scalars.json`` reading.
@@ -12,15 +13,15 @@ from .figures import (attention_size, draw_features, draw_loss_maps,
                       draw_query_attention, draw_window_overlay,
                       features_size, loss_maps_size, new_figure,
                       overlay_size, save_figure)
-from .passes import (PassLayout, boundaries, from_windows, locate,
-                     pass_layouts, to_windows, window_positions)
+from .passes import (boundaries, from_windows, locate, to_windows,
+                     window_positions)
 from .scalars import (RunLog, find_scalar_files, load_run, read_records,
                       select_metrics, split_series)
 from .tat_inspection import (PassInspection, QueryAttention, TaTInspection,
                              inspect_tat_loss, query_attention)
 
 __all__ = [
-    'PassLayout', 'pass_layouts', 'to_windows', 'from_windows', 'locate',
+    'to_windows', 'from_windows', 'locate',
     'window_positions', 'boundaries', 'PassInspection', 'TaTInspection',
     'QueryAttention', 'inspect_tat_loss', 'query_attention', 'pca_rgb',
     'channel_norm', 'new_figure', 'save_figure', 'draw_window_overlay',

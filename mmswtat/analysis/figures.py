@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from .passes import PassLayout, boundaries
+from mmswtat.models.ops import PassLayout
+from .passes import boundaries
 from .tat_inspection import QueryAttention
 
 DPI = 100

@@ -1,109 +1,20 @@
-"""The window passes of a TaT-type loss, laid out for inspection.
+"""The window passes of a TaT-type loss, cut and put back for inspection.
 
-A :class:`PassLayout` says how one pass of a loss sees its ``H x W`` map:
-how many 2x2 patch merges come first (patch-merging loss) and the window
-geometry on the (merged) grid (one window over the whole grid for the global
-passes). With it a map can be cut into the windows the loss attends in, put
-back, and a query position found in its window. Built only on the public
-ops in :mod:`mmswtat.models.ops`.
+Each loss describes its passes itself (``loss.pass_layouts(H, W)``: a list of
+:class:`~mmswtat.models.ops.PassLayout`, i.e. the 2x2 merges and the window
+geometry of every pass). The helpers here cut a map into the windows a pass
+attends in with the gather that training uses
+(:func:`~mmswtat.models.ops.gather_windows`), put windows back, find a query
+position in its window and list window borders.
 """
-import math
-from typing import List, NamedTuple, Tuple
+from typing import List, Tuple
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmswtat.models.losses import (BaseTaTLoss, PatchMergeTaTLoss, SWTaTLoss,
-                                   TaTLoss)
-from mmswtat.models.ops import (WindowGeometry, pad_and_shift, patch_merge,
-                                resolve_num_merges, window_geometry,
-                                window_partition)
-
-
-class PassLayout(NamedTuple):
-    """One pass of a TaT-type loss on an ``H x W`` map.
-
-    Attributes:
-        name: The pass name, as in ``loss.error_maps()`` (``'plain'``,
-            ``'shifted'``, ``'global'``, ``'merged'``).
-        merges: Number of 2x2 patch merges applied before the pass (0: none).
-        sizes: Map size before each merge and after the last one,
-            ``[(H, W), ..., (H_m, W_m)]`` (``merges + 1`` entries).
-        geom: Window geometry on the ``H_m x W_m`` grid.
-    """
-    name: str
-    merges: int
-    sizes: Tuple[Tuple[int, int], ...]
-    geom: WindowGeometry
-
-    @property
-    def grid(self) -> Tuple[int, int]:
-        """``(H_m, W_m)``: the grid the pass attends on."""
-        return self.sizes[-1]
-
-    @property
-    def cell(self) -> int:
-        """Side of one token of the pass, in cells of the input map."""
-        return 2**self.merges
-
-    @property
-    def windowed(self) -> bool:
-        """Whether the pass splits its grid into several windows."""
-        return self.geom.num_windows > 1
-
-
-def _merged_sizes(height: int, width: int,
-                  merges: int) -> Tuple[Tuple[int, int], ...]:
-    sizes = [(height, width)]
-    for _ in range(merges):
-        height, width = math.ceil(height / 2), math.ceil(width / 2)
-        sizes.append((height, width))
-    return tuple(sizes)
-
-
-def pass_layouts(loss: BaseTaTLoss, height: int,
-                 width: int) -> List[PassLayout]:
-    """The passes ``loss`` runs on a teacher map of ``height x width``.
-
-    Args:
-        loss: A :class:`SWTaTLoss`, :class:`TaTLoss` or
-            :class:`PatchMergeTaTLoss`.
-        height: Teacher map height ``H``.
-        width: Teacher map width ``W``.
-
-    Returns:
-        One :class:`PassLayout` per pass, in the order (and with the names)
-        of ``loss.error_maps()``.
-
-    Raises:
-        TypeError: Another kind of loss.
-    """
-    if isinstance(loss, SWTaTLoss):
-        sizes = _merged_sizes(height, width, 0)
-        out = [PassLayout('plain', 0, sizes,
-                          window_geometry(height, width, loss.window_size, 0))]
-        if any(loss.shift_size):
-            out.append(PassLayout(
-                'shifted', 0, sizes,
-                window_geometry(height, width, loss.window_size,
-                                loss.shift_size)))
-        return out
-    if isinstance(loss, PatchMergeTaTLoss):
-        merges = resolve_num_merges(height, width, loss.num_merges,
-                                    loss.max_tokens)
-        sizes = _merged_sizes(height, width, merges)
-        h, w = sizes[-1]
-        return [PassLayout('merged', merges, sizes,
-                           window_geometry(h, w, (h, w), 0))]
-    if isinstance(loss, TaTLoss):
-        return [PassLayout('global', 0, _merged_sizes(height, width, 0),
-                           window_geometry(height, width, (height, width), 0))]
-    raise TypeError(
-        f'{type(loss).__name__} is not a loss whose passes are known here '
-        '(SWTaTLoss, TaTLoss, PatchMergeTaTLoss); add its layout to '
-        'mmswtat/analysis/passes.py')
+from mmswtat.models.ops import (PassLayout, gather_windows, patch_merge,
+                                windows_to_map)
 
 
 def to_windows(x: Tensor, layout: PassLayout, num_heads: int = 1) -> Tensor:
@@ -115,12 +26,12 @@ def to_windows(x: Tensor, layout: PassLayout, num_heads: int = 1) -> Tensor:
         num_heads: Channel groups.
 
     Returns:
-        ``(nW, B * num_heads, L, C * 4**merges // num_heads)``, ``L = wh *
-        ww``, in :func:`~mmswtat.models.ops.window_partition` order.
+        ``(B * num_heads, nW, d, L)`` with ``d = C * 4**merges // num_heads``
+        and ``L = wh * ww``: the channel-first windows the loss attends on
+        (:func:`~mmswtat.models.ops.gather_windows`).
     """
-    x = patch_merge(x, layout.merges)
-    return window_partition(pad_and_shift(x, layout.geom), layout.geom,
-                            num_heads)
+    return gather_windows(patch_merge(x, layout.merges), layout.geom,
+                          num_heads)
 
 
 def from_windows(windows: Tensor,
@@ -130,7 +41,7 @@ def from_windows(windows: Tensor,
     """Inverse of :func:`to_windows`: back to the map.
 
     Args:
-        windows: ``(nW, B * heads, L, d)``.
+        windows: ``(B * heads, nW, d, L)``.
         layout: The pass.
         batch: ``B``.
         unmerge: Split merged tokens back into their 2x2 cells.
@@ -141,16 +52,10 @@ def from_windows(windows: Tensor,
         d, H_m, W_m)`` (merged tokens keep the zero-padded cells that
         :func:`~mmswtat.models.ops.patch_merge` added; unmerging drops them).
     """
-    geom = layout.geom
-    nh, nw = geom.hp // geom.wh, geom.wp // geom.ww
-    heads = windows.shape[1] // batch
-    d = windows.shape[-1]
-    x = windows.reshape(nh, nw, batch, heads, geom.wh, geom.ww, d)
-    x = x.permute(2, 3, 6, 0, 4, 1, 5).reshape(batch, heads * d, geom.hp,
-                                                geom.wp)
-    if geom.shifted:
-        x = torch.roll(x, shifts=(geom.sh, geom.sw), dims=(2, 3))
-    x = x[..., :geom.height, :geom.width]
+    n, nw, d, area = windows.shape
+    heads = n // batch
+    x = windows.reshape(batch, heads, nw, d, area).transpose(2, 3)
+    x = windows_to_map(x.reshape(batch, heads * d, nw * area), layout.geom)
     if not unmerge:
         return x
     for h, w in reversed(layout.sizes[:-1]):
@@ -167,7 +72,7 @@ def locate(layout: PassLayout, y: int, x: int) -> Tuple[int, int]:
         x: Column on it.
 
     Returns:
-        ``(window, token)``: indices into the first and third dimension of
+        ``(window, token)``: indices into the second and last dimension of
         :func:`to_windows`.
 
     Raises:

@@ -5,8 +5,9 @@ for every pass, the per-position error map (``loss.error_maps``), the
 student's reconstruction of the teacher map, and the pass loss.
 :func:`query_attention` gives the attention weights of one query over the
 keys of its window, with the attention mask. Both use the loss's own
-``project`` (embeddings) and the public window ops, so they show exactly what
-the loss trains.
+``project`` (embeddings), its own pass description (``loss.pass_layouts``)
+and the window gather and attention that training runs, so they show exactly
+what the loss trains.
 """
 from dataclasses import dataclass, field
 from typing import Dict, Tuple
@@ -16,10 +17,9 @@ import torch
 from torch import Tensor
 
 from mmswtat.models.losses import BaseTaTLoss
-from mmswtat.models.ops import (resolve_scale, target_aware_attention,
-                                window_attention_mask)
-from .passes import (PassLayout, from_windows, locate, pass_layouts,
-                     to_windows, window_positions)
+from mmswtat.models.ops import (PassLayout, channel_first_attention,
+                                resolve_scale, window_attention_mask)
+from .passes import from_windows, locate, to_windows, window_positions
 
 
 @dataclass
@@ -92,12 +92,12 @@ class QueryAttention:
     logits: np.ndarray
 
 
-def _attend(layout: PassLayout, q: Tensor, k: Tensor, v: Tensor,
-            num_heads: int, scale) -> Tensor:
-    """Attention output in windows, ``(nW, B * heads, L, d)``."""
-    qw, kw, vw = (to_windows(x, layout, num_heads) for x in (q, k, v))
-    mask = window_attention_mask(layout.geom, q.device)
-    return target_aware_attention(qw, kw, vw, mask, scale)
+def _attend(loss: BaseTaTLoss, layout: PassLayout, q: Tensor, k: Tensor,
+            v: Tensor) -> Tensor:
+    """Attention output in windows, ``(B * heads, nW, d, L)``."""
+    qw, kw, vw = (to_windows(x, layout, loss.num_heads) for x in (q, k, v))
+    return channel_first_attention(qw, kw, vw, layout.geom, loss.scale,
+                                   loss.attn_impl)
 
 
 @torch.no_grad()
@@ -116,19 +116,19 @@ def inspect_tat_loss(loss: BaseTaTLoss, student: Tensor,
     """
     with torch.autocast(student.device.type, enabled=False):
         q, k, v, t = loss.project(student, teacher)
-        maps = loss.error_maps(student, teacher)
-        layouts = pass_layouts(loss, *t.shape[-2:])
+        maps = {name: err for name, err, _ in loss.passes(q, k, v, t, 'map')}
+        layouts = loss.pass_layouts(*t.shape[-2:])
         if [lay.name for lay in layouts] != list(maps):
             raise RuntimeError(
-                f'{type(loss).__name__}.error_maps returned passes '
-                f'{list(maps)}, the layouts here expect '
-                f'{[lay.name for lay in layouts]}; update '
-                'mmswtat/analysis/passes.py')
+                f'{type(loss).__name__}.passes returned passes {list(maps)} '
+                f'but its pass_layouts describe '
+                f'{[lay.name for lay in layouts]}; make pass_layouts '
+                'describe the passes the loss runs')
         out = TaTInspection(q, k, v, t)
         for layout in layouts:
             err = maps[layout.name].detach()
-            channels = t.shape[1] * 4**layout.merges
-            windows = _attend(layout, q, k, v, loss.num_heads, loss.scale)
+            channels = t.shape[1] * layout.cell**2
+            windows = _attend(loss, layout, q, k, v)
             batch = t.shape[0]
             out.passes[layout.name] = PassInspection(
                 layout=layout,
@@ -170,13 +170,13 @@ def query_attention(loss: BaseTaTLoss,
     window, token = locate(layout, y, x)
     heads = loss.num_heads
     rows = slice(batch_index * heads, (batch_index + 1) * heads)
-    qw = to_windows(inspection.query, layout, heads)[window, rows, token]
-    kw = to_windows(inspection.key, layout, heads)[window, rows]
-    # qw (heads, d), kw (heads, L, d)
+    qw = to_windows(inspection.query, layout, heads)[rows, window, :, token]
+    kw = to_windows(inspection.key, layout, heads)[rows, window]
+    # qw (heads, d), kw (heads, d, L)
     scale = resolve_scale(loss.scale)
     if scale is None:
         scale = qw.shape[-1]**-0.5
-    logits = torch.einsum('hd,hld->hl', qw, kw) * scale
+    logits = torch.einsum('hd,hdl->hl', qw, kw) * scale
     mask = window_attention_mask(layout.geom, qw.device)
     allowed = (torch.ones(logits.shape[-1], dtype=torch.bool,
                           device=qw.device)

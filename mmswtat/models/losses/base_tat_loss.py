@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from ..ops import resize_to
-from ..ops import resolve_scale
+from ..ops import (PassLayout, check_reduction, pass_error, resize_to,
+                   resolve_attention_impl, resolve_scale)
 from ..ops.target_aware import ATTENTION_IMPLS, Scale
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
@@ -76,15 +76,11 @@ class BaseTaTLoss(BaseModule):
                 f'{name}: embed=False needs student_channels == '
                 f'teacher_channels, got {student_channels} vs '
                 f'{teacher_channels}; set embed=True to learn the projection')
-        resolve_scale(scale)
-        if attn_impl not in ATTENTION_IMPLS:
-            raise ValueError(f'{name}: attn_impl must be one of '
-                             f'{ATTENTION_IMPLS}, got {attn_impl!r}')
+        self.scale = scale
         self.attn_impl = attn_impl
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.num_heads = num_heads
-        self.scale = scale
         self.embed = embed
         self.query = query
         self.loss_weight = loss_weight
@@ -103,6 +99,29 @@ class BaseTaTLoss(BaseModule):
                     cfg,
                     in_channels=student_channels,
                     out_channels=teacher_channels))
+
+    @property
+    def scale(self) -> Scale:
+        """The logit scale as given (validated and resolved when set)."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value: Scale) -> None:
+        self._scale_factor = resolve_scale(value)
+        self._scale = value
+
+    @property
+    def attn_impl(self) -> str:
+        """The attention implementation as given (checked when set)."""
+        return self._attn_impl
+
+    @attn_impl.setter
+    def attn_impl(self, value: str) -> None:
+        if value not in ATTENTION_IMPLS:
+            raise ValueError(f'{type(self).__name__}: attn_impl must be one '
+                             f'of {ATTENTION_IMPLS}, got {value!r}')
+        self._impl = resolve_attention_impl(value)
+        self._attn_impl = value
 
     # ------------------------------------------------------------------ input
     def check_inputs(self, student: Tensor, teacher: Tensor) -> None:
@@ -135,10 +154,18 @@ class BaseTaTLoss(BaseModule):
     def project(self, student: Tensor, teacher: Tensor) -> QKVT:
         """Resize, detach, cast up and embed.
 
+        Args:
+            student: ``(B, C_s, H_s, W_s)``.
+            teacher: ``(B, C_t, H, W)``.
+
         Returns:
             ``(Q, K, V, T)``, each ``(B, C_t, H, W)`` in fp32 or wider.
         """
         self.check_inputs(student, teacher)
+        return self._project(student, teacher)
+
+    def _project(self, student: Tensor, teacher: Tensor) -> QKVT:
+        """:meth:`project` on inputs already checked."""
         teacher = _fp32_or_wider(teacher.detach())
         student = _fp32_or_wider(student)
         student = resize_to(student, teacher.shape[-2:])
@@ -152,26 +179,62 @@ class BaseTaTLoss(BaseModule):
                 self.value_embed(student), teacher)
 
     # ------------------------------------------------------------------- math
+    def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
+        """The passes this loss runs on a ``height x width`` teacher map.
+
+        The one description of the loss's passes: :meth:`passes` computes
+        exactly these, and :mod:`mmswtat.analysis` draws and inspects them.
+        A new TaT-type loss implements this method (e.g. with
+        :func:`~mmswtat.models.ops.window_pass` or
+        :func:`~mmswtat.models.ops.global_pass`) and nothing else.
+
+        Args:
+            height: Teacher map height ``H``.
+            width: Teacher map width ``W``.
+
+        Returns:
+            One :class:`~mmswtat.models.ops.PassLayout` per pass, in the
+            order (and with the names) of :meth:`error_maps`.
+        """
+        raise NotImplementedError(
+            f'{type(self).__name__} does not describe its passes; implement '
+            'pass_layouts(height, width) returning one PassLayout per pass')
+
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
                target: Tensor,
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
-        """The passes of this loss on projected maps.
+        """Run the passes of :meth:`pass_layouts` on projected maps.
 
         Args:
-            query, key, value, target: From :meth:`project`.
+            query, key, value, target: ``(B, C_t, H, W)`` from
+                :meth:`project`.
             reduction: ``'map'`` for per-position error maps, ``'sum'`` for
                 their sums only (cheaper; what :meth:`forward` uses).
 
         Returns:
             ``[(name, error, numel), ...]``: ``error`` is a ``(B, H', W')``
-            map or its sum, ``numel = B * C * H' * W'``; the loss is the
-            mean over passes of ``sum(error) / numel``.
+            map on the pass grid or its sum, ``numel = B * C' * H' * W'``
+            (``C' = C_t * 4**merges``); the loss is the mean over passes of
+            ``sum(error) / numel``.
         """
-        raise NotImplementedError
+        check_reduction(reduction)
+        b, c, h, w = target.shape
+        out = []
+        for layout in self.pass_layouts(h, w):
+            err = pass_error(query, key, value, target, layout,
+                             self.num_heads, self._scale_factor, reduction,
+                             self._impl)
+            hm, wm = layout.grid
+            out.append((layout.name, err, b * c * layout.cell**2 * hm * wm))
+        return out
 
     def error_maps(self, student: Tensor,
                    teacher: Tensor) -> Dict[str, Tensor]:
         """Per-position squared errors of each pass, for inspection.
+
+        Args:
+            student: ``(B, C_s, H_s, W_s)``.
+            teacher: ``(B, C_t, H, W)``.
 
         Returns:
             ``{pass_name: (B, H', W')}`` (fp32, with the graph).
@@ -181,7 +244,7 @@ class BaseTaTLoss(BaseModule):
             return {
                 name: err
                 for name, err, _ in self.passes(
-                    *self.project(student, teacher), reduction='map')
+                    *self._project(student, teacher), reduction='map')
             }
 
     def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
@@ -197,7 +260,7 @@ class BaseTaTLoss(BaseModule):
         self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
             passes = self.passes(
-                *self.project(student, teacher), reduction='sum')
+                *self._project(student, teacher), reduction='sum')
             loss = sum(err.sum() / numel for _, err, numel in passes)
             return loss * (self.loss_weight / len(passes))
 

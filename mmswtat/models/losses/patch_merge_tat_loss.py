@@ -1,11 +1,8 @@
 """Patch-merging distillation: global TaT on 2x2-merged tokens."""
-from typing import List, Tuple, Union
-
-from torch import Tensor
+from typing import List, Union
 
 from mmswtat.registry import MODELS
-from ..ops import (global_tat_error, map_distinct, patch_merge,
-                   resolve_num_merges)
+from ..ops import PassLayout, global_pass, resolve_num_merges
 from .base_tat_loss import BaseTaTLoss
 
 
@@ -37,16 +34,19 @@ class PatchMergeTaTLoss(BaseTaTLoss):
         self.num_merges = num_merges
         self.max_tokens = max_tokens
 
-    def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor,
-               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
-        k = resolve_num_merges(*target.shape[-2:], self.num_merges,
-                               self.max_tokens)
-        q, key, v, t = map_distinct(lambda x: patch_merge(x, k),
-                                    (query, key, value, target))
-        err = global_tat_error(q, key, v, t, self.num_heads, self.scale,
-                               reduction, self.attn_impl)
-        return [('merged', err, t.numel())]
+    def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
+        """One ``'merged'`` pass: a global window on the merged grid.
+
+        Args:
+            height: Teacher map height ``H``.
+            width: Teacher map width ``W``.
+
+        Returns:
+            The pass, with ``num_merges`` resolved for this map size.
+        """
+        merges = resolve_num_merges(height, width, self.num_merges,
+                                    self.max_tokens)
+        return [global_pass('merged', height, width, merges)]
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, num_merges={self.num_merges!r}, '

@@ -1,10 +1,8 @@
 """Shifted-window target-aware transformer loss (patch-group distillation)."""
-from typing import List, Tuple
-
-from torch import Tensor
+from typing import List
 
 from mmswtat.registry import MODELS
-from ..ops import check_window_and_shift, window_tat_errors
+from ..ops import PassLayout, check_window_and_shift, window_pass
 from ..ops.window import IntPair
 from .base_tat_loss import BaseTaTLoss
 
@@ -36,16 +34,21 @@ class SWTaTLoss(BaseTaTLoss):
         self.window_size, self.shift_size = check_window_and_shift(
             window_size, shift_size)
 
-    def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor,
-               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
+    def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
+        """``'plain'`` windows, then ``'shifted'`` ones (if ``shift_size``).
+
+        Args:
+            height: Teacher map height ``H``.
+            width: Teacher map width ``W``.
+
+        Returns:
+            The windowed passes, window and shift clamped to the map.
+        """
         shifts = [0, self.shift_size] if any(self.shift_size) else [0]
-        errors = window_tat_errors(query, key, value, target,
-                                   self.window_size, shifts, self.num_heads,
-                                   self.scale, reduction, self.attn_impl)
-        numel = target.numel()
-        return [(name, err, numel)
-                for name, err in zip(('plain', 'shifted'), errors)]
+        return [
+            window_pass(name, height, width, self.window_size, shift)
+            for name, shift in zip(('plain', 'shifted'), shifts)
+        ]
 
     def extra_repr(self) -> str:
         return (f'{super().extra_repr()}, window_size={self.window_size}, '

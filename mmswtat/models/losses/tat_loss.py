@@ -1,10 +1,8 @@
 """Global target-aware transformer loss (TaT, CVPR 2022)."""
-from typing import List, Tuple
-
-from torch import Tensor
+from typing import List
 
 from mmswtat.registry import MODELS
-from ..ops import global_tat_error
+from ..ops import PassLayout, global_pass
 from .base_tat_loss import BaseTaTLoss
 
 
@@ -19,9 +17,11 @@ class TaTLoss(BaseTaTLoss):
     Args: see :class:`BaseTaTLoss`.
     """
 
-    def passes(self, query: Tensor, key: Tensor, value: Tensor,
-               target: Tensor,
-               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
-        err = global_tat_error(query, key, value, target, self.num_heads,
-                               self.scale, reduction, self.attn_impl)
-        return [('global', err, target.numel())]
+    def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
+        """One ``'global'`` pass: a single window over the whole map.
+
+        Args:
+            height: Teacher map height ``H``.
+            width: Teacher map width ``W``.
+        """
+        return [global_pass('global', height, width)]

@@ -1,23 +1,25 @@
-from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
-                           global_tat_error, map_distinct, patch_merge,
-                           resolve_attention_impl, resolve_num_merges,
-                           resolve_scale, target_aware_attention,
-                           window_tat_error, window_tat_errors)
+from .pass_layout import (PassLayout, global_pass, merged_sizes,
+                          patch_merge, resolve_num_merges, window_pass)
 from .resize import resize_to
-from .window import (WindowGeometry, check_window_and_shift, pad_and_shift,
-                     region_labels, to_2tuple, validity_map,
-                     window_attention_bias, window_attention_mask,
-                     window_geometry, window_partition, window_reverse_map)
+from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
+                           check_reduction, global_tat_error, map_distinct,
+                           pass_error, resolve_attention_impl, resolve_scale,
+                           resolved_attention, window_tat_error,
+                           window_tat_errors)
+from .window import (WindowGeometry, check_window_and_shift, region_labels,
+                     to_2tuple, validity_map, window_attention_bias,
+                     window_attention_mask, window_geometry)
 from .window_gather import (WindowIndex, gather_windows, window_index,
                             windows_to_map)
 
 __all__ = [
-    'ATTENTION_IMPLS', 'channel_first_attention', 'global_tat_error',
-    'map_distinct', 'patch_merge', 'resolve_attention_impl',
-    'resolve_num_merges', 'resolve_scale', 'target_aware_attention',
-    'window_tat_error', 'window_tat_errors', 'WindowIndex', 'gather_windows',
-    'window_index', 'windows_to_map', 'WindowGeometry',
-    'check_window_and_shift', 'pad_and_shift', 'region_labels', 'to_2tuple',
+    'ATTENTION_IMPLS', 'channel_first_attention', 'check_reduction',
+    'global_tat_error', 'map_distinct', 'pass_error', 'patch_merge',
+    'resolve_attention_impl', 'resolve_num_merges', 'resolve_scale',
+    'resolved_attention', 'window_tat_error', 'window_tat_errors',
+    'PassLayout', 'global_pass', 'merged_sizes', 'window_pass', 'resize_to',
+    'WindowIndex', 'gather_windows', 'window_index', 'windows_to_map',
+    'WindowGeometry', 'check_window_and_shift', 'region_labels', 'to_2tuple',
     'validity_map', 'window_attention_bias', 'window_attention_mask',
-    'window_geometry', 'window_partition', 'window_reverse_map', 'resize_to'
+    'window_geometry'
 ]

@@ -5,15 +5,15 @@ Notation (all maps ``(B, C, H, W)`` on the same ``H x W`` grid):
 target position ``i`` is reconstructed as ``R_i = sum_j softmax_j(scale *
 <q_i, k_j>) v_j`` over the keys it may see, and the error is ``||R - target||^2``.
 """
-import math
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .pass_layout import PassLayout, patch_merge, window_pass
 from .window import (IntPair, WindowGeometry, window_attention_bias,
-                     window_attention_mask, window_geometry)
+                     window_attention_mask)
 from .window_gather import gather_windows, windows_to_map
 
 Scale = Union[float, str]
@@ -27,29 +27,6 @@ def resolve_scale(scale: Scale) -> Optional[float]:
     if isinstance(scale, str) or not isinstance(scale, (int, float)):
         raise ValueError(f"scale must be a number or 'auto', got {scale!r}")
     return float(scale)
-
-
-def target_aware_attention(query: Tensor,
-                           key: Tensor,
-                           value: Tensor,
-                           attn_mask: Optional[Tensor] = None,
-                           scale: Scale = 1.0) -> Tensor:
-    """``softmax(scale * q k^T, masked) v`` through SDPA.
-
-    Args:
-        query: ``(..., Lq, d)``.
-        key: ``(..., Lk, d)``.
-        value: ``(..., Lk, dv)``.
-        attn_mask: Bool, broadcastable to ``(..., Lq, Lk)``; True = attend.
-            Every query row must allow at least one key.
-        scale: Logit scale; ``1.0`` is the paper's plain inner product,
-            ``'auto'`` is ``1/sqrt(d)``.
-
-    Returns:
-        ``(..., Lq, dv)``.
-    """
-    return F.scaled_dot_product_attention(
-        query, key, value, attn_mask=attn_mask, scale=resolve_scale(scale))
 
 
 def resolve_attention_impl(impl: str) -> str:
@@ -96,16 +73,34 @@ def channel_first_attention(query: Tensor,
     Returns:
         ``(N, nW, dv, L)``.
     """
-    impl = resolve_attention_impl(impl)
+    return resolved_attention(query, key, value, geom, resolve_scale(scale),
+                              resolve_attention_impl(impl))
+
+
+def resolved_attention(query: Tensor, key: Tensor, value: Tensor,
+                       geom: Optional[WindowGeometry], factor: Optional[float],
+                       impl: str) -> Tensor:
+    """:func:`channel_first_attention` with its arguments already resolved.
+
+    No checks: the losses resolve scale and implementation once, at build.
+
+    Args:
+        query, key, value, geom: As in :func:`channel_first_attention`.
+        factor: :func:`resolve_scale` of the scale (``None``:
+            ``1/sqrt(d)``).
+        impl: ``'sdpa'`` or ``'matmul'`` (:func:`resolve_attention_impl`).
+
+    Returns:
+        ``(N, nW, dv, L)``.
+    """
     if impl == 'sdpa':
         mask = None if geom is None else window_attention_mask(
             geom, query.device)
         if mask is not None:
             mask = mask.view(1, geom.num_windows, *mask.shape[2:])
-        return target_aware_attention(query.mT, key.mT, value.mT, mask,
-                                      scale).mT
+        return F.scaled_dot_product_attention(
+            query.mT, key.mT, value.mT, attn_mask=mask, scale=factor).mT
     logits = torch.matmul(query.mT, key)  # (N, nW, L, L)
-    factor = resolve_scale(scale)
     if factor is None:
         factor = query.shape[-2]**-0.5
     if factor != 1.0:
@@ -195,32 +190,58 @@ def window_tat_errors(query: Tensor,
     Returns:
         One error (map or sum) per pass, in ``shift_sizes`` order.
     """
-    if reduction not in ('map', 'sum'):
-        raise ValueError(f"reduction must be 'map' or 'sum', got "
-                         f'{reduction!r}')
+    check_reduction(reduction)
     b, c, h, w = target.shape
     _check_heads(c, num_heads)
     _check_heads(query.shape[1], num_heads)
+    factor, impl = resolve_scale(scale), resolve_attention_impl(impl)
     return [
-        _pass_error(query, key, value, target,
-                    window_geometry(h, w, window_size, shift), num_heads,
-                    scale, reduction, impl) for shift in shift_sizes
+        pass_error(query, key, value, target,
+                   window_pass('', h, w, window_size, shift), num_heads,
+                   factor, reduction, impl) for shift in shift_sizes
     ]
 
 
-def _pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
-                geom: WindowGeometry, num_heads: int, scale: Scale,
-                reduction: str, impl: str) -> Tensor:
-    """One pass: gather channel-major windows, attend, compare.
+def check_reduction(reduction: str) -> None:
+    """Raise unless ``reduction`` is ``'map'`` or ``'sum'``."""
+    if reduction not in ('map', 'sum'):
+        raise ValueError(f"reduction must be 'map' or 'sum', got "
+                         f'{reduction!r}')
 
-    See :mod:`.window_gather` for why the windows keep channels first.
+
+def pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
+               layout: PassLayout, num_heads: int, factor: Optional[float],
+               reduction: str, impl: str) -> Tensor:
+    """Error of one pass: merge, gather channel-major windows, attend.
+
+    The one implementation of every pass (what the losses run). No checks:
+    the arguments are resolved once, by the loss at build or by
+    :func:`window_tat_errors` per call. See :mod:`.window_gather` for why the
+    windows keep channels first.
+
+    Args:
+        query: ``(B, Cq, H, W)``.
+        key: ``(B, Cq, H, W)``.
+        value: ``(B, C, H, W)``.
+        target: ``(B, C, H, W)``.
+        layout: The pass (``layout.sizes[0] == (H, W)``).
+        num_heads: Channel groups, dividing ``Cq`` and ``C``.
+        factor: Logit scale from :func:`resolve_scale` (``None``:
+            ``1/sqrt(d)``).
+        reduction: ``'map'`` or ``'sum'`` (see :func:`window_tat_error`).
+        impl: ``'matmul'`` or ``'sdpa'`` (:func:`resolve_attention_impl`).
 
     Returns:
-        ``(B, H, W)`` (``'map'``) or a scalar (``'sum'``).
+        ``(B, H_m, W_m)`` with ``sum_c (R_c - target_c)^2`` at every real
+        position of the pass grid (``'map'``), or its scalar sum (``'sum'``).
     """
-    q, k, v, t = map_distinct(lambda x: gather_windows(x, geom, num_heads),
-                              (query, key, value, target))
-    recon = channel_first_attention(q, k, v, geom, scale, impl)
+    geom = layout.geom
+
+    def windows(x: Tensor) -> Tensor:
+        return gather_windows(patch_merge(x, layout.merges), geom, num_heads)
+
+    q, k, v, t = map_distinct(windows, (query, key, value, target))
+    recon = resolved_attention(q, k, v, geom, factor, impl)
     if reduction == 'sum' and not geom.padded:
         # Every slot is a real position: one fused pass, fused backward.
         return F.mse_loss(recon, t, reduction='sum')
@@ -246,43 +267,3 @@ def global_tat_error(query: Tensor,
     h, w = target.shape[-2:]
     return window_tat_error(query, key, value, target, (h, w), 0, num_heads,
                             scale, reduction, impl)
-
-
-def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
-                       max_tokens: int = 1024) -> int:
-    """Number of 2x2 merges: an int as given, or ``'auto'``.
-
-    ``'auto'`` merges until ``H * W <= max_tokens`` (sizes rounded up to even
-    before each merge, as :func:`patch_merge` pads).
-    """
-    if num_merges == 'auto':
-        if max_tokens < 1:
-            raise ValueError(f'max_tokens must be >= 1, got {max_tokens}')
-        k = 0
-        while height * width > max_tokens:
-            height, width = math.ceil(height / 2), math.ceil(width / 2)
-            k += 1
-        return k
-    if isinstance(num_merges, bool) or not isinstance(num_merges, int) \
-            or num_merges < 0:
-        raise ValueError(
-            f"num_merges must be an int >= 0 or 'auto', got {num_merges!r}")
-    return num_merges
-
-
-def patch_merge(x: Tensor, num_merges: int) -> Tensor:
-    """Merge 2x2 patches ``num_merges`` times (zero-pad to even, space-to-depth).
-
-    Args:
-        x: ``(B, C, H, W)``.
-
-    Returns:
-        ``(B, C * 4**k, ceil-halved H, ceil-halved W)`` with
-        ``F.pixel_unshuffle`` channel order (``c * 4 + 2 * dy + dx``).
-    """
-    for _ in range(num_merges):
-        h, w = x.shape[-2:]
-        if h % 2 or w % 2:
-            x = F.pad(x, (0, w % 2, 0, h % 2))
-        x = F.pixel_unshuffle(x, 2)
-    return x

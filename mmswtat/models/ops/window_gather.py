@@ -1,23 +1,25 @@
 """Window passes as one cached gather, channels kept first.
 
-The maps come from convolutions in ``(B, C, H, W)`` layout. Moving channels
-last (what ``window_partition`` does to give SDPA ``(tokens, channels)``
-rows) is a transposing copy with strided reads, the most expensive data
-movement of a window pass on CPU; ``torch.roll`` adds two more copies for
-the shifted pass. Here each map instead keeps its channels first: one
-``torch.gather`` along the flattened spatial dim, with an index cached per
-pass geometry, pads nothing, rolls and partitions at once into ``(B *
+The maps come from convolutions in ``(B, C, H, W)`` layout. Cutting windows
+the Swin way (zero-pad, ``torch.roll``, then a channels-last partition into
+``(tokens, channels)`` rows for SDPA) makes a transposing copy with strided
+reads, the most expensive data movement of a window pass on CPU, and the
+roll adds two more copies. Here each map instead keeps its channels first:
+one ``torch.gather`` along the flattened spatial dim, with an index cached
+per pass geometry, pads nothing, rolls and partitions at once into ``(B *
 heads, nW, d, L)`` windows, and attention runs on them as they are
 (:func:`~.target_aware.channel_first_attention`: BLAS multiplies the
 transposed operands directly; the ``L x L`` attention of a window is small
 next to the ``d x L`` maps). The backward
 pass gathers the gradient back with the inverse index (the slots are a
-permutation of the padded grid): copies, not scatter-adds.
+permutation of the padded grid): copies, not scatter-adds. Training and the
+analysis code (:mod:`mmswtat.analysis`) both cut windows here.
 
-Slot order is exactly that of :func:`~.window.window_partition` applied
-after :func:`~.window.pad_and_shift`: windows row-major over the rolled,
-padded grid, tokens row-major inside a window; the masks of
-:func:`~.window.window_attention_mask` apply unchanged.
+Slot order is that of the Swin recipe: zero-pad bottom/right to ``Hp x
+Wp``, roll by ``(-sh, -sw)``, then windows row-major over the rolled grid
+and tokens row-major inside a window (``tests/window_reference.py`` writes
+that recipe out and the tests compare); the masks of
+:func:`~.window.window_attention_mask` use the same order.
 """
 from functools import lru_cache
 from typing import NamedTuple, Optional
@@ -52,7 +54,7 @@ def window_index(geom: WindowGeometry,
     Slot ``(w, l)`` with ``w = wi * nw + wj`` and ``l = ti * ww + tj`` holds
     the rolled-grid position ``(r, c) = (wi * wh + ti, wj * ww + tj)``, i.e.
     the padded position ``((r + sh) % Hp, (c + sw) % Wp)``, where
-    ``torch.roll`` by ``(-sh, -sw)`` then ``window_partition`` put it.
+    ``torch.roll`` by ``(-sh, -sw)`` and the partition put it.
 
     Returns:
         The indices, or ``None`` when the pass is the identity (one window,
@@ -119,17 +121,17 @@ def gather_windows(x: Tensor,
 
 
 def windows_to_map(values: Tensor, geom: WindowGeometry) -> Tensor:
-    """Put one scalar per slot back on the real ``H x W`` positions.
+    """Put values in slot order back on the real ``H x W`` positions.
 
     Args:
-        values: ``(B, nW * wh * ww)`` in slot order.
+        values: ``(..., nW * wh * ww)`` in slot order (e.g. ``(B, nW * L)``
+            per-position errors, or ``(B, C, nW * L)`` windowed channels).
         geom: The pass geometry.
 
     Returns:
-        ``(B, H, W)`` (shift and padding undone).
+        ``(..., H, W)`` (shift and padding undone).
     """
-    b = values.shape[0]
     index = window_index(geom, values.device)
     if index is not None:
-        values = torch.index_select(values, 1, index.real_slots)
-    return values.reshape(b, geom.height, geom.width)
+        values = torch.index_select(values, -1, index.real_slots)
+    return values.reshape(*values.shape[:-1], geom.height, geom.width)

@@ -1,0 +1,121 @@
+"""What one pass of a TaT-type loss attends over: merges, then windows.
+
+A pass optionally merges 2x2 patches ``k`` times (space-to-depth, the
+patch-merging loss), then attends inside the windows of a
+:class:`~.window.WindowGeometry` on the (merged) grid; a global pass is one
+window over the whole grid. Each loss says which passes it runs with
+``loss.pass_layouts(height, width)``; the loss computes exactly these
+passes and the analysis code draws them.
+"""
+import math
+from typing import NamedTuple, Tuple, Union
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from .window import IntPair, WindowGeometry, window_geometry
+
+
+class PassLayout(NamedTuple):
+    """One pass of a TaT-type loss on an ``H x W`` map.
+
+    Attributes:
+        name: The pass name, as in ``loss.error_maps()`` (``'plain'``,
+            ``'shifted'``, ``'global'``, ``'merged'``).
+        merges: Number of 2x2 patch merges applied before the pass (0: none).
+        sizes: Map size before each merge and after the last one,
+            ``[(H, W), ..., (H_m, W_m)]`` (``merges + 1`` entries).
+        geom: Window geometry on the ``H_m x W_m`` grid.
+    """
+    name: str
+    merges: int
+    sizes: Tuple[Tuple[int, int], ...]
+    geom: WindowGeometry
+
+    @property
+    def grid(self) -> Tuple[int, int]:
+        """``(H_m, W_m)``: the grid the pass attends on."""
+        return self.sizes[-1]
+
+    @property
+    def cell(self) -> int:
+        """Side of one token of the pass, in cells of the input map."""
+        return 2**self.merges
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the pass splits its grid into several windows."""
+        return self.geom.num_windows > 1
+
+
+def merged_sizes(height: int, width: int,
+                 merges: int) -> Tuple[Tuple[int, int], ...]:
+    """``((H, W), ..., (H_m, W_m))``: the size before and after each merge.
+
+    Each merge halves a side, rounding up (:func:`patch_merge` pads odd
+    sides with zeros).
+    """
+    sizes = [(height, width)]
+    for _ in range(merges):
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+        sizes.append((height, width))
+    return tuple(sizes)
+
+
+def window_pass(name: str, height: int, width: int, window_size: IntPair,
+                shift_size: IntPair = 0) -> PassLayout:
+    """A windowed pass on the ``H x W`` map itself (no merging).
+
+    Window and shift are clamped to the map (:func:`~.window.window_geometry`).
+    """
+    return PassLayout(name, 0, ((height, width), ),
+                      window_geometry(height, width, window_size, shift_size))
+
+
+def global_pass(name: str, height: int, width: int,
+                merges: int = 0) -> PassLayout:
+    """One window over the whole grid, after ``merges`` 2x2 merges."""
+    sizes = merged_sizes(height, width, merges)
+    h, w = sizes[-1]
+    return PassLayout(name, merges, sizes, window_geometry(h, w, (h, w), 0))
+
+
+def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
+                       max_tokens: int = 1024) -> int:
+    """Number of 2x2 merges: an int as given, or ``'auto'``.
+
+    ``'auto'`` merges until ``H * W <= max_tokens`` (sizes rounded up to even
+    before each merge, as :func:`patch_merge` pads).
+    """
+    if num_merges == 'auto':
+        if max_tokens < 1:
+            raise ValueError(f'max_tokens must be >= 1, got {max_tokens}')
+        k = 0
+        while height * width > max_tokens:
+            height, width = math.ceil(height / 2), math.ceil(width / 2)
+            k += 1
+        return k
+    if isinstance(num_merges, bool) or not isinstance(num_merges, int) \
+            or num_merges < 0:
+        raise ValueError(
+            f"num_merges must be an int >= 0 or 'auto', got {num_merges!r}")
+    return num_merges
+
+
+def patch_merge(x: Tensor, num_merges: int) -> Tensor:
+    """Merge 2x2 patches ``num_merges`` times (zero-pad to even, space-to-depth).
+
+    Args:
+        x: ``(B, C, H, W)``.
+
+    Returns:
+        ``(B, C * 4**k, ceil-halved H, ceil-halved W)`` with
+        ``F.pixel_unshuffle`` channel order (``c * 4 + 2 * dy + dx``);
+        ``x`` itself when ``num_merges`` is 0.
+    """
+    for _ in range(num_merges):
+        h, w = x.shape[-2:]
+        if h % 2 or w % 2:
+            x = F.pad(x, (0, w % 2, 0, h % 2))
+        x = F.pixel_unshuffle(x, 2)
+    return x
