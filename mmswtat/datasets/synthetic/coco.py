@@ -28,13 +28,8 @@ def _coco_header() -> dict:
     }
 
 
-def make_coco(out: str,
-              *,
-              num_train: int = 200,
-              num_val: int = 50,
-              size: int = 64,
-              seed: int = 0,
-              num_classes_used: int = 5,
+def make_coco(out: str, *, num_train: int = 200, num_val: int = 50,
+              size: int = 64, seed: int = 0, num_classes_used: int = 5,
               max_objects: int = 3) -> str:
     """COCO 2017 detection / instance segmentation.
 
@@ -52,13 +47,14 @@ def make_coco(out: str,
     ...]], the polygon ``area``, ``iscrowd`` 0. Objects never overlap.
 
     Args:
-        out: Output directory (``OUT`` above).
-        num_train: Number of training images.
-        num_val: Number of val/test images.
-        size: Image side in pixels (>= 16).
-        seed: Random seed; the same seed (and arguments) gives the same bytes.
-        num_classes_used: How many object classes appear.
-        max_objects: Maximum objects per image.
+        out: Output directory; the dataset goes to ``OUT/coco``.
+        num_train: Images of ``train2017`` (ids from 1).
+        num_val: Images of ``val2017`` (ids after the training ones).
+        size: Square image side in pixels (>= 16; the stock train datasets
+            drop images below 32).
+        seed: Seed of the per-split random streams (same seed, same bytes).
+        num_classes_used: The first N of the 80 categories appear.
+        max_objects: At most this many objects per image (at least one).
 
     Returns:
         One-line summary.

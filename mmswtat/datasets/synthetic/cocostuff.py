@@ -9,14 +9,9 @@ from .labels import COCOSTUFF_BACKGROUND
 from .scene import boundary_band, render_scene, semantic_label
 
 
-def make_cocostuff10k(out: str,
-                      *,
-                      num_train: int = 200,
-                      num_val: int = 50,
-                      size: int = 64,
-                      seed: int = 0,
-                      num_classes_used: int = 5,
-                      max_objects: int = 3,
+def make_cocostuff10k(out: str, *, num_train: int = 200, num_val: int = 50,
+                      size: int = 64, seed: int = 0,
+                      num_classes_used: int = 5, max_objects: int = 3,
                       boundary: int = 1) -> str:
     """COCO-Stuff 10k semantic segmentation (mmseg converted format).
 
@@ -35,20 +30,19 @@ def make_cocostuff10k(out: str,
     around objects is unlabeled (-> 255, ignored).
 
     Args:
-        out: Output directory (``OUT`` above).
-        num_train: Number of training images.
-        num_val: Number of val/test images.
-        size: Image side in pixels (>= 16).
-        seed: Random seed; the same seed (and arguments) gives the same bytes.
-        num_classes_used: How many object classes appear.
-        max_objects: Maximum objects per image.
-        boundary: Half width of the ignore band around objects (0 = none).
+        out: Output directory; the dataset goes to ``OUT/coco_stuff10k``.
+        num_train: Images in ``train2014``.
+        num_val: Images in ``test2014`` (numbered after the training ones).
+        size: Square image side in pixels (>= 16).
+        seed: Seed of the per-split random streams (same seed, same bytes).
+        num_classes_used: Thing classes 0..N-1 that appear (at most 80).
+        max_objects: At most this many objects per image (at least one).
+        boundary: Half width of the unlabeled (0) band around objects.
 
     Returns:
         One-line summary.
     """
     check_arguments(size, num_train, num_val, num_classes_used, max_objects)
-
     root = osp.join(out, 'coco_stuff10k')
     n_cls = min(num_classes_used, 80)
     styles = make_styles(n_cls)

@@ -7,12 +7,8 @@ from .io import check_arguments, mkdirs, save_jpg, split_rng, write_lines
 from .scene import render_scene
 
 
-def make_imagenet(out: str,
-                  *,
-                  num_train: int = 200,
-                  num_val: int = 50,
-                  size: int = 64,
-                  seed: int = 0,
+def make_imagenet(out: str, *, num_train: int = 200, num_val: int = 50,
+                  size: int = 64, seed: int = 0,
                   num_classes: int = 10) -> str:
     """ImageNet-1k classification (mmpretrain ``ImageNet`` with meta files).
 
@@ -32,18 +28,17 @@ def make_imagenet(out: str,
     ``topk`` <= N. Images are balanced over classes (round robin).
 
     Args:
-        out: Output directory (``OUT`` above).
-        num_train: Number of training images.
-        num_val: Number of val/test images.
-        size: Image side in pixels (>= 16).
-        seed: Random seed; the same seed (and arguments) gives the same bytes.
-        num_classes: Number of classes.
+        out: Output directory; the dataset goes to ``OUT/imagenet``.
+        num_train: Training images, balanced over the classes.
+        num_val: Validation images, balanced over the classes.
+        size: Square image side in pixels (>= 16).
+        seed: Seed of the per-split random streams (same seed, same bytes).
+        num_classes: Classes (wnids ``n00000000``...), labels 0..N-1.
 
     Returns:
         One-line summary.
     """
     check_arguments(size, num_train, num_val, num_classes)
-
     root = osp.join(out, 'imagenet')
     meta_dir = osp.join(root, 'meta')
     val_dir = osp.join(root, 'val')

@@ -9,15 +9,9 @@ from .labels import VOC_CLASSES
 from .scene import boundary_band, render_scene, semantic_label
 
 
-def make_voc(out: str,
-             *,
-             num_train: int = 200,
-             num_val: int = 50,
-             size: int = 64,
-             seed: int = 0,
-             num_classes_used: int = 5,
-             max_objects: int = 3,
-             boundary: int = 1) -> str:
+def make_voc(out: str, *, num_train: int = 200, num_val: int = 50,
+             size: int = 64, seed: int = 0, num_classes_used: int = 5,
+             max_objects: int = 3, boundary: int = 1) -> str:
     """PASCAL VOC 2012 semantic segmentation (+ SBD-style "aug" labels).
 
     Layout (``data_root = OUT/VOCdevkit/VOC2012`` for mmseg's
@@ -31,20 +25,19 @@ def make_voc(out: str,
         ImageSets/Segmentation/train.txt, val.txt, aug.txt (= train ids)
 
     Args:
-        out: Output directory (``OUT`` above).
-        num_train: Number of training images.
-        num_val: Number of val/test images.
-        size: Image side in pixels (>= 16).
-        seed: Random seed; the same seed (and arguments) gives the same bytes.
-        num_classes_used: How many object classes appear.
-        max_objects: Maximum objects per image.
-        boundary: Half width of the ignore band around objects (0 = none).
+        out: Output directory; the dataset goes to ``OUT/VOCdevkit/VOC2012``.
+        num_train: Images of ``train.txt`` (ids ``2010_*``).
+        num_val: Images of ``val.txt`` (ids ``2011_*``).
+        size: Square image side in pixels (>= 16).
+        seed: Seed of the per-split random streams (same seed, same bytes).
+        num_classes_used: VOC classes 1..N that appear (at most 20).
+        max_objects: At most this many objects per image (at least one).
+        boundary: Half width of the 255 band around objects (0 = none).
 
     Returns:
         One-line summary.
     """
     check_arguments(size, num_train, num_val, num_classes_used, max_objects)
-
     root = osp.join(out, 'VOCdevkit', 'VOC2012')
     img_dir = osp.join(root, 'JPEGImages')
     cls_dir = osp.join(root, 'SegmentationClass')

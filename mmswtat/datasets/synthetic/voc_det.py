@@ -43,15 +43,9 @@ def _voc_xml(folder: str, img_id: str, side: int,
     return ET.tostring(root, encoding='utf-8')
 
 
-def make_voc_det(out: str,
-                 *,
-                 num_train: int = 200,
-                 num_val: int = 50,
-                 size: int = 128,
-                 seed: int = 0,
-                 num_classes_used: int = 5,
-                 max_objects: int = 3,
-                 min_obj_size: int = 36) -> str:
+def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
+                 size: int = 128, seed: int = 0, num_classes_used: int = 5,
+                 max_objects: int = 3, min_obj_size: int = 36) -> str:
     """PASCAL VOC 2007 + 2012 detection.
 
     Layout (``data_root = OUT/VOCdevkit/`` for mmdet's ``voc0712.py``)::
@@ -70,15 +64,15 @@ def make_voc_det(out: str,
     ``min_obj_size``.
 
     Args:
-        out: Output directory (``OUT`` above).
-        num_train: Number of training images.
-        num_val: Number of val/test images.
-        size: Image side in pixels (>= 16).
-        seed: Random seed; the same seed (and arguments) gives the same bytes.
-        num_classes_used: How many object classes appear.
-        max_objects: Maximum objects per image.
-        min_obj_size: Minimum object box side (36 keeps boxes above
-            ``voc0712.py``'s ``bbox_min_size=32``).
+        out: Output directory; the dataset goes to ``OUT/VOCdevkit``.
+        num_train: Trainval images of both years together.
+        num_val: Test images of each year.
+        size: Square image side in pixels (>= 16).
+        seed: Seed of the per-split random streams (same seed, same bytes).
+        num_classes_used: VOC classes that appear (the first N of 20).
+        max_objects: At most this many objects per image (at least one).
+        min_obj_size: Smallest box side; 36 keeps boxes above
+            ``voc0712.py``'s ``bbox_min_size=32``.
 
     Returns:
         One-line summary.
