@@ -20,8 +20,8 @@ from .memory import PeakMemory, available_bytes
 from .naive_tat import (NaiveWindowTaTLoss, naive_window_tat,
                         naive_window_tat_error)
 from .report import (finish_report, fmt_s, loss_summary, loss_table,
-                     machine_info, merge_reports, print_report, render, save,
-                     show_reports, start_report, step_table)
+                     machine_info, merge_reports, output_path, print_report,
+                     render, save, show_reports, start_report, step_table)
 from .step import (DEFAULT_CONFIG, PHASES, build_distiller, default_crop,
                    plan_step_cases, run_step_case, step_case)
 from .timing import calibrate_gflops, time_phase
@@ -32,8 +32,9 @@ __all__ = [
     'build_distiller', 'build_loss', 'calibrate_gflops', 'default_crop',
     'execute', 'finish_report', 'fmt_s', 'loss_cost', 'loss_summary',
     'loss_table', 'machine_info', 'merge_reports', 'naive_window_tat',
-    'naive_window_tat_error', 'plan_loss_cases', 'plan_step_cases',
-    'print_report', 'render', 'resolve_device', 'run_case', 'run_isolated',
-    'run_loss_case', 'run_part', 'run_step_case', 'save', 'show_reports',
-    'start_report', 'step_case', 'step_table', 'time_phase', 'worker_main'
+    'naive_window_tat_error', 'output_path', 'plan_loss_cases',
+    'plan_step_cases', 'print_report', 'render', 'resolve_device', 'run_case',
+    'run_isolated', 'run_loss_case', 'run_part', 'run_step_case', 'save',
+    'show_reports', 'start_report', 'step_case', 'step_table', 'time_phase',
+    'worker_main'
 ]

@@ -161,6 +161,15 @@ def machine_info(device: torch.device, threads: int) -> Dict[str, Any]:
     return info
 
 
+def output_path(out: Optional[str], device: torch.device) -> str:
+    """``out``, or ``work_dirs/benchmark/benchmark_<device type>.json``; its
+    directory is created."""
+    out = out or os.path.join('work_dirs', 'benchmark',
+                              f'benchmark_{device.type}.json')
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    return out
+
+
 def start_report(device: torch.device, threads: int,
                  settings: Dict[str, Any]) -> Dict[str, Any]:
     """A new report of a run (machine and settings); prints its header.

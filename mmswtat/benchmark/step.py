@@ -146,23 +146,17 @@ def build_distiller(config: str, crop: int, device: torch.device,
     """
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import MODELS, init_default_scope
-
     import mmswtat  # noqa: F401
-    from mmswtat.utils import is_distiller_config, load_tool_config
+    from mmswtat.utils import (build_runner_model, is_distiller_config,
+                               load_tool_config)
     cfg = load_tool_config(config, step_options(crop))
     if not is_distiller_config(cfg):
         raise ValueError(f'{config} is not a distillation config (model.type '
                          f'{cfg.model.get("type")!r}); the step benchmark '
                          'needs a SingleTeacherDistiller config')
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model_cfg = cfg.model.copy()
-    if cfg.get('data_preprocessor') is not None:
-        # As mmengine's Runner does: the top-level preprocessor is the model's.
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     # A quiet current logger: init_weights() logs every parameter at INFO.
-    MMLogger.get_instance(f'benchmark_{id(model_cfg)}', log_level='WARNING')
-    model = MODELS.build(model_cfg)
+    MMLogger.get_instance(f'benchmark_{id(cfg)}', log_level='WARNING')
+    model = build_runner_model(cfg)
     model.init_weights()
     model.to(device).train()
     optim_cfg = cfg.optim_wrapper.copy()
@@ -172,6 +166,20 @@ def build_distiller(config: str, crop: int, device: torch.device,
 
 
 _BUILT: Dict[tuple, tuple] = {}
+
+
+def _leaves(value: Any) -> Any:
+    """A recorded output (tensor or tuple of them) as fresh leaf tensors."""
+    if isinstance(value, (tuple, list)):
+        return tuple(v.detach().requires_grad_(True) for v in value)
+    return value.detach().requires_grad_(True)
+
+
+def _shapes(value: Any) -> list:
+    """Shape of a recorded tensor, or the shapes of a tuple of them."""
+    if isinstance(value, (tuple, list)):
+        return [list(v.shape) for v in value]
+    return list(value.shape)
 
 
 def modules_run(model: torch.nn.Module, fn: Callable[[], Any]) -> List[str]:
@@ -250,36 +258,26 @@ def phase_step(model: torch.nn.Module, phase: str, batch: Dict[str, list],
         if phase == 'teacher':
 
             def fn() -> None:
-                model.run_teacher(inputs, samples)
-                model.teacher_recorder.clear()
+                model.run_teacher(inputs, samples)  # records dropped
         elif phase == 'teacher_full':
 
             def fn() -> None:
                 with torch.no_grad():
                     model.teacher(inputs, samples, mode='tensor')
         elif phase == 'distill_losses':
-            model.run_teacher(inputs, samples)
-            model.student_recorder.active = True
-            with torch.no_grad():
-                model.student.extract_feat(inputs)
-            model.student_recorder.active = False
-            s_rec = {
-                k: v.detach().requires_grad_(True)
-                for k, v in model.student_recorder.records.items()
-            }
-            t_rec = dict(model.teacher_recorder.records)
-            model.student_recorder.clear()
-            model.teacher_recorder.clear()
+            s_rec, t_rec = model.record_features(inputs, samples)
+            s_rec = {k: _leaves(v) for k, v in s_rec.items()}
             info['features'] = dict(
-                student={k: list(v.shape)
+                student={k: _shapes(v)
                          for k, v in s_rec.items()},
-                teacher={k: list(v.shape)
+                teacher={k: _shapes(v)
                          for k, v in t_rec.items()})
 
             def fn() -> None:
                 model.zero_grad(set_to_none=True)
                 for v in s_rec.values():
-                    v.grad = None
+                    for leaf in v if isinstance(v, tuple) else (v, ):
+                        leaf.grad = None
                 losses = model.compute_distill_losses(s_rec, t_rec)
                 sum(losses.values()).backward()
         else:

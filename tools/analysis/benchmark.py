@@ -1,27 +1,22 @@
 """Benchmark the distillation losses and the distillation training step.
 
-Part ``loss``: forward + backward of each loss (mmswtat.benchmark.loss_cases).
-Part ``step``: student step, teacher forward, distillation step and
-``overhead = c / (a + b)`` (mmswtat.benchmark.step). Each case is the median
-of repeated runs after warm-up, by default in its own subprocess so that its
-memory high-water mark is its own. docs/performance.md explains the cases,
-the memory figures and the JSON report (``--out``, default
-``work_dirs/benchmark/benchmark_<device>.json``). Examples::
+Parts ``loss`` (forward + backward of each loss) and ``step`` (student step,
+teacher forward, distillation step, ``overhead = c / (a + b)``); the library
+is :mod:`mmswtat.benchmark`, docs/performance.md explains the cases, memory
+figures and JSON report (``--out``). Examples::
 
     python tools/analysis/benchmark.py --part loss --sizes 32 64
     python tools/analysis/benchmark.py --part step --crop 256 --step-batch 2
     python tools/analysis/benchmark.py --quick            # tiny smoke run
 """
 import argparse
-import os
-import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
                                QUICK_SETTINGS, default_crop, finish_report,
-                               plan_loss_cases, plan_step_cases,
+                               output_path, plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
 
@@ -126,9 +121,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.crop is None:
         args.crop = default_crop(device)
     torch.set_num_threads(args.threads)
-    out = args.out or osp.join('work_dirs', 'benchmark',
-                               f'benchmark_{device.type}.json')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    out = output_path(args.out, device)
     report = start_report(device, args.threads, {
         k: v for k, v in vars(args).items() if k not in ('worker', 'report')})
     run = dict(isolate=args.isolate, case_timeout=args.case_timeout,
