@@ -16,18 +16,18 @@ import torch
 from PIL import Image
 
 from cli_helpers import ROOT, run_tool
+from mmswtat.analysis import (attention_size, boundaries, curves_size,
+                              draw_curves, draw_features, draw_loss_maps,
+                              draw_query_attention, draw_window_overlay,
+                              features_size, find_scalar_files, from_windows,
+                              inspect_tat_loss, load_run, locate,
+                              loss_maps_size, overlay_size, pca_rgb,
+                              query_attention, query_cell, save_figure,
+                              split_series, to_windows)
 from mmswtat.models.losses import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 from mmswtat.models.ops import patch_merge
 from mmswtat.testing import as_cli, seg_tiny_options
 from window_reference import pad_and_shift, window_partition
-from mmswtat.analysis import (attention_size, boundaries, curves_size,
-                                   draw_curves, draw_features,
-                                   draw_loss_maps, draw_query_attention,
-                                   draw_window_overlay, features_size,
-                                   find_scalar_files, from_windows,
-                                   inspect_tat_loss, load_run, locate,
-                                   loss_maps_size, overlay_size, pca_rgb, query_attention, save_figure,
-                                   split_series, to_windows)
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
 TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
@@ -370,16 +370,17 @@ def test_visualize_distill_writes_the_pictures(trained, tmp_path):
 
 
 def test_visualize_distill_query_cells():
+    assert query_cell((8, 6), (64, 48), 'l') == (4, 3)
+    assert query_cell((8, 6), (64, 48), 'l', query_px=(63, 10)) == (7, 1)
+    with pytest.raises(ValueError,
+                       match='outside the 8x6 teacher map of loss_swtat'):
+        query_cell((8, 6), (64, 48), 'loss_swtat', query=(8, 0))
+    with pytest.raises(ValueError, match='outside the 64x48 model input'):
+        query_cell((8, 6), (64, 48), 'l', query_px=(64, 0))
     tool = _tool('visualize_distill')
-    args = tool.parse_args(['c', 'k', 'i', '--out', 'o'])
-    assert tool.query_cell(args, (8, 6), (64, 48), 'l') == (4, 3)
     args = tool.parse_args(['c', 'k', 'i', '--out', 'o', '--query-px',
                             '63,10'])
-    assert tool.query_cell(args, (8, 6), (64, 48), 'l') == (7, 1)
-    args = tool.parse_args(['c', 'k', 'i', '--out', 'o', '--query', '8,0'])
-    with pytest.raises(SystemExit) as exc:
-        tool.query_cell(args, (8, 6), (64, 48), 'loss_swtat')
-    assert 'outside the 8x6 teacher map of loss_swtat' in str(exc.value.code)
+    assert args.query_px == (63, 10) and args.query is None
     with pytest.raises(SystemExit):  # argparse: not "Y,X"
         tool.parse_args(['c', 'k', 'i', '--out', 'o', '--query', '3'])
 

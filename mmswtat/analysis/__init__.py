@@ -5,9 +5,14 @@ Pure helpers used by ``tools/analysis/visualize_distill.py`` and
 loss (the loss describes its passes, ``loss.pass_layouts(H, W)``),
 per-position inspection (error maps, reconstructions, one query's attention),
 feature colouring, matplotlib figures on an Agg canvas (pyplot is never
-imported, so no display is needed) and mmengine ``scalars.json`` reading.
+imported, so no display is needed), mmengine ``scalars.json`` reading, and
+a distillation checkpoint's loss inputs on one image with the files written
+for each loss.
 """
 from .curves import curves_size, draw_curves
+from .distill_inputs import (build_distiller, image_pipeline, load_image,
+                             loss_inputs, record_features)
+from .distill_report import query_cell, write_loss_report
 from .features import channel_norm, pca_rgb
 from .figures import (attention_size, draw_features, draw_loss_maps,
                       draw_query_attention, draw_window_overlay,
@@ -28,5 +33,7 @@ __all__ = [
     'draw_features', 'draw_loss_maps', 'draw_query_attention',
     'overlay_size', 'features_size', 'loss_maps_size', 'attention_size',
     'RunLog', 'find_scalar_files', 'read_records', 'split_series',
-    'select_metrics', 'load_run', 'draw_curves', 'curves_size'
+    'select_metrics', 'load_run', 'draw_curves', 'curves_size',
+    'build_distiller', 'image_pipeline', 'load_image', 'record_features',
+    'loss_inputs', 'query_cell', 'write_loss_report'
 ]

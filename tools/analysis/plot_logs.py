@@ -16,11 +16,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from mmswtat.analysis import draw_curves, load_run, save_figure  # noqa
+from mmswtat.analysis import draw_curves, load_run, save_figure
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
