@@ -100,7 +100,6 @@ def test_teacher_early_exit_matches_full_forward():
     def grab(m, i, o):
         captured['full'] = o.clone()
 
-    model.teacher_recorder.active = False
     handle = model.teacher.backbone.layer4.register_forward_hook(grab)
     with torch.no_grad():
         model.teacher(data['inputs'], data['data_samples'], mode='tensor')
@@ -108,12 +107,11 @@ def test_teacher_early_exit_matches_full_forward():
     calls = []
     head = model.teacher.decode_head.register_forward_hook(
         lambda *a: calls.append(1))
-    model.run_teacher(data['inputs'], data['data_samples'])
+    records = model.run_teacher(data['inputs'], data['data_samples'])
     head.remove()
     assert calls == [], 'the teacher ran its decode head'
-    assert torch.equal(model.teacher_recorder.records['feat'],
-                       captured['full'])
-    model.teacher_recorder.clear()
+    assert torch.equal(records['feat'], captured['full'])
+    assert model.teacher_recorder.records == {}  # released on exit
 
 
 def test_teacher_weights_and_bn_stats_untouched_by_training():
@@ -144,11 +142,26 @@ def test_undefined_recorder_in_mapping():
 def test_tuple_index_out_of_range():
     model = build(
         student_recorders=dict(feat='backbone.layer4',
-                               bad=dict(module='backbone', index=7)))
+                               bad=dict(module='backbone', index=7)),
+        loss_forward_mappings=dict(
+            loss_swtat=dict(student='feat', teacher='feat'),
+            loss_pmtat=dict(student='bad', teacher='feat')))
     model.train()
-    with pytest.raises(IndexError, match='index 7 out of range, it has 4 outputs'):
+    with pytest.raises(IndexError, match="student recorder 'bad' "
+                       r"\('backbone'\): index 7 out of range, it has 4 "
+                       'outputs'):
         loss_step(model)
     assert model.student_recorder.records == {}
+
+
+def test_recorder_that_feeds_no_loss_warns():
+    with pytest.warns(UserWarning, match=r"student_recorders\['extra'\] "
+                      'feed no distillation loss'):
+        build(student_recorders=dict(feat='backbone.layer4',
+                                     extra='backbone.layer3'),
+              loss_forward_mappings=dict(
+                  loss_swtat=dict(student='feat', teacher='feat'),
+                  loss_pmtat=dict(student='feat', teacher='feat')))
 
 
 def test_channel_mismatch_names_the_loss():
@@ -283,19 +296,14 @@ def test_multi_level_losses_with_per_level_settings():
     assert [m.window_size for m in mods] == [(4, 4), (2, 2), (2, 2)]
     model.train()
     data = model.data_preprocessor(seg_batch(), True)
-    captured = {}
-    model.run_teacher(data['inputs'], data['data_samples'])
-    captured['t'] = model.teacher_recorder.records['feats']
-    model.teacher_recorder.clear()
+    t = model.run_teacher(data['inputs'], data['data_samples'])['feats']
     losses = model(**data, mode='loss')
     # Equal to the sum of the level losses on the recorded levels.
-    model.student_recorder.active = True
-    model.student.loss(**data)
-    s = model.student_recorder.records['feats']
-    model.student_recorder.active = False
-    model.student_recorder.clear()
-    expected = sum(mods[i](s[lv], captured['t'][lv])
-                   for i, lv in enumerate(levels))
+    with model.student_recorder as recorder:
+        model.student.loss(**data)
+        s = recorder.records['feats']
+    assert model.student_recorder.records == {}
+    expected = sum(mods[i](s[lv], t[lv]) for i, lv in enumerate(levels))
     assert torch.allclose(losses['loss_levels'], expected, rtol=1e-5)
 
 
@@ -353,7 +361,6 @@ def test_teacher_with_other_normalisation_gets_its_own_inputs():
         model.run_teacher(student_in, None)
     finally:
         handle.remove()
-        model.teacher_recorder.clear()
     torch.testing.assert_close(seen['x'], own, rtol=1e-5, atol=1e-4)
 
 

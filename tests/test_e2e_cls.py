@@ -43,18 +43,11 @@ def save_teacher(cfg_path: str, path: str, **overrides) -> torch.nn.Module:
 
 
 def build_distiller(config: str, **overrides):
-    """The distiller of a config as the runner builds it (top-level
-    ``data_preprocessor`` handed to the model)."""
+    """The distiller of a config as the runner builds it."""
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmswtat.registry import MODELS
-    from mmswtat.utils import resolve_config_path
-    cfg = Config.fromfile(resolve_config_path(config))
-    init_default_scope(cfg.default_scope)
-    model = cfg.model.to_dict()
-    model.setdefault('data_preprocessor', cfg.data_preprocessor.to_dict())
-    model.update(overrides)
-    return MODELS.build(model)
+    from mmswtat.utils import build_runner_model, resolve_config_path
+    return build_runner_model(Config.fromfile(resolve_config_path(config)),
+                              **overrides)
 
 
 def cls_batch(size: int, labels, seed: int = 0) -> dict:

@@ -80,31 +80,37 @@ def preprocess(model, seed=0):
 
 def record_student(model, data):
     """The student's records of one loss forward (kept, unlike loss())."""
-    model.student_recorder.active = True
-    try:
+    with model.student_recorder as recorder:
         model.student.loss(data['inputs'], data['data_samples'])
-    finally:
-        model.student_recorder.active = False
-    records = dict(model.student_recorder.records)
-    model.student_recorder.clear()
+        records = recorder.collect('the test')
+    assert model.student_recorder.records == {}
     return records
 
 
 def test_tuple_record_and_per_level_records_address_the_same_maps():
     levels = dict(fpn='neck', p3=dict(module='neck', index=1),
                   p6=dict(module='neck', index=-1))
-    model = build(student_recorders=levels, teacher_recorders=levels)
+    model = build(student_recorders=levels, teacher_recorders=levels,
+                  distill_losses=dict(loss_p3=fpn_loss(), loss_p6=fpn_loss()),
+                  mappings=dict(
+                      loss_p3=dict(student='p3', teacher=dict(
+                          recorder='fpn', index=1)),
+                      loss_p6=dict(student=dict(recorder='fpn', index=4),
+                                   teacher='p6')))
     data = preprocess(model)
-    model.run_teacher(data['inputs'], data['data_samples'])
-    teacher = dict(model.teacher_recorder.records)
-    model.teacher_recorder.clear()
+    teacher = model.run_teacher(data['inputs'], data['data_samples'])
     student = record_student(model, data)
-    for records in (student, teacher):
+    for role, records in (('student', student), ('teacher', teacher)):
         assert isinstance(records['fpn'], tuple) and len(records['fpn']) == 5
         assert [f.shape[-1] for f in records['fpn']] == SIDES
         assert all(f.shape[:2] == (2, 256) for f in records['fpn'])
-        assert records['p3'] is records['fpn'][1]
-        assert records['p6'] is records['fpn'][4]
+        # A recorder records the whole output; the level is picked once,
+        # where a loss reads it (the recorder's index, then the mapping's).
+        assert records['p3'] is records['fpn']
+        for loss in ('loss_p3', 'loss_p6'):
+            level = 1 if loss == 'loss_p3' else 4
+            got = model.select_feature(records, loss, role)
+            assert got is records['fpn'][level], (role, loss)
     # The teacher's records are its neck outputs (early exit loses nothing).
     with torch.no_grad():
         full = model.teacher.extract_feat(data['inputs'])
@@ -146,9 +152,7 @@ def test_fragment_applies_one_setting_to_every_level():
     assert swtat[0] is not swtat[1]
 
     data = preprocess(model)
-    model.run_teacher(data['inputs'], data['data_samples'])
-    teacher = dict(model.teacher_recorder.records)
-    model.teacher_recorder.clear()
+    teacher = model.run_teacher(data['inputs'], data['data_samples'])
     torch.manual_seed(1)
     student = record_student(model, data)
     torch.manual_seed(1)
@@ -184,9 +188,7 @@ def test_levels_of_different_sizes_are_resized():
         student=dict(recorder='fpn', index=[0, 1]),
         teacher=dict(recorder='fpn', index=[1, 2]))))
     data = preprocess(model)
-    model.run_teacher(data['inputs'], data['data_samples'])
-    teacher = dict(model.teacher_recorder.records)
-    model.teacher_recorder.clear()
+    teacher = model.run_teacher(data['inputs'], data['data_samples'])
     student = record_student(model, data)
     losses = model(**data, mode='loss')
     modules = model.distill_losses.loss_fpn

@@ -90,7 +90,7 @@ def test_shared_connector_runs_once_and_feeds_both_losses():
     assert torch.isfinite(losses['loss_pmtat'])
     model(**data, mode='loss')  # once per step, not once in all
     assert len(calls.outputs) == 2
-    assert model._shared_outputs is None
+    assert not hasattr(model, '_shared_outputs')  # no per-step state
 
 
 def test_shared_connector_equals_per_loss_connectors_with_its_weights():
@@ -184,7 +184,7 @@ def test_shared_connector_on_several_levels_is_one_module():
     assert torch.allclose(losses['loss_swtat'], expected, rtol=1e-6)
 
 
-def test_shared_outputs_dropped_on_error():
+def test_shared_connector_error_keeps_no_state():
     cfg = shared_cfg()
     # loss_pmtat takes the raw 64-channel map: a channel error after s4 ran.
     cfg['loss_forward_mappings']['loss_pmtat']['student'] = 'feat'
@@ -193,20 +193,45 @@ def test_shared_outputs_dropped_on_error():
     with pytest.raises(ValueError, match='student_channels=256'):
         model(**preprocess(model), mode='loss')
     assert len(calls.outputs) == 1
-    assert model._shared_outputs is None
+    with pytest.raises(ValueError, match='student_channels=256'):
+        model(**preprocess(model), mode='loss')
+    assert len(calls.outputs) == 2  # nothing cached across calls
 
 
 def test_select_feature_outside_a_step_runs_the_connector():
     """Analysis tools call select_feature directly: nothing is cached."""
     model = build(shared_cfg())
     feat = torch.randn(2, C_S, 4, 4)
-    spec = model.loss_forward_mappings['loss_swtat']['student']
     calls = Calls(model.connectors.s4)
     for _ in range(2):
-        out = model.select_feature(dict(feat=feat), spec, None, 'loss_swtat',
-                                   'student', None)
+        out = model.select_feature(dict(feat=feat), 'loss_swtat', 'student')
     assert len(calls.outputs) == 2 and out.shape == (2, C_T, 4, 4)
-    assert model._shared_outputs is None
+
+
+def test_head_loss_inputs_share_within_one_call():
+    """The head yields every loss's inputs; s4 runs once per call."""
+    model = build(shared_cfg())
+    student = dict(feat=torch.randn(2, C_S, 4, 4))
+    teacher = dict(feat=torch.randn(2, C_T, 4, 4))
+    calls = Calls(model.connectors.s4)
+    with torch.no_grad():
+        items = list(model.distill_head.loss_inputs(student, teacher))
+    assert [(i.name, i.level) for i in items] == [('loss_swtat', None),
+                                                  ('loss_pmtat', None)]
+    assert items[0].module is model.distill_losses.loss_swtat
+    assert len(calls.outputs) == 1
+    assert items[0].student is items[1].student is calls.outputs[0]
+    assert items[0].teacher is teacher['feat']
+    with torch.no_grad():
+        only = list(model.distill_head.loss_inputs(student, teacher,
+                                           names=['loss_pmtat']))
+    assert [i.name for i in only] == ['loss_pmtat']
+    assert len(calls.outputs) == 2
+    with torch.no_grad():
+        got = model.compute_distill_losses(student, teacher)
+    for item in items:
+        torch.testing.assert_close(got[item.name],
+                                   item.module(item.student, item.teacher))
 
 
 def test_unknown_shared_connector_name():

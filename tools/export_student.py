@@ -13,9 +13,8 @@ import os.path as osp
 import torch
 
 import mmswtat
-from mmswtat.utils.checkpoint import extract_state_dict, load_checkpoint_file
-
-PREFIX = 'student.'
+from mmswtat.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
+                                     student_weights)
 
 
 def export_student(src: str, dst: str) -> int:
@@ -25,16 +24,8 @@ def export_student(src: str, dst: str) -> int:
         ValueError: ``src`` holds no ``student.*`` weights.
     """
     checkpoint = load_checkpoint_file(src, role='distillation')
-    state = extract_state_dict(checkpoint)
-    student = {k[len(PREFIX):]: v for k, v in state.items()
-               if k.startswith(PREFIX)}
-    if not student:
-        some = ', '.join(list(state)[:5])
-        raise ValueError(
-            f'{src!r} is not a distillation checkpoint: no "student.*" '
-            f'weights (keys start with: {some}). Export a checkpoint written '
-            'by tools/train.py with a mmswtat distillation config; a plain '
-            'model checkpoint needs no export.')
+    student = student_weights(extract_state_dict(checkpoint), src,
+                              'a plain model checkpoint needs no export')
     meta = dict(checkpoint.get('meta') or {})
     out_meta = {k: meta[k] for k in ('dataset_meta', 'iter', 'epoch',
                                      'mmengine_version') if k in meta}

@@ -15,9 +15,10 @@ from mmengine.config import Config
 from torch import Tensor
 
 from mmswtat.models.losses import BaseTaTLoss
-from mmswtat.utils.checkpoint import extract_state_dict
+from mmswtat.utils import build_runner_model
+from mmswtat.utils.checkpoint import (extract_state_dict, load_state,
+                                      student_weights)
 
-_FEATURE_PREFIXES = ('backbone', 'neck')
 LossInput = Tuple[str, BaseTaTLoss, Tensor, Tensor]
 
 
@@ -36,32 +37,17 @@ def build_distiller(cfg: Config, checkpoint: str, device: str):
         ValueError: ``checkpoint`` is not a distillation checkpoint of this
             config.
     """
-    from mmengine.registry import init_default_scope
-
-    from mmswtat.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmswtat'))
-    model_cfg = cfg.model
-    if cfg.get('data_preprocessor') is not None:
-        # As the Runner does: the top-level preprocessor goes to the model.
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
+    model = build_runner_model(cfg)
     state = extract_state_dict(
         torch.load(checkpoint, map_location='cpu', weights_only=True))
-    if not any(k.startswith('student.') for k in state):
-        raise ValueError(
-            f'{checkpoint!r} has no student.* weights: not a distillation '
-            'checkpoint of tools/train.py (a plain or exported student '
-            'checkpoint cannot show the distillation losses)')
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys
-               if not k.endswith('num_batches_tracked')]
-    if missing or result.unexpected_keys:
-        raise ValueError(
-            f'{checkpoint!r} does not fit this config: missing '
-            f'{missing[:5]} ({len(missing)}), unexpected '
-            f'{list(result.unexpected_keys)[:5]} '
-            f'({len(result.unexpected_keys)}); use the config it was '
-            'trained with (and the same --cfg-options)')
+    student_weights(state, checkpoint, 'a plain or exported student '
+                    'checkpoint cannot show the distillation losses')
+    try:
+        load_state(model, state, checkpoint, 'distillation',
+                   fix='Use the config it was trained with (and the same '
+                   '--cfg-options).')
+    except RuntimeError as e:
+        raise ValueError(str(e)) from None
     return model.to(device).eval()
 
 
@@ -116,26 +102,10 @@ def record_features(model, inputs: Tensor, data_samples) -> Tuple[dict, dict]:
         ``(student records, teacher records)``.
 
     Raises:
-        RuntimeError: A student recorder was not reached.
+        RuntimeError: A recorder was not reached
+            (:meth:`SingleTeacherDistiller.record_features`).
     """
-    model.run_teacher(inputs, data_samples)
-    recorder = model.student_recorder
-    in_features = all(
-        p.split('.')[0] in _FEATURE_PREFIXES for p in recorder.paths.values())
-    recorder.active = True
-    try:
-        with torch.no_grad():
-            if in_features and hasattr(model.student, 'extract_feat'):
-                model.student.extract_feat(inputs)
-            else:
-                model.student(inputs, data_samples, mode='tensor')
-    finally:
-        recorder.active = False
-    missing = recorder.missing()
-    if missing:
-        raise RuntimeError(f'student recorders {missing} were not reached '
-                           "by the student's forward")
-    return dict(recorder.records), dict(model.teacher_recorder.records)
+    return model.record_features(inputs, data_samples)
 
 
 def loss_inputs(model,
@@ -166,21 +136,14 @@ def loss_inputs(model,
                              f'losses of this config; it has {names}')
         names = [n for n in names if n in wanted]
     out = []
-    for name in names:
-        mapping = model.loss_forward_mappings[name]
-        modules = model.distill_losses[name]
-        for level, (s_idx, t_idx) in enumerate(mapping['levels']):
-            lvl = level if mapping['multi'] else None
-            module = modules if lvl is None else modules[lvl]
-            folder = name if lvl is None else f'{name}_level{lvl}'
-            if not isinstance(module, BaseTaTLoss):
-                log(f'{folder}: {type(module).__name__} is not a TaT-type '
-                    'loss, skipped')
+    with torch.no_grad():
+        for item in model.distill_head.loss_inputs(student_rec, teacher_rec,
+                                                   names):
+            folder = item.name if item.level is None else \
+                f'{item.name}_level{item.level}'
+            if not isinstance(item.module, BaseTaTLoss):
+                log(f'{folder}: {type(item.module).__name__} is not a '
+                    'TaT-type loss, skipped')
                 continue
-            with torch.no_grad():
-                s = model.select_feature(student_rec, mapping['student'],
-                                         s_idx, name, 'student', lvl)
-                t = model.select_feature(teacher_rec, mapping['teacher'],
-                                         t_idx, name, 'teacher', lvl)
-            out.append((folder, module, s, t))
+            out.append((folder, item.module, item.student, item.teacher))
     return out

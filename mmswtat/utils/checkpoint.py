@@ -56,12 +56,42 @@ def _head(names: List[str], n: int = 5) -> str:
     return ', '.join(names[:n]) + more
 
 
+def student_weights(state: Dict[str, torch.Tensor],
+                    filename: str,
+                    fix: str = 'a plain or exported student checkpoint has '
+                    'none') -> Dict[str, torch.Tensor]:
+    """The ``student.*`` entries of a distillation checkpoint, unprefixed.
+
+    Args:
+        state: A checkpoint's state dict (:func:`extract_state_dict`).
+        filename: For the message.
+        fix: End of the message.
+
+    Raises:
+        ValueError: ``state`` has no ``student.*`` key (not a checkpoint of
+            ``tools/train.py`` with a distillation config).
+    """
+    prefix = 'student.'
+    student = {k[len(prefix):]: v for k, v in state.items()
+               if k.startswith(prefix)}
+    if not student:
+        some = ', '.join(list(state)[:5])
+        raise ValueError(
+            f'{filename!r} is not a distillation checkpoint: no "student.*" '
+            f'weights (keys start with: {some}). Give a checkpoint written '
+            f'by tools/train.py with a mmswtat distillation config; {fix}.')
+    return student
+
+
 def load_weights(model: nn.Module,
                  filename: str,
                  role: str = 'teacher',
                  strict: bool = True,
-                 weights_only: bool = True) -> Optional[dict]:
+                 weights_only: bool = True,
+                 fix: Optional[str] = None) -> Optional[dict]:
     """Load ``filename`` into ``model`` and check the keys.
+
+    ``num_batches_tracked`` buffers missing from a checkpoint are fine.
 
     Args:
         model: Target model.
@@ -69,6 +99,8 @@ def load_weights(model: nn.Module,
         role: ``'teacher'`` or ``'student'`` (messages, config key names).
         strict: Missing or unexpected keys are an error (else a warning).
         weights_only: Safe unpickling (see :func:`load_checkpoint_file`).
+        fix: What the key-mismatch message tells the user to do (default:
+            check the architecture or set ``model.<role>_ckpt_strict``).
 
     Returns:
         The checkpoint's ``meta`` dict, if any.
@@ -77,7 +109,22 @@ def load_weights(model: nn.Module,
         RuntimeError: Keys do not match (``strict``), naming a few of them.
     """
     checkpoint = load_checkpoint_file(filename, role, weights_only)
-    state = extract_state_dict(checkpoint)
+    load_state(model, extract_state_dict(checkpoint), filename, role, strict,
+               fix)
+    return checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+
+
+def load_state(model: nn.Module,
+               state: Dict[str, torch.Tensor],
+               filename: str,
+               role: str = 'teacher',
+               strict: bool = True,
+               fix: Optional[str] = None) -> None:
+    """Load a state dict into ``model``; the key check of :func:`load_weights`.
+
+    Raises:
+        RuntimeError: Shapes or (``strict``) keys do not match.
+    """
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # size mismatches
@@ -91,10 +138,9 @@ def load_weights(model: nn.Module,
         msg = (f'{role} checkpoint {filename!r} does not match the {role} '
                f'model: {len(missing)} missing keys [{_head(missing)}], '
                f'{len(unexpected)} unexpected keys [{_head(unexpected)}]. '
-               f'Is it a checkpoint of this architecture? Set '
-               f'model.{role}_ckpt_strict=False to load it anyway.')
+               + (fix or 'Is it a checkpoint of this architecture? Set '
+                  f'model.{role}_ckpt_strict=False to load it anyway.'))
         if strict:
             raise RuntimeError(msg)
         from mmengine.logging import print_log
         print_log(msg, logger='current', level=30)
-    return checkpoint.get('meta') if isinstance(checkpoint, dict) else None

@@ -1,9 +1,13 @@
 """Config handling shared by the command-line tools."""
+import copy
 import functools
 import os.path as osp
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mmengine.config import Config
+
+if TYPE_CHECKING:
+    import torch.nn as nn
 
 DISTILLER_TYPES = ('SingleTeacherDistiller', 'mmswtat.SingleTeacherDistiller')
 
@@ -55,6 +59,46 @@ def load_tool_config(path: str,
         name = osp.splitext(osp.basename(path.split('::')[-1]))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     return cfg
+
+
+def runner_model_cfg(cfg: Config, model: Optional[dict] = None) -> dict:
+    """The model config as mmengine's Runner builds it.
+
+    The Runner hands a config's top-level ``data_preprocessor`` to a model
+    config without one (mmseg configs define it there). This is that rule,
+    for every place that builds a config's model outside a Runner.
+
+    Args:
+        cfg: A config with ``model`` and optionally ``data_preprocessor``.
+        model: Use this (e.g. an edited copy of ``cfg.model``) instead of
+            ``cfg.model``.
+
+    Returns:
+        A copy of the model config (a ``ConfigDict`` if given one).
+    """
+    model = copy.deepcopy(cfg['model'] if model is None else model)
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor',
+                         copy.deepcopy(cfg['data_preprocessor']))
+    return model
+
+
+def build_runner_model(cfg: Config, **overrides: Any) -> 'nn.Module':
+    """Build ``cfg.model`` as mmengine's Runner does (not initialised).
+
+    Sets the config's ``default_scope`` (``'mmswtat'`` if none) as the
+    current scope and builds :func:`runner_model_cfg`.
+
+    Args:
+        cfg: The config.
+        **overrides: Top-level model keys to set first, e.g.
+            ``teacher_ckpt=None``.
+    """
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmswtat'))
+    model = runner_model_cfg(cfg)
+    model.update(overrides)
+    return MODELS.build(model)
 
 
 def is_distiller_config(cfg: Config) -> bool:

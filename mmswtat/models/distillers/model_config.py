@@ -35,7 +35,8 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
     if 'cfg_path' not in cfg:
         return ConfigDict(cfg)
     path = cfg.pop('cfg_path')
-    from mmswtat.utils.config_utils import resolve_config_path
+    from mmswtat.utils.config_utils import (resolve_config_path,
+                                            runner_model_cfg)
     try:
         full = Config.fromfile(resolve_config_path(path))
     except Exception as e:  # FileNotFoundError, ValueError, AssertionError...
@@ -49,10 +50,7 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
     merged = Config(dict(model=full.model))
     if cfg:
         merged.merge_from_dict({f'model.{k}': v for k, v in cfg.items()})
-    model = merged.model
-    if 'data_preprocessor' not in model and full.get('data_preprocessor'):
-        # As the runner would hand it to this config's model.
-        model['data_preprocessor'] = full.data_preprocessor
+    model = runner_model_cfg(full, merged.model)
     if '_scope_' not in model and full.get('default_scope'):
         model['_scope_'] = full.default_scope
     return model

@@ -1,11 +1,9 @@
 """Forward-hook recorders of named intermediate features."""
 import difflib
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
 import torch.nn as nn
 from torch.utils.hooks import RemovableHandle
-
-RecorderSpec = Union[str, dict]
 
 
 class StopForward(Exception):
@@ -58,67 +56,91 @@ def resolve_module(model: nn.Module, path: str, role: str) -> nn.Module:
 
 
 class FeatureRecorder:
-    """Record module outputs by forward hooks while active.
+    """Record module outputs by forward hooks inside ``with recorder:``.
+
+    The hooks stay registered; they record only while the recorder is
+    entered. Entering clears old records; leaving (also on errors) stops
+    recording and releases every recorded tensor, so read
+    :attr:`records` (or :meth:`collect`) inside the block::
+
+        with recorder:
+            model(inputs)
+            feats = recorder.collect('the forward')   # {name: output}
+
+    Each name records the module's whole output (a tuple stays a tuple);
+    picking a level of it happens where a loss reads it
+    (:meth:`DistillHead.select_feature`).
 
     Args:
         model: The model whose modules are hooked.
-        specs: ``{name: 'module.path'}`` or ``{name: dict(module='path',
-            index=i)}``; ``index`` picks one element of a tuple/list output
-            (e.g. one FPN level); without it the whole output is recorded.
+        paths: ``{name: 'module.path'}``.
         role: ``'student'`` or ``'teacher'`` (for messages).
-        stop_when_done: Raise :class:`StopForward` as soon as every feature
-            is recorded (the teacher's early exit).
+        stop_when_done: Raise :class:`StopForward` as soon as every name is
+            recorded (the teacher's early exit).
     """
 
     def __init__(self,
                  model: nn.Module,
-                 specs: Dict[str, RecorderSpec],
+                 paths: Dict[str, str],
                  role: str,
                  stop_when_done: bool = False) -> None:
         self.role = role
         self.stop_when_done = stop_when_done
         self.active = False
         self.records: Dict[str, Any] = {}
-        self.paths: Dict[str, str] = {}
+        self.paths: Dict[str, str] = dict(paths)
         self._handles: List[RemovableHandle] = []
-        for name, spec in specs.items():
-            path, index = self._parse(name, spec)
+        for name, path in self.paths.items():
             module = resolve_module(model, path, role)
-            self.paths[name] = path
-            self._handles.append(
-                module.register_forward_hook(self._hook(name, path, index)))
+            self._handles.append(module.register_forward_hook(
+                self._hook(name)))
 
-    def _parse(self, name: str, spec: RecorderSpec):
-        if isinstance(spec, str):
-            return spec, None
-        if isinstance(spec, dict) and 'module' in spec and set(spec) <= {
-                'module', 'index'
-        }:
-            return spec['module'], spec.get('index')
-        raise ValueError(
-            f'{self.role} recorder {name!r}: expected a module path string '
-            f"or dict(module='path', index=i), got {spec!r}")
-
-    def _hook(self, name: str, path: str, index: Optional[int]):
+    def _hook(self, name: str):
 
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if not self.active:
                 return
-            output = pick_level(output, index,
-                                f'{self.role} recorder {name!r} ({path!r})')
             self.records[name] = output
             if self.stop_when_done and len(self.records) == len(self.paths):
                 raise StopForward
 
         return hook
 
+    def __enter__(self) -> 'FeatureRecorder':
+        if self.active:
+            raise RuntimeError(f'the {self.role} recorder is already '
+                               'recording; do not nest `with recorder:`')
+        self.records.clear()
+        self.active = True
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.active = False
+        self.records.clear()
+
     @property
     def names(self) -> List[str]:
         return list(self.paths)
 
     def missing(self) -> List[str]:
-        """Names not recorded since the last :meth:`clear`."""
+        """Names not recorded since entering."""
         return [n for n in self.paths if n not in self.records]
+
+    def collect(self, fix: str) -> Dict[str, Any]:
+        """The records so far, as a new dict; an error if any is missing.
+
+        Args:
+            fix: The end of the error message (what ran, what to do).
+
+        Raises:
+            RuntimeError: ``'<role> recorders [...] were not reached by ' +
+                fix``.
+        """
+        missing = self.missing()
+        if missing:
+            raise RuntimeError(f'{self.role} recorders {missing} were not '
+                               f'reached by {fix}')
+        return dict(self.records)
 
     def clear(self) -> None:
         """Release every recorded tensor."""

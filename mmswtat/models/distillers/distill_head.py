@@ -1,0 +1,238 @@
+"""The distillation losses and connectors, and what each loss is fed."""
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+from torch import Tensor
+
+from mmswtat.registry import MODELS
+from .distill_spec import (ROLES, DistillSpec, FeatureRef, LossRoute,
+                           connector_key, per_level_configs)
+from .recorder import pick_level
+
+
+class LossInput(NamedTuple):
+    """One loss module and its two inputs.
+
+    Attributes:
+        name: The loss's name in ``distill_losses``.
+        level: Level of a multi-level loss, else ``None``.
+        module: The loss module of that level.
+        student: Student map after its connector, ``(B, C_s, H, W)``.
+        teacher: Teacher map after its connector, ``(B, C_t, H', W')``.
+    """
+    name: str
+    level: Optional[int]
+    module: nn.Module
+    student: Tensor
+    teacher: Tensor
+
+
+def assert_finite(losses: Dict[str, Tensor]) -> None:
+    """Raise when a distillation loss is NaN/Inf (one device sync).
+
+    Raises:
+        FloatingPointError: Naming the losses and the iteration.
+    """
+    if not losses:
+        return
+    values = torch.stack([v.detach().float() for v in losses.values()])
+    if not bool(torch.isfinite(values).all()):
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        bad = [n for n, v in losses.items() if not torch.isfinite(v).all()]
+        raise FloatingPointError(
+            f'distillation loss {bad} is not finite at iteration '
+            f'{it}. Lower the learning rate or loss_weight, use '
+            "scale='auto', or check the inputs (set "
+            'model.check_finite=False to let it through).')
+
+
+def _build(cfgs: List[dict], multi: bool) -> nn.Module:
+    modules = [MODELS.build(cfg) for cfg in cfgs]
+    return nn.ModuleList(modules) if multi else modules[0]
+
+
+def _check_teacher_connector(module: nn.Module, what: str) -> None:
+    """Reject a teacher-side connector with trainable parameters."""
+    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ValueError(
+            f'{what} ({type(module).__name__}) on the teacher side has '
+            f'trainable parameters ({", ".join(trainable[:4])}'
+            f'{", ..." if len(trainable) > 4 else ""}): it would make '
+            'the regression target learnable (the loss can collapse to '
+            'zero), while the target must be the raw teacher map. Put '
+            'the projection on the student side (student=dict('
+            "recorder=..., connector=...)); parameter-free teacher "
+            "connectors such as mmswtat.ResizeConnector are allowed")
+
+
+class DistillHead(nn.Module):
+    """Losses and connectors of a :class:`DistillSpec`, and their inputs.
+
+    Holds ``distill_losses`` (``{loss: module}``, an ``nn.ModuleList`` per
+    level for a multi-level loss) and ``connectors`` (the shared ones by
+    name, and those a loss owns under :func:`connector_key`).
+
+    Args:
+        spec: The checked distillation settings.
+    """
+
+    def __init__(self, spec: DistillSpec) -> None:
+        super().__init__()
+        self.routes: Dict[str, LossRoute] = dict(spec.routes)
+        losses: Dict[str, nn.Module] = {}
+        modules = {name: MODELS.build(dict(cfg))
+                   for name, cfg in spec.connectors.items()}
+        for name, route in self.routes.items():
+            losses[name] = _build(
+                per_level_configs(name, spec.losses[name], route),
+                route.multi)
+            for role in ROLES:
+                ref = route.side(role)
+                if isinstance(ref.connector, dict):
+                    modules[connector_key(name, role)] = _build(
+                        per_level_configs(f'{name} {role} connector',
+                                          ref.connector, route), route.multi)
+                if role == 'teacher' and ref.connector is not None:
+                    where = f'loss_forward_mappings[{name!r}][{role!r}]'
+                    _check_teacher_connector(
+                        modules[self._key(name, role)],
+                        f'{where}: shared connector {ref.connector!r}'
+                        if ref.shared else f'{where}: connector')
+        self.distill_losses = nn.ModuleDict(losses)
+        self.connectors = nn.ModuleDict(modules)
+        self._check_channels()
+
+    def _key(self, name: str, role: str) -> str:
+        """Key in ``connectors`` of the connector of a loss's side."""
+        ref = self.routes[name].side(role)
+        return ref.connector if ref.shared else connector_key(name, role)
+
+    def _connector(self, name: str, role: str) -> nn.Module:
+        """The connector (or ``ModuleList`` of them) of a loss's side."""
+        return self.connectors[self._key(name, role)]
+
+    def _check_channels(self) -> None:
+        """A connector's output width must be the loss's declared input width.
+
+        Checked wherever both are known (connectors with an
+        ``out_channels`` attribute, losses with ``student_channels`` /
+        ``teacher_channels``), so that e.g. forgetting to set
+        ``student_channels=2048`` after adding a 512 -> 2048 connector stops
+        here rather than at the first training step.
+        """
+        for name, route in self.routes.items():
+            losses = self.distill_losses[name]
+            losses = list(losses) if route.multi else [losses]
+            for role in ROLES:
+                ref = route.side(role)
+                if ref.connector is None:
+                    continue
+                module = self._connector(name, role)
+                per_level = (list(module) if isinstance(module, nn.ModuleList)
+                             else [module] * len(losses))
+                for level, (loss, conn) in enumerate(zip(losses, per_level)):
+                    out = getattr(conn, 'out_channels', None)
+                    want = getattr(loss, f'{role}_channels', None)
+                    if out is None or want is None or out == want:
+                        continue
+                    what = (f'shared connector {ref.connector!r}'
+                            if ref.shared else f'its {role} connector')
+                    at = f' (level {level})' if route.multi else ''
+                    raise ValueError(
+                        f'distill loss {name!r}{at} declares '
+                        f'{role}_channels={want}, but {what} outputs {out} '
+                        f'channels; set {role}_channels={out} (the loss sees '
+                        'the map after the connector)')
+
+    def select_feature(self,
+                       records: Dict[str, Any],
+                       name: str,
+                       role: str,
+                       level: Optional[int] = None,
+                       cache: Optional[Dict[tuple, Tensor]] = None) -> Tensor:
+        """One input of a loss: the recorded level, through its connector.
+
+        This is the one place where a level of a tuple output is picked:
+        first the recorder's own ``index``, then the mapping's.
+
+        Args:
+            records: ``{recorder name: module output}`` of ``role``'s model.
+            name: The loss.
+            role: ``'student'`` or ``'teacher'``.
+            level: Level of a multi-level loss, else ``None``.
+            cache: Outputs of shared connectors by ``(connector, role,
+                recorder, index)``; an entry is reused and a new one added.
+                ``None``: nothing is shared beyond this call.
+
+        Returns:
+            The feature map ``(B, C, H, W)`` the loss gets.
+        """
+        ref: FeatureRef = self.routes[name].side(role)
+        rec = ref.recorder
+        index = self.routes[name].levels[level or 0][ROLES.index(role)]
+        feat = pick_level(records[rec.name], rec.index,
+                          f'{role} recorder {rec.name!r} ({rec.module!r})')
+        if index is None and isinstance(feat, (tuple, list)):
+            raise ValueError(
+                f'distill loss {name!r}: {role} feature {rec.name!r} is a '
+                f'tuple of {len(feat)} levels; pick levels with index=i or '
+                f'index=[0, ..., {len(feat) - 1}] in loss_forward_mappings')
+        what = f'distill loss {name!r}: {role} feature {rec.name!r}'
+        parent, feat = feat, pick_level(feat, index, what)
+        if ref.connector is None:
+            return feat
+        module = self._connector(name, role)
+        if not ref.shared:  # owned by this loss and side
+            return (module if level is None else module[level])(feat)
+        if index is not None and index < 0:
+            index += len(parent)
+        key = (ref.connector, role, rec.name, index)
+        cache = {} if cache is None else cache
+        if key not in cache:
+            cache[key] = module(feat)
+        return cache[key]
+
+    def loss_inputs(self,
+                    student: Dict[str, Any],
+                    teacher: Dict[str, Any],
+                    names: Optional[Sequence[str]] = None
+                    ) -> Iterator[LossInput]:
+        """The inputs of every loss and level, in ``distill_losses`` order.
+
+        A shared connector runs once per ``(role, recorder, index)`` within
+        one call (its output is reused by every loss that reads it); the
+        outputs are dropped when the iteration ends.
+
+        Args:
+            student: The student's records ``{recorder name: output}``.
+            teacher: The teacher's records.
+            names: Only these losses (default: all).
+
+        Yields:
+            :class:`LossInput` per loss and level.
+        """
+        cache: Dict[tuple, Tensor] = {}
+        for name, modules in self.distill_losses.items():
+            if names is not None and name not in names:
+                continue
+            for level in self.routes[name].level_ids():
+                yield LossInput(
+                    name, level,
+                    modules if level is None else modules[level],
+                    self.select_feature(student, name, 'student', level,
+                                        cache),
+                    self.select_feature(teacher, name, 'teacher', level,
+                                        cache))
+
+    def forward(self, student: Dict[str, Any],
+                teacher: Dict[str, Any]) -> Dict[str, Tensor]:
+        """``{loss name: sum over its levels}`` (scalars, unweighted)."""
+        out: Dict[str, Tensor] = {}
+        for item in self.loss_inputs(student, teacher):
+            value = item.module(item.student, item.teacher)
+            out[item.name] = out[item.name] + value if item.name in out \
+                else 0. + value
+        return out

@@ -1,0 +1,358 @@
+"""The distillation settings, read and checked once (every error here).
+
+:meth:`DistillSpec.from_config` turns the distiller's keyword arguments (or
+``distill=``) into frozen records: the recorded modules
+(:class:`RecorderRef`), what every loss reads (:class:`LossRoute` of two
+:class:`FeatureRef`) and the configs that ``distill_head.py`` builds.
+"""
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import torch.nn as nn
+
+DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
+                'distill_losses', 'loss_forward_mappings',
+                'distill_warmup_iters')
+ROLES = ('student', 'teacher')
+TEACHER_FORWARDS = ('auto', 'extract_feat', 'tensor')
+Index = Union[None, int, Tuple[int, ...]]
+
+
+def connector_key(loss: str, role: str) -> str:
+    """Key of the connector a loss owns on one side (``'<loss>_<role>'``).
+
+    The distiller's ``connectors`` holds these next to the shared ones, so a
+    checkpoint stores them as ``connectors.<loss>_<role>.*``.
+    """
+    return f'{loss}_{role}'
+
+
+@dataclass(frozen=True)
+class RecorderRef:
+    """One ``student_recorders``/``teacher_recorders`` entry.
+
+    Attributes:
+        name: The recorder's name, used by ``loss_forward_mappings``.
+        module: Dotted path of the hooked module, e.g. ``'neck'``.
+        index: Element of the module's tuple output this name stands for
+            (``dict(module='neck', index=i)``); ``None``: the whole output.
+    """
+    name: str
+    module: str
+    index: Optional[int] = None
+
+    @classmethod
+    def parse(cls, name: str, spec: Union[str, dict],
+              role: str) -> 'RecorderRef':
+        """``'path'`` or ``dict(module='path', index=i)`` -> RecorderRef."""
+        if isinstance(spec, str):
+            return cls(name, spec)
+        if isinstance(spec, dict) and 'module' in spec and set(spec) <= {
+                'module', 'index'}:
+            return cls(name, spec['module'], spec.get('index'))
+        raise ValueError(
+            f'{role} recorder {name!r}: expected a module path string '
+            f"or dict(module='path', index=i), got {spec!r}")
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    """One side of a mapping entry (``'feat'`` or ``dict(recorder=...)``).
+
+    Attributes:
+        recorder: The recorder it reads.
+        index: ``None``, an element of a tuple record, or a tuple (one
+            element per level).
+        connector: ``None``, a shared connector's name, or the config of
+            one owned by this loss and side (under :func:`connector_key`).
+    """
+    recorder: RecorderRef
+    index: Index = None
+    connector: Union[None, str, dict] = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether :attr:`connector` names a shared connector."""
+        return isinstance(self.connector, str)
+
+
+@dataclass(frozen=True)
+class LossRoute:
+    """Where one distillation loss takes its inputs: the normalised mapping.
+
+    Attributes:
+        name: The loss's key in ``distill_losses`` (starts with ``loss_``).
+        student: Its student input.
+        teacher: Its teacher input.
+        levels: ``((student index, teacher index), ...)``: one pair per
+            level, one pair (maybe ``None``) unless :attr:`multi`.
+        multi: List indices: one loss module (and per-loss connector) per
+            level, summed into one logged loss.
+    """
+    name: str
+    student: FeatureRef
+    teacher: FeatureRef
+    levels: Tuple[Tuple[Optional[int], Optional[int]], ...]
+    multi: bool
+
+    def side(self, role: str) -> FeatureRef:
+        """:attr:`student` or :attr:`teacher`."""
+        return self.student if role == 'student' else self.teacher
+
+    def level_ids(self) -> List[Optional[int]]:
+        """``[0, 1, ...]`` for a multi-level loss, else ``[None]``."""
+        return list(range(len(self.levels))) if self.multi else [None]
+
+
+def _merge_distill(kwargs: Dict[str, Any],
+                   distill: Optional[dict]) -> Dict[str, Any]:
+    """The keyword arguments with the ``distill=`` dict merged in."""
+    given = dict(kwargs)
+    given['distill_warmup_iters'] = given.get('distill_warmup_iters') or None
+    for key, value in dict(distill or {}).items():
+        if key not in DISTILL_KEYS:
+            raise ValueError(f'distill: unknown key {key!r} '
+                             f'(allowed: {", ".join(DISTILL_KEYS)})')
+        if given.get(key) is not None:
+            raise ValueError(f'{key} is given both directly and in '
+                             'distill; keep one')
+        given[key] = value
+    return given
+
+
+def check_teacher_forward(mode: str) -> str:
+    """Validate ``teacher_forward``."""
+    if mode not in TEACHER_FORWARDS:
+        raise ValueError("teacher_forward must be 'auto', 'extract_feat' "
+                         f"or 'tensor', got {mode!r}")
+    return mode
+
+
+def _check_shared(cfgs: Dict[str, dict], losses: Dict[str, dict]) -> None:
+    """Names and configs of the shared connectors."""
+    reserved = {connector_key(loss, role): (loss, role)
+                for loss in losses for role in ROLES}
+    for name, cfg in cfgs.items():
+        if not isinstance(name, str) or not name or '.' in name:
+            raise ValueError(
+                f'connectors: name {name!r} is not a valid module name; '
+                "use a non-empty string without '.' (e.g. 's4')")
+        if hasattr(nn.ModuleDict(), name):
+            raise ValueError(
+                f'connectors: name {name!r} is an attribute of '
+                'nn.ModuleDict and cannot be a key; rename it (e.g. '
+                f"'{name}_proj')")
+        if name in reserved:
+            loss, role = reserved[name]
+            raise ValueError(
+                f'connectors: shared connector name {name!r} collides '
+                f'with the per-loss connector key {name!r} of distill '
+                f'loss {loss!r} ({role} side); rename the shared '
+                'connector')
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise ValueError(
+                f'connectors[{name!r}] must be a registered module config '
+                "such as dict(type='mmswtat.ConvBNConnector', "
+                f'in_channels=..., out_channels=...), got {cfg!r}')
+        if 'per_level' in cfg:
+            raise ValueError(
+                f'connectors[{name!r}]: per_level is not supported, a shared '
+                'connector is one module applied to every level; define one '
+                'shared connector per level, or give the config in the '
+                'loss_forward_mappings entry (one connector per level)')
+
+
+def _feature_ref(name: str, role: str, spec: Union[str, dict],
+                 recorders: Dict[str, RecorderRef],
+                 shared: Dict[str, dict]) -> FeatureRef:
+    """One side of a mapping entry -> FeatureRef (or a clear error)."""
+    spec = dict(recorder=spec) if isinstance(spec, str) else dict(spec)
+    if spec.get('recorder') not in recorders:
+        raise ValueError(
+            f'distill loss {name!r} takes {role} feature '
+            f"{spec.get('recorder')!r}, but the {role} recorders "
+            f'are {list(recorders)}; define it in {role}_recorders')
+    extra = set(spec) - {'recorder', 'index', 'connector'}
+    where = f'loss_forward_mappings[{name!r}][{role!r}]'
+    if extra:
+        raise ValueError(
+            f'{where}: unknown keys {sorted(extra)} (allowed: recorder, '
+            'index, connector)')
+    connector = spec.get('connector')
+    if isinstance(connector, str):
+        if connector not in shared:
+            raise ValueError(
+                f'{where}: connector {connector!r} is not a shared connector'
+                f' (defined: {sorted(shared)}); define it with connectors='
+                f'dict({connector}=dict(type=...)), or give a connector '
+                'config dict here')
+    elif connector is not None and not isinstance(connector, dict):
+        raise ValueError(
+            f'{where}: connector must be a module config dict or the name '
+            f'of a shared connector, got {connector!r}')
+    index = spec.get('index')
+    if isinstance(index, list):
+        index = tuple(index)
+    return FeatureRef(recorders[spec['recorder']], index,
+                      dict(connector) if isinstance(connector, dict)
+                      else connector)
+
+
+def per_level_configs(name: str, cfg: dict, route: LossRoute) -> List[dict]:
+    """A loss or per-loss connector config, one per level of ``route``.
+
+    ``per_level=dict(key=[v0, v1, ...])`` sets ``key`` level by level.
+
+    Returns:
+        ``[cfg]`` for a single-level route, else one config per level.
+    """
+    cfg = dict(cfg)
+    per_level = dict(cfg.pop('per_level', None) or {})
+    if per_level and not route.multi:
+        raise ValueError(
+            f'{name}: per_level needs a list index in its '
+            'loss_forward_mappings entry (one value per level)')
+    num_levels = len(route.levels)
+    for key, values in per_level.items():
+        if not isinstance(values, (list, tuple)) or \
+                len(values) != num_levels:
+            raise ValueError(
+                f'{name}: per_level[{key!r}] must list one value for '
+                f'each of the {num_levels} levels, got {values!r}')
+    if not route.multi:
+        return [cfg]
+    return [dict(cfg, **{k: v[i] for k, v in per_level.items()})
+            for i in range(num_levels)]
+
+
+def _route(name: str, mapping: Optional[dict],
+           recorders: Dict[str, Dict[str, RecorderRef]],
+           shared: Dict[str, dict]) -> LossRoute:
+    """One ``loss_forward_mappings`` entry -> LossRoute."""
+    if mapping is None:
+        if all(len(recorders[role]) == 1 for role in ROLES):
+            mapping = {role: next(iter(recorders[role])) for role in ROLES}
+        else:
+            raise ValueError(
+                f'distill loss {name!r} has no entry in '
+                'loss_forward_mappings; add e.g. '
+                f"{name}=dict(student='feat', teacher='feat')")
+    refs = {}
+    for role in ROLES:
+        if role not in mapping:
+            raise ValueError(f'loss_forward_mappings[{name!r}] needs '
+                             f'a {role!r} entry')
+        refs[role] = _feature_ref(name, role, mapping[role], recorders[role],
+                                  shared)
+    s_idx, t_idx = refs['student'].index, refs['teacher'].index
+    multi = isinstance(s_idx, tuple) or isinstance(t_idx, tuple)
+    if multi:
+        shown = [list(i) if isinstance(i, tuple) else i
+                 for i in (s_idx, t_idx)]
+        if not (isinstance(s_idx, tuple) and isinstance(t_idx, tuple)
+                and len(s_idx) == len(t_idx)):
+            raise ValueError(
+                f'distill loss {name!r}: a list index applies the '
+                'loss to several levels and needs lists of equal '
+                f'length on both sides, got student {shown[0]!r}, '
+                f'teacher {shown[1]!r}')
+        levels = tuple(zip(s_idx, t_idx))
+    else:
+        levels = ((s_idx, t_idx), )
+    return LossRoute(name, refs['student'], refs['teacher'], levels, multi)
+
+
+def _warn_unused(recorders: Dict[str, Dict[str, RecorderRef]],
+                 shared: Dict[str, dict],
+                 routes: Dict[str, LossRoute]) -> None:
+    """One warning for recorders and one for shared connectors no loss reads.
+    """
+    sides = [r.side(role) for r in routes.values() for role in ROLES]
+    read = {ref.recorder.name for ref in sides}
+    idle = [f'{role}_recorders[{name!r}]' for role in ROLES
+            for name in recorders[role] if name not in read]
+    if routes and idle:
+        warnings.warn(
+            f'SingleTeacherDistiller: {", ".join(idle)} feed no '
+            'distillation loss; they are recorded and never used '
+            '(remove them, or map them in loss_forward_mappings)',
+            UserWarning, stacklevel=4)
+    unused = sorted(set(shared) - {ref.connector for ref in sides
+                                   if ref.shared})
+    if unused:
+        warnings.warn(
+            f'SingleTeacherDistiller: shared connectors {unused} are '
+            'not referenced by any loss_forward_mappings entry; they '
+            'are never run or trained (remove them, or reference '
+            "them with connector='NAME')", UserWarning, stacklevel=4)
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """Everything the distiller builds from its distillation settings.
+
+    Attributes:
+        student_recorders: ``{name: RecorderRef}`` of the student.
+        teacher_recorders: Same for the teacher.
+        connectors: ``{name: config}`` of the shared connectors.
+        losses: ``{name: config}`` of the distillation losses.
+        routes: ``{name: LossRoute}``, in ``losses`` order.
+        warmup_iters: ``distill_warmup_iters``.
+    """
+    student_recorders: Dict[str, RecorderRef]
+    teacher_recorders: Dict[str, RecorderRef]
+    connectors: Dict[str, dict]
+    losses: Dict[str, dict]
+    routes: Dict[str, LossRoute]
+    warmup_iters: int = 0
+
+    @classmethod
+    def from_config(cls,
+                    distill: Optional[dict] = None,
+                    **kwargs: Any) -> 'DistillSpec':
+        """Read and check the settings.
+
+        Args:
+            distill: The ``distill=`` dict of the distiller, or ``None``.
+            **kwargs: The distiller's keyword arguments named in
+                :data:`DISTILL_KEYS` (``None`` when not given).
+
+        Raises:
+            ValueError: Any invalid setting, naming the fix.
+        """
+        given = _merge_distill(kwargs, distill)
+        recorders = {
+            role: {name: RecorderRef.parse(name, spec, role)
+                   for name, spec in dict(
+                       given.get(f'{role}_recorders') or {}).items()}
+            for role in ROLES}
+        losses = {k: dict(v) for k, v in dict(
+            given.get('distill_losses') or {}).items()}
+        shared = {k: dict(v) if isinstance(v, dict) else v
+                  for k, v in dict(given.get('connectors') or {}).items()}
+        mappings = dict(given.get('loss_forward_mappings') or {})
+        if not losses:
+            warnings.warn(
+                'SingleTeacherDistiller: no distill_losses configured, the '
+                'student trains on its task losses alone (nothing is '
+                'distilled). Add e.g. the configs/_base_/distill fragment.',
+                UserWarning, stacklevel=3)
+        _check_shared(shared, losses)
+        for name in losses:
+            if not name.startswith('loss_'):
+                raise ValueError(
+                    f'distill_losses key {name!r} must start with "loss_" so '
+                    f"that mmengine adds it to the total; rename it to 'loss_"
+                    f"{name}'")
+        for name in mappings:
+            if name not in losses:
+                raise ValueError(
+                    f'loss_forward_mappings names {name!r}, which is not in '
+                    f'distill_losses ({sorted(losses)})')
+        routes = {name: _route(name, mappings.get(name), recorders, shared)
+                  for name in losses}
+        _warn_unused(recorders, shared, routes)
+        return cls(recorders['student'], recorders['teacher'], shared,
+                   losses, routes, int(given.get('distill_warmup_iters')
+                                       or 0))
