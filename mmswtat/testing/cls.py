@@ -11,21 +11,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from .walk import loader_datasets
+
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _ROLES = ('student', 'teacher')
-
-
-def _datasets(cfg: Config, loader: str) -> Iterator[Tuple[str, dict]]:
-    """``(dotted key, dataset cfg)`` of each leaf dataset of a loader."""
-    dataset = cfg[loader]['dataset']
-    key = f'{loader}.dataset'
-    if 'datasets' in dataset:
-        for i, ds in enumerate(dataset['datasets']):
-            yield f'{key}.datasets.{i}', ds
-    elif 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset...
-        yield f'{key}.dataset', dataset['dataset']
-    else:
-        yield key, dataset
 
 
 def _evaluators(cfg: Config, name: str) -> Iterator[Tuple[str, dict]]:
@@ -114,7 +103,7 @@ def cls_tiny_options(config: str,
             continue
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
-        for key, ds in _datasets(cfg, loader):
+        for key, ds in loader_datasets(cfg, loader):
             opts[f'{key}.data_root'] = data_root
             if loader == 'train_dataloader':
                 opts[f'{key}.indices'] = iters * batch_size

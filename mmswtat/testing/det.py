@@ -9,36 +9,13 @@ inside ``RepeatDataset``/``ConcatDataset`` wrappers), not hard-coded.
 """
 import math
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from .walk import leaf_datasets, repeat_keys
+
 _RESIZES = ('Resize', 'RandomResize')
-
-
-def _leaf_datasets(dataset: dict, key: str) -> Iterator[Tuple[str, dict]]:
-    """``(dotted key, config)`` of every dataset that loads files.
-
-    Wrappers (``RepeatDataset`` & co.) are entered through ``dataset``,
-    ``ConcatDataset`` through ``datasets``; a repeat ``times`` is not a leaf.
-    """
-    if 'datasets' in dataset:
-        for i, ds in enumerate(dataset['datasets']):
-            yield from _leaf_datasets(ds, f'{key}.datasets.{i}')
-    elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset['dataset'], f'{key}.dataset')
-    else:
-        yield key, dataset
-
-
-def _repeats(dataset: dict, key: str) -> Iterator[str]:
-    """Dotted keys of the ``times`` of ``RepeatDataset``-like wrappers."""
-    if 'times' in dataset and 'dataset' in dataset:
-        yield f'{key}.times'
-    if 'dataset' in dataset:
-        yield from _repeats(dataset['dataset'], f'{key}.dataset')
-    for i, ds in enumerate(dataset.get('datasets', [])):
-        yield from _repeats(ds, f'{key}.datasets.{i}')
 
 
 def _detectors(cfg: Config) -> List[Tuple[str, dict]]:
@@ -145,10 +122,10 @@ def det_tiny_options(config: str,
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
         root = cfg[loader]['dataset']
-        leaves = list(_leaf_datasets(root, f'{loader}.dataset'))
+        leaves = list(leaf_datasets(root, f'{loader}.dataset'))
         per_leaf = None
         if loader == 'train_dataloader':
-            for key in _repeats(root, f'{loader}.dataset'):
+            for key in repeat_keys(root, f'{loader}.dataset'):
                 opts[key] = 1
             if epoch_based:
                 per_leaf = math.ceil(iters * batch_size / len(leaves))
@@ -164,7 +141,7 @@ def det_tiny_options(config: str,
                               ('test_evaluator', 'test_dataloader')):
         spec = cfg.get(evaluator)
         if isinstance(spec, dict) and spec.get('ann_file'):
-            leaves = list(_leaf_datasets(cfg[loader]['dataset'], ''))
+            leaves = list(leaf_datasets(cfg[loader]['dataset'], ''))
             ann_file = leaves[0][1].get('ann_file')
             if ann_file is None:
                 raise ValueError(f'{evaluator} has an ann_file but the '

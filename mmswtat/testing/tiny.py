@@ -5,9 +5,11 @@ unchanged apart from data location, image sizes, iterations and workers.
 The option keys are found by reading the config (pipeline transforms by
 type, train datasets inside a ``ConcatDataset``), not hard-coded indices.
 """
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
+
+from .walk import loader_datasets
 
 
 def _fmt(value) -> str:
@@ -20,18 +22,6 @@ def _fmt(value) -> str:
 def as_cli(options: Dict[str, object]) -> List[str]:
     """``{'a.b': 1}`` -> ``['a.b=1']`` for ``--cfg-options``."""
     return [f'{k}={_fmt(v)}' for k, v in options.items()]
-
-
-def _datasets(cfg: Config, loader: str) -> Iterator[Tuple[str, dict]]:
-    dataset = cfg[loader]['dataset']
-    key = f'{loader}.dataset'
-    if 'datasets' in dataset:
-        for i, ds in enumerate(dataset['datasets']):
-            yield f'{key}.datasets.{i}', ds
-    elif 'dataset' in dataset:  # RepeatDataset & co.
-        yield f'{key}.dataset', dataset['dataset']
-    else:
-        yield key, dataset
 
 
 def _model_prefixes(cfg: Config) -> List[str]:
@@ -83,7 +73,7 @@ def seg_tiny_options(config: str,
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
-        for key, ds in _datasets(cfg, loader):
+        for key, ds in loader_datasets(cfg, loader):
             opts[f'{key}.data_root'] = data_root
             for j, t in enumerate(ds.get('pipeline', [])):
                 kind = t.get('type')
