@@ -50,18 +50,9 @@ def step_case(phase: str, *, config: str, crop: int, batch: int,
     Returns:
         The case, in the report's format.
     """
-    return dict(
-        kind='step',
-        phase=phase,
-        config=config,
-        crop=crop,
-        batch=batch,
-        device=str(device),
-        warmup=warmup,
-        repeats=repeats,
-        threads=threads,
-        lr=lr,
-        seed=seed)
+    return dict(kind='step', phase=phase, config=config, crop=crop,
+                batch=batch, device=str(device), warmup=warmup,
+                repeats=repeats, threads=threads, lr=lr, seed=seed)
 
 
 def plan_step_cases(device: torch.device,
