@@ -87,17 +87,9 @@ def plan_step_cases(device: torch.device,
     crop = default_crop(device) if crop is None else crop
     threads = torch.get_num_threads() if threads is None else threads
     return [
-        step_case(
-            phase,
-            config=config,
-            crop=crop,
-            batch=batch,
-            device=device,
-            warmup=warmup,
-            repeats=repeats,
-            threads=threads,
-            lr=lr,
-            seed=seed) for phase in phases
+        step_case(phase, config=config, crop=crop, batch=batch, device=device,
+                  warmup=warmup, repeats=repeats, threads=threads, lr=lr,
+                  seed=seed) for phase in phases
     ]
 
 
