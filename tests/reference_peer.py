@@ -39,10 +39,17 @@ def _kl(p: Scalars, q: Scalars) -> Tensor:
     return sum(pi * (torch.log(pi) - torch.log(qi)) for pi, qi in zip(p, q))
 
 
-def _positions(x: Tensor):
-    """(n, y, x) index triples of a dense (N, C, H, W) tensor."""
-    n, _, h, w = x.shape
-    return [(a, b, c) for a in range(n) for b in range(h) for c in range(w)]
+def _class_vectors(student: Tensor, teacher: Tensor,
+                   valid_mask: Optional[Tensor]):
+    """[(student scores, teacher scores)] over classes: one pair per sample
+    of (N, C) logits, or per (valid) pixel of (N, C, H, W) logits."""
+    if student.dim() == 2:
+        return [(_scalars(student[i]), _scalars(teacher[i]))
+                for i in range(student.shape[0])]
+    n, _, h, w = student.shape
+    return [(_scalars(student[a, :, y, x]), _scalars(teacher[a, :, y, x]))
+            for a in range(n) for y in range(h) for x in range(w)
+            if valid_mask is None or bool(valid_mask[a, y, x])]
 
 
 def kd(student: Tensor,
@@ -50,13 +57,7 @@ def kd(student: Tensor,
        tau: float = 1.0,
        valid_mask: Optional[Tensor] = None) -> Tensor:
     """Hinton KD; inputs (N, C) or same-size (N, C, H, W)."""
-    if student.dim() == 2:
-        rows = [(_scalars(student[i]), _scalars(teacher[i]))
-                for i in range(student.shape[0])]
-    else:
-        rows = [(_scalars(student[n, :, y, x]), _scalars(teacher[n, :, y, x]))
-                for n, y, x in _positions(student)
-                if valid_mask is None or bool(valid_mask[n, y, x])]
+    rows = _class_vectors(student, teacher, valid_mask)
     if not rows:
         return student.sum() * 0
     total = sum(
@@ -92,13 +93,7 @@ def dist(student: Tensor,
          gamma: float = 1.0,
          valid_mask: Optional[Tensor] = None) -> Tensor:
     """DIST; inputs (N, C) or same-size (N, C, H, W) logits."""
-    if student.dim() == 2:
-        pairs = [(_scalars(student[i]), _scalars(teacher[i]))
-                 for i in range(student.shape[0])]
-    else:
-        pairs = [(_scalars(student[n, :, y, x]), _scalars(teacher[n, :, y, x]))
-                 for n, y, x in _positions(student)
-                 if valid_mask is None or bool(valid_mask[n, y, x])]
+    pairs = _class_vectors(student, teacher, valid_mask)
     y_s = [_softmax(s, tau) for s, _ in pairs]
     y_t = [_softmax(t, tau) for _, t in pairs]
     rows, classes = len(y_s), len(y_s[0])

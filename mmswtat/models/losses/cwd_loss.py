@@ -5,11 +5,11 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from ..ops import channel_wise_divergence
-from .peer_loss import PeerLoss, check_temperature
+from .peer_loss import TemperedPeerLoss
 
 
 @MODELS.register_module()
-class ChannelWiseDivergence(PeerLoss):
+class ChannelWiseDivergence(TemperedPeerLoss):
     """CWD: per-channel spatial softmax, KL(teacher || student), times ``tau^2``.
 
     Shu et al., "Channel-wise Knowledge Distillation for Dense Prediction",
@@ -31,16 +31,6 @@ class ChannelWiseDivergence(PeerLoss):
                    "dict(recorder=..., connector=dict(type='mmswtat."
                    "ConvBNConnector', in_channels=C_s, out_channels=C_t))")
 
-    def __init__(self,
-                 tau: float = 1.0,
-                 loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(loss_weight, init_cfg)
-        self.tau = check_temperature(type(self).__name__, 'tau', tau)
-
     def compute(self, student: Tensor, teacher: Tensor,
                 valid_mask: Optional[Tensor]) -> Tensor:
         return channel_wise_divergence(student, teacher, self.tau)
-
-    def extra_repr(self) -> str:
-        return f'tau={self.tau}, loss_weight={self.loss_weight}'

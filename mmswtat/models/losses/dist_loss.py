@@ -5,11 +5,11 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from ..ops import dist_terms
-from .peer_loss import PeerLoss, check_temperature
+from .peer_loss import TemperedPeerLoss
 
 
 @MODELS.register_module()
-class DISTLoss(PeerLoss):
+class DISTLoss(TemperedPeerLoss):
     """``loss_weight * tau^2 * (beta * L_inter + gamma * L_intra)``.
 
     Huang et al., "Knowledge Distillation from A Stronger Teacher", NeurIPS
@@ -39,8 +39,7 @@ class DISTLoss(PeerLoss):
                  tau: float = 1.0,
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(loss_weight, init_cfg)
-        self.tau = check_temperature(type(self).__name__, 'tau', tau)
+        super().__init__(tau, loss_weight, init_cfg)
         self.beta = beta
         self.gamma = gamma
 

@@ -5,11 +5,11 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from ..ops import kd_divergence
-from .peer_loss import PeerLoss, check_temperature
+from .peer_loss import TemperedPeerLoss
 
 
 @MODELS.register_module()
-class KDLoss(PeerLoss):
+class KDLoss(TemperedPeerLoss):
     """``loss_weight * tau^2 * mean KL(softmax(z_t / tau) || softmax(z_s / tau))``.
 
     Hinton et al., "Distilling the Knowledge in a Neural Network", 2015. The
@@ -28,16 +28,6 @@ class KDLoss(PeerLoss):
 
     masked = True
 
-    def __init__(self,
-                 tau: float = 1.0,
-                 loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(loss_weight, init_cfg)
-        self.tau = check_temperature(type(self).__name__, 'tau', tau)
-
     def compute(self, student: Tensor, teacher: Tensor,
                 valid_mask: Optional[Tensor]) -> Tensor:
         return kd_divergence(student, teacher, self.tau, valid_mask)
-
-    def extra_repr(self) -> str:
-        return f'tau={self.tau}, loss_weight={self.loss_weight}'

@@ -118,3 +118,23 @@ class PeerLoss(BaseModule):
                 student = resize_to(student, teacher.shape[-2:])
             return self.compute(student, teacher,
                                 valid_mask) * self.loss_weight
+
+
+class TemperedPeerLoss(PeerLoss):
+    """A :class:`PeerLoss` with a softmax temperature ``tau`` (> 0).
+
+    Args:
+        tau: Temperature.
+        loss_weight: Multiplier of the loss.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 tau: float = 1.0,
+                 loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(loss_weight, init_cfg)
+        self.tau = check_temperature(type(self).__name__, 'tau', tau)
+
+    def extra_repr(self) -> str:
+        return f'tau={self.tau}, loss_weight={self.loss_weight}'
