@@ -9,6 +9,12 @@ from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
 from .window import (WindowGeometry, check_window_and_shift, region_labels,
                      to_2tuple, validity_map, window_attention_bias,
                      window_attention_mask, window_geometry)
+from .cwd import channel_wise_divergence
+from .dist import dist_rows, dist_terms, pearson_rows
+from .kd import kd_divergence, softmax_kl, valid_mask_from_labels
+from .tat_normalize import (CHANNEL_EPS, TAT_NORMALIZE,
+                            channel_standardize, tat_normalize,
+                            teacher_mean_square)
 from .window_gather import (WindowIndex, gather_windows, window_index,
                             windows_to_map)
 
@@ -21,5 +27,9 @@ __all__ = [
     'WindowIndex', 'gather_windows', 'window_index', 'windows_to_map',
     'WindowGeometry', 'check_window_and_shift', 'region_labels', 'to_2tuple',
     'validity_map', 'window_attention_bias', 'window_attention_mask',
-    'window_geometry'
+    'window_geometry',
+    'channel_wise_divergence', 'dist_rows', 'dist_terms', 'pearson_rows',
+    'kd_divergence', 'softmax_kl', 'valid_mask_from_labels', 'CHANNEL_EPS',
+    'TAT_NORMALIZE', 'channel_standardize', 'tat_normalize',
+    'teacher_mean_square'
 ]
