@@ -36,3 +36,19 @@ def teacher_ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
     torch.save(dict(state_dict=teacher.state_dict(), meta=dict()), path)
     return str(path)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'cuda: needs a CUDA GPU; skipped without one '
+        '(tools/analysis/gpu_check.sh runs them with `-m cuda`)')
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA GPU (none found)')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)

@@ -83,6 +83,13 @@ class SingleTeacherDistiller(BaseModel):
         teacher_forward: ``'auto'`` (``extract_feat`` if every teacher
             recorder is in the backbone/neck, else ``mode='tensor'``),
             ``'extract_feat'`` or ``'tensor'``.
+        teacher_precision: Autocast of the teacher's no-grad forward, and
+            of nothing else: ``'fp32'`` (default; fp32 even inside an
+            ``--amp`` step), ``'bf16'``, ``'fp16'`` (GPU only; on a CPU an
+            error naming bf16) or ``'auto'`` (bf16 on a CUDA GPU with bf16
+            or a CPU with ``avx512_bf16``/``amx_bf16``, else fp32; the
+            choice is logged). Its features reach the losses in fp32. A
+            teacher setting, so a distiller argument (not in ``distill``).
         distill_warmup_iters: Ramp the distillation weights linearly from
             ``1/K`` to 1 over the first ``K`` iterations (0 = off).
         distill: The distillation settings above (``student_recorders``,
@@ -117,6 +124,7 @@ class SingleTeacherDistiller(BaseModel):
                  teacher_ckpt_strict: bool = True,
                  weights_only: bool = True,
                  teacher_forward: str = 'auto',
+                 teacher_precision: str = 'fp32',
                  distill_warmup_iters: int = 0,
                  distill: Optional[dict] = None,
                  check_finite: bool = True,
@@ -147,7 +155,7 @@ class SingleTeacherDistiller(BaseModel):
             build_teacher(teacher, teacher_ckpt, teacher_ckpt_strict,
                           weights_only),
             {n: r.module for n, r in spec.teacher_recorders.items()},
-            teacher_forward, self.data_preprocessor))
+            teacher_forward, self.data_preprocessor, teacher_precision))
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student', True,
                          weights_only)

@@ -11,6 +11,8 @@ from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import load_weights
 from .distill_spec import check_teacher_forward
 from .model_config import load_model_cfg
+from .precision import (check_teacher_precision, resolve_teacher_precision,
+                        teacher_autocast, to_fp32)
 from .recorder import FeatureRecorder, StopForward
 
 FEATURE_PREFIXES = ('backbone', 'neck')
@@ -115,6 +117,10 @@ class FrozenTeacher(nn.Module):
         student_preprocessor: The preprocessor whose batches the teacher
             gets; when the teacher's own normalises differently,
             :meth:`inputs` re-normalises them. ``None``: as is.
+        precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` (GPU only) or
+            ``'auto'`` (bf16 where the device runs it fast, else fp32): the
+            autocast of the teacher's forward (``precision.py``); resolved
+            and logged once per device type, at the first forward.
 
     Calling it (:meth:`forward`) returns the teacher's records.
     """
@@ -123,8 +129,11 @@ class FrozenTeacher(nn.Module):
                  model: nn.Module,
                  paths: Dict[str, str],
                  forward: str = 'auto',
-                 student_preprocessor: Optional[nn.Module] = None) -> None:
+                 student_preprocessor: Optional[nn.Module] = None,
+                 precision: str = 'fp32') -> None:
         super().__init__()
+        self.precision = check_teacher_precision(precision)
+        self._resolved: Dict[str, str] = {}  # device type -> precision
         model.requires_grad_(False)
         self.model = model
         self.recorder = FeatureRecorder(model, paths, 'teacher',
@@ -211,13 +220,25 @@ class FrozenTeacher(nn.Module):
 
         Returns:
             ``{recorder name: module output}`` (empty without recorders;
-            the teacher does not run then).
+            the teacher does not run then), bf16/fp16 outputs of a
+            reduced-precision forward cast to fp32.
         """
         if not self.recorder.names:
             return {}
-        with torch.no_grad():
-            return record_forward(
+        device = inputs.device.type
+        with torch.no_grad(), teacher_autocast(
+                self.resolved_precision(device), device):
+            records = record_forward(
                 self.model, self.recorder, self.inputs(inputs), data_samples,
                 self.mode, f"the teacher's {self.mode!r} forward; set "
                 "teacher_forward='tensor' or record modules that this "
                 'forward runs')
+        return to_fp32(records)
+
+    def resolved_precision(self, device_type: str) -> str:
+        """``'fp32'``, ``'bf16'`` or ``'fp16'``: :attr:`precision` on
+        ``device_type`` (:func:`resolve_teacher_precision`, logged once)."""
+        if device_type not in self._resolved:
+            self._resolved[device_type] = resolve_teacher_precision(
+                self.precision, device_type)
+        return self._resolved[device_type]
