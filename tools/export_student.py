@@ -5,44 +5,27 @@
 The result loads in the codebase's own tools (e.g. mmseg's ``tools/test.py``)
 with the stock student config: keys have no ``student.`` prefix and the
 teacher, connectors, embeddings, optimizer and message hub are left out.
+OUT may not be CHECKPOINT; an existing directory gets CHECKPOINT_student.pth;
+the file is written atomically (no half file after an interruption).
 """
 import argparse
-import os
-import os.path as osp
 
-import torch
-
-import mmswtat
-from mmswtat.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
-                                     student_weights)
-
-
-def export_student(src: str, dst: str) -> int:
-    """Export; returns the number of tensors written.
-
-    Raises:
-        ValueError: ``src`` holds no ``student.*`` weights.
-    """
-    checkpoint = load_checkpoint_file(src, role='distillation')
-    student = student_weights(extract_state_dict(checkpoint), src,
-                              'a plain model checkpoint needs no export')
-    meta = dict(checkpoint.get('meta') or {})
-    out_meta = {k: meta[k] for k in ('dataset_meta', 'iter', 'epoch',
-                                     'mmengine_version') if k in meta}
-    out_meta.update(exported_from=osp.abspath(src),
-                    mmswtat_version=mmswtat.__version__)
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save(dict(state_dict=student, meta=out_meta), dst)
-    return len(student)
+from mmswtat.utils.student_checkpoint import export_student
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='distillation checkpoint')
-    parser.add_argument('out', help='output .pth file')
+    parser.add_argument('out', help='output .pth file (or an existing '
+                        'directory: CHECKPOINT_student.pth in it)')
+    parser.add_argument(
+        '--no-weights-only', action='store_true',
+        help='load CHECKPOINT with weights_only=False (pickled objects '
+        'allowed): only for files you trust')
     args = parser.parse_args()
-    n = export_student(args.checkpoint, args.out)
-    print(f'wrote {n} student tensors to {args.out}')
+    path, n = export_student(args.checkpoint, args.out,
+                             not args.no_weights_only)
+    print(f'wrote {n} student tensors to {path}')
 
 
 if __name__ == '__main__':

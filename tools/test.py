@@ -10,6 +10,7 @@ import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
 from mmswtat.utils.cli import (add_runner_args, build_runner,
                                parse_runner_args)
+from mmswtat.utils.student_checkpoint import load_test_student
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,16 +28,18 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
+    if not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
-    if is_distiller_config(cfg):
+    distill = is_distiller_config(cfg)
+    if distill:
         # predict() runs the student alone; the teacher's weights are not
-        # needed (and may not be downloadable here).
+        # needed (and may not be downloadable here). The student's weights
+        # are loaded below, from a distillation or an exported checkpoint.
         cfg.model.teacher_ckpt = None
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None if distill else args.checkpoint
     cfg.resume = False
     if args.show_dir:
         vis_hook = cfg.default_hooks.get('visualization')
@@ -51,6 +54,12 @@ def main() -> None:
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dump]
     runner = build_runner(cfg)
+    if distill:
+        model = getattr(runner.model, 'module', runner.model)
+        kind = load_test_student(model, args.checkpoint,
+                                 cfg.model.get('weights_only', True))
+        runner.logger.info(f'Loaded the student of {kind} checkpoint '
+                           f'{args.checkpoint}')
     runner.test()
 
 

@@ -16,7 +16,8 @@ from torch import Tensor
 
 from mmswtat.models.losses import BaseTaTLoss
 from mmswtat.utils import build_runner_model
-from mmswtat.utils.checkpoint import (extract_state_dict, load_state,
+from mmswtat.utils.checkpoint import (extract_state_dict,
+                                      load_checkpoint_file, load_state,
                                       student_weights)
 
 LossInput = Tuple[str, BaseTaTLoss, Tensor, Tensor]
@@ -39,7 +40,8 @@ def build_distiller(cfg: Config, checkpoint: str, device: str):
     """
     model = build_runner_model(cfg)
     state = extract_state_dict(
-        torch.load(checkpoint, map_location='cpu', weights_only=True))
+        load_checkpoint_file(checkpoint, 'distillation'), checkpoint,
+        'distillation')
     student_weights(state, checkpoint, 'a plain or exported student '
                     'checkpoint cannot show the distillation losses')
     try:

@@ -14,7 +14,7 @@ from .distill_spec import DistillSpec
 from .model_config import load_model_cfg
 from .recorder import FeatureRecorder
 from .teacher import FrozenTeacher, build_teacher, choose_forward, \
-    record_forward
+    record_forward, warn_random_teacher
 
 @MODELS.register_module()
 class SingleTeacherDistiller(BaseModel):
@@ -156,6 +156,7 @@ class SingleTeacherDistiller(BaseModel):
                           weights_only),
             {n: r.module for n, r in spec.teacher_recorders.items()},
             teacher_forward, self.data_preprocessor, teacher_precision))
+        self._random_teacher = teacher_ckpt is None  # warned at 1st step
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student', True,
                          weights_only)
@@ -255,6 +256,9 @@ class SingleTeacherDistiller(BaseModel):
             ``{name: Tensor}``: the student's own entries unchanged, then one
             scalar per distillation loss.
         """
+        if self._random_teacher:
+            self._random_teacher = False
+            warn_random_teacher()
         teacher = self.run_teacher(inputs, data_samples)
         with self.student_recorder as recorder:
             losses = dict(self.student.loss(inputs, data_samples))

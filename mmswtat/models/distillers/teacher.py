@@ -89,20 +89,24 @@ def build_teacher(cfg: Union[str, dict],
     Args:
         cfg: Model config or ``dict(cfg_path=...)`` (:func:`load_model_cfg`).
         ckpt: Checkpoint path or URL (CPU, ``weights_only``); ``None`` keeps
-            random weights (tests only; logged as a warning).
+            random weights (tests only; :func:`warn_random_teacher`).
         strict: Missing/unexpected keys are an error.
         weights_only: Safe unpickling.
     """
     model = MODELS.build(load_model_cfg(cfg, 'teacher'))
     if ckpt is not None:
         load_weights(model, ckpt, 'teacher', strict, weights_only)
-    else:
-        print_log(
-            'SingleTeacherDistiller: teacher_ckpt is None, the teacher '
-            'keeps its initial weights (fine for testing a trained '
-            'student; useless for distillation).',
-            logger='current', level=logging.WARNING)
     return model
+
+
+def warn_random_teacher() -> None:
+    """The warning for distilling from a teacher without ``teacher_ckpt``
+    (logged at the first training step, not when testing the student)."""
+    print_log(
+        'SingleTeacherDistiller: teacher_ckpt is None, the teacher keeps '
+        'its initial (random) weights: fine for tests, useless for '
+        'distillation. Set model.teacher_ckpt.',
+        logger='current', level=logging.WARNING)
 
 
 class FrozenTeacher(nn.Module):

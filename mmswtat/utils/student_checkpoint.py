@@ -1,0 +1,143 @@
+"""The student of a distillation checkpoint: export it, or load it to test.
+
+Library side of ``tools/export_student.py`` and ``tools/test.py``.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, Tuple
+
+import torch
+import torch.nn as nn
+
+from .checkpoint import (extract_state_dict, load_checkpoint_file,
+                         load_state, student_weights)
+
+PREFIX = 'student.'
+
+
+def export_path(src: str, dst: str) -> str:
+    """Where :func:`export_student` writes: ``dst``, or a file in it.
+
+    An existing directory ``dst`` gets ``<name of src>_student.pth``.
+
+    Raises:
+        ValueError: The output is the input checkpoint itself.
+    """
+    if osp.isdir(dst):
+        stem = osp.splitext(osp.basename(src))[0]
+        dst = osp.join(dst, f'{stem}_student.pth')
+    same = osp.realpath(src) == osp.realpath(dst) or (
+        osp.exists(dst) and osp.exists(src) and osp.samefile(src, dst))
+    if same:
+        stem = osp.splitext(dst)[0]
+        raise ValueError(
+            f'OUT {dst!r} is the distillation checkpoint itself: exporting '
+            'would overwrite it and lose the optimizer state, connectors '
+            'and meta (no --resume). Give another OUT, e.g. '
+            f'{stem}_student.pth')
+    return dst
+
+
+def atomic_save(obj: dict, dst: str) -> None:
+    """``torch.save`` to a temporary file next to ``dst``, then rename.
+
+    An interrupted save leaves no half-written file at ``dst``.
+    """
+    folder = osp.dirname(osp.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(dst)}.',
+                               suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, dst)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def export_student(src: str, dst: str,
+                   weights_only: bool = True) -> Tuple[str, int]:
+    """Write the student of ``src`` as a plain model checkpoint.
+
+    Keys lose the ``student.`` prefix; the teacher, connectors, embeddings,
+    optimizer and message hub are left out.
+
+    Args:
+        src: A distillation checkpoint of ``tools/train.py``.
+        dst: Output file, or an existing directory (see :func:`export_path`).
+        weights_only: Safe loading of ``src``.
+
+    Returns:
+        ``(path written, number of tensors)``.
+
+    Raises:
+        ValueError: ``dst`` is ``src``, or ``src`` holds no ``student.*``
+            weights.
+        CheckpointError: ``src`` cannot be read (see
+            :func:`load_checkpoint_file`).
+    """
+    import mmswtat
+    dst = export_path(src, dst)
+    checkpoint = load_checkpoint_file(src, 'distillation', weights_only,
+                                      '--no-weights-only')
+    student = student_weights(
+        extract_state_dict(checkpoint, src, 'distillation'), src,
+        'a plain model checkpoint needs no export')
+    meta = dict(checkpoint.get('meta') or {})
+    out_meta = {k: meta[k] for k in ('dataset_meta', 'iter', 'epoch',
+                                     'mmengine_version') if k in meta}
+    out_meta.update(exported_from=osp.abspath(src),
+                    mmswtat_version=mmswtat.__version__)
+    atomic_save(dict(state_dict=student, meta=out_meta), dst)
+    return dst, len(student)
+
+
+def is_distillation_state(state: Dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict holds ``student.*`` weights."""
+    return any(k.startswith(PREFIX) for k in state)
+
+
+def load_test_student(model: nn.Module, filename: str,
+                      weights_only: bool = True) -> str:
+    """Load a distillation or an exported student checkpoint to test.
+
+    Args:
+        model: The (unwrapped) distiller; its ``student`` gets the weights.
+        filename: A ``tools/train.py`` checkpoint of a distillation config
+            (``student.*`` keys) or an exported / plain checkpoint of the
+            student model (keys of the student itself).
+        weights_only: Safe loading.
+
+    Returns:
+        ``'distillation'`` or ``'student'``: what the file was.
+
+    Raises:
+        ValueError: Neither: e.g. a teacher or another model's checkpoint.
+    """
+    state = extract_state_dict(
+        load_checkpoint_file(filename, 'test', weights_only), filename,
+        'test')
+    if is_distillation_state(state):
+        state = student_weights(state, filename)
+        kind = 'distillation'
+    else:
+        kind = 'student'
+    try:
+        load_state(model.student, state, filename, 'student', strict=True)
+    except RuntimeError as e:
+        if kind == 'distillation':
+            raise ValueError(
+                f'{e} (was it trained with another student config?)'
+            ) from None
+        some = ', '.join(list(state)[:3])
+        raise ValueError(
+            f'checkpoint {filename!r} does not fit this distillation '
+            "config: this is a teacher/plain model checkpoint: its keys do "
+            f'not start with student. (they start with: {some}) and do not '
+            "match the config's student model either. Give the checkpoint "
+            'tools/train.py wrote with this config, or its export '
+            f'(tools/export_student.py). Detail: {e}') from None
+    return kind

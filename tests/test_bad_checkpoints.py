@@ -1,0 +1,185 @@
+"""Bad checkpoint files: one clear error naming role, path, problem, fix."""
+import pickle
+
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+import mmswtat  # noqa: F401  (safe globals)
+from mmswtat.registry import MODELS
+from mmswtat.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
+                                      extract_state_dict, load_checkpoint_file)
+from seg_helpers import distiller_cfg
+
+
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    init_default_scope('mmseg')
+
+
+class Payload:
+    """A class no allow-list knows."""
+
+
+def _good(path):
+    torch.save(dict(state_dict={'w': torch.zeros(3)}), path)
+    return path
+
+
+def _write(tmp_path, kind):
+    """A bad file of one kind; returns its path."""
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'empty':
+        path.write_bytes(b'')
+    elif kind == 'text':
+        path.write_text('hello world\n')
+    elif kind == 'html':
+        path.write_text('<!DOCTYPE html><html>Not found</html>')
+    elif kind == 'lfs':
+        path.write_text('version https://git-lfs.github.com/spec/v1\n')
+    elif kind == 'truncated':
+        data = _good(tmp_path / 'good.pth').read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == 'pickled_code':
+        torch.save(dict(state_dict={}, meta=dict(p=Payload())), path)
+    elif kind == 'plain_pickle':
+        with open(path, 'wb') as f:
+            pickle.dump({'w': 1}, f, protocol=4)
+    elif kind == 'list':
+        torch.save([torch.zeros(1)], path)
+    elif kind == 'no_tensors':
+        torch.save(dict(meta=dict(iter=3)), path)
+    elif kind == 'directory':
+        path.mkdir()
+    return path
+
+
+CASES = [
+    ('empty', CheckpointError, r'is empty \(0 bytes'),
+    ('text', CheckpointError, r'a text file .*hello world'),
+    ('html', CheckpointError, 'an HTML page'),
+    ('lfs', CheckpointError, 'git lfs pull'),
+    ('truncated', CheckpointError, 'truncated or corrupt'),
+    ('pickled_code', UnsafeCheckpointError,
+     r'Payload.*opt in with model\.weights_only=False'),
+    ('plain_pickle', UnsafeCheckpointError,
+     r'plain pickle.*model\.weights_only=False'),
+    ('list', CheckpointError, 'holds a list, not a dict of weights'),
+    ('no_tensors', CheckpointError, 'holds no weights'),
+    ('directory', IsADirectoryError, 'is a directory, not a file'),
+]
+
+
+@pytest.mark.parametrize('kind,error,words', CASES)
+def test_bad_teacher_checkpoint_names_role_path_and_fix(tmp_path, kind,
+                                                        error, words):
+    path = _write(tmp_path, kind)
+    with pytest.raises(error, match=words) as info:
+        MODELS.build(distiller_cfg(teacher_ckpt=str(path)))
+    msg = str(info.value)
+    assert msg.startswith(f"teacher checkpoint '{path}'"), msg
+    assert 'model.teacher_ckpt' in msg or 'weights_only=False' in msg, msg
+
+
+def test_bad_student_checkpoint_names_the_student(tmp_path):
+    path = _write(tmp_path, 'empty')
+    with pytest.raises(CheckpointError,
+                       match=r"student checkpoint .*empty.*model\.student_ckpt"):
+        MODELS.build(distiller_cfg(student_ckpt=str(path)))
+
+
+def test_checkpoint_path_of_wrong_type():
+    with pytest.raises(TypeError, match='model.teacher_ckpt must be a path'):
+        load_checkpoint_file(['a.pth'], 'teacher')
+
+
+def test_unsafe_file_loads_with_the_opt_in(tmp_path):
+    path = _write(tmp_path, 'pickled_code')
+    ckpt = load_checkpoint_file(str(path), weights_only=False)
+    assert isinstance(ckpt['meta']['p'], Payload)
+    with pytest.raises(pickle.UnpicklingError):  # still an UnpicklingError
+        load_checkpoint_file(str(path))
+
+
+def test_good_checkpoint_unchanged(tmp_path):
+    path = _good(tmp_path / 'g.pth')
+    state = extract_state_dict(load_checkpoint_file(str(path)), str(path))
+    assert list(state) == ['w']
+
+
+# ----------------------------------------------------- export and test tools
+def _distill_ckpt(tmp_path):
+    torch.manual_seed(0)
+    model = MODELS.build(distiller_cfg())
+    path = tmp_path / 'iter_10.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=10),
+                    optimizer=dict(state={})), path)
+    return model, path
+
+
+def test_export_refuses_out_equal_to_checkpoint(tmp_path):
+    from mmswtat.utils.student_checkpoint import export_student
+    _, path = _distill_ckpt(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match='is the distillation checkpoint '
+                       'itself.*iter_10_student.pth'):
+        export_student(str(path), str(path))
+    link = tmp_path / 'link.pth'
+    link.symlink_to(path)
+    with pytest.raises(ValueError, match='checkpoint itself'):
+        export_student(str(path), str(link))
+    assert path.read_bytes() == before
+
+
+def test_export_into_directory_and_atomically(tmp_path, monkeypatch):
+    from mmswtat.utils import student_checkpoint
+    model, path = _distill_ckpt(tmp_path)
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    dst, n = student_checkpoint.export_student(str(path), str(out_dir))
+    assert dst == str(out_dir / 'iter_10_student.pth')
+    assert n == len(model.student_state_dict())
+
+    def interrupted(obj, f):
+        f.write(b'half')
+        raise KeyboardInterrupt
+
+    target = tmp_path / 'student.pth'
+    monkeypatch.setattr(student_checkpoint.torch, 'save', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        student_checkpoint.export_student(str(path), str(target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'iter_10.pth', 'out']
+
+
+def test_export_tool_refuses_to_overwrite(tmp_path):
+    from cli_helpers import run_tool
+    _, path = _distill_ckpt(tmp_path)
+    proc = run_tool(['tools/export_student.py', str(path), str(path)],
+                    check=False)
+    assert proc.returncode != 0
+    assert 'is the distillation checkpoint itself' in proc.stderr
+
+
+def test_test_tool_loads_distillation_and_exported_checkpoints(tmp_path):
+    from mmswtat.utils.student_checkpoint import (export_student,
+                                                  load_test_student)
+    trained, path = _distill_ckpt(tmp_path)
+    exported, _ = export_student(str(path), str(tmp_path / 's.pth'))
+    for ckpt, kind in ((path, 'distillation'), (exported, 'student')):
+        torch.manual_seed(1)
+        model = MODELS.build(distiller_cfg())
+        assert load_test_student(model, str(ckpt)) == kind
+        for k, v in trained.student_state_dict().items():
+            assert torch.equal(model.student_state_dict()[k], v), k
+
+
+def test_test_tool_refuses_a_teacher_checkpoint(tmp_path):
+    from mmswtat.utils.student_checkpoint import load_test_student
+    model = MODELS.build(distiller_cfg())
+    path = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=model.teacher.state_dict()), path)
+    with pytest.raises(ValueError,
+                       match='this is a teacher/plain model checkpoint: its '
+                       'keys do not start with student.'):
+        load_test_student(model, str(path))
