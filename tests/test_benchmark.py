@@ -229,3 +229,51 @@ def test_gather_windows_layout_and_gradcheck(layout):
         return out.mT * torch.arange(out.shape[-1], dtype=F64)[:, None]
 
     assert torch.autograd.gradcheck(fn, (x, ))
+
+
+def test_step_sweep_over_crops_and_teacher_precisions(tmp_path):
+    # A tiny distiller config (tests/seg_helpers), two crops, two teacher
+    # precisions, in one run: the student step and the losses once per crop,
+    # the teacher phases once per crop and precision.
+    from mmengine.config import Config
+    from seg_helpers import distiller_cfg
+    config = tmp_path / 'tiny_distill.py'
+    Config(dict(
+        default_scope='mmseg', model=distiller_cfg(),
+        optim_wrapper=dict(type='OptimWrapper',
+                           optimizer=dict(type='SGD', lr=0.01)))).dump(
+                               str(config))
+    out = tmp_path / 'sweep.json'
+    proc = run_tool([SCRIPT, '--quick', '--part', 'step', '--config',
+                     str(config), '--crops', '32', '48', '--phases', 'student',
+                     'teacher', 'distill', 'distill_losses',
+                     '--teacher-precision', 'fp32', 'bf16', '--out',
+                     str(out)], timeout=600)
+    report = json.loads(out.read_text())
+    ran = sorted((c['crop'], c['teacher_precision'], c['phase'])
+                 for c in report['step'])
+    assert ran == sorted(
+        [(crop, 'fp32', p) for crop in (32, 48)
+         for p in ('student', 'teacher', 'distill', 'distill_losses')] +
+        [(crop, 'bf16', p) for crop in (32, 48)
+         for p in ('teacher', 'distill')])
+    by = {(c['crop'], c['teacher_precision'], c['phase']): c
+          for c in report['step']}
+    assert all('error' not in c for c in by.values())
+    assert by[(48, 'bf16', 'distill')]['teacher_runs_in'] == 'bf16'
+    rows = report['step_summary']['settings']
+    assert [(r['crop'], r['teacher_precision']) for r in rows] == [
+        (32, 'fp32'), (32, 'bf16'), (48, 'fp32'), (48, 'bf16')]
+    for r in rows:
+        get = lambda p, prec=r['teacher_precision']: by[  # noqa: E731
+            (r['crop'], prec, p)]['median_s']
+        a, b, c = get('student', 'fp32'), get('teacher'), get('distill')
+        assert r['overhead'] == pytest.approx(c / (a + b))
+        b32 = get('teacher', 'fp32')
+        assert r['overhead_vs_fp32_floor'] == pytest.approx(c / (a + b32))
+        assert r['losses_share'] == pytest.approx(
+            get('distill_losses', 'fp32') / (a + b))
+        # crop / 8 (stride 8) squared teacher positions
+        assert r['tokens'] == (r['crop'] // 8) ** 2
+    assert report['step_summary']['overhead'] == rows[0]['overhead']
+    assert 'c/(a+b_fp32)' in proc.stdout and 'b_fp32 / b' in proc.stdout

@@ -187,7 +187,9 @@ def run_part(report: Dict[str, Any], part: str, cases: List[Dict[str, Any]],
         label = (f"[{part} {i + 1}/{len(cases)}] " +
                  (f"{spec['loss']} {spec['mode']} {spec['cs']}->"
                   f"{spec['ct']} {spec['size']}x{spec['size']}"
-                  if part == 'loss' else spec['phase']))
+                  if part == 'loss' else
+                  f"{spec['phase']} crop {spec['crop']} teacher "
+                  f"{spec.get('teacher_precision', 'fp32')}"))
         if 'skip' in spec:
             print(f"{label}: skipped ({spec['skip']})", flush=True)
             continue

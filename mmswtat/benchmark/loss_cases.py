@@ -126,6 +126,8 @@ def run_loss_case(spec: Dict[str, Any]) -> Dict[str, Any]:
     module = build_loss(spec['loss'], ct if paper else cs, ct, spec['window'],
                         spec['shift'], spec['max_tokens'], not paper,
                         spec.get('num_merges', 1)).to(device).train()
+    if hasattr(module, 'attn_impl'):  # the TaT losses; not naive_window
+        module.attn_impl = spec.get('attn_impl', 'auto')
     teacher = torch.randn(b, ct, size, size, device=device)
     student = torch.randn(
         b, ct if paper else cs, size, size, device=device, requires_grad=True)
@@ -159,6 +161,7 @@ def plan_loss_cases(device: torch.device,
                     repeats: int = 5,
                     threads: Optional[int] = None,
                     seed: int = 0,
+                    attn_impl: str = 'auto',
                     case_budget: float = 300,
                     memory_fraction: float = 0.6) -> List[Dict[str, Any]]:
     """Every loss case of the grid, with its cost estimate or skip reason.
@@ -179,6 +182,8 @@ def plan_loss_cases(device: torch.device,
         repeats: Timed iterations per case.
         threads: torch intra-op threads of the case (default: current).
         seed: Seed of the random inputs.
+        attn_impl: The TaT losses' ``attn_impl`` (``'auto'``, ``'sdpa'``
+            or ``'matmul'``).
         case_budget: Skip a case estimated to take longer (seconds).
         memory_fraction: Skip a case estimated to need more than this
             fraction of the available memory.
@@ -212,7 +217,8 @@ def plan_loss_cases(device: torch.device,
                         warmup=warmup,
                         repeats=repeats,
                         threads=threads,
-                        seed=seed)
+                        seed=seed,
+                        attn_impl=attn_impl)
                     flops, nbytes = loss_cost(spec)
                     est_s = flops / (gflops * 1e9 * 0.5)
                     spec.update(

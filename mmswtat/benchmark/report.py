@@ -8,16 +8,12 @@ import json
 import os
 import platform
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 
-
-def fmt_s(x: Optional[float]) -> str:
-    """Seconds as ``'12.3 ms'`` below one second, else ``'1.23 s'``."""
-    if x is None:
-        return '-'
-    return f'{x * 1e3:.1f} ms' if x < 1 else f'{x:.2f} s'
+from .step_report import step_table
+from .timing import fmt_s
 
 
 def loss_table(cases: List[Dict[str, Any]]) -> str:
@@ -74,64 +70,6 @@ def loss_summary(cases: List[Dict[str, Any]]) -> List[str]:
             lines.append(f'{mode} {cs}->{ct}: SWTaTLoss peak memory growth '
                          f'{steps}')
     return lines
-
-
-def step_table(cases: List[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
-    """Markdown table of the step phases and the summary derived from it.
-
-    Args:
-        cases: Step cases (run or not).
-
-    Returns:
-        The table (with ``overhead = c / (a + b)`` and the attribution lines
-        appended) and the summary: ``overhead``, ``extra_s``,
-        ``losses_share_of_extra``, ``teacher_early_exit_saving`` where their
-        phases ran.
-    """
-    names = {
-        'student': '(a) student train step alone',
-        'teacher': '(b) teacher no-grad forward (as the distiller runs it)',
-        'distill': '(c) full distillation train step',
-        'teacher_full': 'teacher full forward (backbone + heads), reference',
-        'distill_losses': 'distillation losses fwd+bwd alone, reference',
-    }
-    rows = [
-        '| phase | s/iter (median) | CPU s/iter | peak mem | mem growth |',
-        '|---|---:|---:|---:|---:|'
-    ]
-    by = {c['phase']: c for c in cases}
-    for c in cases:
-        label = names.get(c['phase'], c['phase'])
-        if 'median_s' not in c and 'error' not in c:
-            continue  # not run yet
-        if 'error' in c:
-            rows.append(f"| {label} | error: {c['error']} | | | |")
-            continue
-        cpu = (fmt_s(c['median_cpu_s'])
-               if c['device'] == 'cpu' else '-')
-        rows.append(f"| {label} | {fmt_s(c['median_s'])} | {cpu} | "
-                    f"{c['peak_mib']:.0f} MiB | "
-                    f"{c['peak_delta_mib']:.0f} MiB |")
-    summary: Dict[str, Any] = {}
-    if all(p in by and 'median_s' in by[p]
-           for p in ('student', 'teacher', 'distill')):
-        a, b, c = (by[p]['median_s'] for p in ('student', 'teacher',
-                                                   'distill'))
-        summary['overhead'] = c / (a + b)
-        summary['extra_s'] = c - (a + b)
-        rows.append(f'\noverhead = c / (a + b) = {c:.3f} / ({a:.3f} + '
-                    f'{b:.3f}) = **{c / (a + b):.3f}**')
-        if 'distill_losses' in by and 'median_s' in by['distill_losses']:
-            d = by['distill_losses']['median_s']
-            summary['losses_share_of_extra'] = d / max(c - a - b, 1e-12)
-            rows.append(f'distillation losses alone: {d:.3f} s '
-                        f'({d / (a + b) * 100:.0f}% of a + b)')
-        if 'teacher_full' in by and 'median_s' in by['teacher_full']:
-            tf = by['teacher_full']['median_s']
-            summary['teacher_early_exit_saving'] = 1 - b / tf
-            rows.append(f'teacher early exit: {b:.3f} s vs full forward '
-                        f'{tf:.3f} s ({(1 - b / tf) * 100:.0f}% saved)')
-    return '\n'.join(rows), summary
 
 
 def machine_info(device: torch.device, threads: int) -> Dict[str, Any]:
@@ -223,8 +161,8 @@ def merge_reports(paths: List[str]) -> Dict[str, Any]:
             for case in report.get(part, []):
                 key = (part, ) + tuple(
                     case.get(k) for k in ('loss', 'mode', 'cs', 'ct', 'size',
-                                          'phase', 'crop', 'batch',
-                                          'device'))
+                                          'phase', 'crop', 'batch', 'device',
+                                          'teacher_precision', 'attn_impl'))
                 if key in index:
                     merged[part][index[key]] = case
                 else:
@@ -241,8 +179,9 @@ def print_report(report: Dict[str, Any]) -> None:
         print('\n' + '\n'.join(report['loss_summary']))
     if report.get('step'):
         first = report['step'][0]
+        crops = sorted({c['crop'] for c in report['step']})
         print(f"\nDistillation step, {first['config']}, crop "
-              f"{first['crop']}, batch {first['batch']}:\n")
+              f"{', '.join(map(str, crops))}, batch {first['batch']}:\n")
         print(report['step_table'])
 
 

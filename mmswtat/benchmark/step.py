@@ -11,9 +11,12 @@ iteration of the phases (:data:`PHASES`):
   attribution;
 * ``distill_losses``: the distillation losses alone (forward + backward).
 
-The report prints ``overhead = c / (a + b)``. Cases are JSON-able dicts
-(``kind='step'``) made by :func:`step_case` / :func:`plan_step_cases` and
-timed by :func:`run_step_case`.
+The report prints ``overhead = c / (a + b)`` per crop size and teacher
+precision (``teacher_precision`` of the distiller: the phases that run the
+teacher are timed under each, the others once per crop), and
+``c / (a + b_fp32)``. Cases are JSON-able dicts (``kind='step'``) made by
+:func:`step_case` / :func:`plan_step_cases` and timed by
+:func:`run_step_case`.
 """
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -23,6 +26,8 @@ from .timing import time_phase
 
 DEFAULT_CONFIG = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
 PHASES = ('student', 'teacher', 'distill', 'teacher_full', 'distill_losses')
+#: The phases whose cost depends on the teacher's precision.
+TEACHER_PHASES = ('teacher', 'distill', 'teacher_full')
 
 
 def default_crop(device: torch.device) -> int:
@@ -32,7 +37,8 @@ def default_crop(device: torch.device) -> int:
 
 def step_case(phase: str, *, config: str, crop: int, batch: int,
               device: torch.device, warmup: int, repeats: int, threads: int,
-              lr: Optional[float], seed: int) -> Dict[str, Any]:
+              lr: Optional[float], seed: int,
+              teacher_precision: str = 'fp32') -> Dict[str, Any]:
     """One step-benchmark case (a JSON-able dict, ``kind='step'``).
 
     Args:
@@ -46,19 +52,22 @@ def step_case(phase: str, *, config: str, crop: int, batch: int,
         threads: torch intra-op threads.
         lr: Learning rate of the timed steps (``None``: the config's).
         seed: Seed of the weights and of the random batch.
+        teacher_precision: The distiller's ``teacher_precision``.
 
     Returns:
         The case, in the report's format.
     """
     return dict(kind='step', phase=phase, config=config, crop=crop,
                 batch=batch, device=str(device), warmup=warmup,
-                repeats=repeats, threads=threads, lr=lr, seed=seed)
+                repeats=repeats, threads=threads, lr=lr, seed=seed,
+                teacher_precision=teacher_precision)
 
 
 def plan_step_cases(device: torch.device,
                     *,
                     config: str = DEFAULT_CONFIG,
-                    crop: Optional[int] = None,
+                    crops: Optional[Sequence[int]] = None,
+                    precisions: Sequence[str] = ('fp32', ),
                     batch: int = 2,
                     phases: Sequence[str] = PHASES,
                     warmup: int = 2,
@@ -66,12 +75,18 @@ def plan_step_cases(device: torch.device,
                     threads: Optional[int] = None,
                     lr: Optional[float] = 1e-6,
                     seed: int = 0) -> List[Dict[str, Any]]:
-    """One :func:`step_case` per phase, in the order of ``phases``.
+    """The :func:`step_case` of each crop, precision and phase.
+
+    Per crop and precision, the phases in the order of ``phases``; the
+    phases outside :data:`TEACHER_PHASES` only with the first precision
+    (their cost does not depend on it). Grouped so that one process builds
+    one distiller per crop and precision.
 
     Args:
         device: Where the cases run.
         config: Distillation config (file or ``scope::path``).
-        crop: Crop side (default :func:`default_crop`).
+        crops: Crop sides (default ``[default_crop(device)]``).
+        precisions: ``teacher_precision`` values to time.
         batch: Batch size.
         phases: Phases to time, see :data:`PHASES`.
         warmup: Untimed iterations per phase.
@@ -84,20 +99,24 @@ def plan_step_cases(device: torch.device,
     Returns:
         The cases.
     """
-    crop = default_crop(device) if crop is None else crop
+    crops = [default_crop(device)] if not crops else crops
     threads = torch.get_num_threads() if threads is None else threads
     return [
         step_case(phase, config=config, crop=crop, batch=batch, device=device,
                   warmup=warmup, repeats=repeats, threads=threads, lr=lr,
-                  seed=seed) for phase in phases
+                  seed=seed, teacher_precision=precision)
+        for crop in crops for i, precision in enumerate(precisions)
+        for phase in phases if i == 0 or phase in TEACHER_PHASES
     ]
 
 
-def step_options(crop: int) -> Dict[str, Any]:
+def step_options(crop: int, teacher_precision: str = 'fp32'
+                 ) -> Dict[str, Any]:
     """Overrides that make a distillation config buildable offline.
 
     Args:
         crop: Square crop side the data preprocessors pad to.
+        teacher_precision: The distiller's ``teacher_precision``.
 
     Returns:
         ``{dotted.key: value}`` config overrides.
@@ -105,6 +124,7 @@ def step_options(crop: int) -> Dict[str, Any]:
     size = (crop, crop)
     return {
         'model.teacher_ckpt': None,
+        'model.teacher_precision': teacher_precision,
         'model.student.pretrained': None,
         'model.student.data_preprocessor.size': size,
         'data_preprocessor.size': size,
@@ -112,7 +132,8 @@ def step_options(crop: int) -> Dict[str, Any]:
 
 
 def build_distiller(config: str, crop: int, device: torch.device,
-                    lr: Optional[float]) -> tuple:
+                    lr: Optional[float],
+                    teacher_precision: str = 'fp32') -> tuple:
     """The distiller of ``config`` and its optimizer wrapper (runner-like).
 
     Args:
@@ -120,6 +141,7 @@ def build_distiller(config: str, crop: int, device: torch.device,
         crop: Crop side (see :func:`step_options`).
         device: Where the model goes (in train mode).
         lr: Learning rate override (``None``: the config's).
+        teacher_precision: The distiller's ``teacher_precision``.
 
     Returns:
         ``(cfg, model, optim_cfg, build_optim_wrapper)``.
@@ -132,7 +154,7 @@ def build_distiller(config: str, crop: int, device: torch.device,
     import mmswtat  # noqa: F401
     from mmswtat.utils import (build_runner_model, is_distiller_config,
                                load_tool_config)
-    cfg = load_tool_config(config, step_options(crop))
+    cfg = load_tool_config(config, step_options(crop, teacher_precision))
     if not is_distiller_config(cfg):
         raise ValueError(f'{config} is not a distillation config (model.type '
                          f'{cfg.model.get("type")!r}); the step benchmark '
@@ -196,12 +218,15 @@ def modules_run(model: torch.nn.Module, fn: Callable[[], Any]) -> List[str]:
 
 def cached_distiller(spec: Dict[str, Any], device: torch.device) -> tuple:
     """:func:`build_distiller` of a step case, built once per process for
-    the phases that share its config, crop, device and learning rate."""
-    key = (spec['config'], spec['crop'], spec['device'], spec.get('lr'))
+    the phases that share its config, crop, device, learning rate and
+    teacher precision."""
+    precision = spec.get('teacher_precision', 'fp32')
+    key = (spec['config'], spec['crop'], spec['device'], spec.get('lr'),
+           precision)
     if key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = build_distiller(spec['config'], spec['crop'], device,
-                                      spec.get('lr'))
+                                      spec.get('lr'), precision)
     return _BUILT[key]
 
 
@@ -242,10 +267,13 @@ def phase_step(model: torch.nn.Module, phase: str, batch: Dict[str, list],
 
             def fn() -> None:
                 model.run_teacher(inputs, samples)  # records dropped
-        elif phase == 'teacher_full':
+        elif phase == 'teacher_full':  # in the teacher's precision too
+            from mmswtat.models.distillers.precision import teacher_autocast
+            kind = inputs.device.type
+            precision = model.frozen_teacher.resolved_precision(kind)
 
             def fn() -> None:
-                with torch.no_grad():
+                with torch.no_grad(), teacher_autocast(precision, kind):
                     model.teacher(inputs, samples, mode='tensor')
         elif phase == 'distill_losses':
             s_rec, t_rec = model.record_features(inputs, samples)
@@ -298,6 +326,9 @@ def run_step_case(spec: Dict[str, Any]) -> Dict[str, Any]:
     fn = phase_step(model, phase, batch, optim_cfg, build_optim_wrapper, info)
     if phase in ('teacher', 'teacher_full'):
         info['teacher_modules_run'] = modules_run(model.teacher, fn)
+    if phase in TEACHER_PHASES:  # what 'auto' chose
+        info['teacher_runs_in'] = model.frozen_teacher.resolved_precision(
+            device.type)
     out = time_phase(fn, device, spec['warmup'], spec['repeats'])
     out.update(info)
     return out

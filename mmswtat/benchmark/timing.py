@@ -1,7 +1,8 @@
-"""Median timing of one benchmark phase, and a matmul throughput probe."""
+"""Median timing of one benchmark phase, a matmul throughput probe, and
+seconds as text (:func:`fmt_s`)."""
 import statistics
 import time
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 import torch
 
@@ -65,3 +66,10 @@ def calibrate_gflops(device: torch.device) -> float:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     return 2.0 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def fmt_s(x: Optional[float]) -> str:
+    """Seconds as ``'12.3 ms'`` below one second, else ``'1.23 s'``."""
+    if x is None:
+        return '-'
+    return f'{x * 1e3:.1f} ms' if x < 1 else f'{x:.2f} s'

@@ -6,7 +6,8 @@ is :mod:`mmswtat.benchmark`, docs/performance.md explains the cases, memory
 figures and JSON report (``--out``). Examples::
 
     python tools/analysis/benchmark.py --part loss --sizes 32 64
-    python tools/analysis/benchmark.py --part step --crop 256 --step-batch 2
+    python tools/analysis/benchmark.py --part step --crops 256 512 \
+--teacher-precision fp32 bf16    # per crop and teacher precision
     python tools/analysis/benchmark.py --quick            # tiny smoke run
 """
 import argparse
@@ -19,11 +20,8 @@ from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
                                output_path, plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
-
-
-def num_merges_arg(text: str) -> Any:
-    """``--num-merges``: an int or ``'auto'``."""
-    return text if text == 'auto' else int(text)
+from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
+from mmswtat.models.ops import ATTENTION_IMPLS
 
 
 def channel_pair(text: str) -> Tuple[int, int]:
@@ -63,8 +61,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         "resident set then follows the live tensors); 'fast': the timing "
         "run's high-water mark (allocator retention inflates it)")
     g = p.add_argument_group('loss micro-benchmark')
-    g.add_argument('--losses', nargs='+', default=list(LOSSES),
-                   choices=LOSSES)
+    g.add_argument('--losses', nargs='+', default=LOSSES, choices=LOSSES)
     g.add_argument('--modes', nargs='+', default=list(MODES), choices=MODES,
                    help="'paper': embed=False (Q = T, K = V = S); 'module': "
                    'with the 1x1 conv+BN embeddings')
@@ -74,8 +71,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     g.add_argument('--batch', type=int, default=2)
     g.add_argument('--window', type=int, default=8)
     g.add_argument('--shift', type=int, default=4)
-    g.add_argument('--num-merges', type=num_merges_arg, default=1,
+    g.add_argument('--num-merges', default=1,
+                   type=lambda t: t if t == 'auto' else int(t),
                    help="PatchMergeTaTLoss num_merges (int or 'auto')")
+    g.add_argument('--attn-impl', default='auto', choices=ATTENTION_IMPLS,
+                   help="the TaT losses' attn_impl ('auto': matmul)")
     g.add_argument('--max-tokens', type=int, default=1024,
                    help="PatchMergeTaTLoss num_merges='auto' budget")
     g.add_argument('--warmup', type=int, default=2)
@@ -88,25 +88,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     g = p.add_argument_group('step benchmark')
     g.add_argument('--config', default=DEFAULT_CONFIG,
                    help='distillation config (file or scope::path)')
-    g.add_argument('--crop', type=int,
-                   help='crop side (default 256 on CPU, 512 on GPU)')
+    g.add_argument('--crops', '--crop', nargs='+', type=int,
+                   help='crop sides (default 256 on CPU, 512 on GPU)')
+    g.add_argument('--teacher-precision', nargs='+', default=['fp32'],
+                   choices=TEACHER_PRECISIONS, help="the distiller's "
+                   'teacher_precision: teacher, distill and teacher_full '
+                   'are timed under each (c / (a + b_fp32) needs fp32)')
     g.add_argument('--step-batch', type=int, default=2)
     g.add_argument('--step-warmup', type=int, default=2)
     g.add_argument('--step-repeats', type=int, default=5)
-    g.add_argument('--phases', nargs='+', default=list(PHASES),
-                   choices=PHASES)
+    g.add_argument('--phases', nargs='+', default=PHASES, choices=PHASES)
     g.add_argument('--lr', type=float, default=1e-6,
                    help='learning rate of the timed steps (the cost does '
                    'not depend on it; tiny keeps random-weight runs finite)')
-    p.add_argument(
-        '--report', nargs='+', metavar='JSON',
-        help='print the tables of earlier runs instead of running (several '
-        'files are merged, later cases replacing earlier ones with the same '
-        'settings; with --out the merge is written)')
+    p.add_argument('--report', nargs='+', metavar='JSON', help='print the '
+                   'tables of earlier runs instead (merged: a later case '
+                   'replaces one with the same settings; --out writes it)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        vars(args).update(QUICK_SETTINGS, crop=args.crop or 32)
+        vars(args).update(QUICK_SETTINGS, crops=args.crops or [32])
     return args
 
 
@@ -118,8 +119,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.report:
         return show_reports(args.report, args.out)
     device = resolve_device(args.device)
-    if args.crop is None:
-        args.crop = default_crop(device)
+    args.crops = args.crops or [default_crop(device)]
     torch.set_num_threads(args.threads)
     out = output_path(args.out, device)
     report = start_report(device, args.threads, {
@@ -132,12 +132,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             channels=args.channels, sizes=args.sizes, batch=args.batch,
             window=args.window, shift=args.shift, max_tokens=args.max_tokens,
             num_merges=args.num_merges, case_budget=args.case_budget,
-            memory_fraction=args.memory_fraction, warmup=args.warmup,
-            repeats=args.repeats, threads=args.threads, seed=args.seed)
+            attn_impl=args.attn_impl, memory_fraction=args.memory_fraction,
+            warmup=args.warmup, repeats=args.repeats, threads=args.threads,
+            seed=args.seed)
         run_part(report, 'loss', cases, out, **run)
     if args.part in ('all', 'step'):
         cases = plan_step_cases(
-            device, config=args.config, crop=args.crop, batch=args.step_batch,
+            device, config=args.config, crops=args.crops,
+            precisions=args.teacher_precision, batch=args.step_batch,
             phases=args.phases, warmup=args.step_warmup,
             repeats=args.step_repeats, threads=args.threads, lr=args.lr,
             seed=args.seed)
