@@ -88,9 +88,6 @@ class Method:
     """One ``--method`` choice."""
     losses: Callable[[LossContext], Dict[str, dict]]
     comment: str
-    #: Drop patch merging on small classification maps (the window passes
-    #: already reach most of a 7x7 map).
-    pm_on_cls: bool = False
 
 
 METHODS: Dict[str, Method] = {
@@ -117,7 +114,8 @@ def method_losses(name: str, ctx: LossContext, task: str) -> Dict[str, dict]:
     if name not in METHODS:
         raise ValueError(f'unknown method {name!r}; choose one of '
                          f'{", ".join(METHODS)}')
-    method = METHODS[name]
-    if name == 'swtat' and task == 'cls' and not method.pm_on_cls:
+    if name == 'swtat' and task == 'cls':
+        # No patch merging on small classification maps (the window passes
+        # already reach most of a 7x7 map), as the shipped cls fragment.
         return swtat(ctx, with_pm=False)
-    return method.losses(ctx)
+    return METHODS[name].losses(ctx)
