@@ -1,0 +1,240 @@
+"""Write a commented distillation config for a student/teacher config pair."""
+import os.path as osp
+import re
+import sys
+from typing import List, Optional, Tuple
+
+from mmengine.config import Config
+
+from .match import Plan, choose_window, match
+from .methods import KD_LOSS, METHODS, LossContext, method_losses
+from .probe import ModelProbe, probe_model
+from .render import comment_block, format_value
+
+#: Written when no checkpoint is given or found: model build then fails
+#: with a FileNotFoundError naming model.teacher_ckpt.
+CKPT_PLACEHOLDER = 'PATH/TO/TEACHER_CHECKPOINT.pth'
+
+
+def _connector_name(module: str, neck: bool) -> str:
+    if neck:
+        return 'fpn_proj'
+    found = re.fullmatch(r'backbone\.layer(\d+)', module)
+    return f's{found.group(1)}' if found else 'proj'
+
+
+def build_distill(plan: Plan, method: str,
+                  task: str) -> Tuple[dict, List[str]]:
+    """The ``distill=dict(...)`` of a plan and the comment lines explaining
+    it."""
+    neck = plan.kind == 'neck'
+    rec = 'fpn' if neck else 'feat'
+    c_s, c_t = plan.channels
+    first = plan.pairs[0]
+    distill = dict(
+        student_recorders={rec: first.student.module},
+        teacher_recorders={rec: first.teacher.module})
+    if plan.logits is not None:
+        distill['student_recorders']['logits'] = plan.logits.student.module
+        distill['teacher_recorders']['logits'] = plan.logits.teacher.module
+    notes = []
+    connector = None
+    if c_s != c_t:
+        connector = _connector_name(first.student.module, neck)
+        distill['connectors'] = {
+            connector: dict(type='mmswtat.ConvBNConnector',
+                            in_channels=c_s, out_channels=c_t)}
+        notes += [
+            f'Connector: the student has {c_s} channels and the teacher '
+            f'{c_t}, so ONE shared 1x1 conv + BN connector ({connector!r}) '
+            f'lifts the student map{"s of every level" if neck else ""} to '
+            f'{c_t} channels; every loss uses its output (run once per '
+            'step) with embed=False: Q = T, K = V = connector(S), target T '
+            "(the paper's plain inner products).", '']
+    else:
+        notes += [f'No connector: both sides have {c_t} channels; embed=False '
+                  "is the paper's plain inner product (Q = T, K = V = S).",
+                  '']
+    windows = []
+    notes.append('Windows (in tokens of the teacher map at the training '
+                 f'crop {plan.crop[0]}x{plan.crop[1]}; the student map is '
+                 'resized to it):')
+    for pair in plan.pairs:
+        size = pair.teacher.size_at(plan.crop)
+        window, shift, why = choose_window(size)
+        windows.append((window, shift))
+        level = f' level {pair.teacher.index}' if neck else ''
+        notes.append(f'  stride {pair.teacher.stride}{level}: {why}.')
+    notes += [
+        '  Two windows or more per side keep the attention local (one '
+        'window = global TaT); 8x8 windows of 64 tokens cover about one '
+        'object part, and memory is tokens*64 instead of tokens^2.', '']
+    ctx = LossContext(c_t, windows, neck)
+    losses = method_losses(method, ctx, task)
+    notes.append(f'Method {method!r}: {METHODS[method].comment}')
+    if method == 'swtat' and task == 'cls':
+        notes.append('  No patch-merging term on classification maps: the '
+                     'window passes already reach most of a small map.')
+    if neck:
+        notes += [
+            f'  Each loss sums over the {len(windows)} levels, hence '
+            f'loss_weight={ctx.level_weight} per level; scale=\'auto\' '
+            '(1/sqrt(d)) because patch merging makes tokens up to '
+            f'{c_t}*4^k wide; num_merges=\'auto\' merges 2x2 until at most '
+            '1024 tokens remain on every level.']
+    elif 'loss_pmtat' in losses:
+        notes.append('  Patch merging: one 2x2 merge, then a global TaT on '
+                     'the coarse tokens (the long-range part windows miss).')
+    notes += ['  Weights: the paper\'s d = z = 1 next to the task loss (a = '
+              '1, from the student config); raise them (up to ~5) if the '
+              'distillation terms plateau while the task loss still falls.']
+    mappings = {}
+    for name in losses:
+        student = rec if connector is None and not neck else dict(
+            recorder=rec)
+        teacher = rec
+        if neck:
+            student['index'] = [p.student.index for p in plan.pairs]
+            teacher = dict(recorder=rec,
+                           index=[p.teacher.index for p in plan.pairs])
+        if connector is not None:
+            student['connector'] = connector
+        mappings[name] = dict(student=student, teacher=teacher)
+    if plan.logits is not None:
+        losses['loss_kd'] = dict(KD_LOSS)
+        mappings['loss_kd'] = dict(student='logits', teacher='logits')
+        notes += ['', f'Logit KD on head.fc ({plan.logits.teacher.channels} '
+                  f'classes): {KD_LOSS["type"]} with tau = '
+                  f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
+                  f'{KD_LOSS["loss_weight"]}.']
+    distill['distill_losses'] = losses
+    distill['loss_forward_mappings'] = mappings
+    return distill, notes
+
+
+def _teacher_overrides(teacher: ModelProbe) -> dict:
+    """Keep the teacher's ImageNet init off: its weights all come from
+    teacher_ckpt."""
+    over = {}
+    if teacher.model_cfg.get('pretrained'):
+        over['pretrained'] = None
+    init = (teacher.model_cfg.get('backbone') or {}).get('init_cfg')
+    if isinstance(init, dict) and init.get('type') == 'Pretrained':
+        over['backbone'] = dict(init_cfg=None)
+    return over
+
+
+def find_checkpoint(cfg_path: str) -> Optional[str]:
+    """The ``Weights`` URL of a ``scope::`` config in its metafile."""
+    if '::' not in cfg_path:
+        return None
+    from mmengine.config.utils import (_get_cfg_metainfo,
+                                       _get_package_and_cfg_path)
+    from mmengine.utils import get_installed_path
+    try:
+        package, rel = _get_package_and_cfg_path(cfg_path)
+        path = get_installed_path(package)
+        return _get_cfg_metainfo(path, rel).get('Weights')
+    except (ValueError, FileNotFoundError, AssertionError, KeyError):
+        return None
+
+
+def _where(path: str) -> str:
+    return path if '::' in path else osp.abspath(path)
+
+
+def make_distill_config(student_cfg: str,
+                        teacher_cfg: str,
+                        method: str = 'swtat',
+                        teacher_ckpt: Optional[str] = None,
+                        command: Optional[str] = None) -> str:
+    """Probe both configs, match their features and return the config text.
+
+    Args:
+        student_cfg: Student config file or ``scope::path``; the output
+            inherits it (data, schedule, runtime).
+        teacher_cfg: Teacher config file or ``scope::path``.
+        method: A key of :data:`~mmswtat.config_gen.methods.METHODS`.
+        teacher_ckpt: Teacher checkpoint path/URL; default: the teacher's
+            metafile ``Weights``, else a placeholder that fails at build.
+        command: The command line, written into the header.
+
+    Raises:
+        ValueError: Unknown method, unsupported config.
+        MatchError: No features to pair (the message lists both sides).
+    """
+    if method not in METHODS:
+        raise ValueError(f'unknown method {method!r}; choose one of '
+                         f'{", ".join(METHODS)}')
+    student = probe_model(student_cfg, 'student')
+    teacher = probe_model(teacher_cfg, 'teacher')
+    plan = match(student, teacher)
+    distill, notes = build_distill(plan, method, student.task)
+    ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
+    if ckpt is None:
+        print(f'[make_distill_config] no checkpoint for {teacher_cfg}: '
+              f'teacher_ckpt is a placeholder, set it before training',
+              file=sys.stderr)
+    teacher_entry = dict(cfg_path='TEACHER', **_teacher_overrides(teacher))
+    last = ('head.fc' if plan.logits is not None else
+            plan.pairs[0].teacher.module)
+    header = [
+        'Generated by tools/make_distill_config.py; edit freely.',
+        f'  {command}' if command else '', '',
+        f'Student: {student_cfg} ({student.scope}); the data, schedule and '
+        'runtime below are its own (inherited).',
+        f'Teacher: {teacher_cfg} ({teacher.scope}).',
+        f'Training crop {plan.crop[0]}x{plan.crop[1]} (from the student '
+        f"config's {student.crop_source}).", '',
+        'Probed (random weights, one dummy batch; deepest module per stride, '
+        'map sizes at the training crop):', '  student:'
+    ] + [f'    {s}' for s in student.summary()] + ['  teacher:'] + [
+        f'    {s}' for s in teacher.summary()] + ['']
+    if plan.kind == 'neck':
+        header.append('Matched by stride: every neck level both have: ' +
+                      ', '.join(f'student neck[{p.student.index}] <- teacher'
+                                f' neck[{p.teacher.index}] (stride '
+                                f'{p.student.stride})' for p in plan.pairs) +
+                      '.')
+    else:
+        p = plan.pairs[0]
+        header.append(
+            f'Matched by stride: the deepest backbone stage of each at the '
+            f'deepest common stride ({p.student.stride}): student '
+            f'{p.student.module} <- teacher {p.teacher.module}.')
+    header += [''] + notes + [
+        '', f'Teacher early exit: teacher_forward=\'auto\' runs the teacher '
+        + ('with mode=\'tensor\' (head.fc is outside backbone/neck)'
+           if plan.logits is not None else 'through extract_feat') +
+        f' and stops right after {last}; nothing after it runs.']
+    text = [comment_block([h for h in header]), '']
+    text.append(f'_base_ = [{_where(student_cfg)!r}]')
+    text.append("custom_imports = dict(imports=['mmswtat'], "
+                'allow_failed_imports=False)')
+    if 'custom_hooks' not in Config.fromfile(
+            _resolve(student_cfg)):
+        text += ['# Exact --resume: also restore the torch RNG state.',
+                 "custom_hooks = [dict(type='mmswtat.RNGStateHook')]"]
+    text += ['', f'student_cfg = {_where(student_cfg)!r}',
+             f'teacher_cfg = {_where(teacher_cfg)!r}']
+    ckpt_line = f'teacher_ckpt = {(ckpt or CKPT_PLACEHOLDER)!r}'
+    if len(ckpt_line) > 79:
+        ckpt_line += '  # noqa: E501'
+    if ckpt is None:
+        text.append('# SET ME: your trained teacher (a missing file stops '
+                    'the run at model build).')
+    text += [ckpt_line, '']
+    model = dict(_delete_=True, type='mmswtat.SingleTeacherDistiller',
+                 student=dict(cfg_path='STUDENT'), teacher=teacher_entry,
+                 teacher_ckpt='CKPT', teacher_forward='auto',
+                 distill=distill)
+    body = 'model = ' + format_value(model, 0, 'model = ')
+    body = body.replace("'STUDENT'", 'student_cfg').replace(
+        "'TEACHER'", 'teacher_cfg').replace("'CKPT'", 'teacher_ckpt')
+    text.append(body)
+    return '\n'.join(text) + '\n'
+
+
+def _resolve(path: str) -> str:
+    from mmswtat.utils import resolve_config_path
+    return resolve_config_path(path)

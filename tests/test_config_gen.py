@@ -1,0 +1,213 @@
+"""tools/make_distill_config.py: probe, match, write; then train the output.
+
+Five pairs from three codebases are generated with the real CLI and each
+generated config is trained for 2 iterations on tiny synthetic data in the
+real formats (only data, sizes and iterations are overridden, as for the
+shipped configs). DeepLabV3 R101 -> R18 and RetinaNet R101 -> R50 must come
+out as the shipped fragments.
+"""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from cli_helpers import ROOT, run_tool
+from mmswtat.config_gen import (MatchError, choose_window,
+                                make_distill_config, match)
+from mmswtat.config_gen.probe import Feature, ModelProbe
+from mmswtat.config_gen.render import format_value
+from mmswtat.testing import seg_tiny_options
+from mmswtat.testing.cls import cls_tiny_options
+from mmswtat.testing.det import det_tiny_options
+
+SEG_R18 = 'mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
+SEG_R101 = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
+PSP_R101 = 'mmseg::pspnet/pspnet_r101-d8_4xb4-20k_voc12aug-512x512.py'
+RETINA_R50 = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+RETINA_R101 = 'mmdet::retinanet/retinanet_r101_fpn_1x_coco.py'
+FASTER_R101 = 'mmdet::faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py'
+MOBILENET = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
+RESNET50 = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
+# name: (student, teacher, task)
+PAIRS = {
+    'deeplab': (SEG_R18, SEG_R101, 'seg'),
+    'psp': (SEG_R18, PSP_R101, 'seg'),
+    'retina': (RETINA_R50, RETINA_R101, 'det'),
+    'faster_retina': (RETINA_R50, FASTER_R101, 'det'),
+    'cls': (MOBILENET, RESNET50, 'cls'),
+}
+
+
+def fragment(name: str, key: str) -> dict:
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/_base_/distill', name))
+    return cfg[key].to_dict()
+
+
+@pytest.fixture(scope='module')
+def generated(tmp_path_factory):
+    """{pair: (config file, Config)}: the first pair through the CLI, the
+    others in this process (same code, no interpreter start per pair)."""
+    out_dir = tmp_path_factory.mktemp('generated')
+    out = {}
+    for i, (name, (student, teacher, _)) in enumerate(PAIRS.items()):
+        path = str(out_dir / f'{name}.py')
+        if i == 0:
+            run_tool(['tools/make_distill_config.py', student, teacher,
+                      '--out', path])
+        else:
+            with open(path, 'w') as f:
+                f.write(make_distill_config(student, teacher))
+        out[name] = (path, Config.fromfile(path))
+    return out
+
+
+# ----------------------------------------------------------------- choices
+def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
+    path, cfg = generated['deeplab']
+    shipped = Config.fromfile(
+        osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py'))
+    assert cfg.model.distill.to_dict() == fragment(
+        'swtat_layer4_r101_to_r18.py', 'swtat_layer4')
+    for key in ('type', 'student', 'teacher_ckpt'):
+        assert cfg.model[key] == shipped.model[key], key
+    assert cfg.model.teacher.to_dict() == dict(cfg_path=SEG_R101,
+                                               pretrained=None)
+    assert cfg.model.teacher_forward == 'auto'
+    # inherits the student's data, schedule and runtime
+    assert cfg.train_cfg == shipped.train_cfg
+    assert cfg.crop_size == (512, 512)
+    text = open(path).read()
+    assert 'backbone.layer4: 2048 ch, stride 8 (64x64 at 512x512)' in text
+    assert 'stops right after backbone.layer4' in text
+
+
+def test_pspnet_teacher_matches_layer4_through_a_connector(generated):
+    distill = generated['psp'][1].model.distill
+    assert distill.teacher_recorders == dict(feat='backbone.layer4')
+    assert distill.connectors.s4.in_channels == 512
+    assert distill.distill_losses.loss_swtat.window_size == 8
+
+
+def test_retinanet_pair_reproduces_the_shipped_fpn_fragment(generated):
+    cfg = generated['retina'][1]
+    assert cfg.model.distill.to_dict() == fragment('swtat_fpn.py',
+                                                   'swtat_fpn')
+    assert cfg.model.teacher.backbone == dict(init_cfg=None)
+
+
+def test_faster_rcnn_to_retinanet_pairs_levels_by_stride(generated):
+    distill = generated['faster_retina'][1].model.distill
+    for name in ('loss_swtat', 'loss_pmtat'):
+        mapping = distill.loss_forward_mappings[name]
+        # RetinaNet P3..P6 <- Faster R-CNN P3..P6 (strides 8..64)
+        assert mapping.student.index == [0, 1, 2, 3]
+        assert mapping.teacher.index == [1, 2, 3, 4]
+        assert distill.distill_losses[name].loss_weight == 0.25
+    # 800x1333: P3..P6 maps have >= 13 rows: 8x8 windows
+    assert distill.distill_losses.loss_swtat.per_level.window_size == [8] * 4
+    assert 'connectors' not in distill  # 256 = 256
+
+
+def test_classifiers_get_a_connector_windows_and_kd(generated):
+    cfg = generated['cls'][1]
+    distill = cfg.model.distill
+    assert distill.student_recorders == dict(feat='backbone.conv2',
+                                             logits='head.fc')
+    assert distill.teacher_recorders == dict(feat='backbone.layer4',
+                                             logits='head.fc')
+    assert distill.connectors.proj.to_dict() == dict(
+        type='mmswtat.ConvBNConnector', in_channels=1280, out_channels=2048)
+    sw = distill.distill_losses.loss_swtat
+    assert (sw.window_size, sw.shift_size) == (4, 2)  # 7x7 map at 224
+    assert distill.distill_losses.loss_kd.type == 'mmswtat.KLDivLoss'
+    assert distill.loss_forward_mappings.loss_kd == dict(
+        student='logits', teacher='logits')
+    assert 'loss_pmtat' not in distill.distill_losses
+
+
+@pytest.mark.parametrize('size,expected', [
+    ((64, 64), (8, 4)), ((7, 7), (4, 2)), ((13, 21), (8, 4)),
+    ((4, 4), (2, 1)), ((2, 3), (2, 0)), ((100, 167), (8, 4))])
+def test_window_choice(size, expected):
+    assert choose_window(size)[:2] == expected
+
+
+def _probe(name: str, strides, task='det') -> ModelProbe:
+    return ModelProbe(name, 'mmdet', task, (800, 1333), 'test',
+                      stages=[Feature('backbone.layer1', 64, 4)],
+                      neck=[Feature('neck', 256, s, i)
+                            for i, s in enumerate(strides)])
+
+
+def test_no_common_stride_lists_both_sides():
+    with pytest.raises(MatchError) as err:
+        match(_probe('s.py', (4, 8)), _probe('t.py', (16, 32, 64)))
+    msg = str(err.value)
+    assert 'no output level of a common stride' in msg
+    assert 'student (s.py)' in msg and 'teacher (t.py)' in msg
+    assert 'neck[1]: 256 ch, stride 8' in msg
+    assert 'neck[2]: 256 ch, stride 64' in msg
+
+
+def test_classifier_against_a_dense_model_is_refused():
+    student = _probe('s.py', (8, ), task='cls')
+    with pytest.raises(MatchError, match='a cls student and a det teacher'):
+        match(student, _probe('t.py', (8, )))
+
+
+def test_unknown_method_exits_with_the_choices(tmp_path):
+    proc = run_tool(['tools/make_distill_config.py', SEG_R18, SEG_R101,
+                     '--method', 'nope'], check=False)
+    assert proc.returncode != 0
+    assert "choose from 'sw', 'swtat', 'tat'" in proc.stderr
+
+
+def test_format_value_round_trips():
+    value = dict(a=dict(b=[1, 2.5, 'x' * 60], c=None, d=(3, ), e=True),
+                 f='auto', g=dict(h=dict(i=[0.25] * 12)))
+    text = format_value(value, 0, 'v = ')
+    assert eval(text) == value
+    assert max(len(line) for line in text.splitlines()) <= 79
+    assert format_value(dict(a=1)) == 'dict(a=1)'
+
+
+# --------------------------------------------------------------- training
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp('data')
+    for kind, extra in (('voc', []), ('coco', []),
+                        ('imagenet', ['--num-classes', '8'])):
+        run_tool(['tools/make_synthetic_data.py', kind, '--out', str(out),
+                  '--num-train', '4', '--num-val', '2', '--size', '64',
+                  *extra])
+    return dict(seg=str(out / 'VOCdevkit' / 'VOC2012'),
+                det=str(out / 'coco') + '/', cls=str(out / 'imagenet'))
+
+
+@pytest.mark.parametrize('name', list(PAIRS))
+def test_generated_config_trains(name, generated, data, tmp_path):
+    """2 iterations with the runner tools/train.py builds (in process)."""
+    from mmswtat.utils import load_tool_config
+    from mmswtat.utils.cli import build_runner
+    path = generated[name][0]
+    task = PAIRS[name][2]
+    if task == 'seg':
+        opts = seg_tiny_options(path, data['seg'], iters=2)
+    elif task == 'det':
+        opts = det_tiny_options(path, data['det'], img_size=64, iters=2,
+                                proposals=32, validate=False)
+    else:
+        opts = cls_tiny_options(path, data['cls'], img_size=64, iters=2,
+                                num_classes=8)
+        opts['train_cfg.val_begin'] = 2  # no validation
+    opts['model.teacher_ckpt'] = None  # random teacher: no download
+    cfg = load_tool_config(path, opts, str(tmp_path))
+    runner = build_runner(cfg)
+    runner.train()
+    logged = runner.message_hub.log_scalars
+    assert runner.iter == 2
+    expected = ['loss_swtat'] + (['loss_kd'] if task == 'cls' else
+                                 ['loss_pmtat'])
+    for key in expected:
+        value = logged[f'train/{key}'].current()
+        assert value > 0 and value == value, (key, value)
