@@ -178,3 +178,29 @@ def test_cuda_amp_step_with_each_teacher_precision_is_finite(precision):
         losses = model.train_step(seg_batch(seed=seed), wrapper)
         for name, value in losses.items():
             assert math.isfinite(value.item()), (name, value)
+
+
+@pytest.mark.cuda
+def test_cuda_train_tool_amp_iteration_with_half_teacher(voc, teacher_ckpt,
+                                                         tmp_path):
+    """One ``tools/train.py --amp`` (fp16) iteration of the VOC config with a
+    bf16 teacher (fp16 on a GPU without bf16): finite losses."""
+    import os
+    import shutil
+    from cli_helpers import metric, run_tool
+    from mmswtat.testing import as_cli, seg_tiny_options
+    config = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
+    precision = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+    opts = seg_tiny_options(config, voc, iters=1)
+    opts.update({'model.teacher_ckpt': teacher_ckpt,
+                 'model.teacher_precision': precision})
+    proc = run_tool(['tools/train.py', config, '--amp', '--work-dir',
+                     str(tmp_path), '--cfg-options', *as_cli(opts)])
+    log = proc.stdout + proc.stderr
+    assert f'the teacher runs in {precision} on cuda' in log
+    for key in ('decode.loss_ce', 'loss_swtat', 'loss_pmtat'):
+        assert math.isfinite(metric(log, key)), key  # no match for nan
+    out = os.environ.get('GPU_CHECK_OUT')  # set by gpu_check.sh
+    for path in tmp_path.rglob('scalars.json'):
+        if out:
+            shutil.copy(path, os.path.join(out, 'amp_train_scalars.json'))
