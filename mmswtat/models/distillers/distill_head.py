@@ -7,6 +7,7 @@ from mmengine.logging import MessageHub
 from torch import Tensor
 
 from mmswtat.registry import MODELS
+from .checks import check_connector_input, named
 from .distill_spec import (ROLES, DistillSpec, FeatureRef, LossRoute,
                            connector_key, per_level_configs)
 from .recorder import pick_level
@@ -48,8 +49,11 @@ def assert_finite(losses: Dict[str, Tensor]) -> None:
             'model.check_finite=False to let it through).')
 
 
-def _build(cfgs: List[dict], multi: bool) -> nn.Module:
-    modules = [MODELS.build(cfg) for cfg in cfgs]
+def _build(cfgs: List[dict], multi: bool, where: str) -> nn.Module:
+    modules = []
+    for level, cfg in enumerate(cfgs):
+        with named(f'{where} (level {level})' if multi else where):
+            modules.append(MODELS.build(cfg))
     return nn.ModuleList(modules) if multi else modules[0]
 
 
@@ -83,18 +87,20 @@ class DistillHead(nn.Module):
         super().__init__()
         self.routes: Dict[str, LossRoute] = dict(spec.routes)
         losses: Dict[str, nn.Module] = {}
-        modules = {name: MODELS.build(dict(cfg))
+        modules = {name: _build([cfg], False, f'connectors[{name!r}]')
                    for name, cfg in spec.connectors.items()}
         for name, route in self.routes.items():
             losses[name] = _build(
                 per_level_configs(name, spec.losses[name], route),
-                route.multi)
+                route.multi, f'distill_losses[{name!r}]')
             for role in ROLES:
                 ref = route.side(role)
                 if isinstance(ref.connector, dict):
                     modules[connector_key(name, role)] = _build(
                         per_level_configs(f'{name} {role} connector',
-                                          ref.connector, route), route.multi)
+                                          ref.connector, route), route.multi,
+                        f'loss_forward_mappings[{name!r}][{role!r}] '
+                        'connector')
                 if role == 'teacher' and ref.connector is not None:
                     where = f'loss_forward_mappings[{name!r}][{role!r}]'
                     _check_teacher_connector(
@@ -186,7 +192,14 @@ class DistillHead(nn.Module):
             return feat
         module = self._connector(name, role)
         if not ref.shared:  # owned by this loss and side
-            return (module if level is None else module[level])(feat)
+            module = module if level is None else module[level]
+            check_connector_input(
+                module, feat, f'the {role} connector of distill loss '
+                f"{name!r}{'' if level is None else f' (level {level})'}")
+            return module(feat)
+        check_connector_input(module, feat, f'shared connector '
+                              f'{ref.connector!r} ({role} feature '
+                              f'{rec.name!r}, distill loss {name!r})')
         if index is not None and index < 0:
             index += len(parent)
         key = (ref.connector, role, rec.name, index)
@@ -232,7 +245,9 @@ class DistillHead(nn.Module):
         """``{loss name: sum over its levels}`` (scalars, unweighted)."""
         out: Dict[str, Tensor] = {}
         for item in self.loss_inputs(student, teacher):
-            value = item.module(item.student, item.teacher)
+            with named(f'distill loss {item.name!r}' + (
+                    '' if item.level is None else f' (level {item.level})')):
+                value = item.module(item.student, item.teacher)
             out[item.name] = out[item.name] + value if item.name in out \
                 else 0. + value
         return out

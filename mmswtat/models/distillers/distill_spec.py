@@ -9,7 +9,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import torch.nn as nn
+from mmswtat.utils.value_checks import check_number
+from .checks import (check_dict_arg, check_index, check_module_cfgs,
+                     check_shared)
 
 DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
                 'distill_losses', 'loss_forward_mappings',
@@ -48,9 +50,17 @@ class RecorderRef:
         """``'path'`` or ``dict(module='path', index=i)`` -> RecorderRef."""
         if isinstance(spec, str):
             return cls(name, spec)
-        if isinstance(spec, dict) and 'module' in spec and set(spec) <= {
-                'module', 'index'}:
-            return cls(name, spec['module'], spec.get('index'))
+        if isinstance(spec, dict) and isinstance(spec.get('module'), str) \
+                and set(spec) <= {'module', 'index'}:
+            index = spec.get('index')
+            if index is not None and (isinstance(index, bool)
+                                      or not isinstance(index, int)):
+                raise ValueError(
+                    f'{role} recorder {name!r}: index must be an int (one '
+                    f'element of the tuple output), got {index!r}; to feed '
+                    'several levels, record the whole output and give '
+                    'index=[...] in loss_forward_mappings')
+            return cls(name, spec['module'], index)
         raise ValueError(
             f'{role} recorder {name!r}: expected a module path string '
             f"or dict(module='path', index=i), got {spec!r}")
@@ -109,8 +119,10 @@ def _merge_distill(kwargs: Dict[str, Any],
                    distill: Optional[dict]) -> Dict[str, Any]:
     """The keyword arguments with the ``distill=`` dict merged in."""
     given = dict(kwargs)
-    given['distill_warmup_iters'] = given.get('distill_warmup_iters') or None
-    for key, value in dict(distill or {}).items():
+    if given.get('distill_warmup_iters') == 0:  # the default: not given
+        given['distill_warmup_iters'] = None
+    for key, value in check_dict_arg('distill', distill,
+                                     'dict(distill_losses=...)').items():
         if key not in DISTILL_KEYS:
             raise ValueError(f'distill: unknown key {key!r} '
                              f'(allowed: {", ".join(DISTILL_KEYS)})')
@@ -129,44 +141,15 @@ def check_teacher_forward(mode: str) -> str:
     return mode
 
 
-def _check_shared(cfgs: Dict[str, dict], losses: Dict[str, dict]) -> None:
-    """Names and configs of the shared connectors."""
-    reserved = {connector_key(loss, role): (loss, role)
-                for loss in losses for role in ROLES}
-    for name, cfg in cfgs.items():
-        if not isinstance(name, str) or not name or '.' in name:
-            raise ValueError(
-                f'connectors: name {name!r} is not a valid module name; '
-                "use a non-empty string without '.' (e.g. 's4')")
-        if hasattr(nn.ModuleDict(), name):
-            raise ValueError(
-                f'connectors: name {name!r} is an attribute of '
-                'nn.ModuleDict and cannot be a key; rename it (e.g. '
-                f"'{name}_proj')")
-        if name in reserved:
-            loss, role = reserved[name]
-            raise ValueError(
-                f'connectors: shared connector name {name!r} collides '
-                f'with the per-loss connector key {name!r} of distill '
-                f'loss {loss!r} ({role} side); rename the shared '
-                'connector')
-        if not isinstance(cfg, dict) or 'type' not in cfg:
-            raise ValueError(
-                f'connectors[{name!r}] must be a registered module config '
-                "such as dict(type='mmswtat.ConvBNConnector', "
-                f'in_channels=..., out_channels=...), got {cfg!r}')
-        if 'per_level' in cfg:
-            raise ValueError(
-                f'connectors[{name!r}]: per_level is not supported, a shared '
-                'connector is one module applied to every level; define one '
-                'shared connector per level, or give the config in the '
-                'loss_forward_mappings entry (one connector per level)')
-
-
 def _feature_ref(name: str, role: str, spec: Union[str, dict],
                  recorders: Dict[str, RecorderRef],
                  shared: Dict[str, dict]) -> FeatureRef:
     """One side of a mapping entry -> FeatureRef (or a clear error)."""
+    if not isinstance(spec, (str, dict)):
+        raise ValueError(
+            f'loss_forward_mappings[{name!r}][{role!r}] must be a recorder '
+            "name or dict(recorder='name', index=..., connector=...), got "
+            f'{spec!r}')
     spec = dict(recorder=spec) if isinstance(spec, str) else dict(spec)
     if spec.get('recorder') not in recorders:
         raise ValueError(
@@ -191,9 +174,7 @@ def _feature_ref(name: str, role: str, spec: Union[str, dict],
         raise ValueError(
             f'{where}: connector must be a module config dict or the name '
             f'of a shared connector, got {connector!r}')
-    index = spec.get('index')
-    if isinstance(index, list):
-        index = tuple(index)
+    index = check_index(where, spec.get('index'))
     return FeatureRef(recorders[spec['recorder']], index,
                       dict(connector) if isinstance(connector, dict)
                       else connector)
@@ -238,6 +219,8 @@ def _route(name: str, mapping: Optional[dict],
                 f'distill loss {name!r} has no entry in '
                 'loss_forward_mappings; add e.g. '
                 f"{name}=dict(student='feat', teacher='feat')")
+    mapping = check_dict_arg(f'loss_forward_mappings[{name!r}]', mapping,
+                             "dict(student='feat', teacher='feat')")
     refs = {}
     for role in ROLES:
         if role not in mapping:
@@ -324,21 +307,29 @@ class DistillSpec:
         given = _merge_distill(kwargs, distill)
         recorders = {
             role: {name: RecorderRef.parse(name, spec, role)
-                   for name, spec in dict(
-                       given.get(f'{role}_recorders') or {}).items()}
+                   for name, spec in check_dict_arg(
+                       f'{role}_recorders', given.get(f'{role}_recorders'),
+                       "dict(feat='backbone.layer4')").items()}
             for role in ROLES}
-        losses = {k: dict(v) for k, v in dict(
-            given.get('distill_losses') or {}).items()}
-        shared = {k: dict(v) if isinstance(v, dict) else v
-                  for k, v in dict(given.get('connectors') or {}).items()}
-        mappings = dict(given.get('loss_forward_mappings') or {})
+        losses = check_module_cfgs('distill_losses', check_dict_arg(
+            'distill_losses', given.get('distill_losses'),
+            "dict(loss_swtat=dict(type='mmswtat.SWTaTLoss', ...))"),
+            'mmswtat.SWTaTLoss')
+        shared = check_module_cfgs('connectors', check_dict_arg(
+            'connectors', given.get('connectors'),
+            "dict(s4=dict(type='mmswtat.ConvBNConnector', ...))"),
+            'mmswtat.ConvBNConnector')
+        mappings = check_dict_arg(
+            'loss_forward_mappings', given.get('loss_forward_mappings'),
+            "dict(loss_swtat=dict(student='feat', teacher='feat'))")
         if not losses:
             warnings.warn(
                 'SingleTeacherDistiller: no distill_losses configured, the '
                 'student trains on its task losses alone (nothing is '
                 'distilled). Add e.g. the configs/_base_/distill fragment.',
                 UserWarning, stacklevel=3)
-        _check_shared(shared, losses)
+        check_shared(shared, {connector_key(loss, role): (loss, role)
+                              for loss in losses for role in ROLES})
         for name in losses:
             if not name.startswith('loss_'):
                 raise ValueError(
@@ -353,6 +344,9 @@ class DistillSpec:
         routes = {name: _route(name, mappings.get(name), recorders, shared)
                   for name in losses}
         _warn_unused(recorders, shared, routes)
+        warmup = given.get('distill_warmup_iters')
+        warmup = 0 if warmup is None else check_number(
+            'SingleTeacherDistiller', 'distill_warmup_iters', warmup,
+            minimum=0, integer=True)
         return cls(recorders['student'], recorders['teacher'], shared,
-                   losses, routes, int(given.get('distill_warmup_iters')
-                                       or 0))
+                   losses, routes, warmup)

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import load_weights
+from .checks import check_flags
 from .distill_head import DistillHead, assert_finite
 from .distill_spec import DistillSpec
 from .model_config import load_model_cfg
@@ -130,6 +131,8 @@ class SingleTeacherDistiller(BaseModel):
                  check_finite: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        check_flags(teacher_ckpt_strict=teacher_ckpt_strict,
+                    weights_only=weights_only, check_finite=check_finite)
         spec = DistillSpec.from_config(
             distill,
             student_recorders=student_recorders,

@@ -6,6 +6,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
+from mmswtat.utils.value_checks import (ConfigTypeError, check_bool,
+                                        check_number)
 from ..ops import (PassLayout, check_reduction, pass_error, resize_to,
                    resolve_attention_impl, resolve_scale)
 from ..ops.target_aware import ATTENTION_IMPLS, Scale
@@ -45,8 +47,11 @@ class BaseTaTLoss(BaseModule):
             per sample and channel with the teacher's statistics) or
             ``'teacher_rms'`` (loss divided by the teacher's mean squared
             activation); see :mod:`mmswtat.models.ops.tat_normalize`.
-        loss_weight: Multiplier of the loss.
+        loss_weight: Multiplier of the loss (>= 0).
         init_cfg: mmengine init config.
+
+    Every hyperparameter is checked here (type, range, meaning), for every
+    subclass: one error naming the class and the key.
     """
 
     def __init__(self,
@@ -64,17 +69,20 @@ class BaseTaTLoss(BaseModule):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         for arg, value in (('student_channels', student_channels),
-                           ('teacher_channels', teacher_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value <= 0:
-                raise ValueError(f'{name}: {arg} must be a positive int, '
-                                 f'got {value!r}')
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) \
-                or num_heads <= 0 or teacher_channels % num_heads:
+                           ('teacher_channels', teacher_channels),
+                           ('num_heads', num_heads)):
+            check_number(name, arg, value, positive=True, integer=True)
+        if teacher_channels % num_heads:
             raise ValueError(
                 f'{name}: teacher_channels={teacher_channels} cannot be split '
                 f'into num_heads={num_heads} equal groups; choose a num_heads '
                 f'that divides {teacher_channels}')
+        check_bool(name, 'embed', embed)
+        if connector is not None and not isinstance(connector, dict):
+            raise ConfigTypeError(
+                f'{name}: connector must be a module config dict (e.g. '
+                f"dict(type='mmswtat.ConvBNConnector')) or None, got "
+                f'{connector!r}')
         if query not in ('teacher', 'student'):
             raise ValueError(f"{name}: query must be 'teacher' or 'student', "
                              f'got {query!r}')
@@ -94,7 +102,8 @@ class BaseTaTLoss(BaseModule):
         self.num_heads = num_heads
         self.embed = embed
         self.query = query
-        self.loss_weight = loss_weight
+        self.loss_weight = check_number(name, 'loss_weight', loss_weight,
+                                        minimum=0)
         if embed:
             cfg = dict(type='mmswtat.ConvBNConnector')
             cfg.update(connector or {})
@@ -118,6 +127,11 @@ class BaseTaTLoss(BaseModule):
 
     @scale.setter
     def scale(self, value: Scale) -> None:
+        if isinstance(value, str) and value != 'auto' or value is None:
+            raise ConfigTypeError(f"{type(self).__name__}: scale must be a "
+                                  f"number or 'auto', got {value!r}")
+        if value != 'auto':
+            check_number(type(self).__name__, 'scale', value, positive=True)
         self._scale_factor = resolve_scale(value)
         self._scale = value
 

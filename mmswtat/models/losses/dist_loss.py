@@ -4,6 +4,7 @@ from typing import Optional
 from torch import Tensor
 
 from mmswtat.registry import MODELS
+from mmswtat.utils.value_checks import check_number
 from ..ops import dist_terms
 from .peer_loss import TemperedPeerLoss
 
@@ -40,8 +41,8 @@ class DISTLoss(TemperedPeerLoss):
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(tau, loss_weight, init_cfg)
-        self.beta = beta
-        self.gamma = gamma
+        self.beta = check_number('DISTLoss', 'beta', beta, minimum=0)
+        self.gamma = check_number('DISTLoss', 'gamma', gamma, minimum=0)
 
     def compute(self, student: Tensor, teacher: Tensor,
                 valid_mask: Optional[Tensor]) -> Tensor:

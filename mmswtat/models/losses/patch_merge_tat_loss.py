@@ -1,9 +1,21 @@
 """Patch-merging distillation: global TaT on 2x2-merged tokens."""
+import math
 from typing import List, Union
 
 from mmswtat.registry import MODELS
 from ..ops import PassLayout, global_pass, resolve_num_merges
+from mmswtat.utils.value_checks import ConfigTypeError, check_number
 from .base_tat_loss import BaseTaTLoss
+
+
+def max_merges(height: int, width: int) -> int:
+    """Most 2x2 merges of an ``height x width`` map that leave >= 2 tokens
+    (0 for a single position)."""
+    k = 0
+    while math.ceil(height / 2) * math.ceil(width / 2) >= 2:
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+        k += 1
+    return k
 
 
 @MODELS.register_module()
@@ -30,9 +42,16 @@ class PatchMergeTaTLoss(BaseTaTLoss):
                  max_tokens: int = 1024,
                  **kwargs) -> None:
         super().__init__(student_channels, teacher_channels, **kwargs)
-        resolve_num_merges(1, 1, num_merges, max_tokens)  # validate early
+        name = type(self).__name__
+        if isinstance(num_merges, str) and num_merges != 'auto':
+            raise ConfigTypeError(f"{name}: num_merges must be an int >= 0 "
+                                  f"or 'auto', got {num_merges!r}")
+        if num_merges != 'auto':
+            num_merges = check_number(name, 'num_merges', num_merges,
+                                      minimum=0, integer=True)
         self.num_merges = num_merges
-        self.max_tokens = max_tokens
+        self.max_tokens = check_number(name, 'max_tokens', max_tokens,
+                                       minimum=1, integer=True)
 
     def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
         """One ``'merged'`` pass: a global window on the merged grid.
@@ -46,6 +65,17 @@ class PatchMergeTaTLoss(BaseTaTLoss):
         """
         merges = resolve_num_merges(height, width, self.num_merges,
                                     self.max_tokens)
+        allowed = max_merges(height, width)
+        if merges > allowed:
+            setting = (f'max_tokens={self.max_tokens}' if self.num_merges
+                       == 'auto' else f'num_merges={self.num_merges}')
+            raise ValueError(
+                f'{type(self).__name__}: {setting} merges the {height}x'
+                f'{width} teacher map {merges} times, down to one token of '
+                f'{self.teacher_channels}*4^{merges} channels (attention over '
+                f'one token is '
+                f'trivial); this map allows at most {allowed} merges: set '
+                f"num_merges<={allowed} or num_merges='auto'")
         return [global_pass('merged', height, width, merges)]
 
     def extra_repr(self) -> str:

@@ -5,17 +5,18 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmswtat.utils.value_checks import check_number
 from ..ops import resize_to
 
 
 def check_temperature(name: str, arg: str, value: float) -> float:
     """``value`` as a float if it is a positive number, else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not value > 0:
-        raise ValueError(
+    try:
+        return float(check_number(name, arg, value, positive=True))
+    except ValueError as e:  # also ConfigTypeError
+        raise type(e)(
             f'{name}: {arg} must be a positive number (the temperature '
-            f'divides the logits), got {value!r}; e.g. {arg}=1.0')
-    return float(value)
+            f'divides the logits), got {value!r}; e.g. {arg}=1.0') from None
 
 
 class PeerLoss(BaseModule):
@@ -33,7 +34,9 @@ class PeerLoss(BaseModule):
         channel_fix: How to fix a channel mismatch, for the error message.
 
     Args:
-        loss_weight: Multiplier of the loss.
+        loss_weight: Multiplier of the loss (>= 0; checked here, as every
+            subclass's own hyperparameters are checked with
+            :func:`~mmswtat.utils.value_checks.check_number`).
         init_cfg: mmengine init config.
     """
 
@@ -46,7 +49,8 @@ class PeerLoss(BaseModule):
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.loss_weight = loss_weight
+        self.loss_weight = check_number(type(self).__name__, 'loss_weight',
+                                        loss_weight, minimum=0)
 
     def check_inputs(self, student: Tensor, teacher: Tensor,
                      valid_mask: Optional[Tensor]) -> None:

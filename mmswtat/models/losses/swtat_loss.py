@@ -31,8 +31,11 @@ class SWTaTLoss(BaseTaTLoss):
                  shift_size: IntPair = 4,
                  **kwargs) -> None:
         super().__init__(student_channels, teacher_channels, **kwargs)
-        self.window_size, self.shift_size = check_window_and_shift(
-            window_size, shift_size)
+        try:
+            self.window_size, self.shift_size = check_window_and_shift(
+                window_size, shift_size)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f'{type(self).__name__}: {e}') from None
 
     def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
         """``'plain'`` windows, then ``'shifted'`` ones (if ``shift_size``).

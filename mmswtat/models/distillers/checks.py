@@ -1,0 +1,176 @@
+"""Checks of the distiller's settings that need no model (build time).
+
+Containers given in the wrong form, entries without ``type`` (the usual
+``--cfg-options`` typo), indices, shared-connector names, and
+:func:`named`, which prefixes an error with the loss or connector it
+belongs to.
+"""
+import difflib
+import re
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator
+
+import torch.nn as nn
+
+from mmswtat.utils.value_checks import ConfigTypeError, check_bool
+
+_MMENGINE_PREFIX = re.compile(r'^class `\w+` in [\w/.\\-]+: ')
+
+
+@contextmanager
+def named(where: str) -> Iterator[None]:
+    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``.
+
+    The error keeps its type; mmengine's ``class `X` in file.py:`` prefix
+    is dropped (the message already names the class).
+    """
+    try:
+        yield
+    except (ValueError, TypeError, IndexError) as e:
+        msg = _MMENGINE_PREFIX.sub('', str(e))
+        if msg.startswith(where):
+            raise
+        try:
+            new = type(e)(f'{where}: {msg}')
+        except Exception:  # an exception class with another signature
+            raise e from None
+        raise new.with_traceback(e.__traceback__) from None
+
+
+def check_dict_arg(key: str, value: Any, example: str) -> Dict[str, Any]:
+    """``value`` as a dict (``None`` -> ``{}``), or a clear error.
+
+    Raises:
+        ConfigTypeError: Not a dict, e.g. recorders given as a list.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigTypeError(
+            f'{key} must be a dict {{name: ...}}, got a '
+            f'{type(value).__name__} {value!r}; write e.g. {key}={example}')
+    return dict(value)
+
+
+def check_module_cfgs(key: str, cfgs: Dict[str, Any],
+                      example: str) -> Dict[str, dict]:
+    """Every entry of ``distill_losses``/``connectors`` is a config dict with
+    a ``type``; one without is usually a ``--cfg-options`` typo.
+
+    Args:
+        key: ``'distill_losses'`` or ``'connectors'``.
+        cfgs: Its entries.
+        example: A registered type for the messages.
+
+    Raises:
+        ConfigTypeError: An entry that is not a dict.
+        ValueError: An entry without ``type``, naming it and the nearest
+            existing name.
+    """
+    out = {}
+    for name, cfg in cfgs.items():
+        if not isinstance(cfg, dict):
+            raise ConfigTypeError(
+                f'{key}[{name!r}] must be a registered module config dict '
+                f"with a 'type', e.g. dict(type={example!r}, ...), got "
+                f'{cfg!r}')
+        if 'type' not in cfg:
+            typed = [n for n, c in cfgs.items()
+                     if isinstance(c, dict) and 'type' in c]
+            close = difflib.get_close_matches(str(name), typed, n=1,
+                                              cutoff=0.5)
+            keys = ', '.join(f'{k}={v!r}' for k, v in cfg.items())
+            option = next(iter(cfg), 'option')
+            if close:
+                hint = (f'Did you mean {close[0]!r}? A --cfg-options key '
+                        f'with a typo (...{key}.{name}.{option}=...) creates '
+                        f'a new entry; write ...{key}.{close[0]}.{option}=...')
+            else:
+                hint = (f'The entries with a type are {typed}; give this one '
+                        f'a type (e.g. type={example!r}) or fix its name.')
+            raise ValueError(f"{key}[{name!r}] has no 'type' (it holds only "
+                             f'{keys or "nothing"}). {hint}')
+        out[name] = dict(cfg)
+    return out
+
+
+def check_index(where: str, index: Any) -> Any:
+    """``None``, an int, or a list/tuple of ints (one per level).
+
+    Raises:
+        ConfigTypeError: Anything else (e.g. ``'0'`` or ``1.0``).
+    """
+    def is_int(i: Any) -> bool:
+        return isinstance(i, int) and not isinstance(i, bool)
+
+    if index is None or is_int(index) or (
+            isinstance(index, (list, tuple)) and index
+            and all(is_int(i) for i in index)):
+        return tuple(index) if isinstance(index, list) else index
+    raise ConfigTypeError(
+        f'{where}: index must be an int (a level of a tuple output) or a '
+        f'non-empty list of ints (one per level), got {index!r}')
+
+
+def check_shared(cfgs: Dict[str, dict], reserved: Dict[str, tuple]) -> None:
+    """Names and configs of the shared connectors.
+
+    Args:
+        cfgs: ``{name: config}`` of the shared connectors.
+        reserved: ``{per-loss connector key: (loss, role)}``.
+    """
+    for name, cfg in cfgs.items():
+        if not isinstance(name, str) or not name or '.' in name:
+            raise ValueError(
+                f'connectors: name {name!r} is not a valid module name; '
+                "use a non-empty string without '.' (e.g. 's4')")
+        if hasattr(nn.ModuleDict(), name):
+            raise ValueError(
+                f'connectors: name {name!r} is an attribute of '
+                'nn.ModuleDict and cannot be a key; rename it (e.g. '
+                f"'{name}_proj')")
+        if name in reserved:
+            loss, role = reserved[name]
+            raise ValueError(
+                f'connectors: shared connector name {name!r} collides '
+                f'with the per-loss connector key {name!r} of distill '
+                f'loss {loss!r} ({role} side); rename the shared '
+                'connector')
+        if 'per_level' in cfg:
+            raise ValueError(
+                f'connectors[{name!r}]: per_level is not supported, a shared '
+                'connector is one module applied to every level; define one '
+                'shared connector per level, or give the config in the '
+                'loss_forward_mappings entry (one connector per level)')
+
+
+def check_flags(**flags: Any) -> None:
+    """Each keyword is a distiller flag that must be ``True`` or ``False``.
+
+    Raises:
+        ConfigTypeError: e.g. ``check_finite='no'`` (a non-empty string
+            would count as on).
+    """
+    for key, value in flags.items():
+        check_bool('SingleTeacherDistiller', key, value)
+
+
+def check_connector_input(module: nn.Module, feat: Any, what: str) -> None:
+    """A connector's ``in_channels`` must match the feature it gets.
+
+    Args:
+        module: The connector (checked if it has ``in_channels``).
+        feat: Its input, ``(B, C, H, W)``.
+        what: Names the connector, the loss and the feature (messages).
+
+    Raises:
+        ValueError: Naming the connector and both shapes.
+    """
+    want = getattr(module, 'in_channels', None)
+    shape = tuple(getattr(feat, 'shape', ()))
+    if want is None or len(shape) < 2 or shape[1] == want:
+        return
+    raise ValueError(
+        f'{what} ({type(module).__name__}) expects in_channels={want} '
+        f'(input (B, {want}, H, W)) but gets a feature of shape {shape}; set '
+        f'its in_channels={shape[1]} or record another layer')

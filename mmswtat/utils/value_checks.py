@@ -1,0 +1,99 @@
+"""Checks of single config values: type, range, meaning.
+
+Used by the loss base classes (``BaseTaTLoss``, ``PeerLoss``) for their
+hyperparameters and by the distiller for its own settings, so that every
+bad value gets the same kind of message: who owns it, the key, what is
+allowed, what was given.
+"""
+import numbers
+from typing import Any, Optional, Union
+
+Number = Union[int, float]
+
+
+class ConfigTypeError(TypeError, ValueError):
+    """A config value of the wrong type (also a ``ValueError``, so code that
+    catches bad values catches it too)."""
+
+
+def _given(value: Any) -> str:
+    """``value`` as the message shows it, with a hint for quoted numbers."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return f'{value!r} (a str)'
+        return f'{value!r} (a str: write {value} without quotes)'
+    if value is None:
+        return 'None'
+    return f'{value!r} (a {type(value).__name__})'
+
+
+def check_number(owner: str,
+                 key: str,
+                 value: Any,
+                 minimum: Optional[Number] = None,
+                 positive: bool = False,
+                 integer: bool = False) -> Number:
+    """``value`` if it is a real number (an int if ``integer``) in range.
+
+    Args:
+        owner: Who the value belongs to, e.g. ``"SWTaTLoss"`` (messages).
+        key: Its config key, e.g. ``'loss_weight'``.
+        value: The value given.
+        minimum: Smallest allowed value (inclusive), if any.
+        positive: Must be ``> 0``.
+        integer: Must be an int (``5.0`` is accepted as 5; ``0.5`` is not).
+
+    Returns:
+        ``value`` (an ``int`` when ``integer``).
+
+    Raises:
+        ConfigTypeError: Not a number (a str, None, a bool, a list...).
+        ValueError: Out of range, fractional for an int, NaN or inf.
+    """
+    want = 'an int' if integer else 'a number'
+    bound = (' > 0' if positive else
+             f' >= {minimum}' if minimum is not None else '')
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigTypeError(
+            f'{owner}: {key} must be {want}{bound}, got {_given(value)}')
+    if value != value or value in (float('inf'), float('-inf')):
+        raise ValueError(f'{owner}: {key} must be finite, got {value!r}')
+    if integer:
+        if int(value) != value:
+            raise ValueError(f'{owner}: {key} must be a whole number{bound}, '
+                             f'got {value!r}')
+        value = int(value)
+    if (positive and not value > 0) or (minimum is not None
+                                        and value < minimum):
+        raise ValueError(f'{owner}: {key} must be {want}{bound}, got '
+                         f'{value!r}')
+    return value
+
+
+def check_bool(owner: str, key: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False`` (``'no'`` is not false).
+
+    Raises:
+        ConfigTypeError: Anything else.
+    """
+    if not isinstance(value, bool):
+        raise ConfigTypeError(
+            f'{owner}: {key} must be True or False, got {_given(value)}'
+            + ('; a non-empty string counts as True in Python'
+               if isinstance(value, str) else ''))
+    return value
+
+
+def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: Anything else, listing the choices.
+    """
+    if isinstance(value, (list, dict, set)) or value not in choices:
+        raise ValueError(f'{owner}: {key} must be one of '
+                         f'{", ".join(repr(c) for c in choices)}, got '
+                         f'{_given(value)}')
+    return value
