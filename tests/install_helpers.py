@@ -38,10 +38,11 @@ def make_env(where: str, editable: bool) -> str:
          '["purelib"])'], text=True).strip()
     with open(osp.join(purelib, '_parent_env.pth'), 'w') as f:
         f.write('\n'.join(site.getsitepackages()) + '\n')
-    cmd = [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-           '--no-build-isolation', '--no-index']
-    cmd += ['--prefix', env_dir, '-e', src] if editable else [
-        '--target', purelib, src]
+    # pip runs *for* the new venv (--python), so it neither sees nor
+    # uninstalls this environment's own mmswtat (--prefix/--target would).
+    cmd = [sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+           '--no-deps', '--no-build-isolation', '--no-index']
+    cmd += ['-e', src] if editable else [src]
     subprocess.run(cmd, check=True, capture_output=True, cwd=where,
                    env=_clean_env())
     return python
