@@ -208,3 +208,141 @@ def test_connector_without_type_suggests_the_real_one():
     with pytest.raises(ValueError, match=r"connectors\['proj'\] has no "
                        r"'type'.*The entries with a type are \[\]"):
         build(connectors=dict(proj=dict(out_channels=128)))
+
+
+# ------------------------------------------ before the first step (dry run)
+S4 = dict(type='mmswtat.ConvBNConnector', in_channels=32, out_channels=256)
+
+
+def with_s4(connector=S4):
+    cfg = distiller_cfg(connectors=dict(s4=connector))
+    for name in ('loss_swtat', 'loss_pmtat'):
+        cfg['distill_losses'][name]['student_channels'] = 256
+        cfg['loss_forward_mappings'][name]['student'] = dict(
+            recorder='feat', connector='s4')
+    return cfg
+
+
+def no_dry_run(monkeypatch):
+    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
+                        'check_at_build', False)
+
+
+def test_connector_in_channels_checked_at_build_naming_it(monkeypatch):
+    words = (r"shared connector 's4' \(student feature 'feat', distill loss "
+             r"'loss_swtat'\) \(ConvBNConnector\) expects in_channels=32 "
+             r'\(input \(B, 32, H, W\)\) but gets a feature of shape '
+             r'\(\d+, 64, \d+, \d+\); set its in_channels=64')
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match=words):
+        MODELS.build(with_s4())
+    no_dry_run(monkeypatch)  # a model the dry run cannot run: first step
+    torch.manual_seed(0)
+    model = MODELS.build(with_s4())
+    model.train()
+    with pytest.raises(ValueError, match=words):
+        loss_step(model)
+
+
+def test_impossible_merges_refused_at_build_and_first_step(monkeypatch):
+    cfg = distiller_cfg()
+    cfg['distill_losses']['loss_pmtat']['num_merges'] = 5
+    # 32x32 crop (the preprocessor's size), D8: a 4x4 teacher map.
+    words = (r"distill loss 'loss_pmtat': PatchMergeTaTLoss: num_merges=5 "
+             r'merges the 4x4 teacher map 5 times, but 2 merges already '
+             r'leave one token.*num_merges<=2')
+    with pytest.raises(ValueError, match=words):
+        MODELS.build(cfg)
+    no_dry_run(monkeypatch)
+    model = MODELS.build(cfg)
+    model.train()
+    with pytest.raises(ValueError, match=words):
+        loss_step(model)
+
+
+def test_dry_run_changes_nothing():
+    from mmswtat.models import SingleTeacherDistiller
+    states, rng = [], []
+    for check in (True, False):
+        SingleTeacherDistiller.check_at_build = check
+        try:
+            model = build()
+        finally:
+            SingleTeacherDistiller.check_at_build = True
+        states.append(model.state_dict())
+        rng.append(torch.rand(3))
+        assert model.training and model.student.training
+        assert all(m.training for m in model.distill_head.modules())
+    assert states[0].keys() == states[1].keys()
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+    assert torch.equal(rng[0], rng[1])
+
+
+def test_dry_run_skipped_when_the_model_cannot_run_on_a_dummy(monkeypatch):
+    from mmswtat.models.distillers import dry_run
+
+    def needs_real_samples(*args, **kwargs):
+        raise TypeError('this model needs real data samples')
+
+    monkeypatch.setattr(dry_run, 'record_forward', needs_real_samples)
+    cfg = distiller_cfg(student_recorders=dict(
+        feat=dict(module='backbone', index=7)))
+    model = MODELS.build(cfg)  # no dry run: built
+    model.train()
+    with pytest.raises(IndexError, match='index 7 out of range'):
+        loss_step(model)  # the first-step check
+
+
+def test_teacher_recorder_its_forward_never_reaches_fails_at_build():
+    with pytest.raises(RuntimeError, match=r"teacher recorders \['feat'\] "
+                       "were not reached by the teacher's 'extract_feat'"):
+        build(teacher_recorders=dict(feat='decode_head.conv_seg'),
+              teacher_forward='extract_feat')
+
+
+# ----------------------------------------------------------- NaN messages
+def _poison(model):
+    with torch.no_grad():
+        model.distill_losses.loss_swtat.value_embed.conv.weight.fill_(
+            float('nan'))
+
+
+def test_nan_at_iteration_0_points_at_inputs_and_weights():
+    from mmengine.logging import MessageHub
+    MessageHub.get_current_instance().update_info('iter', 0)
+    model = build()
+    model.train()
+    _poison(model)
+    with pytest.raises(FloatingPointError,
+                       match=r"distillation losses \['loss_swtat'\] not finite "
+                       'at iteration 0.*not the learning rate.*the batch.*'
+                       r'model\.teacher_ckpt'):
+        loss_step(model)
+
+
+def test_nan_later_names_task_and_distill_losses():
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 7)
+    try:
+        model = build()
+        model.train()
+        _poison(model)
+        with torch.no_grad():
+            model.student.decode_head.conv_seg.weight.fill_(float('inf'))
+        with pytest.raises(FloatingPointError,
+                           match=r"distillation losses \['loss_swtat'\] and "
+                           r"task losses \['decode.loss_ce'\] not finite at "
+                           r'iteration 7\. Lower the learning rate'):
+            loss_step(model)
+        model = build()
+        model.train()
+        with torch.no_grad():
+            model.student.decode_head.conv_seg.weight.fill_(float('inf'))
+        with pytest.raises(FloatingPointError,
+                           match=r"task losses \['decode.loss_ce'\] not "
+                           'finite.*clip gradients'):
+            loss_step(model)
+    finally:
+        hub.update_info('iter', 0)

@@ -139,17 +139,28 @@ def test_undefined_recorder_in_mapping():
             loss_pmtat=dict(student='feat', teacher='feat')))
 
 
-def test_tuple_index_out_of_range():
-    model = build(
+def at_first_step_only(monkeypatch):
+    """Build without the build-time dry run (as for a model it cannot run
+    on a dummy batch): the same checks then happen at the first step."""
+    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
+                        'check_at_build', False)
+
+
+def test_tuple_index_out_of_range(monkeypatch):
+    kw = dict(
         student_recorders=dict(feat='backbone.layer4',
                                bad=dict(module='backbone', index=7)),
         loss_forward_mappings=dict(
             loss_swtat=dict(student='feat', teacher='feat'),
             loss_pmtat=dict(student='bad', teacher='feat')))
+    words = (r"student recorder 'bad' \('backbone'\): index 7 out of range, "
+             'it has 4 outputs')
+    with pytest.raises(IndexError, match=words):  # at build (dry run)
+        build(**kw)
+    at_first_step_only(monkeypatch)
+    model = build(**kw)
     model.train()
-    with pytest.raises(IndexError, match="student recorder 'bad' "
-                       r"\('backbone'\): index 7 out of range, it has 4 "
-                       'outputs'):
+    with pytest.raises(IndexError, match=words):
         loss_step(model)
     assert model.student_recorder.records == {}
 
@@ -164,14 +175,18 @@ def test_recorder_that_feeds_no_loss_warns():
                   loss_pmtat=dict(student='feat', teacher='feat')))
 
 
-def test_channel_mismatch_names_the_loss():
+def test_channel_mismatch_names_the_loss(monkeypatch):
     cfg = distiller_cfg()
     cfg['distill_losses']['loss_swtat']['student_channels'] = 32
+    words = ("distill loss 'loss_swtat': SWTaTLoss: student_channels=32 .* "
+             '64 channels')
+    with pytest.raises(ValueError, match=words):  # at build (dry run)
+        MODELS.build(cfg)
+    at_first_step_only(monkeypatch)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.train()
-    with pytest.raises(ValueError,
-                       match='SWTaTLoss: student_channels=32 .* 64 channels'):
+    with pytest.raises(ValueError, match=words):
         loss_step(model)
 
 
@@ -307,7 +322,7 @@ def test_multi_level_losses_with_per_level_settings():
     assert torch.allclose(losses['loss_levels'], expected, rtol=1e-5)
 
 
-def test_multi_level_mismatched_lists_and_bad_level_index():
+def test_multi_level_mismatched_lists_and_bad_level_index(monkeypatch):
     base = dict(
         student_recorders=dict(feats='backbone'),
         teacher_recorders=dict(feats='backbone'),
@@ -318,10 +333,14 @@ def test_multi_level_mismatched_lists_and_bad_level_index():
         build(**base, loss_forward_mappings=dict(loss_levels=dict(
             student=dict(recorder='feats', index=[2, 3]),
             teacher=dict(recorder='feats', index=[3]))))
-    model = build(**base, teacher_forward='tensor',
-                  loss_forward_mappings=dict(loss_levels=dict(
-                      student=dict(recorder='feats', index=[9]),
-                      teacher=dict(recorder='feats', index=[3]))))
+    kw = dict(base, teacher_forward='tensor',
+              loss_forward_mappings=dict(loss_levels=dict(
+                  student=dict(recorder='feats', index=[9]),
+                  teacher=dict(recorder='feats', index=[3]))))
+    with pytest.raises(IndexError, match='index 9 out of range'):
+        build(**kw)  # at build (dry run)
+    at_first_step_only(monkeypatch)
+    model = build(**kw)
     model.train()
     with pytest.raises(IndexError, match='index 9 out of range'):
         loss_step(model)

@@ -198,53 +198,64 @@ def test_levels_of_different_sizes_are_resized():
     assert torch.allclose(losses['loss_fpn'], expected, rtol=1e-5)
 
 
-def test_level_index_out_of_range_in_mapping():
-    model = build(mappings=dict(loss_fpn=dict(
-        student=dict(recorder='fpn', index=[0, 5]),
-        teacher=dict(recorder='fpn', index=[0, 4]))))
-    with pytest.raises(IndexError,
-                       match=r"student feature 'fpn': index 5 out of range, "
-                       r"it has 5 outputs \(valid 0..4\)"):
+def fails_at_build_and_first_step(monkeypatch, error, match, **kwargs):
+    """The build-time dry run raises; without it, the first step does."""
+    with pytest.raises(error, match=match):
+        build(**kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
+                  'check_at_build', False)
+        model = build(**kwargs)
+    with pytest.raises(error, match=match):
         model(**preprocess(model), mode='loss')
+    return model
+
+
+def test_level_index_out_of_range_in_mapping(monkeypatch):
+    model = fails_at_build_and_first_step(
+        monkeypatch, IndexError,
+        r"student feature 'fpn': index 5 out of range, it has 5 outputs "
+        r"\(valid 0..4\)",
+        mappings=dict(loss_fpn=dict(
+            student=dict(recorder='fpn', index=[0, 5]),
+            teacher=dict(recorder='fpn', index=[0, 4]))))
     assert model.student_recorder.records == {}
     assert model.teacher_recorder.records == {}
 
 
-def test_level_index_out_of_range_in_recorder():
-    model = build(
+def test_level_index_out_of_range_in_recorder(monkeypatch):
+    fails_at_build_and_first_step(
+        monkeypatch, IndexError,
+        r"student recorder 'p7' \('neck'\): index 5 out of range, it has 5 "
+        r"outputs \(valid 0..4\)",
         student_recorders=dict(p7=dict(module='neck', index=5)),
         mappings=dict(loss_fpn=dict(student='p7', teacher=dict(
             recorder='fpn', index=4))))
-    with pytest.raises(IndexError,
-                       match=r"student recorder 'p7' \('neck'\): index 5 out "
-                       r"of range, it has 5 outputs \(valid 0..4\)"):
-        model(**preprocess(model), mode='loss')
 
 
-def test_index_on_a_single_tensor_is_an_error():
+def test_index_on_a_single_tensor_is_an_error(monkeypatch):
     # In a recorder: the module does not return a tuple.
-    model = build(
+    fails_at_build_and_first_step(
+        monkeypatch, ValueError,
+        r"\('backbone.layer4'\) is a single Tensor, not a tuple of levels; "
+        'drop index',
         student_recorders=dict(c5=dict(module='backbone.layer4', index=0)),
         mappings=dict(loss_fpn=dict(student='c5', teacher=dict(
             recorder='fpn', index=4))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
-    with pytest.raises(ValueError, match=r"\('backbone.layer4'\) is a single "
-                       'Tensor, not a tuple of levels; drop index'):
-        model(**preprocess(model), mode='loss')
     # In a mapping: the recorder holds one tensor.
-    model = build(
+    fails_at_build_and_first_step(
+        monkeypatch, ValueError,
+        "'c5' is a single Tensor, not a tuple of levels; drop index",
         student_recorders=dict(c5='backbone.layer4'),
         mappings=dict(loss_fpn=dict(
             student=dict(recorder='c5', index=[0]),
             teacher=dict(recorder='fpn', index=[4]))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
-    with pytest.raises(ValueError, match="'c5' is a single Tensor, not a "
-                       'tuple of levels; drop index'):
-        model(**preprocess(model), mode='loss')
 
 
-def test_whole_tuple_without_index_names_the_fix():
-    model = build(mappings=dict(loss_fpn=dict(student='fpn',
-                                              teacher='fpn')))
-    with pytest.raises(ValueError, match=r'tuple of 5 levels.*index='):
-        model(**preprocess(model), mode='loss')
+def test_whole_tuple_without_index_names_the_fix(monkeypatch):
+    fails_at_build_and_first_step(
+        monkeypatch, ValueError, r'tuple of 5 levels.*index=',
+        mappings=dict(loss_fpn=dict(student='fpn', teacher='fpn')))
+

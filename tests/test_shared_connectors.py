@@ -184,10 +184,15 @@ def test_shared_connector_on_several_levels_is_one_module():
     assert torch.allclose(losses['loss_swtat'], expected, rtol=1e-6)
 
 
-def test_shared_connector_error_keeps_no_state():
+def test_shared_connector_error_keeps_no_state(monkeypatch):
     cfg = shared_cfg()
     # loss_pmtat takes the raw 64-channel map: a channel error after s4 ran.
     cfg['loss_forward_mappings']['loss_pmtat']['student'] = 'feat'
+    with pytest.raises(ValueError, match='student_channels=256'):
+        build(cfg)  # at build (dry run)
+    # Without the dry run (a model it cannot run): at the first step.
+    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
+                        'check_at_build', False)
     model = build(cfg)
     calls = Calls(model.connectors.s4)
     with pytest.raises(ValueError, match='student_channels=256'):

@@ -8,9 +8,11 @@ belongs to.
 import difflib
 import re
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterable, Iterator
 
+import torch
 import torch.nn as nn
+from mmengine.logging import MessageHub
 
 from mmswtat.utils.value_checks import ConfigTypeError, check_bool
 
@@ -174,3 +176,55 @@ def check_connector_input(module: nn.Module, feat: Any, what: str) -> None:
         f'{what} ({type(module).__name__}) expects in_channels={want} '
         f'(input (B, {want}, H, W)) but gets a feature of shape {shape}; set '
         f'its in_channels={shape[1]} or record another layer')
+
+
+def _tensors(value: Any) -> list:
+    """The tensors of a loss entry (a tensor or a list of them)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, torch.Tensor)]
+    return []
+
+
+def assert_finite(losses: Dict[str, Any], distill: Iterable[str]) -> None:
+    """Raise when a loss (task or distillation) is NaN/Inf (one sync).
+
+    Args:
+        losses: Every entry of ``loss()``; those named ``*loss*`` are
+            checked (what mmengine sums).
+        distill: The names of the distillation losses among them.
+
+    Raises:
+        FloatingPointError: Naming the non-finite losses, the iteration and
+            the likely cause (at iteration 0: inputs and weights first).
+    """
+    checked = {n: _tensors(v) for n, v in losses.items() if 'loss' in n}
+    flat = [t.detach().float().sum() for ts in checked.values() for t in ts]
+    if not flat or bool(torch.isfinite(torch.stack(flat)).all()):
+        return
+    distill = set(distill)
+    bad = [n for n, ts in checked.items()
+           if not all(bool(torch.isfinite(t).all()) for t in ts)]
+    bad_d = [n for n in bad if n in distill]
+    bad_t = [n for n in bad if n not in distill]
+    it = MessageHub.get_current_instance().get_info('iter', 0)
+    what = ' and '.join(
+        f'{kind} losses {names}' for kind, names in (
+            ('distillation', bad_d), ('task', bad_t)) if names)
+    if it == 0:
+        fix = ('At iteration 0 no update has happened yet, so the cause is '
+               'the data or the weights, not the learning rate: check the '
+               'batch (NaN/Inf pixels, normalisation), the teacher weights '
+               '(model.teacher_ckpt) and the student\'s (student_ckpt, '
+               'pretrained init)')
+    elif bad_d:
+        fix = ('Lower the learning rate or the loss_weight of '
+               f"{bad_d}, use scale='auto', or check the inputs")
+    else:
+        fix = ('The student\'s own training diverged: lower the learning '
+               'rate, clip gradients (optim_wrapper.clip_grad) or check the '
+               'inputs')
+    raise FloatingPointError(
+        f'{what} not finite at iteration {it}. {fix} (set '
+        'model.check_finite=False to let it through).')

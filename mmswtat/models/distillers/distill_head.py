@@ -1,9 +1,7 @@
 """The distillation losses and connectors, and what each loss is fed."""
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence
 
-import torch
 import torch.nn as nn
-from mmengine.logging import MessageHub
 from torch import Tensor
 
 from mmswtat.registry import MODELS
@@ -28,25 +26,6 @@ class LossInput(NamedTuple):
     module: nn.Module
     student: Tensor
     teacher: Tensor
-
-
-def assert_finite(losses: Dict[str, Tensor]) -> None:
-    """Raise when a distillation loss is NaN/Inf (one device sync).
-
-    Raises:
-        FloatingPointError: Naming the losses and the iteration.
-    """
-    if not losses:
-        return
-    values = torch.stack([v.detach().float() for v in losses.values()])
-    if not bool(torch.isfinite(values).all()):
-        it = MessageHub.get_current_instance().get_info('iter', 0)
-        bad = [n for n, v in losses.items() if not torch.isfinite(v).all()]
-        raise FloatingPointError(
-            f'distillation loss {bad} is not finite at iteration '
-            f'{it}. Lower the learning rate or loss_weight, use '
-            "scale='auto', or check the inputs (set "
-            'model.check_finite=False to let it through).')
 
 
 def _build(cfgs: List[dict], multi: bool, where: str) -> nn.Module:

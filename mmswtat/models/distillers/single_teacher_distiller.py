@@ -9,9 +9,10 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import load_weights
-from .checks import check_flags
-from .distill_head import DistillHead, assert_finite
+from .checks import assert_finite, check_flags
+from .distill_head import DistillHead
 from .distill_spec import DistillSpec
+from .dry_run import dry_run
 from .model_config import load_model_cfg
 from .recorder import FeatureRecorder
 from .teacher import FrozenTeacher, build_teacher, choose_forward, \
@@ -110,7 +111,12 @@ class SingleTeacherDistiller(BaseModel):
             another mean/std or channel order, the teacher gets the batch
             re-normalised (:meth:`teacher_inputs`).
         init_cfg: mmengine init config.
+
+    Class attribute ``check_at_build`` (default ``True``): check every loss's
+    inputs at build time on a tiny dummy batch (``dry_run.py``).
     """
+
+    check_at_build = True
 
     def __init__(self,
                  student: Union[str, dict],
@@ -178,6 +184,8 @@ class SingleTeacherDistiller(BaseModel):
         self.connectors = head.connectors
         self.distill_warmup_iters = spec.warmup_iters
         self.check_finite = check_finite
+        if self.check_at_build:
+            dry_run(self)
 
     # ---------------------------------------------------------------- teacher
     @property
@@ -258,6 +266,10 @@ class SingleTeacherDistiller(BaseModel):
         Returns:
             ``{name: Tensor}``: the student's own entries unchanged, then one
             scalar per distillation loss.
+
+        Raises:
+            FloatingPointError: A task or distillation loss is NaN/Inf
+                (``check_finite``), naming them.
         """
         if self._random_teacher:
             self._random_teacher = False
@@ -273,6 +285,8 @@ class SingleTeacherDistiller(BaseModel):
                 raise ValueError(f'distill loss name {name!r} collides with a '
                                  'student loss; rename it')
         losses.update(distill)
+        if self.check_finite:
+            assert_finite(losses, distill)
         return losses
 
     def select_feature(self,
@@ -303,15 +317,10 @@ class SingleTeacherDistiller(BaseModel):
 
         Returns:
             ``{loss name: scalar}`` times :meth:`distill_weight`.
-
-        Raises:
-            FloatingPointError: A loss is NaN/Inf (``check_finite``).
         """
         weight = self.distill_weight()
         out = {name: value * weight for name, value in
                self.distill_head(student_records, teacher_records).items()}
-        if self.check_finite:
-            assert_finite(out)
         return out
 
     # --------------------------------------------------------------- helpers

@@ -9,10 +9,10 @@ from .base_tat_loss import BaseTaTLoss
 
 
 def max_merges(height: int, width: int) -> int:
-    """Most 2x2 merges of an ``height x width`` map that leave >= 2 tokens
-    (0 for a single position)."""
+    """2x2 merges that bring an ``height x width`` map down to one token;
+    any further merge only pads with zeros (0 for a single position)."""
     k = 0
-    while math.ceil(height / 2) * math.ceil(width / 2) >= 2:
+    while height * width > 1:
         height, width = math.ceil(height / 2), math.ceil(width / 2)
         k += 1
     return k
@@ -71,11 +71,11 @@ class PatchMergeTaTLoss(BaseTaTLoss):
                        == 'auto' else f'num_merges={self.num_merges}')
             raise ValueError(
                 f'{type(self).__name__}: {setting} merges the {height}x'
-                f'{width} teacher map {merges} times, down to one token of '
-                f'{self.teacher_channels}*4^{merges} channels (attention over '
-                f'one token is '
-                f'trivial); this map allows at most {allowed} merges: set '
-                f"num_merges<={allowed} or num_merges='auto'")
+                f'{width} teacher map {merges} times, but {allowed} merges '
+                f'already leave one token (of {self.teacher_channels}*4^'
+                f'{allowed} channels); the other {merges - allowed} only pad '
+                f'with zeros. Set num_merges<={allowed} (fewer keeps '
+                "attention over several tokens) or num_merges='auto'")
         return [global_pass('merged', height, width, merges)]
 
     def extra_repr(self) -> str:

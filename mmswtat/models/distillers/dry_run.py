@@ -1,0 +1,123 @@
+"""A build-time dry run: shapes and channels checked before the first step.
+
+Student and teacher run once, in eval mode and without gradients, on a tiny
+all-zero batch (``1 x C x 64 x 64``); every loss then gets its inputs as in
+training (recorder level, tuple index, connector) and checks them
+(``check_inputs``), so a wrong index, a connector with the wrong
+``in_channels`` or a channel mismatch stops the build, naming the loss or
+connector and both shapes. Nothing changes: no parameter, buffer, BN
+statistic or random state is touched. Where the forward itself cannot run
+on a dummy batch (e.g. a model that needs real data samples), the dry run
+is skipped and the same checks happen at the first step.
+"""
+import logging
+import math
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from .checks import named
+from .teacher import choose_forward, normalisation, record_forward
+
+SIZE = 64
+
+
+@contextmanager
+def _eval(*modules: nn.Module) -> Iterator[None]:
+    """Eval mode inside, each submodule's own mode restored after."""
+    flags = [(m, m.training) for root in modules for m in root.modules()]
+    try:
+        for root in modules:
+            root.eval()
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def _skip(role: str, error: Exception) -> None:
+    print_log(f'SingleTeacherDistiller: no build-time dry run of the {role} '
+              f'({type(error).__name__}: {error}); its features are checked '
+              'at the first step', logger='current', level=logging.DEBUG)
+
+
+def _records(distiller: nn.Module,
+             inputs: torch.Tensor) -> Optional[Tuple[Dict, Dict]]:
+    """Student and teacher records of the dummy batch, or ``None``."""
+    try:
+        teacher = distiller.run_teacher(inputs)
+    except RuntimeError as e:
+        if 'were not reached' in str(e):  # the training forward itself
+            raise
+        return _skip('teacher', e)
+    except Exception as e:  # noqa: BLE001  (any model-specific failure)
+        return _skip('teacher', e)
+    recorder = distiller.student_recorder
+    try:
+        mode = choose_forward(distiller.student, recorder.paths.values())
+        student = record_forward(distiller.student, recorder, inputs, None,
+                                 mode, 'the dry run')
+    except Exception as e:  # noqa: BLE001  (student.loss may reach more)
+        return _skip('student', e)
+    return student, teacher
+
+
+def _crop(pre: nn.Module) -> Optional[Tuple[int, int]]:
+    """The preprocessor's fixed padding size ``(H, W)``, if it has one."""
+    size = getattr(pre, 'size', None)
+    if isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(s, int) for s in size):
+        return tuple(size)
+    return None
+
+
+def _check_inputs(module: nn.Module, student: Any, teacher: Any) -> None:
+    check = getattr(module, 'check_inputs', None)
+    if check is None:
+        return
+    try:
+        check(student, teacher)
+    except TypeError:  # PeerLoss.check_inputs(student, teacher, mask)
+        check(student, teacher, None)
+
+
+def dry_run(distiller: nn.Module) -> None:
+    """Check every loss's inputs on a dummy batch (see the module doc).
+
+    Args:
+        distiller: A built ``SingleTeacherDistiller``.
+
+    Raises:
+        ValueError, IndexError: A loss or connector cannot take its
+            features (naming it and the shapes); a ``PatchMergeTaTLoss``
+            merges more than the map at the preprocessor's ``size`` allows.
+        RuntimeError: A teacher recorder its training forward never reaches.
+    """
+    head = distiller.distill_head
+    if not head.routes:
+        return
+    pre = distiller.data_preprocessor
+    norm = normalisation(pre)
+    channels = norm[0].numel() if norm is not None else 3
+    inputs = torch.zeros(1, channels, SIZE, SIZE)
+    crop = _crop(pre)
+    with torch.no_grad(), _eval(distiller.student, head):
+        records = _records(distiller, inputs)
+        if records is None:
+            return
+        for item in head.loss_inputs(*records):
+            where = f'distill loss {item.name!r}' + (
+                '' if item.level is None else f' (level {item.level})')
+            with named(where):
+                _check_inputs(item.module, item.student, item.teacher)
+                # Map size at the training crop (maps scale with the input
+                # unless a teacher connector resizes them).
+                if crop is not None and hasattr(item.module, 'pass_layouts') \
+                        and item.teacher.dim() == 4 and head.routes[
+                            item.name].teacher.connector is None:
+                    h, w = item.teacher.shape[-2:]
+                    item.module.pass_layouts(math.ceil(crop[0] * h / SIZE),
+                                             math.ceil(crop[1] * w / SIZE))
