@@ -13,7 +13,7 @@ from .checks import assert_finite, check_flags
 from .distill_head import DistillHead
 from .distill_spec import DistillSpec
 from .dry_run import dry_run
-from .model_config import load_model_cfg
+from .model_config import load_model_cfg, merge_preprocessor
 from .recorder import FeatureRecorder
 from .teacher import FrozenTeacher, build_teacher, choose_forward, \
     record_forward, warn_random_teacher
@@ -105,8 +105,10 @@ class SingleTeacherDistiller(BaseModel):
         data_preprocessor: The batch preprocessor. Always the student's
             own (so e.g. mmpretrain batch augments configured in the
             student's ``train_cfg`` apply); a dict here (the runner passes a
-            config's top-level ``data_preprocessor``) is used by a student
-            config without one, and a module replaces it. Each batch is
+            config's top-level ``data_preprocessor``) is merged over the
+            student's own, its values winning (e.g. ``size`` after an mmseg
+            crop change; logged, :func:`merge_preprocessor`), and a module
+            replaces it. Each batch is
             preprocessed once; when the teacher's own preprocessor uses
             another mean/std or channel order, the teacher gets the batch
             re-normalised (:meth:`teacher_inputs`).
@@ -149,9 +151,10 @@ class SingleTeacherDistiller(BaseModel):
             distill_warmup_iters=distill_warmup_iters)
         student_cfg = load_model_cfg(student, 'student')
         if isinstance(data_preprocessor, dict):
-            # What the runner does for a plain model: a top-level
-            # `data_preprocessor` fills in for a model without one.
-            student_cfg.setdefault('data_preprocessor', data_preprocessor)
+            # The runner's top-level `data_preprocessor`: its values win
+            # over the student's own (logged), e.g. an mmseg crop change.
+            student_cfg['data_preprocessor'] = merge_preprocessor(
+                student_cfg.get('data_preprocessor'), data_preprocessor)
             data_preprocessor = None
         student_model = MODELS.build(student_cfg)
         if data_preprocessor is None:
