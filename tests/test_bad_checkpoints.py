@@ -83,8 +83,8 @@ def test_bad_teacher_checkpoint_names_role_path_and_fix(tmp_path, kind,
 
 def test_bad_student_checkpoint_names_the_student(tmp_path):
     path = _write(tmp_path, 'empty')
-    with pytest.raises(CheckpointError,
-                       match=r"student checkpoint .*empty.*model\.student_ckpt"):
+    with pytest.raises(CheckpointError, match=r"student checkpoint .*empty"
+                       r".*model\.student_ckpt"):
         MODELS.build(distiller_cfg(student_ckpt=str(path)))
 
 

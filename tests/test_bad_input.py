@@ -315,9 +315,9 @@ def test_nan_at_iteration_0_points_at_inputs_and_weights():
     model.train()
     _poison(model)
     with pytest.raises(FloatingPointError,
-                       match=r"distillation losses \['loss_swtat'\] not finite "
-                       'at iteration 0.*not the learning rate.*the batch.*'
-                       r'model\.teacher_ckpt'):
+                       match=r"distillation losses \['loss_swtat'\] not "
+                       'finite at iteration 0.*not the learning rate.*'
+                       r'the batch.*model\.teacher_ckpt'):
         loss_step(model)
 
 
@@ -400,3 +400,10 @@ def test_top_level_preprocessor_of_another_type_is_an_error(tmp_path):
                        r'DetDataPreprocessor, but model\.student\.data_'
                        'preprocessor is a SegDataPreProcessor'):
         build_runner_model(cfg)
+
+
+def test_misspelled_type_suggests_the_registered_one():
+    with pytest.raises(KeyError, match=r"distill_losses\['loss_x'\]: type "
+                       r"'mmswtat.SWTatLoss' is not registered; did you mean "
+                       r"'mmswtat.SWTaTLoss'"):
+        build(**one_loss(swtat(type='mmswtat.SWTatLoss')))

@@ -8,7 +8,6 @@ safe loading refuses).
 import os
 import os.path as osp
 import pickle
-import zipfile
 from collections import OrderedDict
 from typing import Dict, List, Optional
 

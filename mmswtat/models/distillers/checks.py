@@ -21,13 +21,21 @@ _MMENGINE_PREFIX = re.compile(r'^class `\w+` in [\w/.\\-]+: ')
 
 @contextmanager
 def named(where: str) -> Iterator[None]:
-    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``.
+    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``;
+    an unregistered ``type`` (mmengine's ``KeyError``) gets the nearest
+    registered names.
 
     The error keeps its type; mmengine's ``class `X` in file.py:`` prefix
     is dropped (the message already names the class).
     """
     try:
         yield
+    except KeyError as e:  # mmengine: 'X is not in the mmseg::model registry'
+        msg = str(e.args[0]) if e.args else ''
+        if ' is not in the ' not in msg:
+            raise
+        raise KeyError(f'{where}: type {msg.split(" is not in")[0]!r} is '
+                       f'not registered{_nearest_type(msg)}') from None
     except (ValueError, TypeError, IndexError) as e:
         msg = _MMENGINE_PREFIX.sub('', str(e))
         if msg.startswith(where):
@@ -37,6 +45,17 @@ def named(where: str) -> Iterator[None]:
         except Exception:  # an exception class with another signature
             raise e from None
         raise new.with_traceback(e.__traceback__) from None
+
+
+def _nearest_type(msg: str) -> str:
+    """'; did you mean ...?' for an unregistered type, from mmswtat's."""
+    from mmswtat.registry import MODELS
+    name = msg.split(' is not in')[0].split('.')[-1]
+    close = difflib.get_close_matches(name, list(MODELS.module_dict), n=2,
+                                      cutoff=0.6)
+    names = ' or '.join(repr(f'mmswtat.{c}') for c in close)
+    return (f'; did you mean {names}?' if close else
+            ' (a mmswtat type needs the mmswtat. prefix)')
 
 
 def check_dict_arg(key: str, value: Any, example: str) -> Dict[str, Any]:

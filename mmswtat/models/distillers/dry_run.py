@@ -47,8 +47,13 @@ def _skip(role: str, error: Exception) -> None:
 def _records(distiller: nn.Module,
              inputs: torch.Tensor) -> Optional[Tuple[Dict, Dict]]:
     """Student and teacher records of the dummy batch, or ``None``."""
+    frozen = distiller.frozen_teacher  # its forward, in fp32, no logging
     try:
-        teacher = distiller.run_teacher(inputs)
+        teacher = record_forward(
+            frozen.model, frozen.recorder, frozen.inputs(inputs), None,
+            frozen.mode, f"the teacher's {frozen.mode!r} forward; set "
+            "teacher_forward='tensor' or record modules that this forward "
+            'runs') if frozen.recorder.names else {}
     except RuntimeError as e:
         if 'were not reached' in str(e):  # the training forward itself
             raise
