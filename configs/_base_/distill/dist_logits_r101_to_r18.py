@@ -13,6 +13,10 @@
 # on Cityscapes for this pair. The official run also applies 0.4 * DIST to
 # the auxiliary head's logits; add it with a second loss on
 # 'auxiliary_head.conv_seg' if wanted.
+# Ignored pixels: the official dense DIST (segmentation/losses/dist_kd.py)
+# keeps every pixel (no mask), and so does this fragment; valid_mask=True in
+# the loss_dist mapping entry drops the pixels whose gt_sem_seg label is the
+# student decode head's ignore_index.
 dist_logits = dict(
     student_recorders=dict(logits='decode_head.conv_seg'),
     teacher_recorders=dict(logits='decode_head.conv_seg'),

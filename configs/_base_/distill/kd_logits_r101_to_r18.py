@@ -11,8 +11,12 @@
 # protocol for this exact DeepLabV3 R101 -> R18 pair that DIST's
 # segmentation code (hunto/DIST_KD) also uses. (tau = 4 is Hinton's usual
 # classification setting, not the segmentation one.)
-# Ignored pixels: KDLoss takes valid_mask (N, H, W); the distiller does not
-# pass it yet, so ignore_index pixels (VOC borders) count like CIRKD's.
+# Ignored pixels: CIRKD's CriterionKD (losses/kd.py) averages the KL over
+# every pixel, ignore_index ones (VOC borders, crop padding) included, so
+# this fragment does too. To skip them, add valid_mask=True (the student
+# decode head's ignore_index) or valid_mask=dict(ignore_index=255) to the
+# loss_kd mapping entry below: the KL is then averaged over the pixels whose
+# gt_sem_seg label is not ignored (nearest-resized to the logits' grid).
 kd_logits = dict(
     student_recorders=dict(logits='decode_head.conv_seg'),
     teacher_recorders=dict(logits='decode_head.conv_seg'),

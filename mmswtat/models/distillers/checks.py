@@ -1,12 +1,13 @@
 """Checks of the distiller's settings that need no model (build time).
 
 Containers given in the wrong form, entries without ``type`` (the usual
-``--cfg-options`` typo), indices, shared-connector names, and
-:func:`named`, which prefixes an error with the loss or connector it
-belongs to.
+``--cfg-options`` typo), indices, shared-connector names, the warnings
+for recorders and shared connectors no loss reads, and :func:`named`, which
+prefixes an error with the loss or connector it belongs to.
 """
 import difflib
 import re
+import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, Iterator
 
@@ -163,6 +164,36 @@ def check_shared(cfgs: Dict[str, dict], reserved: Dict[str, tuple]) -> None:
                 'connector is one module applied to every level; define one '
                 'shared connector per level, or give the config in the '
                 'loss_forward_mappings entry (one connector per level)')
+
+
+def warn_unused(recorders: Dict[str, Dict[str, Any]],
+                shared: Dict[str, dict], routes: Dict[str, Any]) -> None:
+    """One warning for recorders and one for shared connectors no loss reads.
+
+    Args:
+        recorders: ``{role: {name: RecorderRef}}``.
+        shared: ``{name: config}`` of the shared connectors.
+        routes: ``{loss: LossRoute}``.
+    """
+    roles = ('student', 'teacher')
+    sides = [r.side(role) for r in routes.values() for role in roles]
+    read = {ref.recorder.name for ref in sides}
+    idle = [f'{role}_recorders[{name!r}]' for role in roles
+            for name in recorders[role] if name not in read]
+    if routes and idle:
+        warnings.warn(
+            f'SingleTeacherDistiller: {", ".join(idle)} feed no '
+            'distillation loss; they are recorded and never used '
+            '(remove them, or map them in loss_forward_mappings)',
+            UserWarning, stacklevel=4)
+    unused = sorted(set(shared) - {ref.connector for ref in sides
+                                   if ref.shared})
+    if unused:
+        warnings.warn(
+            f'SingleTeacherDistiller: shared connectors {unused} are '
+            'not referenced by any loss_forward_mappings entry; they '
+            'are never run or trained (remove them, or reference '
+            "them with connector='NAME')", UserWarning, stacklevel=4)
 
 
 def check_flags(**flags: Any) -> None:

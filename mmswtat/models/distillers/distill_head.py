@@ -9,6 +9,7 @@ from .checks import check_connector_input, named
 from .distill_spec import (ROLES, DistillSpec, FeatureRef, LossRoute,
                            connector_key, per_level_configs)
 from .recorder import pick_level
+from .valid_mask import check_masked, level_mask
 
 
 class LossInput(NamedTuple):
@@ -20,12 +21,15 @@ class LossInput(NamedTuple):
         module: The loss module of that level.
         student: Student map after its connector, ``(B, C_s, H, W)``.
         teacher: Teacher map after its connector, ``(B, C_t, H', W')``.
+        valid_mask: ``(B, H', W')`` bool when the loss's mapping asks for
+            one and labels were given (``valid_mask.py``), else ``None``.
     """
     name: str
     level: Optional[int]
     module: nn.Module
     student: Tensor
     teacher: Tensor
+    valid_mask: Optional[Tensor] = None
 
 
 def _build(cfgs: List[dict], multi: bool, where: str) -> nn.Module:
@@ -72,6 +76,10 @@ class DistillHead(nn.Module):
             losses[name] = _build(
                 per_level_configs(name, spec.losses[name], route),
                 route.multi, f'distill_losses[{name!r}]')
+            if route.valid_mask is not None:
+                for module in (losses[name] if route.multi
+                               else [losses[name]]):
+                    check_masked(name, module)
             for role in ROLES:
                 ref = route.side(role)
                 if isinstance(ref.connector, dict):
@@ -89,6 +97,11 @@ class DistillHead(nn.Module):
         self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(modules)
         self._check_channels()
+
+    @property
+    def masked(self) -> List[str]:
+        """The losses whose mapping asks for a ``valid_mask``."""
+        return [n for n, r in self.routes.items() if r.valid_mask is not None]
 
     def _key(self, name: str, role: str) -> str:
         """Key in ``connectors`` of the connector of a loss's side."""
@@ -190,8 +203,8 @@ class DistillHead(nn.Module):
     def loss_inputs(self,
                     student: Dict[str, Any],
                     teacher: Dict[str, Any],
-                    names: Optional[Sequence[str]] = None
-                    ) -> Iterator[LossInput]:
+                    names: Optional[Sequence[str]] = None,
+                    labels: Optional[Tensor] = None) -> Iterator[LossInput]:
         """The inputs of every loss and level, in ``distill_losses`` order.
 
         A shared connector runs once per ``(role, recorder, index)`` within
@@ -202,31 +215,52 @@ class DistillHead(nn.Module):
             student: The student's records ``{recorder name: output}``.
             teacher: The teacher's records.
             names: Only these losses (default: all).
+            labels: ``(N, 1, H, W)`` segmentation labels
+                (:func:`~.valid_mask.stack_labels`): the masked losses get
+                their ``valid_mask`` from them (one per ignore index and map
+                size). ``None``: no masks (every ``valid_mask`` is ``None``).
 
         Yields:
             :class:`LossInput` per loss and level.
         """
         cache: Dict[tuple, Tensor] = {}
+        masks: Dict[tuple, Tensor] = {}
         for name, modules in self.distill_losses.items():
             if names is not None and name not in names:
                 continue
+            ignore = self.routes[name].valid_mask
             for level in self.routes[name].level_ids():
+                s_feat = self.select_feature(student, name, 'student', level,
+                                             cache)
+                t_feat = self.select_feature(teacher, name, 'teacher', level,
+                                             cache)
                 yield LossInput(
                     name, level,
-                    modules if level is None else modules[level],
-                    self.select_feature(student, name, 'student', level,
-                                        cache),
-                    self.select_feature(teacher, name, 'teacher', level,
-                                        cache))
+                    modules if level is None else modules[level], s_feat,
+                    t_feat, None if ignore is None or labels is None else
+                    level_mask(name, ignore, labels, t_feat, masks))
 
-    def forward(self, student: Dict[str, Any],
-                teacher: Dict[str, Any]) -> Dict[str, Tensor]:
-        """``{loss name: sum over its levels}`` (scalars, unweighted)."""
+    def forward(self, student: Dict[str, Any], teacher: Dict[str, Any],
+                labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """``{loss name: sum over its levels}`` (scalars, unweighted).
+
+        ``labels``: see :meth:`loss_inputs`; required when a loss asks for
+        a ``valid_mask``.
+        """
+        if labels is None and self.masked:
+            raise ValueError(
+                f'distill losses {self.masked} ask for a valid_mask; pass '
+                'the batch labels (labels=stack_labels(data_samples, ...), '
+                '(N, 1, H, W)) or remove valid_mask from their '
+                'loss_forward_mappings entries')
         out: Dict[str, Tensor] = {}
-        for item in self.loss_inputs(student, teacher):
+        for item in self.loss_inputs(student, teacher, labels=labels):
             with named(f'distill loss {item.name!r}' + (
                     '' if item.level is None else f' (level {item.level})')):
-                value = item.module(item.student, item.teacher)
+                value = item.module(item.student, item.teacher) \
+                    if item.valid_mask is None else item.module(
+                        item.student, item.teacher,
+                        valid_mask=item.valid_mask)
             out[item.name] = out[item.name] + value if item.name in out \
                 else 0. + value
         return out

@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from mmswtat.utils.value_checks import check_number
 from .checks import (check_dict_arg, check_index, check_module_cfgs,
-                     check_shared)
+                     check_shared, warn_unused)
+from .valid_mask import ValidMask, check_mapping_keys, parse_valid_mask
 
 DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
                 'distill_losses', 'loss_forward_mappings',
@@ -99,12 +100,17 @@ class LossRoute:
             level, one pair (maybe ``None``) unless :attr:`multi`.
         multi: List indices: one loss module (and per-loss connector) per
             level, summed into one logged loss.
+        valid_mask: The entry's ``valid_mask``: ``None`` (no mask),
+            ``True`` (the student's ``decode_head.ignore_index``, resolved
+            to an int when the distiller is built) or the ignore index
+            (``valid_mask.py``).
     """
     name: str
     student: FeatureRef
     teacher: FeatureRef
     levels: Tuple[Tuple[Optional[int], Optional[int]], ...]
     multi: bool
+    valid_mask: ValidMask = None
 
     def side(self, role: str) -> FeatureRef:
         """:attr:`student` or :attr:`teacher`."""
@@ -221,6 +227,7 @@ def _route(name: str, mapping: Optional[dict],
                 f"{name}=dict(student='feat', teacher='feat')")
     mapping = check_dict_arg(f'loss_forward_mappings[{name!r}]', mapping,
                              "dict(student='feat', teacher='feat')")
+    check_mapping_keys(name, mapping)
     refs = {}
     for role in ROLES:
         if role not in mapping:
@@ -243,32 +250,8 @@ def _route(name: str, mapping: Optional[dict],
         levels = tuple(zip(s_idx, t_idx))
     else:
         levels = ((s_idx, t_idx), )
-    return LossRoute(name, refs['student'], refs['teacher'], levels, multi)
-
-
-def _warn_unused(recorders: Dict[str, Dict[str, RecorderRef]],
-                 shared: Dict[str, dict],
-                 routes: Dict[str, LossRoute]) -> None:
-    """One warning for recorders and one for shared connectors no loss reads.
-    """
-    sides = [r.side(role) for r in routes.values() for role in ROLES]
-    read = {ref.recorder.name for ref in sides}
-    idle = [f'{role}_recorders[{name!r}]' for role in ROLES
-            for name in recorders[role] if name not in read]
-    if routes and idle:
-        warnings.warn(
-            f'SingleTeacherDistiller: {", ".join(idle)} feed no '
-            'distillation loss; they are recorded and never used '
-            '(remove them, or map them in loss_forward_mappings)',
-            UserWarning, stacklevel=4)
-    unused = sorted(set(shared) - {ref.connector for ref in sides
-                                   if ref.shared})
-    if unused:
-        warnings.warn(
-            f'SingleTeacherDistiller: shared connectors {unused} are '
-            'not referenced by any loss_forward_mappings entry; they '
-            'are never run or trained (remove them, or reference '
-            "them with connector='NAME')", UserWarning, stacklevel=4)
+    return LossRoute(name, refs['student'], refs['teacher'], levels, multi,
+                     parse_valid_mask(name, mapping.get('valid_mask')))
 
 
 @dataclass(frozen=True)
@@ -343,7 +326,7 @@ class DistillSpec:
                     f'distill_losses ({sorted(losses)})')
         routes = {name: _route(name, mappings.get(name), recorders, shared)
                   for name in losses}
-        _warn_unused(recorders, shared, routes)
+        warn_unused(recorders, shared, routes)
         warmup = given.get('distill_warmup_iters')
         warmup = 0 if warmup is None else check_number(
             'SingleTeacherDistiller', 'distill_warmup_iters', warmup,

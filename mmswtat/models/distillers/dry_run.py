@@ -2,7 +2,8 @@
 
 Student and teacher run once, in eval mode and without gradients, on a tiny
 all-zero batch (``1 x C x 64 x 64``); every loss then gets its inputs as in
-training (recorder level, tuple index, connector) and checks them
+training (recorder level, tuple index, connector; an all-valid
+``valid_mask`` where the mapping asks for one) and checks them
 (``check_inputs``), so a wrong index, a connector with the wrong
 ``in_channels`` or a channel mismatch stops the build, naming the loss or
 connector and both shapes. Nothing changes: no parameter, buffer, BN
@@ -79,10 +80,13 @@ def _crop(pre: nn.Module) -> Optional[Tuple[int, int]]:
     return None
 
 
-def _check_inputs(module: nn.Module, student: Any, teacher: Any) -> None:
+def _check_inputs(module: nn.Module, student: Any, teacher: Any,
+                  mask: Optional[torch.Tensor]) -> None:
     check = getattr(module, 'check_inputs', None)
     if check is None:
         return
+    if mask is not None:  # only masked losses get one (DistillHead)
+        return check(student, teacher, mask)
     try:
         check(student, teacher)
     except TypeError:  # PeerLoss.check_inputs(student, teacher, mask)
@@ -113,11 +117,13 @@ def dry_run(distiller: nn.Module) -> None:
         records = _records(distiller, inputs)
         if records is None:
             return
-        for item in head.loss_inputs(*records):
+        labels = torch.zeros(1, 1, SIZE, SIZE, dtype=torch.long)
+        for item in head.loss_inputs(*records, labels=labels):
             where = f'distill loss {item.name!r}' + (
                 '' if item.level is None else f' (level {item.level})')
             with named(where):
-                _check_inputs(item.module, item.student, item.teacher)
+                _check_inputs(item.module, item.student, item.teacher,
+                              item.valid_mask)
                 # Map size at the training crop (maps scale with the input
                 # unless a teacher connector resizes them).
                 if crop is not None and hasattr(item.module, 'pass_layouts') \

@@ -17,6 +17,7 @@ from .model_config import load_model_cfg, merge_preprocessor
 from .recorder import FeatureRecorder
 from .teacher import FrozenTeacher, build_teacher, choose_forward, \
     record_forward, warn_random_teacher
+from .valid_mask import resolve_valid_masks, stack_labels
 
 @MODELS.register_module()
 class SingleTeacherDistiller(BaseModel):
@@ -77,8 +78,12 @@ class SingleTeacherDistiller(BaseModel):
             values level by level. A teacher-side connector must have no
             trainable parameters (e.g. ``mmswtat.ResizeConnector``): the
             regression target is the raw teacher map, so projections belong
-            on the student side. May be omitted when there is exactly one
-            recorder on each side.
+            on the student side. ``valid_mask=True`` (or
+            ``dict(ignore_index=255)``) in an entry passes a dense logit loss
+            (``KDLoss``, ``DISTLoss``) the mask of pixels whose
+            ``gt_sem_seg`` label is not the student decode head's (or that)
+            ignore index (``valid_mask.py``). May be omitted when there is
+            exactly one recorder on each side.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
         weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
             for trusted legacy files only.
@@ -178,6 +183,7 @@ class SingleTeacherDistiller(BaseModel):
             {n: r.module for n, r in spec.student_recorders.items()},
             'student')
         self.teacher_forward = teacher_forward
+        spec = resolve_valid_masks(spec, self.student)
         self.spec = spec
         head = DistillHead(spec)
         # The head is not a child (its keys would gain a `head.` prefix);
@@ -277,12 +283,14 @@ class SingleTeacherDistiller(BaseModel):
         if self._random_teacher:
             self._random_teacher = False
             warn_random_teacher()
+        masked = self.distill_head.masked  # labels first: fail fast
+        labels = stack_labels(data_samples, masked) if masked else None
         teacher = self.run_teacher(inputs, data_samples)
         with self.student_recorder as recorder:
             losses = dict(self.student.loss(inputs, data_samples))
             student = recorder.collect("the student's loss forward; record "
                                        'modules it runs')
-        distill = self.compute_distill_losses(student, teacher)
+        distill = self.compute_distill_losses(student, teacher, labels)
         for name in distill:
             if name in losses:
                 raise ValueError(f'distill loss name {name!r} collides with a '
@@ -310,20 +318,24 @@ class SingleTeacherDistiller(BaseModel):
         return min(1.0, (it + 1) / self.distill_warmup_iters)
 
     def compute_distill_losses(self, student_records: Dict[str, Any],
-                               teacher_records: Dict[str, Any]
+                               teacher_records: Dict[str, Any],
+                               labels: Optional[Tensor] = None
                                ) -> Dict[str, Tensor]:
         """Each distillation loss on its mapped features, weighted.
 
         Args:
             student_records: ``{recorder name: output}`` of the student.
             teacher_records: Same for the teacher.
+            labels: ``(N, 1, H, W)`` segmentation labels, needed by the
+                losses with a ``valid_mask`` (:func:`stack_labels`).
 
         Returns:
             ``{loss name: scalar}`` times :meth:`distill_weight`.
         """
         weight = self.distill_weight()
         out = {name: value * weight for name, value in
-               self.distill_head(student_records, teacher_records).items()}
+               self.distill_head(student_records, teacher_records,
+                                 labels).items()}
         return out
 
     # --------------------------------------------------------------- helpers
