@@ -128,13 +128,20 @@ def teacher_autocast(precision: str,
 
 def to_fp32(value: Any) -> Any:
     """``value`` with every bf16/fp16 tensor cast to fp32 (through tuples,
-    lists and dicts; other tensors and values as they are)."""
+    lists and dicts; other tensors and values as they are). A container with
+    nothing to cast is returned itself, so records that share an output
+    (two recorders on one module) still share it."""
     if isinstance(value, torch.Tensor):
         return value.float() if value.dtype in REDUCED else value
     if isinstance(value, (tuple, list)):
         items = [to_fp32(v) for v in value]
+        if all(new is old for new, old in zip(items, value)):
+            return value
         return (type(value)(*items) if hasattr(value, '_fields') else
                 type(value)(items))
     if isinstance(value, dict):
-        return {k: to_fp32(v) for k, v in value.items()}
+        items = {k: to_fp32(v) for k, v in value.items()}
+        if all(items[k] is v for k, v in value.items()):
+            return value
+        return items
     return value
