@@ -91,3 +91,15 @@ def build_distiller(cfg: dict):
 def preprocessed_seg_batch(model, seed: int = 0) -> dict:
     """:func:`seg_batch` through the model's data preprocessor (training)."""
     return model.data_preprocessor(seg_batch(seed=seed), True)
+
+
+def build_tiny_distiller(**overrides):
+    """:func:`distiller_cfg` with ``overrides``, built with a fixed seed."""
+    from mmswtat.registry import MODELS
+    torch.manual_seed(0)
+    return MODELS.build(distiller_cfg(**overrides))
+
+
+def seg_loss_step(model, seed: int = 0) -> dict:
+    """One ``mode='loss'`` forward on :func:`preprocessed_seg_batch`."""
+    return model(**preprocessed_seg_batch(model, seed), mode='loss')

@@ -7,22 +7,14 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
 from mmswtat.registry import MODELS
+from seg_helpers import build_tiny_distiller as build
 from seg_helpers import distiller_cfg, seg_batch
+from seg_helpers import seg_loss_step as loss_step
 
 
 @pytest.fixture(autouse=True)
 def mmseg_scope():
     init_default_scope('mmseg')
-
-
-def build(**overrides):
-    torch.manual_seed(0)
-    return MODELS.build(distiller_cfg(**overrides))
-
-
-def loss_step(model, seed=0):
-    data = model.data_preprocessor(seg_batch(seed=seed), True)
-    return model(**data, mode='loss')
 
 
 def test_teacher_frozen_in_eval_and_outside_state_dict():
