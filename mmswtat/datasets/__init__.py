@@ -1,0 +1,1 @@
+"""Datasets built from real data that Python packages ship."""
