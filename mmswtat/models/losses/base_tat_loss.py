@@ -9,6 +9,7 @@ from mmswtat.registry import MODELS
 from ..connectors import resize_to
 from ..ops import resolve_scale
 from ..ops.target_aware import ATTENTION_IMPLS, Scale
+from ..ops.tat_normalize import TAT_NORMALIZE, tat_normalize
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
 
@@ -39,6 +40,11 @@ class BaseTaTLoss(BaseModule):
         attn_impl: ``'auto'`` (default, explicit matmuls), ``'matmul'`` or
             ``'sdpa'``; same values, see
             :func:`~mmswtat.models.ops.resolve_attention_impl`.
+        normalize: Loss scale: ``'none'`` (default, the paper's raw
+            ``||R - T||^2``), ``'channel'`` (value and target standardised
+            per sample and channel with the teacher's statistics) or
+            ``'teacher_rms'`` (loss divided by the teacher's mean squared
+            activation); see :mod:`mmswtat.models.ops.tat_normalize`.
         loss_weight: Multiplier of the loss.
         init_cfg: mmengine init config.
     """
@@ -52,6 +58,7 @@ class BaseTaTLoss(BaseModule):
                  query: str = 'teacher',
                  connector: Optional[dict] = None,
                  attn_impl: str = 'auto',
+                 normalize: str = 'none',
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -81,6 +88,10 @@ class BaseTaTLoss(BaseModule):
             raise ValueError(f'{name}: attn_impl must be one of '
                              f'{ATTENTION_IMPLS}, got {attn_impl!r}')
         self.attn_impl = attn_impl
+        if normalize not in TAT_NORMALIZE:
+            raise ValueError(f'{name}: normalize must be one of '
+                             f'{TAT_NORMALIZE}, got {normalize!r}')
+        self.normalize = normalize
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.num_heads = num_heads
@@ -178,10 +189,11 @@ class BaseTaTLoss(BaseModule):
         """
         self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
+            *maps, div = tat_normalize(*self.project(student, teacher),
+                                       self.normalize)
             return {
-                name: err
-                for name, err, _ in self.passes(
-                    *self.project(student, teacher), reduction='map')
+                name: err / div
+                for name, err, _ in self.passes(*maps, reduction='map')
             }
 
     def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
@@ -196,10 +208,11 @@ class BaseTaTLoss(BaseModule):
         """
         self.check_inputs(student, teacher)
         with torch.autocast(student.device.type, enabled=False):
-            passes = self.passes(
-                *self.project(student, teacher), reduction='sum')
+            *maps, div = tat_normalize(*self.project(student, teacher),
+                                       self.normalize)
+            passes = self.passes(*maps, reduction='sum')
             loss = sum(err.sum() / numel for _, err, numel in passes)
-            return loss * (self.loss_weight / len(passes))
+            return loss / div * (self.loss_weight / len(passes))
 
     def extra_repr(self) -> str:
         return (f'student_channels={self.student_channels}, '
@@ -207,4 +220,4 @@ class BaseTaTLoss(BaseModule):
                 f'num_heads={self.num_heads}, scale={self.scale}, '
                 f'embed={self.embed}, query={self.query!r}, '
                 f'attn_impl={self.attn_impl!r}, '
-                f'loss_weight={self.loss_weight}')
+                f'normalize={self.normalize!r}, loss_weight={self.loss_weight}')

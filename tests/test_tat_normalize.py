@@ -1,0 +1,175 @@
+"""The TaT losses' ``normalize=`` scale option against float64 loop
+references built on ``reference_tat.py`` (values and gradients)."""
+import pytest
+import torch
+
+import reference_tat as ref
+from mmswtat.models import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
+from mmswtat.models.ops import tat_normalize, window_tat_errors
+
+F64 = torch.float64
+EPS = 1e-2  # the relative variance floor of normalize='channel'
+
+
+def randn(*shape, seed=0, scale=1.0, shift=0.0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=gen, dtype=F64) * scale + shift
+
+
+def standardize_ref(v, t):
+    """Per (b, c): mu, var over the map of the teacher t, by loops;
+    d = var + EPS * mean_c var + 1e-12; returns ((v - mu)/sqrt d, (t - mu)/sqrt d)."""
+    b, c, h, w = t.shape
+    v2, t2 = v.clone(), t.clone()
+    for n in range(b):
+        mus, vars_ = [], []
+        for ch in range(c):
+            vals = [float(t[n, ch, y, x]) for y in range(h) for x in range(w)]
+            mu = sum(vals) / len(vals)
+            mus.append(mu)
+            vars_.append(sum((a - mu)**2 for a in vals) / len(vals))
+        floor = EPS * sum(vars_) / c + 1e-12
+        for ch in range(c):
+            d = (vars_[ch] + floor)**0.5
+            v2[n, ch] = (v[n, ch] - mus[ch]) / d
+            t2[n, ch] = (t[n, ch] - mus[ch]) / d
+    return v2, t2
+
+
+def mean_square_ref(t):
+    vals = [float(a) for a in t.flatten()]
+    return sum(a * a for a in vals) / len(vals)
+
+
+def swtat_ref(s, t, normalize, window=4, shift=2):
+    """SW-TaT (embed=False, query teacher): mean over passes of the MSE."""
+    q, k, v, tt = ref.project(s, t)
+    if normalize == 'channel':
+        v, tt = standardize_ref(v, tt)
+    passes = [0, shift] if shift else [0]
+    errs = [ref.window_pass_error(q, k, v, tt, window, sh) for sh in passes]
+    loss = sum(ref.pass_loss(e, tt.shape[1]) for e in errs) / len(errs)
+    if normalize == 'teacher_rms':
+        loss = loss / mean_square_ref(t)
+    return loss
+
+
+def tat_ref(s, t, normalize):
+    h, w = t.shape[-2:]
+    return swtat_ref(s, t, normalize, window=(h, w), shift=0)
+
+
+def pm_ref(s, t, normalize):
+    q, k, v, tt = ref.project(s, t)
+    if normalize == 'channel':
+        v, tt = standardize_ref(v, tt)
+    q, k, v, tt = (ref.merge_once(x) for x in (q, k, v, tt))
+    h, w = tt.shape[-2:]
+    loss = ref.pass_loss(ref.window_pass_error(q, k, v, tt, (h, w), 0),
+                         tt.shape[1])
+    if normalize == 'teacher_rms':
+        loss = loss / mean_square_ref(t)
+    return loss
+
+
+CASES = {
+    'swtat': (lambda **kw: SWTaTLoss(3, 3, window_size=4, shift_size=2,
+                                     embed=False, **kw), swtat_ref),
+    'tat': (lambda **kw: TaTLoss(3, 3, embed=False, **kw), tat_ref),
+    'patch_merge': (lambda **kw: PatchMergeTaTLoss(
+        3, 3, num_merges=1, embed=False, **kw), pm_ref),
+}
+
+
+@pytest.mark.parametrize('normalize', ['none', 'channel', 'teacher_rms'])
+@pytest.mark.parametrize('name', list(CASES))
+def test_matches_reference_value_and_grad(name, normalize):
+    make, reference = CASES[name]
+    # Post-ReLU-like teacher far from unit scale; odd size -> padding.
+    t = randn(2, 3, 7, 6, seed=1, scale=3.0, shift=2.0).relu()
+    s = randn(2, 3, 7, 6, seed=2)
+    s1 = s.clone().requires_grad_(True)
+    got = make(normalize=normalize, loss_weight=0.5)(s1, t)
+    got.backward()
+    s2 = s.clone().requires_grad_(True)
+    want = 0.5 * reference(s2, t, normalize)
+    want.backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(s1.grad, s2.grad, rtol=1e-7, atol=1e-12)
+
+
+def _loss_fixed_attention(q, k, v, t, mode):
+    """SW-TaT-style loss with fixed queries and keys (ops level)."""
+    q, k, v, t, div = tat_normalize(q, k, v, t, mode)
+    errs = window_tat_errors(q, k, v, t, 4, [0, 2], reduction='sum')
+    return sum(errs) / len(errs) / t.numel() / div
+
+
+def test_scale_free_in_the_teacher():
+    """With the attention fixed, scaling value and target by a multiplies the
+    raw loss by a^2 and leaves both normalised losses unchanged; 'channel'
+    also ignores per-channel offsets (not per-channel gains: the variance
+    floor is relative to the mean channel variance)."""
+    q, k = randn(2, 3, 7, 6, seed=3), randn(2, 3, 7, 6, seed=4)
+    v = randn(2, 3, 7, 6, seed=5)
+    t = randn(2, 3, 7, 6, seed=6, shift=1.0).relu()
+    a = 7.0
+    raw = _loss_fixed_attention(q, k, v, t, 'none')
+    torch.testing.assert_close(
+        _loss_fixed_attention(q, k, a * v, a * t, 'none'), a**2 * raw)
+    for mode in ('channel', 'teacher_rms'):
+        torch.testing.assert_close(
+            _loss_fixed_attention(q, k, a * v, a * t, mode),
+            _loss_fixed_attention(q, k, v, t, mode))
+    off = torch.tensor([0.5, -2.0, 3.0], dtype=F64)[None, :, None, None]
+    torch.testing.assert_close(
+        _loss_fixed_attention(q, k, v + off, t + off, 'channel'),
+        _loss_fixed_attention(q, k, v, t, 'channel'))
+    assert abs(float(_loss_fixed_attention(q, k, v + off, t + off,
+                                           'teacher_rms') -
+                     _loss_fixed_attention(q, k, v, t, 'teacher_rms'))) > 1e-3
+
+
+def test_default_is_raw_and_modes_differ():
+    t = randn(2, 3, 7, 6, seed=5, scale=3.0, shift=2.0).relu()
+    s = randn(2, 3, 7, 6, seed=6)
+    make, reference = CASES['swtat']
+    default = make()(s, t)
+    assert make().normalize == 'none'
+    torch.testing.assert_close(default, make(normalize='none')(s, t))
+    torch.testing.assert_close(default, reference(s, t, 'none'))
+    values = {m: float(make(normalize=m)(s, t))
+              for m in ('none', 'channel', 'teacher_rms')}
+    assert len({round(v, 9) for v in values.values()}) == 3
+    assert "normalize='channel'" in repr(make(normalize='channel'))
+
+
+def test_error_maps_follow_normalize():
+    t = randn(2, 3, 7, 6, seed=7, scale=3.0).relu()
+    s = randn(2, 3, 7, 6, seed=8)
+    make, _ = CASES['swtat']
+    for mode in ('channel', 'teacher_rms'):
+        loss = make(normalize=mode)
+        maps = loss.error_maps(s, t)
+        from_maps = sum(m.sum() for m in maps.values()) / (2 * t.numel())
+        torch.testing.assert_close(from_maps, loss(s, t), rtol=1e-9,
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize('bad', ['rms', None, 'Channel'])
+def test_bad_normalize(bad):
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        SWTaTLoss(4, 4, normalize=bad)
+
+
+def test_fp32_under_bf16_autocast():
+    t = randn(2, 4, 8, 8, seed=9, scale=3.0).relu().to(torch.bfloat16)
+    s = randn(2, 4, 8, 8, seed=10).to(torch.bfloat16)
+    for mode in ('channel', 'teacher_rms'):
+        loss = SWTaTLoss(4, 4, window_size=4, shift_size=2, embed=False,
+                         normalize=mode)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            got = loss(s, t)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, loss(s.float(), t.float()),
+                                   rtol=1e-6, atol=1e-7)
