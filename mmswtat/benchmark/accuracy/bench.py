@@ -13,7 +13,8 @@ from .settings import BenchmarkSettings
 #: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
 WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
 #: SW-TaT knob variants, each tried at the published weight.
-SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'))
+SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
+               dict(normalize='channel'), dict(normalize='teacher_rms'))
 
 Setting = Tuple[str, Optional[float], dict]
 

@@ -131,6 +131,7 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir.rstrip('/'))
     cfg.load_from = load_from
+    cfg.log_level = settings.log_level
     cfg.resume = False
     return cfg
 

@@ -110,14 +110,14 @@ METHODS: Dict[str, Method] = {
         Method('tat', 'global TaT', (SWTAT_FILE, 'swtat_layer4'), 0.1,
                'official TaT-seg VOC alpha 0.1', _global_tat),
         Method('cwd', 'CWD', ('cwd_logits_r101_to_r18.py', 'cwd_logits'),
-               3.0, 'CWD paper / mmrazor config', _logits),
+               3.0, 'CIRKD, this pair (tau 4)', _logits),
         Method('dist', 'DIST', ('dist_logits_r101_to_r18.py', 'dist_logits'),
-               1.0, 'DIST official seg config', _logits),
+               1.0, 'official DIST_KD segmentation code', _logits),
         Method('kd', 'KD', ('kd_logits_r101_to_r18.py', 'kd_logits'), 1.0,
-               'Hinton et al.', _logits),
+               'CIRKD, this pair (tau 1)', _logits),
         Method('fitnet', 'FitNet', ('fitnet_layer4_r101_to_r18.py',
-                                    'fitnet_layer4'), 1.0, 'FitNets',
-               _feature),
+                                    'fitnet_layer4'), 1.0,
+               'CIRKD FitNet, this pair', _feature),
     )
 }
 

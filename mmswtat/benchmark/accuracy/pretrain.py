@@ -66,7 +66,8 @@ def pretrain_backbone(net: NetSettings, cfg: PretrainSettings,
     """
     from mmseg.registry import MODELS
     torch.manual_seed(cfg.seed)
-    images, labels = digit_crops(data, cfg.num_images, cfg.size, cfg.seed)
+    images, labels = digit_crops(data, cfg.num_images, cfg.size, cfg.seed,
+                                 cfg.plain_fraction)
     x_all, y_all = to_tensor(images), torch.from_numpy(labels)
     n_hold = max(1, len(x_all) // 10)
     x_hold, y_hold = x_all[:n_hold], y_all[:n_hold]

@@ -124,8 +124,10 @@ def student_init(settings: BenchmarkSettings, prep: Prepared, seed: int,
         from mmengine.registry import init_default_scope
         init_default_scope('mmseg')
         torch.manual_seed(seed)
-        model = MODELS.build(seg_model(settings.student, settings.data.size,
-                                       prep.backbones['student']))
+        from mmengine.config import ConfigDict
+        model = MODELS.build(
+            ConfigDict(seg_model(settings.student, settings.data.size,
+                                 prep.backbones['student'])))
         model.init_weights()
         torch.save({'state_dict': model.state_dict()},
                    osp.join(d, 'student_init.pth'))

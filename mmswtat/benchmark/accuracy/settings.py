@@ -39,20 +39,22 @@ class NetSettings:
 @dataclass(frozen=True)
 class PretrainSettings:
     """Single-digit classification pretraining of a backbone (the analogue of
-    ImageNet pretraining): plain SGD on 32x32 training-split digits.
+    ImageNet pretraining): plain SGD on 32x32 training-split digits, on
+    photo crops and, for ``plain_fraction`` of them, white on black.
     """
     iters: int = 400
     batch_size: int = 32
-    lr: float = 0.02
+    lr: float = 0.05
     size: int = 32
     num_images: int = 6000
+    plain_fraction: float = 0.5
     seed: int = 0
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     """The segmentation recipe (mmseg's VOC schedule, shortened)."""
-    iters: int = 400
+    iters: int = 300
     batch_size: int = 8
     lr: float = 0.01
     weight_decay: float = 5e-4
@@ -71,21 +73,22 @@ class BenchmarkSettings:
         student_train: Student training (every method, every seed).
         window_size: SW-TaT window on the distilled map (``size / 8``).
         shift_size: SW-TaT shift.
-        threads: torch intra-op threads.
+        log_level: The runners' log level.
     """
     data: DigitSceneSettings = field(default_factory=DigitSceneSettings)
     teacher: NetSettings = field(
-        default_factory=lambda: NetSettings(base_channels=64, stem_channels=64,
-                                            head_channels=128))
+        default_factory=lambda: NetSettings(base_channels=32, stem_channels=32,
+                                            head_channels=64))
     student: NetSettings = field(
         default_factory=lambda: NetSettings(base_channels=16, stem_channels=16,
                                             head_channels=32))
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     teacher_train: TrainSettings = field(
-        default_factory=lambda: TrainSettings(iters=1600))
+        default_factory=lambda: TrainSettings(iters=800))
     student_train: TrainSettings = field(default_factory=TrainSettings)
     window_size: int = 4
     shift_size: int = 2
+    log_level: str = 'INFO'
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +112,8 @@ def quick_settings() -> BenchmarkSettings:
         student=NetSettings(base_channels=4, stem_channels=4, head_channels=8),
         pretrain=PretrainSettings(iters=2, batch_size=4, num_images=16),
         teacher_train=TrainSettings(iters=2, batch_size=2),
-        student_train=TrainSettings(iters=2, batch_size=2))
+        student_train=TrainSettings(iters=2, batch_size=2),
+        log_level='WARNING')
 
 
 def with_overrides(settings: BenchmarkSettings, **kwargs) -> BenchmarkSettings:
