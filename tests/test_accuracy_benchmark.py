@@ -139,3 +139,17 @@ def test_window_must_leave_two_windows_per_side():
     import dataclasses
     with pytest.raises(ValueError, match='fewer than 2 windows'):
         dataclasses.replace(s, window_size=8).check()
+
+
+def test_reuse_refuses_reports_of_other_settings(tmp_path):
+    from mmswtat.benchmark.accuracy.bench import reusable_runs
+    s = quick_settings()
+    run = dict(method='kd', weight=1.0, knobs={}, seed=0, mIoU=1.0)
+    path = tmp_path / 'table.json'
+    path.write_text(json.dumps(dict(meta=dict(settings=s.to_dict()),
+                                    runs=[run])))
+    assert list(reusable_runs([str(path)], s).values()) == [run]
+    import dataclasses
+    other = dataclasses.replace(s, window_size=2)
+    with pytest.raises(ValueError, match='other settings'):
+        reusable_runs([str(path)], other)

@@ -24,7 +24,7 @@ import os
 from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
                                         check_methods, quick_settings,
                                         run_sweep, run_table, sweep_grid)
-from mmswtat.benchmark.accuracy.bench import best_settings
+from mmswtat.benchmark.accuracy.bench import WEIGHT_FACTORS, best_settings
 
 
 def parse_args(argv=None):
@@ -37,6 +37,12 @@ def parse_args(argv=None):
                    help='loss-weight sweep of every method plus SW-TaT knobs')
     p.add_argument('--best-from', metavar='SWEEP_JSON',
                    help='run each method at its best setting of this sweep')
+    p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
+                   help='reports whose runs (same settings, method, weight, '
+                   'knobs, seed) are taken instead of re-run')
+    p.add_argument('--factors', nargs='+', type=float,
+                   help='sweep: weight factors around the published weight '
+                   '(default 0.3 1 3 10)')
     p.add_argument('--iters', type=int, help='student iterations')
     p.add_argument('--teacher-iters', type=int, help='teacher iterations')
     p.add_argument('--data-seed', type=int, help='dataset seed')
@@ -70,11 +76,13 @@ def main(argv=None) -> dict:
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.seeds))
     if args.sweep:
-        out = run_sweep(s, sweep_grid(args.methods), seeds, args.out_dir,
-                        cache)
+        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS)
+        out = run_sweep(s, grid, seeds, args.out_dir, cache,
+                        reuse=args.reuse)
     else:
         best = best_settings(args.best_from) if args.best_from else None
-        out = run_table(s, args.methods, seeds, args.out_dir, cache, best)
+        out = run_table(s, args.methods, seeds, args.out_dir, cache, best,
+                        reuse=args.reuse)
     print(open(out['paths']['md']).read())
     print(f'[accuracy] reports: {out["paths"]}')
     return out

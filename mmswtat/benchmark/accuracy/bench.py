@@ -45,10 +45,33 @@ def best_settings(sweep_json: str) -> Dict[str, Setting]:
             for m, r in best_per_method(rows).items()}
 
 
+def reusable_runs(paths: Sequence[str],
+                  settings: BenchmarkSettings) -> Dict[tuple, dict]:
+    """Records of earlier reports made with exactly ``settings``, keyed by
+    ``(method, weight, knobs, seed)``; other reports are an error."""
+    found: Dict[tuple, dict] = {}
+    want = json.loads(json.dumps(settings.to_dict(), default=str))
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        if data['meta']['settings'] != want:
+            raise ValueError(f'--reuse {path}: made with other settings; '
+                             'its runs cannot be reused')
+        for r in data['runs']:
+            found[_run_key(r['method'], r['weight'], r['knobs'],
+                           r['seed'])] = r
+    return found
+
+
+def _run_key(method, weight, knobs, seed) -> tuple:
+    return (method, weight, json.dumps(knobs, sort_keys=True), seed)
+
+
 def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
              seeds: Sequence[int], out_dir: str, cache_root: str, name: str,
-             title: str, log=print) -> dict:
+             title: str, log=print, reuse: Sequence[str] = ()) -> dict:
     os.makedirs(out_dir, exist_ok=True)
+    done = reusable_runs(reuse, settings)
     prep = prepare(settings, cache_root, log)
     log(f'[bench] teacher mIoU {prep.teacher["mIoU"]:.2f}; pretraining '
         f'{prep.pretrain}')
@@ -60,9 +83,13 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
         for method, weight, knobs in grid:
             tag = f'{method}_w{weight}_{"_".join(map(str, knobs.values()))}'
             work = osp.join(out_dir, 'work', f'{tag}_s{seed}')
-            records.append(
-                run_method(settings, prep, method, seed, work, weight, knobs,
-                           cache_root, log))
+            old = done.get(_run_key(method, weight, knobs, seed))
+            if old is not None:
+                log(f'[bench] reusing {tag} seed {seed}: mIoU '
+                    f'{old["mIoU"]:.2f}')
+            records.append(old or run_method(
+                settings, prep, method, seed, work, weight, knobs, cache_root,
+                log))
             paths = write_report(out_dir, name, records, meta, prep.teacher,
                                  title)
     return dict(records=records, teacher=prep.teacher, paths=paths)
@@ -70,7 +97,8 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
 
 def run_table(settings: BenchmarkSettings, methods: Sequence[str],
               seeds: Sequence[int], out_dir: str, cache_root: str,
-              best: Optional[Dict[str, Setting]] = None, log=print) -> dict:
+              best: Optional[Dict[str, Setting]] = None, log=print,
+              reuse: Sequence[str] = ()) -> dict:
     """Every method (at its published weight, or at ``best``) x seeds.
 
     Seeds run in the outer loop, so a cut-short run still has every method
@@ -81,12 +109,14 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
                                      else METHODS[m].published, {})
             for m in methods]
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
-                    f'digit scenes, {settings.student_train.iters} it', log)
+                    f'digit scenes, {settings.student_train.iters} it', log,
+                    reuse)
 
 
 def run_sweep(settings: BenchmarkSettings, grid: Sequence[Setting],
               seeds: Sequence[int], out_dir: str, cache_root: str,
-              log=print) -> dict:
-    """The sweep grid x seeds (reports ``sweep.{json,md,png}``)."""
+              log=print, reuse: Sequence[str] = ()) -> dict:
+    """The sweep grid x seeds (reports ``sweep.{json,md,png}``); runs
+    found in the ``reuse`` reports (same settings) are not repeated."""
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'sweep',
-                    'sweep', log)
+                    'sweep', log, reuse)
