@@ -9,6 +9,7 @@ shortened, no validation during training and the val split as test set.
 import copy
 import functools
 import os.path as osp
+import time
 from typing import Optional
 
 from mmengine.config import Config
@@ -39,13 +40,15 @@ def _bn(cfg):
 
 
 def seg_model(net: NetSettings, size: int,
-              pretrained: Optional[str] = None) -> dict:
+              pretrained: Optional[str] = None,
+              background_weight: float = 1.0) -> dict:
     """The VOC DeepLabV3 model config at ``net``'s widths.
 
     Args:
         net: Depth and widths.
         size: Training crop side (the preprocessor pads to it).
         pretrained: Backbone checkpoint (``model.pretrained``) or None.
+        background_weight: CE class weight of class 0 (others 1).
     """
     model = _bn(copy.deepcopy(_voc().model.to_dict()))
     model['pretrained'] = pretrained
@@ -59,6 +62,10 @@ def seg_model(net: NetSettings, size: int,
         in_channels=net.layer3_channels,
         channels=max(net.head_channels // 2, 4),
         num_classes=len(DIGIT_SCENE_CLASSES))
+    if background_weight != 1.0:
+        weights = [background_weight] + [1.0] * (len(DIGIT_SCENE_CLASSES) - 1)
+        for head in ('decode_head', 'auxiliary_head'):
+            model[head]['loss_decode']['class_weight'] = weights
     model['data_preprocessor'] = dict(model['data_preprocessor'],
                                       size=(size, size))
     return model
@@ -129,7 +136,11 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
     cfg.randomness = dict(seed=seed)
     cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
     cfg.work_dir = work_dir
-    cfg.experiment_name = osp.basename(work_dir.rstrip('/'))
+    # Unique per run: mmengine's logger and visualizer are global instances
+    # looked up by name, and many runs share one process.
+    cfg.experiment_name = (f'{osp.basename(work_dir.rstrip("/"))}_'
+                           f'{time.time_ns()}')
+    cfg.visualizer = dict(cfg.visualizer, name=cfg.experiment_name)
     cfg.load_from = load_from
     cfg.log_level = settings.log_level
     cfg.resume = False
@@ -144,7 +155,8 @@ def distiller_model(settings: BenchmarkSettings, distill: Optional[dict],
     size = settings.data.size
     return dict(
         type='mmswtat.SingleTeacherDistiller',
-        student=seg_model(settings.student, size),
+        student=seg_model(settings.student, size,
+                          background_weight=settings.background_weight),
         teacher=seg_model(settings.teacher, size),
         teacher_ckpt=teacher_ckpt,
         student_ckpt=student_ckpt,

@@ -56,6 +56,13 @@ def _runner_run(cfg, train: bool = True) -> Dict[str, float]:
     return out
 
 
+def pretrain_data_key(settings: BenchmarkSettings) -> dict:
+    """What the pretraining images depend on (the digit split and noise;
+    not the scene layout or the labels)."""
+    d = settings.data
+    return dict(seed=d.seed, val_fraction=d.val_fraction, noise=d.noise)
+
+
 def prepare(settings: BenchmarkSettings, cache_root: str,
             log=print) -> Prepared:
     """Dataset, pretrained backbones and the trained teacher (all cached).
@@ -73,7 +80,7 @@ def prepare(settings: BenchmarkSettings, cache_root: str,
     backbones, pre = {}, {}
     for role in ('teacher', 'student'):
         net = getattr(settings, role)
-        key = dict(data_key, net=net.__dict__,
+        key = dict(pretrain_data=pretrain_data_key(settings), net=net.__dict__,
                    pretrain=settings.pretrain.__dict__)
 
         def build(d, net=net):
@@ -86,14 +93,16 @@ def prepare(settings: BenchmarkSettings, cache_root: str,
         backbones[role] = osp.join(d, 'backbone.pth')
         with open(osp.join(d, 'result.json')) as f:
             pre[role] = json.load(f)
-    teacher_key = dict(data_key, net=settings.teacher.__dict__,
+    teacher_key = dict(data_key, pretrain_data=pretrain_data_key(settings),
+                       net=settings.teacher.__dict__,
                        pretrain=settings.pretrain.__dict__,
-                       train=settings.teacher_train.__dict__)
+                       train=settings.teacher_train.__dict__,
+                       background_weight=settings.background_weight)
 
     def train_teacher(d):
         t = settings.teacher_train
         model = seg_model(settings.teacher, settings.data.size,
-                          backbones['teacher'])
+                          backbones['teacher'], settings.background_weight)
         cfg = run_config(model, settings, t, data_root, osp.join(d, 'work'),
                          seed=0, save_checkpoint=True)
         result = _runner_run(cfg)
@@ -116,7 +125,8 @@ def student_init(settings: BenchmarkSettings, prep: Prepared, seed: int,
     seeded heads), shared by every method. Cached."""
     if seed in prep.student_inits:
         return prep.student_inits[seed]
-    key = dict(data=settings.data.to_dict(), net=settings.student.__dict__,
+    key = dict(pretrain_data=pretrain_data_key(settings),
+               net=settings.student.__dict__,
                pretrain=settings.pretrain.__dict__, seed=seed)
 
     def build(d):
@@ -146,7 +156,9 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
     distill = distill_config(method, settings, weight, knobs)
     size = settings.data.size
     if distill is None:
-        cfg = run_config(seg_model(settings.student, size), settings,
+        cfg = run_config(seg_model(settings.student, size,
+                                   background_weight=settings.background_weight),
+                         settings,
                          settings.student_train, prep.data_root, work_dir,
                          seed, load_from=init)
     else:
