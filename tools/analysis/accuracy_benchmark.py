@@ -43,6 +43,9 @@ def parse_args(argv=None):
     p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
                    help='reports whose runs (same settings, method, weight, '
                    'knobs, seed) are taken instead of re-run')
+    p.add_argument('--report-only', action='store_true',
+                   help='train nothing: report the --reuse runs that the '
+                   'table/sweep asks for (merges split runs)')
     p.add_argument('--factors', nargs='+', type=float,
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
@@ -84,11 +87,11 @@ def main(argv=None) -> dict:
     if args.sweep:
         grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS)
         out = run_sweep(s, grid, seeds, args.out_dir, cache,
-                        reuse=args.reuse)
+                        reuse=args.reuse, report_only=args.report_only)
     else:
         best = best_settings(args.best_from) if args.best_from else None
         out = run_table(s, args.methods, seeds, args.out_dir, cache, best,
-                        reuse=args.reuse)
+                        reuse=args.reuse, report_only=args.report_only)
     print(open(out['paths']['md']).read())
     print(f'[accuracy] reports: {out["paths"]}')
     return out

@@ -69,7 +69,8 @@ def _run_key(method, weight, knobs, seed) -> tuple:
 
 def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
              seeds: Sequence[int], out_dir: str, cache_root: str, name: str,
-             title: str, log=print, reuse: Sequence[str] = ()) -> dict:
+             title: str, log=print, reuse: Sequence[str] = (),
+             report_only: bool = False) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     done = reusable_runs(reuse, settings)
     prep = prepare(settings, cache_root, log)
@@ -78,7 +79,6 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
     meta = dict(settings=settings.to_dict(), seeds=list(seeds),
                 pretrain=prep.pretrain, grid=[list(g) for g in grid])
     records: List[dict] = []
-    paths = {}
     for seed in seeds:
         for method, weight, knobs in grid:
             tag = f'{method}_w{weight}_{"_".join(map(str, knobs.values()))}'
@@ -87,18 +87,21 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
             if old is not None:
                 log(f'[bench] reusing {tag} seed {seed}: mIoU '
                     f'{old["mIoU"]:.2f}')
+            elif report_only:
+                log(f'[bench] {tag} seed {seed}: not in --reuse, left out')
+                continue
             records.append(old or run_method(
                 settings, prep, method, seed, work, weight, knobs, cache_root,
                 log))
-            paths = write_report(out_dir, name, records, meta, prep.teacher,
-                                 title)
+            write_report(out_dir, name, records, meta, prep.teacher, title)
+    paths = write_report(out_dir, name, records, meta, prep.teacher, title)
     return dict(records=records, teacher=prep.teacher, paths=paths)
 
 
 def run_table(settings: BenchmarkSettings, methods: Sequence[str],
               seeds: Sequence[int], out_dir: str, cache_root: str,
               best: Optional[Dict[str, Setting]] = None, log=print,
-              reuse: Sequence[str] = ()) -> dict:
+              reuse: Sequence[str] = (), report_only: bool = False) -> dict:
     """Every method (at its published weight, or at ``best``) x seeds.
 
     Seeds run in the outer loop, so a cut-short run still has every method
@@ -110,13 +113,14 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
             for m in methods]
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
                     f'digit scenes, {settings.student_train.iters} it', log,
-                    reuse)
+                    reuse, report_only)
 
 
 def run_sweep(settings: BenchmarkSettings, grid: Sequence[Setting],
               seeds: Sequence[int], out_dir: str, cache_root: str,
-              log=print, reuse: Sequence[str] = ()) -> dict:
+              log=print, reuse: Sequence[str] = (),
+              report_only: bool = False) -> dict:
     """The sweep grid x seeds (reports ``sweep.{json,md,png}``); runs
     found in the ``reuse`` reports (same settings) are not repeated."""
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'sweep',
-                    'sweep', log, reuse)
+                    'sweep', log, reuse, report_only)
