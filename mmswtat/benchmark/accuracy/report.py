@@ -44,25 +44,39 @@ def best_per_method(rows: Sequence[dict]) -> Dict[str, dict]:
     return best
 
 
+def paired_gain(row: dict, base: dict) -> str:
+    """``mean ± std`` over the seeds both rows have of ``row - base``."""
+    ref = dict(zip(base['seeds'], base['values']))
+    diffs = [v - ref[s] for s, v in zip(row['seeds'], row['values'])
+             if s in ref]
+    if not diffs:
+        return ''
+    std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    return f'{statistics.fmean(diffs):+.2f} ± {std:.2f}'
+
+
 def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
              title: str = '') -> str:
-    """A Markdown table, with the gain over the baseline when present."""
+    """A Markdown table, with the gain over the baseline when present
+    (difference of means, and the per-seed paired difference)."""
     base = next((r for r in rows if r['method'] == 'none'), None)
     lines = [f'### {title}', ''] if title else []
     lines += ['| method | weight | knobs | mIoU (mean ± std) | gain vs none '
-              '| seeds | s/it |', '|---|---|---|---|---|---|---|']
+              '| paired gain (mean ± std) | seeds | s/it |',
+              '|---|---|---|---|---|---|---|---|']
     if teacher:
-        lines.append(f'| teacher | | | {teacher["mIoU"]:.2f} | | 1 | '
+        lines.append(f'| teacher | | | {teacher["mIoU"]:.2f} | | | 1 | '
                      f'{teacher.get("s_per_it", math.nan):.3f} |')
     for r in rows:
         label = METHODS[r['method']].label if r['method'] in METHODS \
             else r['method']
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
+        paired = '' if base is None or r is base else paired_gain(r, base)
         knobs = ', '.join(f'{k}={v}' for k, v in sorted(r['knobs'].items()))
         weight = '' if r['method'] == 'none' else f'{r["weight"]:g}'
         lines.append(f'| {label} | {weight} | {knobs} | {r["mean"]:.2f} ± '
-                     f'{r["std"]:.2f} | {gain} | {r["n"]} | '
+                     f'{r["std"]:.2f} | {gain} | {paired} | {r["n"]} | '
                      f'{r["s_per_it"]:.3f} |')
     return '\n'.join(lines) + '\n'
 
