@@ -1,0 +1,126 @@
+"""The table (methods x seeds) and the sweep (weights and SW-TaT knobs)."""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .methods import METHODS, check_methods
+from .report import best_per_method, summarise, write_report
+from .runs import prepare, run_method
+from .settings import BenchmarkSettings
+
+#: Loss-weight factors around each method's published weight (SW-TaT's
+#: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
+WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
+#: SW-TaT knob variants, each tried at the published weight.
+SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
+               dict(normalize='channel'), dict(normalize='teacher_rms'))
+
+Setting = Tuple[str, Optional[float], dict]
+
+
+def sweep_grid(methods: Sequence[str],
+               factors: Sequence[float] = WEIGHT_FACTORS,
+               swtat_knobs: Sequence[dict] = SWTAT_KNOBS) -> List[Setting]:
+    """``(method, weight, knobs)`` of the sweep: every method's weight grid
+    around its published weight, plus SW-TaT's knob variants."""
+    check_methods(methods)
+    grid: List[Setting] = []
+    for name in methods:
+        m = METHODS[name]
+        if m.fragment is None:
+            grid.append((name, None, {}))
+            continue
+        grid += [(name, round(m.published * f, 6), {}) for f in factors]
+        if name == 'swtat':
+            grid += [(name, m.published, dict(k)) for k in swtat_knobs]
+    return grid
+
+
+def best_settings(sweep_json: str) -> Dict[str, Setting]:
+    """``{method: (method, weight, knobs)}`` at each method's best sweep row."""
+    with open(sweep_json) as f:
+        rows = summarise(json.load(f)['runs'])
+    return {m: (m, r['weight'], r['knobs'])
+            for m, r in best_per_method(rows).items()}
+
+
+def reusable_runs(paths: Sequence[str],
+                  settings: BenchmarkSettings) -> Dict[tuple, dict]:
+    """Records of earlier reports made with exactly ``settings``, keyed by
+    ``(method, weight, knobs, seed)``; other reports are an error."""
+    found: Dict[tuple, dict] = {}
+    want = json.loads(json.dumps(settings.to_dict(), default=str))
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        if data['meta']['settings'] != want:
+            raise ValueError(f'--reuse {path}: made with other settings; '
+                             'its runs cannot be reused')
+        for r in data['runs']:
+            found[_run_key(r['method'], r['weight'], r['knobs'],
+                           r['seed'])] = r
+    return found
+
+
+def _run_key(method, weight, knobs, seed) -> tuple:
+    return (method, weight, json.dumps(knobs, sort_keys=True), seed)
+
+
+def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
+             seeds: Sequence[int], out_dir: str, cache_root: str, name: str,
+             title: str, log=print, reuse: Sequence[str] = (),
+             report_only: bool = False) -> dict:
+    os.makedirs(out_dir, exist_ok=True)
+    done = reusable_runs(reuse, settings)
+    prep = prepare(settings, cache_root, log)
+    log(f'[bench] teacher mIoU {prep.teacher["mIoU"]:.2f}; pretraining '
+        f'{prep.pretrain}')
+    meta = dict(settings=settings.to_dict(), seeds=list(seeds),
+                pretrain=prep.pretrain, grid=[list(g) for g in grid])
+    records: List[dict] = []
+    for seed in seeds:
+        for method, weight, knobs in grid:
+            tag = f'{method}_w{weight}_{"_".join(map(str, knobs.values()))}'
+            work = osp.join(out_dir, 'work', f'{tag}_s{seed}')
+            old = done.get(_run_key(method, weight, knobs, seed))
+            if old is not None:
+                log(f'[bench] reusing {tag} seed {seed}: mIoU '
+                    f'{old["mIoU"]:.2f}')
+            elif report_only:
+                log(f'[bench] {tag} seed {seed}: not in --reuse, left out')
+                continue
+            records.append(old or run_method(
+                settings, prep, method, seed, work, weight, knobs, cache_root,
+                log))
+            write_report(out_dir, name, records, meta, prep.teacher, title)
+    paths = write_report(out_dir, name, records, meta, prep.teacher, title)
+    return dict(records=records, teacher=prep.teacher, paths=paths)
+
+
+def run_table(settings: BenchmarkSettings, methods: Sequence[str],
+              seeds: Sequence[int], out_dir: str, cache_root: str,
+              best: Optional[Dict[str, Setting]] = None, log=print,
+              reuse: Sequence[str] = (), report_only: bool = False) -> dict:
+    """Every method (at its published weight, or at ``best``) x seeds.
+
+    Seeds run in the outer loop, so a cut-short run still has every method
+    at the same number of seeds. Reports are rewritten after each run.
+    """
+    check_methods(methods)
+    grid = [(best or {}).get(m) or (m, None if METHODS[m].fragment is None
+                                     else METHODS[m].published, {})
+            for m in methods]
+    return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
+                    f'digit scenes, {settings.student_train.iters} it', log,
+                    reuse, report_only)
+
+
+def run_sweep(settings: BenchmarkSettings, grid: Sequence[Setting],
+              seeds: Sequence[int], out_dir: str, cache_root: str,
+              log=print, reuse: Sequence[str] = (),
+              report_only: bool = False) -> dict:
+    """The sweep grid x seeds (reports ``sweep.{json,md,png}``); runs
+    found in the ``reuse`` reports (same settings) are not repeated."""
+    return _run_all(settings, grid, seeds, out_dir, cache_root, 'sweep',
+                    'sweep', log, reuse, report_only)

@@ -1,0 +1,131 @@
+"""Aggregate benchmark records into a JSON file, a Markdown table and a chart."""
+import json
+import math
+import os.path as osp
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+from .methods import METHODS
+
+
+def group_key(record: dict) -> str:
+    """``method@weight[knobs]``: one row per distinct setting."""
+    knobs = ','.join(f'{k}={v}' for k, v in sorted(record['knobs'].items()))
+    weight = '' if record['method'] == 'none' else f'@{record["weight"]:g}'
+    return record['method'] + weight + (f'[{knobs}]' if knobs else '')
+
+
+def summarise(records: Sequence[dict]) -> List[dict]:
+    """Mean and sample std of mIoU (and mean s/it) per setting, in order of
+    first appearance."""
+    groups: Dict[str, List[dict]] = {}
+    for r in records:
+        groups.setdefault(group_key(r), []).append(r)
+    rows = []
+    for key, rs in groups.items():
+        vals = [r['mIoU'] for r in rs]
+        rows.append(
+            dict(key=key, method=rs[0]['method'], weight=rs[0]['weight'],
+                 knobs=rs[0]['knobs'], n=len(vals),
+                 mean=statistics.fmean(vals),
+                 std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                 seeds=[r['seed'] for r in rs], values=vals,
+                 s_per_it=statistics.fmean(r['s_per_it'] for r in rs)))
+    return rows
+
+
+def best_per_method(rows: Sequence[dict]) -> Dict[str, dict]:
+    """The highest-mean row of each method."""
+    best: Dict[str, dict] = {}
+    for row in rows:
+        if row['method'] not in best or row['mean'] > best[row['method']][
+                'mean']:
+            best[row['method']] = row
+    return best
+
+
+def paired_gain(row: dict, base: dict) -> str:
+    """``mean ± std`` over the seeds both rows have of ``row - base``."""
+    ref = dict(zip(base['seeds'], base['values']))
+    diffs = [v - ref[s] for s, v in zip(row['seeds'], row['values'])
+             if s in ref]
+    if not diffs:
+        return ''
+    std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+    return f'{statistics.fmean(diffs):+.2f} ± {std:.2f}'
+
+
+def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
+             title: str = '') -> str:
+    """A Markdown table, with the gain over the baseline when present
+    (difference of means, and the per-seed paired difference)."""
+    base = next((r for r in rows if r['method'] == 'none'), None)
+    lines = [f'### {title}', ''] if title else []
+    lines += ['| method | weight | knobs | mIoU (mean ± std) | gain vs none '
+              '| paired gain (mean ± std) | seeds | s/it |',
+              '|---|---|---|---|---|---|---|---|']
+    if teacher:
+        lines.append(f'| teacher | | | {teacher["mIoU"]:.2f} | | | 1 | '
+                     f'{teacher.get("s_per_it", math.nan):.3f} |')
+    for r in rows:
+        label = METHODS[r['method']].label if r['method'] in METHODS \
+            else r['method']
+        gain = '' if base is None or r is base else \
+            f'{r["mean"] - base["mean"]:+.2f}'
+        paired = '' if base is None or r is base else paired_gain(r, base)
+        knobs = ', '.join(f'{k}={v}' for k, v in sorted(r['knobs'].items()))
+        weight = '' if r['method'] == 'none' else f'{r["weight"]:g}'
+        lines.append(f'| {label} | {weight} | {knobs} | {r["mean"]:.2f} ± '
+                     f'{r["std"]:.2f} | {gain} | {paired} | {r["n"]} | '
+                     f'{r["s_per_it"]:.3f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
+              title: str = '') -> None:
+    """PNG bar chart of mean mIoU with std error bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    labels = [r['key'] for r in rows]
+    means = [r['mean'] for r in rows]
+    stds = [r['std'] for r in rows]
+    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(rows) + 1), 3.6))
+    ax.bar(range(len(rows)), means, yerr=stds, capsize=4, color='#4c72b0')
+    if teacher:
+        ax.axhline(teacher['mIoU'], color='#c44e52', ls='--',
+                   label=f'teacher {teacher["mIoU"]:.1f}')
+        ax.legend(loc='lower right')
+    base = next((r for r in rows if r['method'] == 'none'), None)
+    if base:
+        ax.axhline(base['mean'], color='grey', ls=':', lw=1)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, rotation=30, ha='right', fontsize=8)
+    ax.set_ylabel('val mIoU (mean ± std over seeds)')
+    lo = min(m - s for m, s in zip(means, stds)) if rows else 0
+    ax.set_ylim(max(0, lo - 5), None)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(out_dir: str, name: str, records: Sequence[dict],
+                 meta: dict, teacher: Optional[dict] = None,
+                 title: str = '') -> Dict[str, str]:
+    """Write ``<name>.json`` (every run), ``<name>.md`` and ``<name>.png``.
+
+    Returns:
+        ``{'json': path, 'md': path, 'png': path}``.
+    """
+    rows = summarise(records)
+    paths = {ext: osp.join(out_dir, f'{name}.{ext}')
+             for ext in ('json', 'md', 'png')}
+    with open(paths['json'], 'w') as f:
+        json.dump(dict(meta=meta, teacher=teacher, runs=list(records),
+                       summary=rows), f, indent=1, default=str)
+    with open(paths['md'], 'w') as f:
+        f.write(markdown(rows, teacher, title))
+    if rows:
+        bar_chart(rows, paths['png'], teacher, title)
+    return paths

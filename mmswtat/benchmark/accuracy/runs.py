@@ -1,0 +1,176 @@
+"""Preparation (cached) and the training runs of the accuracy benchmark.
+
+Every training and test goes through mmengine's ``Runner`` on a config, as a
+user's ``tools/train.py`` / ``tools/test.py`` would, so the benchmark
+measures the shipped distiller, losses and fragments.
+"""
+import json
+import logging
+import os.path as osp
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import torch
+
+from mmswtat.datasets.digit_scenes import write_digit_scenes
+from .cache import cached
+from .configs import distiller_model, run_config, seg_model
+from .methods import distill_config
+from .pretrain import pretrain_backbone
+from .settings import BenchmarkSettings
+
+
+@dataclass
+class Prepared:
+    """Paths and figures of the cached artefacts."""
+    data_root: str
+    backbones: Dict[str, str]
+    teacher_ckpt: str
+    teacher: dict
+    pretrain: Dict[str, dict]
+    student_inits: Dict[int, str] = field(default_factory=dict)
+
+
+def _runner_run(cfg, train: bool = True) -> Dict[str, float]:
+    """Train (optionally) and test one config; returns test metrics and
+    ``s_per_it`` (training wall time per iteration)."""
+    from mmengine.logging import MMLogger
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    out: Dict[str, float] = {}
+    if train:
+        start = time.time()
+        runner.train()
+        out['s_per_it'] = (time.time() - start) / cfg.train_cfg.max_iters
+        out['train_s'] = time.time() - start
+    metrics = runner.test()
+    out.update({k: float(v) for k, v in metrics.items()})
+    # Free the run's file handlers (many runs share one process).
+    logger = MMLogger.get_current_instance()
+    for handler in list(logger.handlers):
+        if isinstance(handler, logging.FileHandler):
+            handler.close()
+            logger.removeHandler(handler)
+    return out
+
+
+def pretrain_data_key(settings: BenchmarkSettings) -> dict:
+    """What the pretraining images depend on (the digit split and noise;
+    not the scene layout or the labels)."""
+    d = settings.data
+    return dict(seed=d.seed, val_fraction=d.val_fraction, noise=d.noise)
+
+
+def prepare(settings: BenchmarkSettings, cache_root: str,
+            log=print) -> Prepared:
+    """Dataset, pretrained backbones and the trained teacher (all cached).
+
+    The teacher's key holds every setting it depends on (data, both its
+    pretraining and its training recipe); a cached teacher whose stored
+    settings differ is re-trained.
+    """
+    settings.check()
+    data_key = dict(data=settings.data.to_dict())
+    data_dir = cached(cache_root, 'digit-scenes', data_key,
+                      lambda d: write_digit_scenes(osp.join(d, 'VOC'),
+                                                   settings.data), log)
+    data_root = osp.join(data_dir, 'VOC')
+    backbones, pre = {}, {}
+    for role in ('teacher', 'student'):
+        net = getattr(settings, role)
+        key = dict(pretrain_data=pretrain_data_key(settings), net=net.__dict__,
+                   pretrain=settings.pretrain.__dict__)
+
+        def build(d, net=net):
+            stats = pretrain_backbone(net, settings.pretrain, settings.data,
+                                      osp.join(d, 'backbone.pth'), log)
+            with open(osp.join(d, 'result.json'), 'w') as f:
+                json.dump(stats, f)
+
+        d = cached(cache_root, f'backbone-{role}', key, build, log)
+        backbones[role] = osp.join(d, 'backbone.pth')
+        with open(osp.join(d, 'result.json')) as f:
+            pre[role] = json.load(f)
+    teacher_key = dict(data_key, pretrain_data=pretrain_data_key(settings),
+                       net=settings.teacher.__dict__,
+                       pretrain=settings.pretrain.__dict__,
+                       train=settings.teacher_train.__dict__,
+                       background_weight=settings.background_weight)
+
+    def train_teacher(d):
+        t = settings.teacher_train
+        model = seg_model(settings.teacher, settings.data.size,
+                          backbones['teacher'], settings.background_weight)
+        cfg = run_config(model, settings, t, data_root, osp.join(d, 'work'),
+                         seed=0, save_checkpoint=True)
+        result = _runner_run(cfg)
+        shutil.move(osp.join(d, 'work', f'iter_{t.iters}.pth'),
+                    osp.join(d, 'teacher.pth'))
+        shutil.rmtree(osp.join(d, 'work'), ignore_errors=True)
+        with open(osp.join(d, 'result.json'), 'w') as f:
+            json.dump(result, f)
+
+    t_dir = cached(cache_root, 'teacher', teacher_key, train_teacher, log)
+    with open(osp.join(t_dir, 'result.json')) as f:
+        teacher = json.load(f)
+    return Prepared(data_root, backbones, osp.join(t_dir, 'teacher.pth'),
+                    teacher, pre)
+
+
+def student_init(settings: BenchmarkSettings, prep: Prepared, seed: int,
+                 cache_root: str, log=print) -> str:
+    """The student's initial weights for ``seed`` (pretrained backbone,
+    seeded heads), shared by every method. Cached."""
+    if seed in prep.student_inits:
+        return prep.student_inits[seed]
+    key = dict(pretrain_data=pretrain_data_key(settings),
+               net=settings.student.__dict__,
+               pretrain=settings.pretrain.__dict__, seed=seed)
+
+    def build(d):
+        from mmseg.registry import MODELS
+        from mmengine.registry import init_default_scope
+        init_default_scope('mmseg')
+        torch.manual_seed(seed)
+        from mmengine.config import ConfigDict
+        model = MODELS.build(
+            ConfigDict(seg_model(settings.student, settings.data.size,
+                                 prep.backbones['student'])))
+        model.init_weights()
+        torch.save({'state_dict': model.state_dict()},
+                   osp.join(d, 'student_init.pth'))
+
+    d = cached(cache_root, 'student-init', key, build, log)
+    prep.student_inits[seed] = osp.join(d, 'student_init.pth')
+    return prep.student_inits[seed]
+
+
+def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
+               seed: int, work_dir: str, weight: Optional[float] = None,
+               knobs: Optional[dict] = None, cache_root: str = '',
+               log=print) -> dict:
+    """Train and test the student with one method; returns a record."""
+    init = student_init(settings, prep, seed, cache_root, log)
+    distill = distill_config(method, settings, weight, knobs)
+    size = settings.data.size
+    if distill is None:
+        cfg = run_config(seg_model(settings.student, size,
+                                   background_weight=settings.background_weight),
+                         settings,
+                         settings.student_train, prep.data_root, work_dir,
+                         seed, load_from=init)
+    else:
+        model = distiller_model(settings, distill, prep.teacher_ckpt, init)
+        cfg = run_config(model, settings, settings.student_train,
+                         prep.data_root, work_dir, seed)
+    result = _runner_run(cfg)
+    record = dict(method=method, seed=seed, weight=weight,
+                  knobs=dict(knobs or {}), mIoU=result.get('mIoU'),
+                  aAcc=result.get('aAcc'), mAcc=result.get('mAcc'),
+                  s_per_it=result['s_per_it'], train_s=result['train_s'],
+                  iters=settings.student_train.iters)
+    log(f'[run] {method} seed {seed} weight {weight} knobs {knobs or {}}: '
+        f'mIoU {record["mIoU"]:.2f} ({record["s_per_it"]:.3f} s/it)')
+    return record

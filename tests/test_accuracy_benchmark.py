@@ -1,0 +1,155 @@
+"""Tests of the accuracy benchmark harness (never of its accuracy)."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
+                                        distill_config, quick_settings)
+from mmswtat.benchmark.accuracy.cache import cached
+from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
+                                           split_digits, write_digit_scenes)
+
+
+def _tool():
+    import importlib.util
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        'accuracy_benchmark',
+        osp.join(root, 'tools/analysis/accuracy_benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_run_writes_table_and_chart(tmp_path):
+    """--quick: every method trains and tests; JSON, Markdown, PNG exist."""
+    out = _tool().main(['--quick', '--seeds', '1', '--out-dir',
+                        str(tmp_path)])
+    runs = out['records']
+    assert sorted(r['method'] for r in runs) == sorted(METHODS)
+    assert all(np.isfinite(r['mIoU']) and r['iters'] == 2 for r in runs)
+    md = open(tmp_path / 'table.md').read()
+    for m in METHODS.values():
+        assert f'| {m.label} |' in md
+    assert '| teacher |' in md
+    with open(tmp_path / 'table.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    data = json.load(open(tmp_path / 'table.json'))
+    assert len(data['runs']) == len(METHODS)
+    assert {row['method'] for row in data['summary']} == set(METHODS)
+
+
+def test_unknown_method_is_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match='unknown method.*swtat.*fitnet'):
+        _tool().main(['--methods', 'swtat', 'sw-tat', '--out-dir',
+                      str(tmp_path)])
+
+
+def test_missing_scikit_learn_names_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'sklearn.datasets', None)
+    with pytest.raises(ImportError, match='pip install scikit-learn'):
+        load_sources()
+
+
+def test_cache_rebuilds_on_mismatch_and_reuses_on_match(tmp_path):
+    built = []
+
+    def build(d):
+        built.append(d)
+        open(osp.join(d, 'teacher.pth'), 'w').write('w')
+
+    path = cached(str(tmp_path), 'teacher', dict(iters=4), build, log=str)
+    assert cached(str(tmp_path), 'teacher', dict(iters=4), build,
+                  log=str) == path
+    assert len(built) == 1
+    # Another setting: another key, a new build.
+    other = cached(str(tmp_path), 'teacher', dict(iters=8), build, log=str)
+    assert other != path and len(built) == 2
+    # A directory whose stored settings do not match its key is rebuilt.
+    with open(osp.join(path, 'settings.json'), 'w') as f:
+        json.dump(dict(iters=999), f)
+    assert cached(str(tmp_path), 'teacher', dict(iters=4), build,
+                  log=str) == path
+    assert len(built) == 3
+    assert json.load(open(osp.join(path, 'settings.json'))) == dict(iters=4)
+    # An interrupted build (no DONE marker) is rebuilt.
+    import os
+    os.remove(osp.join(path, 'DONE'))
+    cached(str(tmp_path), 'teacher', dict(iters=4), build, log=str)
+    assert len(built) == 4
+
+
+def test_digit_scenes_deterministic_disjoint_and_voc_readable(tmp_path):
+    s = DigitSceneSettings(num_train=6, num_val=3, size=48, seed=3)
+    write_digit_scenes(str(tmp_path / 'a'), s)
+    write_digit_scenes(str(tmp_path / 'b'), s)
+    for sub in ('JPEGImages/train_00002.jpg', 'SegmentationClass/val_00001.png'):
+        assert open(tmp_path / 'a' / sub, 'rb').read() == open(
+            tmp_path / 'b' / sub, 'rb').read()
+    train, val = split_digits(1797, s.val_fraction, s.seed)
+    assert not set(train) & set(val) and len(train) + len(val) == 1797
+    label = Image.open(tmp_path / 'a' / 'SegmentationClass/train_00000.png')
+    assert label.mode == 'P'
+    values = np.unique(np.asarray(label))
+    assert values.min() == 0 and values.max() <= 10 and len(values) > 1
+
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    from mmswtat.benchmark.accuracy.configs import _dataset
+    init_default_scope('mmseg')
+    ds = DATASETS.build(_dataset(str(tmp_path / 'a'), 'val', [
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+        dict(type='PackSegInputs')]))
+    assert len(ds) == 3 and len(ds.metainfo['classes']) == 11
+    sample = ds[0]
+    assert tuple(sample['inputs'].shape) == (3, 48, 48)
+    assert sample['data_samples'].gt_sem_seg.data.max() <= 10
+
+
+def test_swtat_config_is_the_shipped_fragment_with_channels_adapted():
+    s = BenchmarkSettings()
+    d = distill_config('swtat', s, weight=0.3)
+    ct, cs = s.teacher.layer4_channels, s.student.layer4_channels
+    assert d['connectors']['s4']['in_channels'] == cs
+    assert d['connectors']['s4']['out_channels'] == ct
+    sw, pm = d['distill_losses']['loss_swtat'], d['distill_losses'][
+        'loss_pmtat']
+    assert (sw['window_size'], sw['shift_size']) == (4, 2)
+    assert sw['embed'] is False and sw['loss_weight'] == pm[
+        'loss_weight'] == 0.3
+    assert d['loss_forward_mappings']['loss_swtat']['student'] == dict(
+        recorder='feat', connector='s4')
+    e = distill_config('swtat', s, knobs=dict(embed=True, query='student'))
+    assert 'connectors' not in e
+    assert e['distill_losses']['loss_swtat']['student_channels'] == cs
+    assert e['distill_losses']['loss_swtat']['query'] == 'student'
+    g = distill_config('tat', s)
+    assert list(g['distill_losses']) == ['loss_tat']
+    assert g['distill_losses']['loss_tat']['type'] == 'mmswtat.TaTLoss'
+    assert distill_config('none', s) is None
+
+
+def test_window_must_leave_two_windows_per_side():
+    s = quick_settings()
+    assert s.data.size // 8 >= 2 * s.window_size
+    import dataclasses
+    with pytest.raises(ValueError, match='fewer than 2 windows'):
+        dataclasses.replace(s, window_size=8).check()
+
+
+def test_reuse_refuses_reports_of_other_settings(tmp_path):
+    from mmswtat.benchmark.accuracy.bench import reusable_runs
+    s = quick_settings()
+    run = dict(method='kd', weight=1.0, knobs={}, seed=0, mIoU=1.0)
+    path = tmp_path / 'table.json'
+    path.write_text(json.dumps(dict(meta=dict(settings=s.to_dict()),
+                                    runs=[run])))
+    assert list(reusable_runs([str(path)], s).values()) == [run]
+    import dataclasses
+    other = dataclasses.replace(s, window_size=2)
+    with pytest.raises(ValueError, match='other settings'):
+        reusable_runs([str(path)], other)

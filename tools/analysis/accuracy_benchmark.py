@@ -1,0 +1,101 @@
+"""Accuracy benchmark: does distillation make the student better?
+
+Real data that scikit-learn ships (handwritten digits composited onto its
+sample photographs, written as a VOC dataset), a DeepLabV3 ResNet-D8
+teacher and a narrower student, and every method trained from the same
+student initialisation, seed, data order and iterations through mmengine's
+Runner (the shipped distiller and config fragments). See docs/accuracy.md.
+
+Usage::
+
+    python tools/analysis/accuracy_benchmark.py                  # table, 3 seeds
+    python tools/analysis/accuracy_benchmark.py --sweep --seeds 1
+    python tools/analysis/accuracy_benchmark.py --best-from OUT/sweep.json
+    python tools/analysis/accuracy_benchmark.py --quick           # smoke run
+
+Writes ``table.{json,md,png}`` (or ``sweep.*``) under ``--out-dir``; the
+dataset, pretrained backbones and the teacher are cached under
+``--cache-dir``, keyed by their settings (changed settings => rebuilt).
+"""
+import argparse
+import dataclasses
+import os
+
+from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
+                                        check_methods, quick_settings,
+                                        run_sweep, run_table, sweep_grid)
+from mmswtat.benchmark.accuracy.bench import WEIGHT_FACTORS, best_settings
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--methods', nargs='+', default=list(METHODS),
+                   help=f'methods to run (default all: {" ".join(METHODS)})')
+    p.add_argument('--seeds', type=int, default=3,
+                   help='number of seeds (0..N-1); mean ± std over them')
+    p.add_argument('--first-seed', type=int, default=0,
+                   help='seeds are FIRST..FIRST+N-1 (split a run over '
+                   'processes, then merge the reports with --reuse)')
+    p.add_argument('--sweep', action='store_true',
+                   help='loss-weight sweep of every method plus SW-TaT knobs')
+    p.add_argument('--best-from', metavar='SWEEP_JSON',
+                   help='run each method at its best setting of this sweep')
+    p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
+                   help='reports whose runs (same settings, method, weight, '
+                   'knobs, seed) are taken instead of re-run')
+    p.add_argument('--report-only', action='store_true',
+                   help='train nothing: report the --reuse runs that the '
+                   'table/sweep asks for (merges split runs)')
+    p.add_argument('--factors', nargs='+', type=float,
+                   help='sweep: weight factors around the published weight '
+                   '(default 0.3 1 3 10)')
+    p.add_argument('--iters', type=int, help='student iterations')
+    p.add_argument('--teacher-iters', type=int, help='teacher iterations')
+    p.add_argument('--data-seed', type=int, help='dataset seed')
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch threads per process (default 1: measured on '
+                   'a busy 2-core machine, 2 threads spin-waited at 10 s/it '
+                   'against 0.4 s/it for 1; run processes side by side '
+                   'with --first-seed instead)')
+    p.add_argument('--quick', action='store_true',
+                   help='tiny networks and data, a few iterations (smoke)')
+    p.add_argument('--out-dir', default='work_dirs/accuracy')
+    p.add_argument('--cache-dir', default=None,
+                   help='cache of data/backbones/teacher (default '
+                   'OUT_DIR/cache)')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    check_methods(args.methods)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    s = quick_settings() if args.quick else BenchmarkSettings()
+    if args.iters:
+        s = dataclasses.replace(s, student_train=dataclasses.replace(
+            s.student_train, iters=args.iters))
+    if args.teacher_iters:
+        s = dataclasses.replace(s, teacher_train=dataclasses.replace(
+            s.teacher_train, iters=args.teacher_iters))
+    if args.data_seed is not None:
+        s = dataclasses.replace(s, data=dataclasses.replace(
+            s.data, seed=args.data_seed))
+    cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    if args.sweep:
+        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS)
+        out = run_sweep(s, grid, seeds, args.out_dir, cache,
+                        reuse=args.reuse, report_only=args.report_only)
+    else:
+        best = best_settings(args.best_from) if args.best_from else None
+        out = run_table(s, args.methods, seeds, args.out_dir, cache, best,
+                        reuse=args.reuse, report_only=args.report_only)
+    print(open(out['paths']['md']).read())
+    print(f'[accuracy] reports: {out["paths"]}')
+    return out
+
+
+if __name__ == '__main__':
+    main()
