@@ -105,8 +105,12 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
                 dict(type='PackSegInputs')]
     cfg.model = model
-    cfg.data_preprocessor = model.get('data_preprocessor',
-                                      cfg.data_preprocessor)
+    # The top-level preprocessor is merged over a distiller's student one
+    # (its values win), so it must be the student's own.
+    cfg.data_preprocessor = model.get(
+        'data_preprocessor',
+        model.get('student', {}).get('data_preprocessor',
+                                     cfg.data_preprocessor))
     cfg.train_dataloader = dict(
         batch_size=train.batch_size, num_workers=0, persistent_workers=False,
         sampler=dict(type='InfiniteSampler', shuffle=True),
