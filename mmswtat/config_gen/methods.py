@@ -21,15 +21,22 @@ class LossContext:
             teacher's; a connector lifts the student where they differ).
         windows: ``(window, shift)`` per level.
         multi: Several levels (a neck): one loss module per level.
+        weight: Total weight of one map's loss (split over the levels of a
+            neck). Dense single maps (segmentation) take the shipped
+            fragment's 0.1, chosen by the accuracy benchmark
+            (docs/accuracy.md); necks and classifier maps 1.0, as their
+            shipped fragments (unmeasured).
     """
     channels: int
     windows: List[Tuple[int, int]]
     multi: bool
+    weight: float = 1.0
 
     @property
     def level_weight(self) -> float:
         """Per-level weight: the levels sum to the weight of one map."""
-        return round(1.0 / len(self.windows), 4) if self.multi else 1.0
+        return (round(self.weight / len(self.windows), 4)
+                if self.multi else self.weight)
 
     def common(self) -> dict:
         cfg = dict(student_channels=self.channels,
