@@ -95,7 +95,8 @@ def test_valid_mask_from_labels():
     # Nearest neighbour: the top-left pixel of each 2x2 block.
     assert torch.equal(half, torch.tensor([[[True, True], [True, True]]]))
     assert torch.equal(
-        valid_mask_from_labels(labels[:, 1:], 255, (3, 4)), labels[:, 1:] != 255)
+        valid_mask_from_labels(labels[:, 1:], 255, (3, 4)),
+        labels[:, 1:] != 255)
     with pytest.raises(ValueError, match='integer labels'):
         valid_mask_from_labels(labels.float(), 255, (2, 2))
 

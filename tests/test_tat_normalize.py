@@ -18,7 +18,8 @@ def randn(*shape, seed=0, scale=1.0, shift=0.0):
 
 def standardize_ref(v, t):
     """Per (b, c): mu, var over the map of the teacher t, by loops;
-    d = var + EPS * mean_c var + 1e-12; returns ((v - mu)/sqrt d, (t - mu)/sqrt d)."""
+    d = var + EPS * mean_c var + 1e-12; returns (v - mu) / sqrt(d) and
+    (t - mu) / sqrt(d)."""
     b, c, h, w = t.shape
     v2, t2 = v.clone(), t.clone()
     for n in range(b):

@@ -220,4 +220,5 @@ class BaseTaTLoss(BaseModule):
                 f'num_heads={self.num_heads}, scale={self.scale}, '
                 f'embed={self.embed}, query={self.query!r}, '
                 f'attn_impl={self.attn_impl!r}, '
-                f'normalize={self.normalize!r}, loss_weight={self.loss_weight}')
+                f'normalize={self.normalize!r}, '
+                f'loss_weight={self.loss_weight}')

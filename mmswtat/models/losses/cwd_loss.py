@@ -10,7 +10,7 @@ from .peer_loss import TemperedPeerLoss
 
 @MODELS.register_module()
 class ChannelWiseDivergence(TemperedPeerLoss):
-    """CWD: per-channel spatial softmax, KL(teacher || student), times ``tau^2``.
+    """CWD: per-channel spatial softmax, KL(teacher || student), x tau^2.
 
     Shu et al., "Channel-wise Knowledge Distillation for Dense Prediction",
     ICCV 2021. ``L = loss_weight * tau^2 / (N C) * sum_{n,c} sum_i

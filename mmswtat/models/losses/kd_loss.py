@@ -10,7 +10,9 @@ from .peer_loss import TemperedPeerLoss
 
 @MODELS.register_module()
 class KDLoss(TemperedPeerLoss):
-    """``loss_weight * tau^2 * mean KL(softmax(z_t / tau) || softmax(z_s / tau))``.
+    """Hinton KD: ``loss_weight * tau^2 * mean KL(p_t || p_s)``.
+
+    ``p = softmax(z / tau)`` over classes.
 
     Hinton et al., "Distilling the Knowledge in a Neural Network", 2015. The
     KL is taken over classes (dim 1) for each sample ``(N, C)`` or each pixel

@@ -5,7 +5,7 @@ from .kd_loss import KDLoss
 
 @MODELS.register_module()
 class KLDivLoss(KDLoss):
-    """``tau^2 * KL(softmax(z_t / tau) || softmax(z_s / tau))`` per sample/pixel.
+    """``tau^2 * KL(p_t || p_s)`` per sample/pixel, ``p = softmax(z / tau)``.
 
     The same loss as :class:`KDLoss` (one implementation,
     :func:`~mmswtat.models.ops.kd_divergence`), under the name existing

@@ -7,7 +7,10 @@ from .kd import softmax_kl
 def channel_wise_divergence(student: Tensor,
                             teacher: Tensor,
                             tau: float = 1.0) -> Tensor:
-    """``tau^2 / (N C) * sum_{n,c} KL(softmax_hw(t_nc / tau) || softmax_hw(s_nc / tau))``.
+    """CWD: ``tau^2 / (N C) * sum_{n,c} KL(q^t_nc || q^s_nc)``.
+
+    ``q_nc = softmax_hw(z_nc / tau)`` is channel ``c`` of sample ``n`` as a
+    distribution over positions.
 
     Each channel of each sample becomes a distribution over its ``H * W``
     positions (softmax at temperature ``tau``); the KL of teacher to student

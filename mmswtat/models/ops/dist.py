@@ -30,7 +30,7 @@ def pearson_rows(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 def dist_rows(logits: Tensor, valid_mask: Optional[Tensor] = None) -> Tensor:
-    """Logits as ``(R, C)`` rows: ``(N, C)`` as is; ``(N, C, H, W)`` one row per pixel.
+    """Logits as ``(R, C)`` rows: ``(N, C)`` as is, else one row per pixel.
 
     Args:
         logits: ``(N, C)`` or ``(N, C, H, W)``.
@@ -52,7 +52,7 @@ def dist_terms(student: Tensor,
                tau: float = 1.0,
                valid_mask: Optional[Tensor] = None,
                eps: float = 1e-8) -> Tuple[Tensor, Tensor]:
-    """The inter- and intra-class relation losses of DIST, each times ``tau^2``.
+    """DIST's inter- and intra-class relation losses, each times ``tau^2``.
 
     ``inter = 1 - mean_r rho(Y_s[r, :], Y_t[r, :])`` (each sample's class
     distribution); ``intra = 1 - mean_c rho(Y_s[:, c], Y_t[:, c])`` (each

@@ -6,7 +6,6 @@ temperature, ``p = softmax(z / tau)`` over the class dim.
 """
 from typing import Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
