@@ -180,9 +180,9 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
     distill = distill_config(method, settings, weight, knobs)
     size = settings.data.size
     if distill is None:
-        cfg = run_config(seg_model(settings.student, size,
-                                   background_weight=settings.background_weight),
-                         settings,
+        student = seg_model(settings.student, size,
+                            background_weight=settings.background_weight)
+        cfg = run_config(student, settings,
                          settings.student_train, prep.data_root, work_dir,
                          seed, load_from=init)
     else:
