@@ -87,7 +87,8 @@ def test_digit_scenes_deterministic_disjoint_and_voc_readable(tmp_path):
     s = DigitSceneSettings(num_train=6, num_val=3, size=48, seed=3)
     write_digit_scenes(str(tmp_path / 'a'), s)
     write_digit_scenes(str(tmp_path / 'b'), s)
-    for sub in ('JPEGImages/train_00002.jpg', 'SegmentationClass/val_00001.png'):
+    for sub in ('JPEGImages/train_00002.jpg',
+                'SegmentationClass/val_00001.png'):
         assert open(tmp_path / 'a' / sub, 'rb').read() == open(
             tmp_path / 'b' / sub, 'rb').read()
     train, val = split_digits(1797, s.val_fraction, s.seed)

@@ -167,7 +167,7 @@ def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
 
 def iter_scenes(settings: DigitSceneSettings
                 ) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]:
-    """Yield ``(split, name, image, label)`` for every scene, deterministically."""
+    """Yield ``(split, name, image, label)`` of every scene, in order."""
     digits, targets, photos = load_sources()
     train_ids, val_ids = split_digits(len(digits), settings.val_fraction,
                                       settings.seed)

@@ -8,7 +8,7 @@ Runner (the shipped distiller and config fragments). See docs/accuracy.md.
 
 Usage::
 
-    python tools/analysis/accuracy_benchmark.py                  # table, 3 seeds
+    python tools/analysis/accuracy_benchmark.py                # table, 3 seeds
     python tools/analysis/accuracy_benchmark.py --sweep --seeds 1
     python tools/analysis/accuracy_benchmark.py --best-from OUT/sweep.json
     python tools/analysis/accuracy_benchmark.py --quick           # smoke run

@@ -38,7 +38,7 @@ def sweep_grid(methods: Sequence[str],
 
 
 def best_settings(sweep_json: str) -> Dict[str, Setting]:
-    """``{method: (method, weight, knobs)}`` at each method's best sweep row."""
+    """``{method: (method, weight, knobs)}``: each method's best sweep row."""
     with open(sweep_json) as f:
         rows = summarise(json.load(f)['runs'])
     return {m: (m, r['weight'], r['knobs'])

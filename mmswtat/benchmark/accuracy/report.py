@@ -1,4 +1,4 @@
-"""Aggregate benchmark records into a JSON file, a Markdown table and a chart."""
+"""Benchmark records -> a JSON file, a Markdown table and a bar chart."""
 import json
 import math
 import os.path as osp

@@ -104,7 +104,8 @@ class BenchmarkSettings:
         side = self.data.size // 8
         if side < 2 * self.window_size:
             raise ValueError(
-                f'scene size {self.data.size} gives a {side}x{side} layer4 map '
+                f'scene size {self.data.size} gives a {side}x{side} layer4 '
+                f'map '
                 f'(stride 8), which holds fewer than 2 windows of '
                 f'{self.window_size} per side: SW-TaT would be global TaT. '
                 f'Use window_size <= {side // 2} or a larger scene size')
