@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
+from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, BenchmarkSettings,
                                         distill_config, quick_settings)
+from mmswtat.benchmark.accuracy.methods import method_label
 from mmswtat.benchmark.accuracy.cache import cached
 from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
                                            split_digits, write_digit_scenes)
@@ -30,17 +31,75 @@ def test_quick_run_writes_table_and_chart(tmp_path):
     out = _tool().main(['--quick', '--seeds', '1', '--out-dir',
                         str(tmp_path)])
     runs = out['records']
-    assert sorted(r['method'] for r in runs) == sorted(METHODS)
-    assert all(np.isfinite(r['mIoU']) and r['iters'] == 2 for r in runs)
+    main = [r for r in runs if 'iters' not in r['knobs']]
+    assert sorted(r['method'] for r in main) == sorted(DEFAULT_METHODS)
+    assert all(np.isfinite(r['mIoU']) and r['iters'] == 2 for r in main)
+    # the baseline at N/2 and 2N (plateau, matched compute)
+    assert sorted(r['iters'] for r in runs if r['knobs']) == [1, 4]
     md = open(tmp_path / 'table.md').read()
-    for m in METHODS.values():
-        assert f'| {m.label} |' in md
-    assert '| teacher |' in md
+    for m in DEFAULT_METHODS:
+        assert f'| {method_label(m)} |' in md
+    assert '| SW-TaT + PM (head) + CWD (logits) | 3 + 3 |' not in md
+    assert '| SW-TaT + PM (head) + CWD (logits) | 0.1 + 3 |' in md
+    assert '| teacher |' in md and 'matched-compute none' in md
+    assert 'Undistilled student by schedule length: 1 it' in md
     with open(tmp_path / 'table.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     data = json.load(open(tmp_path / 'table.json'))
-    assert len(data['runs']) == len(METHODS)
-    assert {row['method'] for row in data['summary']} == set(METHODS)
+    assert len(data['runs']) == len(DEFAULT_METHODS) + 2
+    assert {row['method'] for row in data['summary']} == set(DEFAULT_METHODS)
+
+
+def test_matched_compute_interpolates_the_baseline_schedule():
+    from mmswtat.benchmark.accuracy.report import (baseline_curve,
+                                                   markdown,
+                                                   matched_compute)
+    rows = [dict(method='none', knobs={}, iters=300, mean=10.0, std=0.0,
+                 s_per_it=0.2, weight=None, n=1, seeds=[0], values=[10.0]),
+            dict(method='none', knobs=dict(iters=600), iters=600, mean=16.0,
+                 std=0.0, s_per_it=0.2, weight=None, n=1, seeds=[0],
+                 values=[16.0]),
+            dict(method='cwd', knobs={}, iters=300, mean=20.0, std=0.0,
+                 s_per_it=0.3, weight=9.0, n=1, seeds=[0], values=[20.0])]
+    curve = baseline_curve(rows)
+    assert [c[0] for c in curve] == [300, 600]
+    ratio, value, extrapolated = matched_compute(rows[2], rows[0], curve)
+    # 1.5x the cost: the baseline at 450 iterations, halfway: 13.0
+    assert ratio == pytest.approx(1.5) and value == pytest.approx(13.0)
+    assert not extrapolated
+    md = markdown(rows, dict(mIoU=30.0, s_per_it=0.5))
+    assert '| CWD (logits) | 9 |  | 20.00 ± 0.00 | +10.00 | +10.00 ± 0.00 ' \
+        '| 1 | 0.300 | 1.50x | 13.00 | +7.00 | 50% |' in md
+
+
+def test_recipe_is_a_list_of_adapted_fragments():
+    s = BenchmarkSettings()
+    d = distill_config('swtat_head+cwd', s, weight=3.0)
+    assert isinstance(d, list) and len(d) == 2
+    head, cwd = d
+    conn = head['connectors']['sh']
+    assert (conn['in_channels'], conn['out_channels']) == (
+        s.student.head_channels, s.teacher.head_channels)
+    assert head['student_recorders'] == dict(head='decode_head.bottleneck')
+    sw = head['distill_losses']['loss_swtat_head']
+    assert (sw['window_size'], sw['shift_size']) == (4, 2)
+    assert sw['loss_weight'] == pytest.approx(0.3)
+    assert cwd['distill_losses']['loss_cwd']['loss_weight'] == \
+        pytest.approx(9.0)
+    pre = distill_config('swtat_head', s, knobs=dict(preact=True))
+    assert pre['student_recorders']['head'] == dict(
+        module='decode_head.bottleneck.bn', clone=True)
+    assert 'preact' not in pre['distill_losses']['loss_swtat_head']
+
+
+def test_unknown_regime_lists_the_choices(tmp_path):
+    from mmswtat.benchmark.accuracy.settings import regime_settings
+    assert regime_settings('long').student_train.iters == 2000
+    with pytest.raises(ValueError, match="unknown regime 'longer'; choose "
+                       'from default, long'):
+        regime_settings('longer')
+    with pytest.raises(SystemExit):
+        _tool().parse_args(['--regime', 'longer'])
 
 
 def test_unknown_method_is_one_clear_error(tmp_path):

@@ -1,7 +1,7 @@
 """Write a ready, commented distillation config for a student/teacher pair.
 
     python tools/make_distill_config.py STUDENT_CFG TEACHER_CFG
-        [--teacher-ckpt PATH] [--method swtat|sw|tat] [--out FILE]
+        [--teacher-ckpt PATH] [--method swtat|swtat_head+cwd|...] [--out FILE]
 
 Both configs are mmseg, mmdet or mmpretrain configs (local files or
 ``scope::path``). The models are built offline with random weights and run
@@ -35,8 +35,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--method',
         default='swtat',
-        choices=sorted(METHODS),
-        help='distillation losses (default: swtat = SW-TaT + patch merging)')
+        help='distillation method or recipe: one of ' + ', '.join(METHODS) +
+        ', or several joined by + (e.g. swtat_head+cwd: SW-TaT on the '
+        "decode head's last feature plus CWD on the logits); default: "
+        'swtat = SW-TaT + patch merging on the matched map')
     parser.add_argument(
         '--out', help='output config file (default: print to stdout)')
     return parser.parse_args()

@@ -2,12 +2,14 @@
 import os.path as osp
 import re
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
 
-from .match import Plan, choose_window, match
-from .methods import KD_LOSS, METHODS, LossContext, method_losses
+from mmswtat.recipes import COMPONENTS, FRAGMENTS, parse_recipe
+from .match import Pair, Plan, choose_window, match
+from .methods import (GENERATOR_COMPONENTS, KD_LOSS, METHODS, LossContext,
+                      method_losses)
 from .probe import ModelProbe, probe_model
 from .render import comment_block, format_value
 
@@ -23,24 +25,36 @@ def _connector_name(module: str, neck: bool) -> str:
     return f's{found.group(1)}' if found else 'proj'
 
 
-def build_distill(plan: Plan, method: str,
-                  task: str) -> Tuple[dict, List[str]]:
-    """The ``distill=dict(...)`` of a plan and the comment lines explaining
-    it."""
-    neck = plan.kind == 'neck'
-    rec = 'fpn' if neck else 'feat'
-    c_s, c_t = plan.channels
-    first = plan.pairs[0]
+def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
+                  name: str, task: str, rec: str, suffix: str = '',
+                  connector_name: Optional[str] = None,
+                  logits: Optional[Pair] = None) -> Tuple[dict, List[str]]:
+    """The fragment of one feature component on ``pairs``, and its notes.
+
+    Args:
+        pairs: The matched maps (one, or one per neck level).
+        neck: Several levels of a neck.
+        crop: The training crop.
+        name: The feature component (:data:`LOSS_BUILDERS`).
+        task: ``'seg'``, ``'det'`` or ``'cls'``.
+        rec: Recorder name; ``suffix`` is appended to the loss names.
+        connector_name: Shared connector name where channels differ
+            (default from the module path).
+        logits: Classifier logits: adds Hinton KD on them.
+    """
+    c_s, c_t = pairs[0].student.channels, pairs[0].teacher.channels
+    first = pairs[0]
     distill = dict(
         student_recorders={rec: first.student.module},
         teacher_recorders={rec: first.teacher.module})
-    if plan.logits is not None:
-        distill['student_recorders']['logits'] = plan.logits.student.module
-        distill['teacher_recorders']['logits'] = plan.logits.teacher.module
+    if logits is not None:
+        distill['student_recorders']['logits'] = logits.student.module
+        distill['teacher_recorders']['logits'] = logits.teacher.module
     notes = []
     connector = None
     if c_s != c_t:
-        connector = _connector_name(first.student.module, neck)
+        connector = connector_name or _connector_name(first.student.module,
+                                                      neck)
         distill['connectors'] = {
             connector: dict(type='mmswtat.ConvBNConnector',
                             in_channels=c_s, out_channels=c_t)}
@@ -57,10 +71,10 @@ def build_distill(plan: Plan, method: str,
                   '']
     windows = []
     notes.append('Windows (in tokens of the teacher map at the training '
-                 f'crop {plan.crop[0]}x{plan.crop[1]}; the student map is '
+                 f'crop {crop[0]}x{crop[1]}; the student map is '
                  'resized to it):')
-    for pair in plan.pairs:
-        size = pair.teacher.size_at(plan.crop)
+    for pair in pairs:
+        size = pair.teacher.size_at(crop)
         window, shift, why = choose_window(size)
         windows.append((window, shift))
         level = f' level {pair.teacher.index}' if neck else ''
@@ -71,9 +85,10 @@ def build_distill(plan: Plan, method: str,
         'object part, and memory is tokens*64 instead of tokens^2.', '']
     ctx = LossContext(c_t, windows, neck,
                       weight=0.1 if task == 'seg' else 1.0)
-    losses = method_losses(method, ctx, task)
-    notes.append(f'Method {method!r}: {METHODS[method].comment}')
-    if method == 'swtat' and task == 'cls':
+    losses = {k + suffix: v
+              for k, v in method_losses(name, ctx, task).items()}
+    notes.append(f'Method {name!r}: {COMPONENTS[name].comment}')
+    if name == 'swtat' and task == 'cls':
         notes.append('  No patch-merging term on classification maps: the '
                      'window passes already reach most of a small map.')
     if neck:
@@ -83,7 +98,7 @@ def build_distill(plan: Plan, method: str,
             '(1/sqrt(d)) because patch merging makes tokens up to '
             f'{c_t}*4^k wide; num_merges=\'auto\' merges 2x2 until at most '
             '1024 tokens remain on every level.']
-    elif 'loss_pmtat' in losses:
+    elif 'loss_pmtat' + suffix in losses:
         notes.append('  Patch merging: one 2x2 merge, then a global TaT on '
                      'the coarse tokens (the long-range part windows miss).')
     notes += [f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1, '
@@ -97,27 +112,111 @@ def build_distill(plan: Plan, method: str,
                   'sweep it if the distillation terms dominate the task '
                   'loss.')]
     mappings = {}
-    for name in losses:
+    for loss in losses:
         student = rec if connector is None and not neck else dict(
             recorder=rec)
         teacher = rec
         if neck:
-            student['index'] = [p.student.index for p in plan.pairs]
+            student['index'] = [p.student.index for p in pairs]
             teacher = dict(recorder=rec,
-                           index=[p.teacher.index for p in plan.pairs])
+                           index=[p.teacher.index for p in pairs])
         if connector is not None:
             student['connector'] = connector
-        mappings[name] = dict(student=student, teacher=teacher)
-    if plan.logits is not None:
+        mappings[loss] = dict(student=student, teacher=teacher)
+    if logits is not None:
         losses['loss_kd'] = dict(KD_LOSS)
         mappings['loss_kd'] = dict(student='logits', teacher='logits')
-        notes += ['', f'Logit KD on head.fc ({plan.logits.teacher.channels} '
+        notes += ['', f'Logit KD on head.fc ({logits.teacher.channels} '
                   f'classes): {KD_LOSS["type"]} with tau = '
                   f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
                   f'{KD_LOSS["loss_weight"]}.']
     distill['distill_losses'] = losses
     distill['loss_forward_mappings'] = mappings
     return distill, notes
+
+
+def _logit_part(name: str) -> Tuple[dict, List[str]]:
+    """A dense logit component: its shipped fragment as it is (mmseg's
+    ``decode_head.conv_seg`` on both sides; the losses need no channels)."""
+    comp = COMPONENTS[name]
+    file, key = comp.fragment
+    cfg = Config.fromfile(_resolve(FRAGMENTS + file))
+    part = cfg[key].to_dict()
+    return part, [
+        f'Method {name!r}: {comp.comment} From the shipped fragment '
+        f'configs/_base_/distill/{file} ({key}): weight '
+        f'{comp.published:g} ({comp.source}).']
+
+
+def build_distill(plan: Plan, method: str,
+                  task: str) -> Tuple[Union[dict, List[dict]], List[str]]:
+    """The ``distill=`` of a plan and the comment lines explaining it.
+
+    Args:
+        plan: The matched maps.
+        method: A recipe of :mod:`mmswtat.recipes` (``'swtat'``,
+            ``'swtat_head+cwd'``...) whose components the generator writes
+            for ``task`` (:data:`GENERATOR_COMPONENTS`).
+        task: ``'seg'``, ``'det'`` or ``'cls'``.
+
+    Returns:
+        One fragment dict for one component, else a list of fragments (the
+        distiller merges them), and the notes.
+
+    Raises:
+        ValueError: Unknown method or one the task cannot take, two feature
+            components on the same map, or no head feature.
+    """
+    comps = parse_recipe(method, GENERATOR_COMPONENTS[task])
+    same_map = [c.name for c in comps
+                if c.kind == 'feature' and c.placement != 'head']
+    if len(same_map) > 1:
+        raise ValueError(f'method {method!r}: {same_map} all distil the '
+                         'same matched map; keep one of them')
+    parts, notes = [], []
+    for comp in comps:
+        if comp.kind == 'logit' and task == 'cls':
+            if same_map:
+                notes += ['', "Method 'kd': classifiers get logit KD on "
+                          'head.fc with their feature loss already.']
+                continue
+            part = dict(
+                student_recorders=dict(logits=plan.logits.student.module),
+                teacher_recorders=dict(logits=plan.logits.teacher.module),
+                distill_losses=dict(loss_kd=dict(KD_LOSS)),
+                loss_forward_mappings=dict(
+                    loss_kd=dict(student='logits', teacher='logits')))
+            more = [f'Logit KD on head.fc ({plan.logits.teacher.channels} '
+                    f'classes): {KD_LOSS["type"]} with tau = '
+                    f'{KD_LOSS["tau"]}, weight {KD_LOSS["loss_weight"]}.']
+        elif comp.kind == 'logit':
+            part, more = _logit_part(comp.name)
+        elif comp.placement == 'head':
+            if plan.head is None:
+                raise ValueError(
+                    f"method {comp.name!r} distils the decode head's last "
+                    'feature, which the generator finds for mmseg heads '
+                    'ending in bottleneck, fpn_bottleneck, conv_cat or convs '
+                    '(ASPP, PSP, UPer, FCN) at one stride in both models; '
+                    'write its recorders by hand (configs/_base_/distill/'
+                    'swtat_head_r101_to_r18.py shows how)')
+            part, more = _feature_part([plan.head], False, plan.crop,
+                                       comp.name, task, 'head', '_head',
+                                       'sh')
+            more = [f'Placement: the decode head\'s last feature '
+                    f'({plan.head.student.module}), where the official '
+                    'TaT-seg code distils.'] + more
+        else:
+            part, more = _feature_part(plan.pairs, plan.kind == 'neck',
+                                       plan.crop, comp.name, task,
+                                       'fpn' if plan.kind == 'neck' else
+                                       'feat', logits=plan.logits)
+        parts.append(part)
+        notes += ([''] if notes else []) + more
+    if len(parts) > 1:
+        notes += ['', f'Recipe {method!r}: a list of fragments, merged by the '
+                  'distiller name by name (shared names must be identical).']
+    return (parts[0] if len(parts) == 1 else parts), notes
 
 
 def _teacher_overrides(teacher: ModelProbe) -> dict:
@@ -162,7 +261,9 @@ def make_distill_config(student_cfg: str,
         student_cfg: Student config file or ``scope::path``; the output
             inherits it (data, schedule, runtime).
         teacher_cfg: Teacher config file or ``scope::path``.
-        method: A key of :data:`~mmswtat.config_gen.methods.METHODS`.
+        method: A recipe (``'swtat'``, ``'swtat_head+cwd'``, ...) of the
+            components :data:`~.methods.GENERATOR_COMPONENTS` lists for the
+            pair's task.
         teacher_ckpt: Teacher checkpoint path/URL; default: the teacher's
             metafile ``Weights``, else a placeholder that fails at build.
         command: The command line, written into the header.
@@ -171,9 +272,7 @@ def make_distill_config(student_cfg: str,
         ValueError: Unknown method, unsupported config.
         MatchError: No features to pair (the message lists both sides).
     """
-    if method not in METHODS:
-        raise ValueError(f'unknown method {method!r}; choose one of '
-                         f'{", ".join(METHODS)}')
+    parse_recipe(method, METHODS)  # before the (slow) probes
     student = probe_model(student_cfg, 'student')
     teacher = probe_model(teacher_cfg, 'teacher')
     plan = match(student, teacher)

@@ -24,6 +24,9 @@ class Plan:
             level of the two necks).
         pairs: The matched maps (one for ``'dense'``).
         logits: Classifier logits (``head.fc``) for logit KD, else ``None``.
+        head: The decode heads' last features (segmentors whose heads
+            :func:`~.probe.head_feature_path` knows, at one stride), else
+            ``None``.
         crop: Training ``(H, W)`` (the student config's, whose data the
             distillation config inherits).
     """
@@ -31,6 +34,7 @@ class Plan:
     pairs: List[Pair]
     logits: Optional[Pair]
     crop: Tuple[int, int]
+    head: Optional[Pair] = None
 
     @property
     def channels(self) -> Tuple[int, int]:
@@ -119,8 +123,12 @@ def match(student: ModelProbe, teacher: ModelProbe) -> Plan:
     if student.neck and teacher.neck:
         return Plan('neck', _match_neck(student, teacher), logits,
                     student.crop)
+    head = None
+    if student.head is not None and teacher.head is not None and \
+            student.head.stride == teacher.head.stride:
+        head = Pair(student.head, teacher.head)
     return Plan('dense', [_match_dense(student, teacher)], logits,
-                student.crop)
+                student.crop, head)
 
 
 def choose_window(size: Tuple[int, int]) -> Tuple[int, int, str]:

@@ -1,9 +1,12 @@
-"""The distillation methods the generator can write, and logit KD.
+"""The feature losses the generator writes for each feature component.
 
-Add a method by adding an entry to ``METHODS``: a function from the matched
-maps (:class:`LossContext`) to ``{loss_name: loss config}`` plus a comment.
-Every loss gets the same recorded (and, where channels differ, connected)
-features; the generator writes the recorders, connector and mappings.
+The methods themselves (names, labels, published weights, comments) are the
+table of :mod:`mmswtat.recipes`, shared with the accuracy benchmark; here a
+feature component gets a function from the matched maps
+(:class:`LossContext`) to ``{loss_name: loss config}``. Every loss gets the
+same recorded (and, where channels differ, connected) features; the
+generator writes the recorders, connector and mappings. Logit components
+(CWD, DIST, KD on dense heads) are their shipped fragments as they are.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
@@ -90,39 +93,39 @@ def tat(ctx: LossContext) -> Dict[str, dict]:
     return dict(loss_tat=cfg)
 
 
-@dataclass
-class Method:
-    """One ``--method`` choice."""
-    losses: Callable[[LossContext], Dict[str, dict]]
-    comment: str
+def fitnet(ctx: LossContext) -> Dict[str, dict]:
+    """FitNet: the mean squared error to the teacher map (behind the same
+    connector)."""
+    return dict(loss_fitnet=dict(type='mmswtat.FeatureMSELoss',
+                                 loss_weight=ctx.level_weight))
 
 
-METHODS: Dict[str, Method] = {
-    'swtat':
-    Method(
-        swtat, 'SW-TaT: window passes (plain and shifted by half a window) '
-        'plus a patch-merging pass (2x2 space-to-depth, then a global TaT '
-        'on the coarse tokens), the paper\'s L_SW + L_PM.'),
-    'sw':
-    Method(
-        lambda ctx: swtat(ctx, with_pm=False),
-        'SW-TaT window passes only (no patch-merging term).'),
-    'tat':
-    Method(tat, 'Global TaT (one window covering each map).'),
-}
+#: Feature-loss builders of the generator's feature components (names of
+#: :data:`mmswtat.recipes.COMPONENTS`).
+LOSS_BUILDERS: Dict[str, Callable[[LossContext], Dict[str, dict]]] = dict(
+    swtat=swtat, swtat_head=swtat, sw=lambda ctx: swtat(ctx, with_pm=False),
+    tat=tat, fitnet=fitnet)
+#: Components the generator writes, by task.
+GENERATOR_COMPONENTS = dict(
+    seg=('swtat', 'swtat_head', 'sw', 'tat', 'fitnet', 'cwd', 'dist', 'kd'),
+    det=('swtat', 'sw', 'tat', 'fitnet'),
+    cls=('swtat', 'sw', 'tat', 'fitnet', 'kd'))
+#: Every name the generator takes (``--method`` help).
+METHODS = tuple(dict.fromkeys(n for names in GENERATOR_COMPONENTS.values()
+                              for n in names))
 
 
 def method_losses(name: str, ctx: LossContext, task: str) -> Dict[str, dict]:
-    """The feature losses of method ``name``.
+    """The feature losses of feature component ``name``.
 
     Raises:
-        ValueError: Unknown method, listing the known ones.
+        ValueError: Not a feature component of the generator.
     """
-    if name not in METHODS:
-        raise ValueError(f'unknown method {name!r}; choose one of '
-                         f'{", ".join(METHODS)}')
+    if name not in LOSS_BUILDERS:
+        raise ValueError(f'unknown feature method {name!r}; choose one of '
+                         f'{", ".join(LOSS_BUILDERS)}')
     if name == 'swtat' and task == 'cls':
         # No patch merging on small classification maps (the window passes
         # already reach most of a 7x7 map), as the shipped cls fragment.
         return swtat(ctx, with_pm=False)
-    return METHODS[name].losses(ctx)
+    return LOSS_BUILDERS[name](ctx)

@@ -66,6 +66,8 @@ class ModelProbe:
             forward order (so the last one is the deepest stage).
         neck: The neck's output levels when it returns a tuple of maps.
         logits: ``head.fc`` of a classifier.
+        head: The decode head's last feature (the classifier's input) of a
+            segmentor, when :func:`head_feature_path` knows the head.
         model_cfg: The model config (with ``_scope_``), as the distiller
             would load it.
     """
@@ -77,6 +79,7 @@ class ModelProbe:
     stages: List[Feature] = field(default_factory=list)
     neck: List[Feature] = field(default_factory=list)
     logits: Optional[Feature] = None
+    head: Optional[Feature] = None
     model_cfg: Dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> List[str]:
@@ -85,6 +88,8 @@ class ModelProbe:
         lines += [f.describe(self.crop) for f in self.neck]
         if self.logits is not None:
             lines.append(self.logits.describe(self.crop))
+        if self.head is not None:
+            lines.append(self.head.describe(self.crop) + ' (head feature)')
         return lines
 
 
@@ -168,13 +173,37 @@ def strip_pretrained(model_cfg: Any) -> Any:
     return model_cfg
 
 
+def head_feature_path(model: nn.Module) -> Optional[str]:
+    """The module whose output the decode head's classifier reads.
+
+    mmseg's ASPPHead/PSPHead/DepthwiseSeparableASPPHead end in
+    ``bottleneck``, UPerHead in ``fpn_bottleneck``, FCNHead in ``conv_cat``
+    (``concat_input=True``) or the last of ``convs``. Each is an mmcv
+    ConvModule, so ``<path>.bn`` is the pre-activation feature (record it
+    with ``clone=True``). None for other heads.
+    """
+    head = getattr(model, 'decode_head', None)
+    if head is None:
+        return None
+    for name in ('bottleneck', 'fpn_bottleneck'):
+        if isinstance(getattr(head, name, None), nn.Module):
+            return f'decode_head.{name}'
+    if getattr(head, 'concat_input', False) and hasattr(head, 'conv_cat'):
+        return 'decode_head.conv_cat'
+    convs = getattr(head, 'convs', None)
+    if isinstance(convs, nn.Sequential) and len(convs):
+        return f'decode_head.convs.{len(convs) - 1}'
+    return None
+
+
 def _is_map(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and x.dim() == 4
 
 
 def _record(model: nn.Module, task: str, side: Tuple[int, int]):
     """Run one batch; return backbone children outputs (in forward order),
-    the neck output and the head.fc output."""
+    the neck output, the head.fc output and the decode head's last
+    feature."""
     backbone_out: List[Tuple[str, torch.Tensor]] = []
     seen: Dict[str, Any] = {}
     handles = []
@@ -185,7 +214,10 @@ def _record(model: nn.Module, task: str, side: Tuple[int, int]):
                 backbone_out.append((f'backbone.{name}', out))
 
         handles.append(child.register_forward_hook(hook))
-    for path in ('neck', 'head.fc'):
+    head_path = head_feature_path(model) if task == 'seg' else None
+    for path in ('neck', 'head.fc', head_path):
+        if path is None:
+            continue
         try:
             module = model.get_submodule(path)
         except AttributeError:
@@ -195,14 +227,16 @@ def _record(model: nn.Module, task: str, side: Tuple[int, int]):
     x = torch.randn(1, 3, *side)
     try:
         with torch.no_grad():
-            if task == 'cls':
+            if task == 'cls' or head_path is not None:
                 model(x, mode='tensor')
             else:
                 model.extract_feat(x)
     finally:
         for h in handles:
             h.remove()
-    return backbone_out, seen.get('neck'), seen.get('head.fc')
+    head = seen.get(head_path) if head_path else None
+    return (backbone_out, seen.get('neck'), seen.get('head.fc'),
+            (head_path, head) if _is_map(head) else None)
 
 
 def _stride(side: Tuple[int, int], out: torch.Tensor) -> int:
@@ -239,7 +273,7 @@ def probe_model(cfg_path: str, role: str = 'model') -> ModelProbe:
                          'generator handles backbone(+neck) models')
     side = tuple(min(c, PROBE_SIDE) for c in crop)
     side = (max(side), max(side))
-    stages_out, neck_out, logits = _record(model, task, side)
+    stages_out, neck_out, logits, head = _record(model, task, side)
     by_stride: Dict[int, Feature] = {}
     for path, out in stages_out:
         stride = _stride(side, out)
@@ -256,5 +290,8 @@ def probe_model(cfg_path: str, role: str = 'model') -> ModelProbe:
         ]
     if task == 'cls' and isinstance(logits, torch.Tensor):
         probe.logits = Feature('head.fc', int(logits.shape[-1]), 0)
+    if head is not None:
+        probe.head = Feature(head[0], int(head[1].shape[1]),
+                             _stride(side, head[1]))
     del model
     return probe

@@ -21,16 +21,32 @@ import argparse
 import dataclasses
 import os
 
-from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
+from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         check_methods, quick_settings,
                                         run_sweep, run_table, sweep_grid)
-from mmswtat.benchmark.accuracy.bench import WEIGHT_FACTORS, best_settings
+from mmswtat.benchmark.accuracy.bench import (METHOD_KNOBS, WEIGHT_FACTORS,
+                                              best_settings)
+from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--methods', nargs='+', default=list(METHODS),
-                   help=f'methods to run (default all: {" ".join(METHODS)})')
+    p.add_argument('--methods', nargs='+', default=list(DEFAULT_METHODS),
+                   help='methods to run: components of mmswtat/recipes.py '
+                   "or recipes joined by + (default: "
+                   f'{" ".join(DEFAULT_METHODS)})')
+    p.add_argument('--regime', default='default', choices=list(REGIMES),
+                   help='default: 300-iteration students, 1,000-iteration '
+                   'teacher; long: 2,000-iteration students, a full-width '
+                   'teacher trained 5,000 iterations (docs/accuracy.md)')
+    p.add_argument('--size', type=int,
+                   help='scene size in pixels (default 64: an 8x8 layer4 '
+                   'map); SW-TaT keeps window 4, shift 2')
+    p.add_argument('--baseline-factors', nargs='*', type=float,
+                   default=[0.5, 2.0],
+                   help='table: also train the undistilled student for '
+                   'these multiples of the schedule (its plateau, N/2 vs N, '
+                   'and the matched-compute column); none to skip')
     p.add_argument('--seeds', type=int, default=3,
                    help='number of seeds (0..N-1); mean ± std over them')
     p.add_argument('--first-seed', type=int, default=0,
@@ -46,6 +62,10 @@ def parse_args(argv=None):
     p.add_argument('--report-only', action='store_true',
                    help='train nothing: report the --reuse runs that the '
                    'table/sweep asks for (merges split runs)')
+    p.add_argument('--knob-methods', nargs='*',
+                   help='sweep: methods whose knob variants are tried '
+                   '(default: every method that has some: swtat, '
+                   'swtat_head); none to skip them')
     p.add_argument('--factors', nargs='+', type=float,
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
@@ -72,7 +92,10 @@ def main(argv=None) -> dict:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    s = quick_settings() if args.quick else BenchmarkSettings()
+    s = quick_settings() if args.quick else regime_settings(args.regime)
+    if args.size:
+        s = dataclasses.replace(s, data=dataclasses.replace(
+            s.data, size=args.size))
     if args.iters:
         s = dataclasses.replace(s, student_train=dataclasses.replace(
             s.student_train, iters=args.iters))
@@ -85,13 +108,19 @@ def main(argv=None) -> dict:
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.sweep:
-        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS)
+        knobs = None if args.knob_methods is None else {
+            m: v for m, v in METHOD_KNOBS.items() if m in args.knob_methods}
+        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS,
+                          knobs)
         out = run_sweep(s, grid, seeds, args.out_dir, cache,
                         reuse=args.reuse, report_only=args.report_only)
     else:
         best = best_settings(args.best_from) if args.best_from else None
+        extra = baseline_grid(args.baseline_factors or (),
+                              s.student_train.iters)
         out = run_table(s, args.methods, seeds, args.out_dir, cache, best,
-                        reuse=args.reuse, report_only=args.report_only)
+                        reuse=args.reuse, report_only=args.report_only,
+                        extra=extra)
     print(open(out['paths']['md']).read())
     print(f'[accuracy] reports: {out["paths"]}')
     return out

@@ -4,7 +4,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .methods import METHODS, check_methods
+from .methods import check_methods, published_weight
 from .report import best_per_method, summarise, write_report
 from .runs import prepare, run_method
 from .settings import BenchmarkSettings
@@ -15,26 +15,41 @@ WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
 #: SW-TaT knob variants, each tried at the published weight.
 SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
                dict(normalize='channel'), dict(normalize='teacher_rms'))
+#: Knob variants per method (the head placement: the pre-activation
+#: feature, as the official TaT-seg code takes it).
+METHOD_KNOBS = dict(swtat=SWTAT_KNOBS, swtat_head=(dict(preact=True), ))
 
 Setting = Tuple[str, Optional[float], dict]
 
 
 def sweep_grid(methods: Sequence[str],
                factors: Sequence[float] = WEIGHT_FACTORS,
-               swtat_knobs: Sequence[dict] = SWTAT_KNOBS) -> List[Setting]:
+               knobs: Optional[Dict[str, Sequence[dict]]] = None
+               ) -> List[Setting]:
     """``(method, weight, knobs)`` of the sweep: every method's weight grid
-    around its published weight, plus SW-TaT's knob variants."""
+    around its published weight (a recipe's: factors on its components'
+    published weights), plus the knob variants of :data:`METHOD_KNOBS`
+    (each at the published weight)."""
     check_methods(methods)
+    knobs = METHOD_KNOBS if knobs is None else knobs
     grid: List[Setting] = []
     for name in methods:
-        m = METHODS[name]
-        if m.fragment is None:
+        published = published_weight(name)
+        if published is None:
             grid.append((name, None, {}))
             continue
-        grid += [(name, round(m.published * f, 6), {}) for f in factors]
-        if name == 'swtat':
-            grid += [(name, m.published, dict(k)) for k in swtat_knobs]
+        grid += [(name, round(published * f, 6), {}) for f in factors]
+        grid += [(name, published, dict(k)) for k in knobs.get(name, ())]
     return grid
+
+
+def baseline_grid(factors: Sequence[float],
+                  iters: int) -> List[Setting]:
+    """The undistilled student at other schedule lengths (``iters`` knob):
+    its plateau (N/2 vs N) and the matched-compute reference (what the
+    baseline gains from the wall-clock a costlier method spends)."""
+    return [('none', None, dict(iters=max(1, round(iters * f))))
+            for f in factors if round(iters * f) != iters]
 
 
 def best_settings(sweep_json: str) -> Dict[str, Setting]:
@@ -101,16 +116,18 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
 def run_table(settings: BenchmarkSettings, methods: Sequence[str],
               seeds: Sequence[int], out_dir: str, cache_root: str,
               best: Optional[Dict[str, Setting]] = None, log=print,
-              reuse: Sequence[str] = (), report_only: bool = False) -> dict:
-    """Every method (at its published weight, or at ``best``) x seeds.
+              reuse: Sequence[str] = (), report_only: bool = False,
+              extra: Sequence[Setting] = ()) -> dict:
+    """Every method (at its published weight, or at ``best``) x seeds,
+    plus the ``extra`` settings (e.g. :func:`baseline_grid`).
 
     Seeds run in the outer loop, so a cut-short run still has every method
     at the same number of seeds. Reports are rewritten after each run.
     """
     check_methods(methods)
-    grid = [(best or {}).get(m) or (m, None if METHODS[m].fragment is None
-                                     else METHODS[m].published, {})
+    grid = [(best or {}).get(m) or (m, published_weight(m), {})
             for m in methods]
+    grid += list(extra)
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
                     f'digit scenes, {settings.student_train.iters} it', log,
                     reuse, report_only)

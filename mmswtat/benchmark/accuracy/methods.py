@@ -1,78 +1,112 @@
-"""The methods of the benchmark, each built from a shipped config fragment.
+"""The methods of the benchmark, each built from shipped config fragments.
 
-Every distillation method takes its wiring (recorders, connectors, losses,
-mappings) from a fragment in ``configs/_base_/distill``; only the channel
+A method is a recipe of :mod:`mmswtat.recipes` (the table the config
+generator reads too): one component (``'swtat'``, ``'cwd'``, ...) or several
+joined by ``+`` (``'swtat_head+cwd'``), or ``'none'`` (the undistilled
+student). Every component takes its wiring (recorders, connectors, losses,
+mappings) from its fragment in ``configs/_base_/distill``; only the channel
 counts (and SW-TaT's window for the small map) are adapted to the
-benchmark's networks, and the loss weights set. A method's ``weight``
-scales all its losses, keeping the fragment's ratios between them.
+benchmark's networks, and the loss weights set. A recipe reaches the
+distiller as a list of fragments (``distill=[...]``), merged by the
+distiller as a user's config would be.
+
+Weights. A single method's ``weight`` scales all its losses, keeping the
+fragment's ratios between them (SW-TaT: d = z = weight). A recipe's
+``weight`` is a factor on every component's published weight (``3`` on
+``swtat_head+cwd``: SW-TaT 0.3, CWD 9).
 """
 import copy
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.config import Config
 
 from mmswtat.datasets.digit_scenes import DIGIT_SCENE_CLASSES
+from mmswtat.recipes import (COMPONENTS, FRAGMENTS, Component, parse_recipe,
+                             recipe_label)
 from .settings import BenchmarkSettings
 
-FRAGMENTS = 'mmswtat::_base_/distill/'
-
-
-@dataclass(frozen=True)
-class Method:
-    """One row of the table.
-
-    Attributes:
-        name: CLI name.
-        label: Table label.
-        fragment: ``(file, variable)`` of the shipped fragment, or None.
-        published: The weight its paper / official code uses (sweep centre).
-        source: Where ``published`` comes from.
-        adapt: ``adapt(distill, settings, knobs)`` sets channels (in place).
-    """
-    name: str
-    label: str
-    fragment: Optional[Tuple[str, str]]
-    published: float
-    source: str
-    adapt: Optional[Callable[[dict, BenchmarkSettings, dict], None]] = None
+#: The table's methods (issue 19): single methods, then recipes.
+DEFAULT_METHODS = ('none', 'swtat', 'swtat_head', 'swtat_head+cwd',
+                   'swtat+cwd', 'swtat+kd', 'cwd', 'dist', 'kd', 'fitnet',
+                   'fitnet+cwd')
+#: Components the benchmark can build.
+BENCH_COMPONENTS = ('swtat', 'swtat_head', 'sw', 'tat', 'cwd', 'dist', 'kd',
+                    'fitnet')
+#: Knobs that select a fragment variant instead of setting a loss option.
+VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
 
 
 def _fragment(file: str, key: str) -> dict:
     from mmswtat.utils.config_utils import resolve_config_path
     cfg = Config.fromfile(resolve_config_path(FRAGMENTS + file))
-    return copy.deepcopy(cfg[key].to_dict())
+    out = copy.deepcopy(cfg[key].to_dict())
+    if out.get('connectors') is None:
+        out.pop('connectors', None)
+    return out
 
 
-def _tat_losses(distill: dict, s: BenchmarkSettings, knobs: dict) -> None:
-    """Channels of the layer4 TaT fragments (shared connector or embed)."""
-    cs, ct = s.student.layer4_channels, s.teacher.layer4_channels
+def _channels(distill: dict, cs: int, ct: int) -> None:
+    """Connectors ``cs -> ct``; feature losses see ``ct`` channels behind a
+    shared connector, else ``(cs, ct)``."""
+    shared = bool(distill.get('connectors'))
     for conn in (distill.get('connectors') or {}).values():
         conn.update(in_channels=cs, out_channels=ct)
-    shared = bool(distill.get('connectors'))
     for cfg in distill['distill_losses'].values():
-        cfg.update(student_channels=ct if shared else cs, teacher_channels=ct)
+        for key, value in (('student_channels', ct if shared else cs),
+                           ('teacher_channels', ct), ('channels', ct)):
+            if key in cfg:
+                cfg[key] = value
+
+
+def _tat(distill: dict, s: BenchmarkSettings, knobs: dict, cs: int,
+         ct: int) -> None:
+    _channels(distill, cs, ct)
+    for cfg in distill['distill_losses'].values():
         if cfg['type'].endswith('SWTaTLoss'):
             cfg.update(window_size=s.window_size, shift_size=s.shift_size)
         cfg.update(knobs)
 
 
-def _global_tat(distill: dict, s: BenchmarkSettings, knobs: dict) -> None:
-    """The SW-TaT fragment's wiring with one global TaT loss instead."""
-    losses = distill['distill_losses']
-    cfg = losses.pop('loss_swtat')
+def _swap_loss(distill: dict, old: str, new: Optional[str],
+               **cfg) -> None:
+    """Remove loss ``old``; with ``new``, put its config (updated by
+    ``cfg``) and mapping back under that name."""
+    loss = distill['distill_losses'].pop(old)
+    mapping = distill['loss_forward_mappings'].pop(old)
+    if new is not None:
+        loss.update(cfg)
+        distill['distill_losses'][new] = loss
+        distill['loss_forward_mappings'][new] = mapping
+
+
+def _layer4(distill, s, knobs):
+    _tat(distill, s, knobs, s.student.layer4_channels,
+         s.teacher.layer4_channels)
+
+
+def _head(distill, s, knobs):
+    _tat(distill, s, knobs, s.student.head_channels, s.teacher.head_channels)
+
+
+def _sw(distill, s, knobs):
+    """The layer4 fragment without its patch-merging loss."""
+    _swap_loss(distill, 'loss_pmtat', None)
+    _layer4(distill, s, knobs)
+
+
+def _global_tat(distill, s, knobs):
+    """The layer4 fragment's wiring with one global TaT loss instead."""
+    _swap_loss(distill, 'loss_pmtat', None)
+    loss = distill['distill_losses']['loss_swtat']
     for key in ('window_size', 'shift_size'):
-        cfg.pop(key, None)
-    cfg['type'] = 'mmswtat.TaTLoss'
-    mapping = distill['loss_forward_mappings'].pop('loss_swtat')
-    losses.pop('loss_pmtat')
-    distill['loss_forward_mappings'].pop('loss_pmtat')
-    losses['loss_tat'] = cfg
-    distill['loss_forward_mappings']['loss_tat'] = mapping
-    _tat_losses(distill, s, knobs)
+        loss.pop(key, None)
+    _swap_loss(distill, 'loss_swtat', 'loss_tat', type='mmswtat.TaTLoss')
+    _channels(distill, s.student.layer4_channels, s.teacher.layer4_channels)
+    for cfg in distill['distill_losses'].values():
+        cfg.update(knobs)
 
 
-def _logits(distill: dict, s: BenchmarkSettings, knobs: dict) -> None:
+def _logits(distill, s, knobs):
     """Logit methods: channels are the class count."""
     for cfg in distill['distill_losses'].values():
         for key in ('channels', 'num_classes'):
@@ -81,87 +115,94 @@ def _logits(distill: dict, s: BenchmarkSettings, knobs: dict) -> None:
         cfg.update(knobs)
 
 
-def _feature(distill: dict, s: BenchmarkSettings, knobs: dict) -> None:
-    """layer4 feature methods behind a connector (FitNet)."""
-    cs, ct = s.student.layer4_channels, s.teacher.layer4_channels
-    for conn in (distill.get('connectors') or {}).values():
-        conn.update(in_channels=cs, out_channels=ct)
-    for mapping in distill['loss_forward_mappings'].values():
-        conn = mapping['student'].get('connector') if isinstance(
-            mapping['student'], dict) else None
-        if isinstance(conn, dict):
-            conn.update(in_channels=cs, out_channels=ct)
+def _fitnet(distill, s, knobs):
+    _channels(distill, s.student.layer4_channels, s.teacher.layer4_channels)
     for cfg in distill['distill_losses'].values():
-        for key, value in (('student_channels', ct), ('teacher_channels', ct),
-                           ('channels', ct)):
-            if key in cfg:
-                cfg[key] = value
         cfg.update(knobs)
 
 
-SWTAT_FILE = 'swtat_layer4_r101_to_r18.py'
-
-METHODS: Dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method('none', 'no distillation', None, 0.0, 'baseline'),
-        Method('swtat', 'SW-TaT + PM', (SWTAT_FILE, 'swtat_layer4'), 0.1,
-               'official TaT-seg VOC alpha 0.1', _tat_losses),
-        Method('tat', 'global TaT', (SWTAT_FILE, 'swtat_layer4'), 0.1,
-               'official TaT-seg VOC alpha 0.1', _global_tat),
-        Method('cwd', 'CWD', ('cwd_logits_r101_to_r18.py', 'cwd_logits'),
-               3.0, 'CIRKD, this pair (tau 4)', _logits),
-        Method('dist', 'DIST', ('dist_logits_r101_to_r18.py', 'dist_logits'),
-               1.0, 'official DIST_KD segmentation code', _logits),
-        Method('kd', 'KD', ('kd_logits_r101_to_r18.py', 'kd_logits'), 1.0,
-               'CIRKD, this pair (tau 1)', _logits),
-        Method('fitnet', 'FitNet', ('fitnet_layer4_r101_to_r18.py',
-                                    'fitnet_layer4'), 1.0,
-               'CIRKD FitNet, this pair', _feature),
-    )
-}
+#: ``adapt(distill, settings, knobs)`` of each component (in place).
+ADAPT: Dict[str, Callable[[dict, BenchmarkSettings, dict], None]] = dict(
+    swtat=_layer4, swtat_head=_head, sw=_sw, tat=_global_tat, cwd=_logits,
+    dist=_logits, kd=_logits, fitnet=_fitnet)
 
 
-def check_methods(names) -> None:
-    """Raise one clear error for an unknown method name."""
-    unknown = [n for n in names if n not in METHODS]
-    if unknown:
-        raise ValueError(f'unknown method(s) {unknown}; choose from '
-                         f'{", ".join(METHODS)}')
+def check_methods(names: Sequence[str]) -> None:
+    """Raise one clear error for an unknown method name or recipe."""
+    for name in names:
+        if name != 'none':
+            parse_recipe(name, BENCH_COMPONENTS)
 
 
-def distill_config(name: str, settings: BenchmarkSettings,
-                   weight: Optional[float] = None,
-                   knobs: Optional[dict] = None) -> Optional[dict]:
-    """The ``distill=`` dict of method ``name`` for the benchmark's networks.
+def is_recipe(name: str) -> bool:
+    """Several components (the weight is a factor)."""
+    return '+' in name
 
-    Args:
-        name: A key of :data:`METHODS`.
-        settings: Networks and SW-TaT window.
-        weight: Loss weight (default: the method's published one); losses
-            of one method keep their fragment's ratios.
-        knobs: Loss-config overrides applied to every loss of the method
-            (e.g. ``dict(query='student', scale='auto')``); ``embed=True``
-            on a TaT method selects the fragment's ``*_embed`` variant.
 
-    Returns:
-        The dict, or None for ``'none'``.
-    """
-    check_methods([name])
-    method = METHODS[name]
-    if method.fragment is None:
+def published_weight(name: str) -> Optional[float]:
+    """The sweep centre: a single method's published weight, a recipe's
+    factor 1, None for ``'none'``."""
+    if name == 'none':
         return None
-    knobs = dict(knobs or {})
-    file, key = method.fragment
-    if knobs.pop('embed', False):
-        key = key + '_embed'
+    return 1.0 if is_recipe(name) else COMPONENTS[name].published
+
+
+def method_label(name: str) -> str:
+    return recipe_label(name)
+
+
+def weight_label(name: str, weight: Optional[float]) -> str:
+    """``'0.1'``; a recipe's component weights ``'0.3 + 9'``."""
+    if weight is None or name == 'none':
+        return ''
+    if not is_recipe(name):
+        return f'{weight:g}'
+    return ' + '.join(f'{c.published * weight:g}'
+                      for c in parse_recipe(name))
+
+
+def _component(comp: Component, settings: BenchmarkSettings, weight: float,
+               knobs: dict) -> dict:
+    knobs = dict(knobs if comp.tat else {})
+    file, key = comp.fragment
+    for knob, suffix in VARIANT_KNOBS.items():
+        if knobs.pop(knob, False):
+            key += suffix
     distill = _fragment(file, key)
-    if distill.get('connectors') is None:
-        distill.pop('connectors', None)
-    method.adapt(distill, settings, knobs)
-    weight = method.published if weight is None else weight
+    ADAPT[comp.name](distill, settings, knobs)
     losses = distill['distill_losses']
     top = max(float(c.get('loss_weight', 1.0)) for c in losses.values())
     for cfg in losses.values():
         cfg['loss_weight'] = weight * float(cfg.get('loss_weight', 1.0)) / top
     return distill
+
+
+def distill_config(name: str, settings: BenchmarkSettings,
+                   weight: Optional[float] = None,
+                   knobs: Optional[dict] = None
+                   ) -> Union[None, dict, List[dict]]:
+    """The ``distill=`` of method ``name`` for the benchmark's networks.
+
+    Args:
+        name: ``'none'``, a component or a recipe (``'swtat_head+cwd'``).
+        settings: Networks and SW-TaT window.
+        weight: A single method's loss weight, a recipe's factor on its
+            components' published weights (default: published / 1).
+        knobs: Loss-config overrides for the TaT-family components (e.g.
+            ``dict(query='student', scale='auto')``); ``embed=True`` and
+            ``preact=True`` select the fragment's ``*_embed`` /
+            ``*_preact`` variant.
+
+    Returns:
+        None for ``'none'``, a dict for one component, else a list of
+        fragments (merged by the distiller).
+    """
+    check_methods([name])
+    if name == 'none':
+        return None
+    weight = published_weight(name) if weight is None else weight
+    comps = parse_recipe(name, BENCH_COMPONENTS)
+    if len(comps) == 1:
+        return _component(comps[0], settings, weight, dict(knobs or {}))
+    return [_component(c, settings, c.published * weight, dict(knobs or {}))
+            for c in comps]

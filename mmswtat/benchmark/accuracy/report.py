@@ -5,7 +5,7 @@ import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from .methods import METHODS
+from .methods import method_label, weight_label
 
 
 def group_key(record: dict) -> str:
@@ -27,6 +27,7 @@ def summarise(records: Sequence[dict]) -> List[dict]:
         rows.append(
             dict(key=key, method=rs[0]['method'], weight=rs[0]['weight'],
                  knobs=rs[0]['knobs'], n=len(vals),
+                 iters=rs[0].get('iters'),
                  mean=statistics.fmean(vals),
                  std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
                  seeds=[r['seed'] for r in rs], values=vals,
@@ -34,10 +35,52 @@ def summarise(records: Sequence[dict]) -> List[dict]:
     return rows
 
 
+def baseline_row(rows: Sequence[dict]) -> Optional[dict]:
+    """The undistilled student at the benchmark's schedule (no knobs)."""
+    return next((r for r in rows if r['method'] == 'none' and not r['knobs']),
+                None)
+
+
+def baseline_curve(rows: Sequence[dict]) -> List[tuple]:
+    """``[(iters, mean mIoU, s/it), ...]`` of the undistilled student's
+    runs, sorted by iterations."""
+    points = {r['iters']: (r['iters'], r['mean'], r['s_per_it'])
+              for r in rows if r['method'] == 'none'}
+    return [points[k] for k in sorted(points)]
+
+
+def matched_compute(row: dict, base: dict,
+                    curve: Sequence[tuple]) -> Optional[tuple]:
+    """What the baseline reaches in the wall-clock ``row`` spends.
+
+    The method's cost ratio ``r`` (its s/it over the baseline's) gives the
+    baseline ``r * N`` iterations; its mIoU there is interpolated linearly
+    on the baseline's measured schedule lengths.
+
+    Returns:
+        ``(r, baseline mIoU at r * N, extrapolated)`` or None (fewer than
+        two baseline lengths).
+    """
+    if len(curve) < 2 or not base['s_per_it']:
+        return None
+    ratio = row['s_per_it'] / base['s_per_it']
+    budget = ratio * base['iters']
+    (x0, y0, _), (x1, y1, _) = curve[0], curve[1]
+    for a, b in zip(curve, curve[1:]):
+        (x0, y0, _), (x1, y1, _) = a, b
+        if budget <= x1:
+            break
+    value = y0 + (y1 - y0) * (budget - x0) / (x1 - x0)
+    return ratio, value, not curve[0][0] <= budget <= curve[-1][0]
+
+
 def best_per_method(rows: Sequence[dict]) -> Dict[str, dict]:
-    """The highest-mean row of each method."""
+    """The highest-mean row of each method (the baseline's other schedule
+    lengths are references, not settings)."""
     best: Dict[str, dict] = {}
     for row in rows:
+        if 'iters' in row['knobs']:
+            continue
         if row['method'] not in best or row['mean'] > best[row['method']][
                 'mean']:
             best[row['method']] = row
@@ -59,25 +102,41 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
              title: str = '') -> str:
     """A Markdown table, with the gain over the baseline when present
     (difference of means, and the per-seed paired difference)."""
-    base = next((r for r in rows if r['method'] == 'none'), None)
+    base = baseline_row(rows)
+    curve = baseline_curve(rows)
     lines = [f'### {title}', ''] if title else []
     lines += ['| method | weight | knobs | mIoU (mean ± std) | gain vs none '
-              '| paired gain (mean ± std) | seeds | s/it |',
-              '|---|---|---|---|---|---|---|---|']
+              '| paired gain (mean ± std) | seeds | s/it | cost vs none '
+              '| matched-compute none | gain vs it | gap closed |',
+              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     if teacher:
         lines.append(f'| teacher | | | {teacher["mIoU"]:.2f} | | | 1 | '
-                     f'{teacher.get("s_per_it", math.nan):.3f} |')
+                     f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
     for r in rows:
-        label = METHODS[r['method']].label if r['method'] in METHODS \
-            else r['method']
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
         paired = '' if base is None or r is base else paired_gain(r, base)
         knobs = ', '.join(f'{k}={v}' for k, v in sorted(r['knobs'].items()))
-        weight = '' if r['method'] == 'none' else f'{r["weight"]:g}'
-        lines.append(f'| {label} | {weight} | {knobs} | {r["mean"]:.2f} ± '
-                     f'{r["std"]:.2f} | {gain} | {paired} | {r["n"]} | '
-                     f'{r["s_per_it"]:.3f} |')
+        cost = matched = vs = closed = ''
+        if base is not None and r['method'] != 'none':
+            found = matched_compute(r, base, curve)
+            cost = f'{r["s_per_it"] / base["s_per_it"]:.2f}x'
+            if found is not None:
+                matched = f'{found[1]:.2f}' + (' (extrap.)' if found[2]
+                                               else '')
+                vs = f'{r["mean"] - found[1]:+.2f}'
+            if teacher and teacher['mIoU'] > base['mean']:
+                gap = teacher['mIoU'] - base['mean']
+                closed = f'{(r["mean"] - base["mean"]) / gap:.0%}'
+        lines.append(
+            f'| {method_label(r["method"])} | '
+            f'{weight_label(r["method"], r["weight"])} | {knobs} | '
+            f'{r["mean"]:.2f} ± {r["std"]:.2f} | {gain} | {paired} | '
+            f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
+            f'{closed} |')
+    if len(curve) > 1:
+        lines += ['', 'Undistilled student by schedule length: ' + ', '.join(
+            f'{it} it {m:.2f}' for it, m, _ in curve) + '.']
     return '\n'.join(lines) + '\n'
 
 
@@ -96,7 +155,7 @@ def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
         ax.axhline(teacher['mIoU'], color='#c44e52', ls='--',
                    label=f'teacher {teacher["mIoU"]:.1f}')
         ax.legend(loc='lower right')
-    base = next((r for r in rows if r['method'] == 'none'), None)
+    base = baseline_row(rows)
     if base:
         ax.axhline(base['mean'], color='grey', ls=':', lw=1)
     ax.set_xticks(range(len(rows)))

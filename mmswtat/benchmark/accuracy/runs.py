@@ -9,7 +9,7 @@ import logging
 import os.path as osp
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
 import torch
@@ -175,9 +175,18 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
                seed: int, work_dir: str, weight: Optional[float] = None,
                knobs: Optional[dict] = None, cache_root: str = '',
                log=print) -> dict:
-    """Train and test the student with one method; returns a record."""
+    """Train and test the student with one method; returns a record.
+
+    The knob ``iters`` (baseline runs of :func:`bench.baseline_grid`)
+    changes the student's schedule length; other knobs go to the losses.
+    """
     init = student_init(settings, prep, seed, cache_root, log)
-    distill = distill_config(method, settings, weight, knobs)
+    loss_knobs = dict(knobs or {})
+    iters = loss_knobs.pop('iters', None)
+    if iters is not None:
+        settings = replace(settings, student_train=replace(
+            settings.student_train, iters=int(iters)))
+    distill = distill_config(method, settings, weight, loss_knobs)
     size = settings.data.size
     if distill is None:
         student = seg_model(settings.student, size,

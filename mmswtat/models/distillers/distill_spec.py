@@ -40,10 +40,16 @@ class RecorderRef:
         module: Dotted path of the hooked module, e.g. ``'neck'``.
         index: Element of the module's tuple output this name stands for
             (``dict(module='neck', index=i)``); ``None``: the whole output.
+        clone: Copy the output when recorded (``dict(module=...,
+            clone=True)``), for a module whose output an in-place op
+            changes later, e.g. the BN of an mmcv ``ConvModule``: its
+            output is the pre-activation feature only until the module's
+            ``ReLU(inplace=True)`` runs.
     """
     name: str
     module: str
     index: Optional[int] = None
+    clone: bool = False
 
     @classmethod
     def parse(cls, name: str, spec: Union[str, dict],
@@ -52,7 +58,7 @@ class RecorderRef:
         if isinstance(spec, str):
             return cls(name, spec)
         if isinstance(spec, dict) and isinstance(spec.get('module'), str) \
-                and set(spec) <= {'module', 'index'}:
+                and set(spec) <= {'module', 'index', 'clone'}:
             index = spec.get('index')
             if index is not None and (isinstance(index, bool)
                                       or not isinstance(index, int)):
@@ -61,10 +67,14 @@ class RecorderRef:
                     f'element of the tuple output), got {index!r}; to feed '
                     'several levels, record the whole output and give '
                     'index=[...] in loss_forward_mappings')
-            return cls(name, spec['module'], index)
+            clone = spec.get('clone', False)
+            if not isinstance(clone, bool):
+                raise ValueError(f'{role} recorder {name!r}: clone must be '
+                                 f'True or False, got {clone!r}')
+            return cls(name, spec['module'], index, clone)
         raise ValueError(
             f'{role} recorder {name!r}: expected a module path string '
-            f"or dict(module='path', index=i), got {spec!r}")
+            f"or dict(module='path', index=i, clone=False), got {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -121,12 +131,85 @@ class LossRoute:
         return list(range(len(self.levels))) if self.multi else [None]
 
 
+#: The ``distill=`` keys whose entries are named (merged name by name).
+NAMED_KEYS = DISTILL_KEYS[:-1]
+
+
+def _fragment_label(i: int, fragment: dict) -> str:
+    """``"distill[i] (losses loss_a, loss_b)"``: names a fragment."""
+    losses = fragment.get('distill_losses')
+    names = ', '.join(losses) if isinstance(losses, dict) and losses else ''
+    return f'distill[{i}]' + (f' (losses {names})' if names else '')
+
+
+def merge_fragments(fragments: Union[list, tuple]) -> dict:
+    """One ``distill=`` dict from a list of fragments (a recipe).
+
+    ``distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}]`` combines a
+    feature loss and a logit loss without hand-merging: recorders,
+    connectors, losses and mappings are merged name by name. A name defined
+    in several fragments with the same definition is one shared entry (e.g.
+    the ``feat`` recorder and ``s4`` connector of ``swtat_layer4`` and
+    ``fitnet_layer4``); with different definitions it is an error.
+
+    Args:
+        fragments: ``distill=`` dicts (``None`` entries and ``connectors=None``
+            are empty).
+
+    Returns:
+        The merged dict.
+
+    Raises:
+        ValueError: A name defined differently by two fragments, naming both
+            fragments, the key and the two definitions; an unknown key.
+        ConfigTypeError: A fragment that is not a dict.
+    """
+    merged: Dict[str, Any] = {}
+    owner: Dict[Tuple[str, Any], int] = {}
+    labels: List[str] = []
+    for i, fragment in enumerate(fragments):
+        fragment = check_dict_arg(f'distill[{i}]', fragment,
+                                  '{{_base_.swtat_layer4}}')
+        labels.append(_fragment_label(i, fragment))
+        for key, value in fragment.items():
+            if key not in DISTILL_KEYS:
+                raise ValueError(f'distill[{i}]: unknown key {key!r} '
+                                 f'(allowed: {", ".join(DISTILL_KEYS)})')
+            if value is None:
+                continue
+            if key not in NAMED_KEYS:  # distill_warmup_iters
+                if key in merged and merged[key] != value:
+                    raise ValueError(
+                        f'{labels[owner[(key, None)]]} and {labels[i]} set '
+                        f'{key} to {merged[key]!r} and {value!r}; give one '
+                        'value (set it in one fragment, or on the distiller)')
+                merged[key], owner[(key, None)] = value, i
+                continue
+            entries = check_dict_arg(f'distill[{i}].{key}', value, '{...}')
+            into = merged.setdefault(key, {})
+            for name, entry in entries.items():
+                if name in into and into[name] != entry:
+                    raise ValueError(
+                        f'{labels[owner[(key, name)]]} and {labels[i]} both '
+                        f'define {key}[{name!r}], differently: '
+                        f'{into[name]!r} vs {entry!r}. Rename it in one of '
+                        'them (and in that fragment\'s loss_forward_mappings)'
+                        ', or make the two definitions identical to share it')
+                if name not in into:
+                    into[name], owner[(key, name)] = entry, i
+    return merged
+
+
 def _merge_distill(kwargs: Dict[str, Any],
-                   distill: Optional[dict]) -> Dict[str, Any]:
-    """The keyword arguments with the ``distill=`` dict merged in."""
+                   distill: Union[None, dict, list, tuple]
+                   ) -> Dict[str, Any]:
+    """The keyword arguments with the ``distill=`` dict (or the merge of a
+    list of fragments, :func:`merge_fragments`) merged in."""
     given = dict(kwargs)
     if given.get('distill_warmup_iters') == 0:  # the default: not given
         given['distill_warmup_iters'] = None
+    if isinstance(distill, (list, tuple)):
+        distill = merge_fragments(distill)
     for key, value in check_dict_arg('distill', distill,
                                      'dict(distill_losses=...)').items():
         if key not in DISTILL_KEYS:
@@ -275,12 +358,13 @@ class DistillSpec:
 
     @classmethod
     def from_config(cls,
-                    distill: Optional[dict] = None,
+                    distill: Union[None, dict, list, tuple] = None,
                     **kwargs: Any) -> 'DistillSpec':
         """Read and check the settings.
 
         Args:
-            distill: The ``distill=`` dict of the distiller, or ``None``.
+            distill: The ``distill=`` dict of the distiller, a list of
+                fragments (:func:`merge_fragments`), or ``None``.
             **kwargs: The distiller's keyword arguments named in
                 :data:`DISTILL_KEYS` (``None`` when not given).
 

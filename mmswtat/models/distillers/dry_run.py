@@ -22,6 +22,7 @@ from mmengine.logging import print_log
 
 from .checks import named
 from .teacher import choose_forward, normalisation, record_forward
+from .recorder import RecordModifiedError
 
 SIZE = 64
 
@@ -55,6 +56,8 @@ def _records(distiller: nn.Module,
             frozen.mode, f"the teacher's {frozen.mode!r} forward; set "
             "teacher_forward='tensor' or record modules that this forward "
             'runs') if frozen.recorder.names else {}
+    except RecordModifiedError:  # would be so in training too
+        raise
     except RuntimeError as e:
         if 'were not reached' in str(e):  # the training forward itself
             raise
@@ -66,6 +69,8 @@ def _records(distiller: nn.Module,
         mode = choose_forward(distiller.student, recorder.paths.values())
         student = record_forward(distiller.student, recorder, inputs, None,
                                  mode, 'the dry run')
+    except RecordModifiedError:
+        raise
     except Exception as e:  # noqa: BLE001  (student.loss may reach more)
         return _skip('student', e)
     return student, teacher

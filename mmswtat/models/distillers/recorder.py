@@ -1,6 +1,6 @@
 """Forward-hook recorders of named intermediate features."""
 import difflib
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch.nn as nn
 from torch.utils.hooks import RemovableHandle
@@ -8,6 +8,10 @@ from torch.utils.hooks import RemovableHandle
 
 class StopForward(Exception):
     """Raised by a recorder hook once every feature it needs is recorded."""
+
+
+class RecordModifiedError(RuntimeError):
+    """A recorded output was changed in place after it was recorded."""
 
 
 def pick_level(output: Any, index: Optional[int], what: str) -> Any:
@@ -50,9 +54,44 @@ def resolve_module(model: nn.Module, path: str, role: str) -> nn.Module:
             close = [n for n in names if n.startswith(prefix)][:6]
         hint = ', '.join(repr(c) for c in close) or ', '.join(
             repr(n) for n in names[:6])
+        parent = _deepest_parent(model, path)
+        if parent is not None:  # e.g. 'decode_head.bottleneck' in an FCNHead
+            where, module = parent
+            children = [n for n, _ in module.named_children()]
+            hint += (f'. {where!r} is a {type(module).__name__} with the '
+                     f'modules {children}')
         raise ValueError(
             f'{role} recorder: no module {path!r} in the {role} model. '
             f'Nearest module names: {hint}') from None
+
+
+def _deepest_parent(model: nn.Module,
+                    path: str) -> Optional[Tuple[str, nn.Module]]:
+    """``(prefix, module)`` of the longest existing proper prefix of ``path``
+    that has children (None: only the model itself exists)."""
+    parts = path.split('.')
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = '.'.join(parts[:end])
+        try:
+            module = model.get_submodule(prefix)
+        except AttributeError:
+            continue
+        return (prefix, module) if any(True for _ in
+                                       module.named_children()) else None
+    return None
+
+
+def _versions(output: Any) -> Any:
+    """The autograd version counters of a (tuple/list of) tensor(s)."""
+    if isinstance(output, (tuple, list)):
+        return tuple(_versions(o) for o in output)
+    return getattr(output, '_version', None)
+
+
+def _clone(output: Any) -> Any:
+    if isinstance(output, (tuple, list)):
+        return type(output)(_clone(o) for o in output)
+    return output.clone() if hasattr(output, 'clone') else output
 
 
 class FeatureRecorder:
@@ -77,17 +116,25 @@ class FeatureRecorder:
         role: ``'student'`` or ``'teacher'`` (for messages).
         stop_when_done: Raise :class:`StopForward` as soon as every name is
             recorded (the teacher's early exit).
+        clone: Names whose output is copied when recorded: the output of a
+            module that an in-place op modifies later (a BN before mmcv's
+            ``ReLU(inplace=True)``: the pre-activation feature). An output
+            modified in place after it was recorded, and not cloned, is an
+            error at :meth:`collect`, never a silently different feature.
     """
 
     def __init__(self,
                  model: nn.Module,
                  paths: Dict[str, str],
                  role: str,
-                 stop_when_done: bool = False) -> None:
+                 stop_when_done: bool = False,
+                 clone: Iterable[str] = ()) -> None:
         self.role = role
         self.stop_when_done = stop_when_done
+        self.clone = frozenset(clone)
         self.active = False
         self.records: Dict[str, Any] = {}
+        self._versions: Dict[str, Any] = {}
         self.paths: Dict[str, str] = dict(paths)
         self._handles: List[RemovableHandle] = []
         for name, path in self.paths.items():
@@ -100,7 +147,10 @@ class FeatureRecorder:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if not self.active:
                 return
+            if name in self.clone:
+                output = _clone(output)
             self.records[name] = output
+            self._versions[name] = _versions(output)
             if self.stop_when_done and len(self.records) == len(self.paths):
                 raise StopForward
 
@@ -111,12 +161,14 @@ class FeatureRecorder:
             raise RuntimeError(f'the {self.role} recorder is already '
                                'recording; do not nest `with recorder:`')
         self.records.clear()
+        self._versions.clear()
         self.active = True
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.active = False
         self.records.clear()
+        self._versions.clear()
 
     @property
     def names(self) -> List[str]:
@@ -140,6 +192,15 @@ class FeatureRecorder:
         if missing:
             raise RuntimeError(f'{self.role} recorders {missing} were not '
                                f'reached by {fix}')
+        for name, output in self.records.items():
+            if _versions(output) != self._versions[name]:
+                raise RecordModifiedError(
+                    f'{self.role} recorder {name!r}: the output of '
+                    f'{self.paths[name]!r} was modified in place after it '
+                    'was recorded (e.g. by a following ReLU(inplace=True)), '
+                    'so the loss would see another feature. Record it with '
+                    f"dict(module={self.paths[name]!r}, clone=True), or "
+                    'record the module that applies the in-place op')
         return dict(self.records)
 
     def clear(self) -> None:

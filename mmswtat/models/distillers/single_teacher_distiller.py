@@ -1,5 +1,5 @@
 """A task-agnostic single-teacher feature distiller for mmengine runners."""
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -104,7 +104,11 @@ class SingleTeacherDistiller(BaseModel):
             ``loss_forward_mappings``, ``distill_warmup_iters``) as one dict,
             so a config fragment can be dropped in with
             ``distill={{_base_.swtat_layer4}}``; an argument given directly
-            as well is an error.
+            as well is an error. A list of such dicts is a recipe, merged
+            name by name (``distill=[{{_base_.swtat_head}},
+            {{_base_.cwd_logits}}]``): a recorder, connector or loss that
+            two fragments define identically is shared, differently an
+            error (``distill_spec.merge_fragments``).
         check_finite: Raise when a distillation loss is NaN/Inf, naming it
             and the iteration (one device sync per step).
         data_preprocessor: The batch preprocessor. Always the student's
@@ -140,7 +144,7 @@ class SingleTeacherDistiller(BaseModel):
                  teacher_forward: str = 'auto',
                  teacher_precision: str = 'fp32',
                  distill_warmup_iters: int = 0,
-                 distill: Optional[dict] = None,
+                 distill: Union[None, dict, List[dict]] = None,
                  check_finite: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -172,7 +176,8 @@ class SingleTeacherDistiller(BaseModel):
             build_teacher(teacher, teacher_ckpt, teacher_ckpt_strict,
                           weights_only),
             {n: r.module for n, r in spec.teacher_recorders.items()},
-            teacher_forward, self.data_preprocessor, teacher_precision))
+            teacher_forward, self.data_preprocessor, teacher_precision,
+            [n for n, r in spec.teacher_recorders.items() if r.clone]))
         self._random_teacher = teacher_ckpt is None  # warned at 1st step
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student', True,
@@ -181,7 +186,8 @@ class SingleTeacherDistiller(BaseModel):
         self.student_recorder = FeatureRecorder(
             self.student,
             {n: r.module for n, r in spec.student_recorders.items()},
-            'student')
+            'student',
+            clone=[n for n, r in spec.student_recorders.items() if r.clone])
         self.teacher_forward = teacher_forward
         spec = resolve_valid_masks(spec, self.student)
         self.spec = spec

@@ -125,6 +125,8 @@ class FrozenTeacher(nn.Module):
             ``'auto'`` (bf16 where the device runs it fast, else fp32): the
             autocast of the teacher's forward (``precision.py``); resolved
             and logged once per device type, at the first forward.
+        clone: Recorder names whose outputs are copied when recorded
+            (:class:`FeatureRecorder`).
 
     Calling it (:meth:`forward`) returns the teacher's records.
     """
@@ -134,14 +136,15 @@ class FrozenTeacher(nn.Module):
                  paths: Dict[str, str],
                  forward: str = 'auto',
                  student_preprocessor: Optional[nn.Module] = None,
-                 precision: str = 'fp32') -> None:
+                 precision: str = 'fp32',
+                 clone: Iterable[str] = ()) -> None:
         super().__init__()
         self.precision = check_teacher_precision(precision)
         self._resolved: Dict[str, str] = {}  # device type -> precision
         model.requires_grad_(False)
         self.model = model
         self.recorder = FeatureRecorder(model, paths, 'teacher',
-                                        stop_when_done=True)
+                                        stop_when_done=True, clone=clone)
         self.mode = choose_forward(model, self.recorder.paths.values(),
                                    check_teacher_forward(forward))
         self._flip = False
