@@ -119,13 +119,18 @@ def parse_recipe(recipe: str,
     """
     allowed = list(COMPONENTS) if allowed is None else list(allowed)
     names = str(recipe).split('+')
-    unknown = [n for n in names if n not in allowed]
+    unknown = [n for n in names if n not in COMPONENTS]
+    unsupported = [n for n in names if n in COMPONENTS and n not in allowed]
+    choices = (f'choose from {", ".join(allowed)}, or combine them with + '
+               "(e.g. 'swtat_head+cwd')")
     if unknown or not recipe:
         raise ValueError(
             f'unknown method {recipe!r}' + (f' (unknown part(s) {unknown})'
                                             if '+' in str(recipe) else '') +
-            f'; choose from {", ".join(allowed)}, or combine them with + '
-            "(e.g. 'swtat_head+cwd')")
+            f'; {choices}')
+    if unsupported:
+        raise ValueError(f'method {recipe!r}: {unsupported} cannot be used '
+                         f'here; {choices}')
     if len(set(names)) != len(names):
         raise ValueError(f'method {recipe!r} names a component twice')
     return tuple(COMPONENTS[n] for n in names)

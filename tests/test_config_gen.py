@@ -28,13 +28,14 @@ RETINA_R101 = 'mmdet::retinanet/retinanet_r101_fpn_1x_coco.py'
 FASTER_R101 = 'mmdet::faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py'
 MOBILENET = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
 RESNET50 = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
-# name: (student, teacher, task)
+# name: (student, teacher, task[, method])
 PAIRS = {
     'deeplab': (SEG_R18, SEG_R101, 'seg'),
     'psp': (SEG_R18, PSP_R101, 'seg'),
     'retina': (RETINA_R50, RETINA_R101, 'det'),
     'faster_retina': (RETINA_R50, FASTER_R101, 'det'),
     'cls': (MOBILENET, RESNET50, 'cls'),
+    'deeplab_recipe': (SEG_R18, SEG_R101, 'seg', 'swtat_head+cwd'),
 }
 
 
@@ -49,14 +50,15 @@ def generated(tmp_path_factory):
     others in this process (same code, no interpreter start per pair)."""
     out_dir = tmp_path_factory.mktemp('generated')
     out = {}
-    for i, (name, (student, teacher, _)) in enumerate(PAIRS.items()):
+    for i, (name, (student, teacher, _, *method)) in enumerate(
+            PAIRS.items()):
         path = str(out_dir / f'{name}.py')
         if i == 0:
             run_tool(['tools/make_distill_config.py', student, teacher,
                       '--out', path])
         else:
             with open(path, 'w') as f:
-                f.write(make_distill_config(student, teacher))
+                f.write(make_distill_config(student, teacher, *method))
         out[name] = (path, Config.fromfile(path))
     return out
 
@@ -79,6 +81,37 @@ def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
     text = open(path).read()
     assert 'backbone.layer4: 2048 ch, stride 8 (64x64 at 512x512)' in text
     assert 'stops right after backbone.layer4' in text
+
+
+def test_head_recipe_reproduces_the_shipped_fragments(generated):
+    path, cfg = generated['deeplab_recipe']
+    assert [d.to_dict() for d in cfg.model.distill] == [
+        fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
+        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')]
+    text = open(path).read()
+    assert 'decode_head.bottleneck: 512 ch, stride 8 (64x64 at 512x512)' \
+        in text
+    assert 'Matched by stride' not in text
+    assert "mode='tensor' (a recorded module is outside backbone/neck)" in text
+    assert 'right after the last of decode_head.bottleneck,' in text
+
+
+def test_recipe_errors():
+    from mmswtat.config_gen import build_distill
+    from mmswtat.config_gen.match import Pair, Plan
+    feat = Feature('backbone.layer4', 64, 8)
+    plan = Plan('dense', [Pair(feat, feat)], None, (64, 64))
+    with pytest.raises(ValueError, match=r"\['swtat', 'tat'\] all distil "
+                       'the same matched map'):
+        build_distill(plan, 'swtat+tat', 'seg')
+    with pytest.raises(ValueError, match="decode head's last feature"):
+        build_distill(plan, 'swtat_head', 'seg')
+    with pytest.raises(ValueError, match=r"\['cwd'\] cannot be used here; "
+                       'choose from swtat, sw, tat, fitnet,'):
+        build_distill(plan, 'swtat+cwd', 'det')
+    distill, notes = build_distill(plan, 'fitnet', 'seg')
+    assert distill['distill_losses'] == dict(loss_fitnet=dict(
+        type='mmswtat.FeatureMSELoss', loss_weight=1.0))
 
 
 def test_pspnet_teacher_matches_layer4_through_a_connector(generated):
@@ -210,6 +243,8 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     assert runner.iter == 2
     expected = ['loss_swtat'] + (['loss_kd'] if task == 'cls' else
                                  ['loss_pmtat'])
+    if name == 'deeplab_recipe':
+        expected = ['loss_swtat_head', 'loss_pmtat_head', 'loss_cwd']
     for key in expected:
         value = logged[f'train/{key}'].current()
         assert value > 0 and value == value, (key, value)

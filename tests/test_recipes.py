@@ -176,5 +176,6 @@ def test_recipe_names():
         parse_recipe('swtat+cdw')
     with pytest.raises(ValueError, match='twice'):
         parse_recipe('cwd+cwd')
-    with pytest.raises(ValueError, match="choose from swtat, cwd"):
+    with pytest.raises(ValueError, match=r"\['kd'\] cannot be used here; "
+                       'choose from swtat, cwd'):
         parse_recipe('kd', allowed=['swtat', 'cwd'])
