@@ -130,6 +130,7 @@ class PlacedDigit:
     """One digit painted on a scene.
 
     Attributes:
+        source: Index of its image in scikit-learn's digits.
         digit: Its class, ``0..9``.
         y: Top row of its ``side x side`` patch in the scene.
         x: Left column of the patch.
@@ -137,6 +138,7 @@ class PlacedDigit:
             upscaled intensity exceeds ``stroke_threshold`` (what it looks
             like, before any later digit is painted over it).
     """
+    source: int
     digit: int
     y: int
     x: int
@@ -239,7 +241,7 @@ def compose_scene(settings: DigitSceneSettings, digits: np.ndarray,
                               (255 - colour)).astype(np.float32)
         a = np.clip(alpha * 1.3, 0, 1)[..., None]
         image[y:y + side, x:x + side] = (1 - a) * patch + a * colour
-        placed.append(PlacedDigit(int(targets[idx]), y, x, ink))
+        placed.append(PlacedDigit(int(idx), int(targets[idx]), y, x, ink))
     if settings.noise:
         image = image + rng.normal(0, settings.noise, image.shape)
     return np.clip(image, 0, 255).round().astype(np.uint8), placed
