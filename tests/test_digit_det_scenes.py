@@ -157,11 +157,14 @@ def test_level_assignment_and_warning():
 
 
 def test_writer_warns_for_a_level_without_objects(tmp_path):
-    with pytest.warns(UserWarning, match='FPN level P5 .* no object'):
+    # 16-24 px digits: boxes of 13-21 px, all of P3's size.
+    with pytest.warns(UserWarning, match='FPN level P. .* no object') as seen:
         write_digit_detection(
             str(tmp_path / 'small'),
             DigitDetSettings(num_train=6, num_val=2, digit_size=(16, 24)),
             THREE)
+    assert sorted(str(w.message).split('FPN level ')[1][:2]
+                  for w in seen) == ['P4', 'P5']
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         write_digit_detection(str(tmp_path / 'ok'), TINY, THREE)
