@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 
 from mmswtat.benchmark.accuracy.det_configs import (
     DET_FRAGMENTS, DetNetSettings, backbone_channels, det_distill_config,
-    det_distiller_model, det_model, det_run_config, fpn_levels)
+    det_distiller_model, det_model, det_run_config, det_scores, fpn_levels)
 from mmswtat.benchmark.accuracy.pretrain import backbone_cfg
 from mmswtat.benchmark.accuracy.settings import NetSettings, TrainSettings
 from mmswtat.datasets.digit_det_scenes import (DigitDetSettings,
@@ -138,6 +138,7 @@ def test_smoke_teacher_and_distilled_student(tmp_path):
     _, metrics = _run(cfg)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert 0.0 <= metrics[key] <= 1.0
+    assert det_scores(metrics)['bbox_mAP'] == metrics['coco/bbox_mAP']
     ckpt = osp.join(teacher_dir, 'iter_2.pth')
     assert osp.isfile(ckpt)
 
@@ -156,3 +157,11 @@ def test_smoke_teacher_and_distilled_student(tmp_path):
     head = 'bbox_head.retina_cls.weight'
     assert torch.equal(runner.model.teacher.state_dict()[head],
                        state['state_dict'][head])
+
+
+def test_scores_of_a_run_that_kept_no_box_are_zero():
+    """CocoMetric returns {} when no box passed the score threshold."""
+    assert det_scores({}) == dict(bbox_mAP=0.0, bbox_mAP_50=0.0)
+    got = det_scores({'coco/bbox_mAP': 0.25, 'coco/bbox_mAP_50': 0.5,
+                      'coco/bbox_mAP_75': 0.1})
+    assert got == dict(bbox_mAP=0.25, bbox_mAP_50=0.5)

@@ -305,3 +305,24 @@ def det_run_config(model: dict, settings: DetNetSettings,
     cfg.log_level = log_level
     cfg.resume = False
     return cfg
+
+
+#: The benchmark's figures of one test (``CocoMetric`` keys, prefix ``coco/``).
+DET_SCORES = ('bbox_mAP', 'bbox_mAP_50')
+
+
+def det_scores(metrics: Dict[str, float]) -> Dict[str, float]:
+    """``bbox_mAP`` and ``bbox_mAP_50`` of a test run, in [0, 1].
+
+    ``CocoMetric`` logs an error and returns no figure at all when the
+    detector kept no box on the whole val split (every score below the
+    stock ``score_thr`` 0.05, as happens early in training); such a run
+    scores 0, not a missing value.
+
+    Args:
+        metrics: What ``runner.test()`` returned.
+
+    Returns:
+        ``{'bbox_mAP': ..., 'bbox_mAP_50': ...}``.
+    """
+    return {key: float(metrics.get(f'coco/{key}', 0.0)) for key in DET_SCORES}
