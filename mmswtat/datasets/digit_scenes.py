@@ -285,9 +285,11 @@ def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
     return image, label_map(settings, placed)
 
 
+Composed = Tuple[str, str, np.ndarray, List[PlacedDigit]]
+
+
 def iter_composed(settings: DigitSceneSettings,
-                  max_overlap: Optional[float] = None
-                  ) -> Iterator[Tuple[str, str, np.ndarray, List[PlacedDigit]]]:
+                  max_overlap: Optional[float] = None) -> Iterator[Composed]:
     """Yield ``(split, name, image, placed)`` of every scene, in order.
 
     Train scenes draw digits from the training split of the digit images,

@@ -22,7 +22,8 @@
 pkd_fpn = dict(
     student_recorders=dict(fpn='neck'),
     teacher_recorders=dict(fpn='neck'),
-    distill_losses=dict(loss_pkd=dict(type='mmswtat.PKDLoss', loss_weight=6.0)),
+    distill_losses=dict(
+        loss_pkd=dict(type='mmswtat.PKDLoss', loss_weight=6.0)),
     loss_forward_mappings=dict(
         loss_pkd=dict(
             student=dict(recorder='fpn', index=[0, 1, 2, 3]),
