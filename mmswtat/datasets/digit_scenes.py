@@ -125,7 +125,7 @@ def upscale_digit(digit: np.ndarray, side: int) -> np.ndarray:
     return np.clip(up / 255.0, 0.0, 1.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq/hash would compare arrays
 class PlacedDigit:
     """One digit painted on a scene.
 
