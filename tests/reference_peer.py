@@ -12,6 +12,10 @@ equations (not from the vectorised ops). Float64 throughout.
   Y_t[i,:])``, intra = ``1 - 1/C sum_j rho(Y_s[:,j], Y_t[:,j])``, loss =
   ``T^2 (beta inter + gamma intra)``; dense: one row per pixel.
 - FitNet (Romero et al., ICLR 2015): ``1/(N C H W) sum (s - t)^2``.
+- PKD (Cao et al., NeurIPS 2022): each channel standardised over its
+  ``M = N H W`` values, ``x' = (x - mu) / (sigma + 1e-6)`` with the sample
+  deviation ``sigma = sqrt(sum (x - mu)^2 / (M - 1))`` (the published code's
+  ``torch.std``); ``1/(N C H W) sum (s' - t')^2 / 2``.
 
 Every quantity is a list of 0-d tensors combined one scalar at a time, so
 autograd through the loops gives the reference gradients.
@@ -109,3 +113,26 @@ def feature_mse(student: Tensor, teacher: Tensor) -> Tensor:
     """FitNet hint loss: mean squared difference over all elements."""
     s, t = _scalars(student), _scalars(teacher)
     return sum((a - b)**2 for a, b in zip(s, t)) / len(s)
+
+
+def _standardised(feat: Tensor, eps: float = 1e-6) -> List[List[Tensor]]:
+    """Per channel, its N*H*W values standardised (PKD): a list per
+    channel, values in (n, h, w) order."""
+    n, c, h, w = feat.shape
+    out = []
+    for j in range(c):
+        vals = [feat[a, j, y, x] for a in range(n) for y in range(h)
+                for x in range(w)]
+        m = len(vals)
+        mu = sum(vals) / m
+        var = sum((v - mu)**2 for v in vals) / max(m - 1, 1)
+        sigma = torch.sqrt(var) if float(var.detach()) > 0 else var * 0
+        out.append([(v - mu) / (sigma + eps) for v in vals])
+    return out
+
+
+def pkd(student: Tensor, teacher: Tensor) -> Tensor:
+    """PKD on same-size (N, C, H, W) maps."""
+    s, t = _standardised(student), _standardised(teacher)
+    total = sum((a - b)**2 for cs, ct in zip(s, t) for a, b in zip(cs, ct))
+    return total / (2 * student.numel())

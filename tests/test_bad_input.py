@@ -96,6 +96,9 @@ PEER_VALUES = [
      'ChannelWiseDivergence: loss_weight must be a number >= 0'),
     (dict(type='mmswtat.FeatureMSELoss', loss_weight=[1.0]), ConfigTypeError,
      r'FeatureMSELoss: loss_weight must be a number >= 0, got \[1.0\]'),
+    (dict(type='mmswtat.PKDLoss', loss_weight='6'), ConfigTypeError,
+     r"PKDLoss: loss_weight must be a number >= 0, got '6' \(a str: write "
+     r'6 without quotes\)'),
 ]
 
 

@@ -1,12 +1,12 @@
-"""KDLoss, ChannelWiseDivergence, DISTLoss and FeatureMSELoss against the
-loop references of ``reference_peer.py`` (float64: values and gradients),
-plus errors and autocast behaviour."""
+"""KDLoss, ChannelWiseDivergence, DISTLoss, FeatureMSELoss and PKDLoss
+against the loop references of ``reference_peer.py`` (float64: values and
+gradients), plus errors and autocast behaviour."""
 import pytest
 import torch
 
 import reference_peer as ref
 from mmswtat.models import (ChannelWiseDivergence, DISTLoss, FeatureMSELoss,
-                            KDLoss, KLDivLoss)
+                            KDLoss, KLDivLoss, PKDLoss)
 from mmswtat.models.ops import valid_mask_from_labels
 from mmswtat.registry import MODELS
 
@@ -166,7 +166,7 @@ def test_feature_mse_matches_reference(shape):
 
 
 # -------------------------------------------------------------- errors
-ALL = [KDLoss, ChannelWiseDivergence, DISTLoss, FeatureMSELoss]
+ALL = [KDLoss, ChannelWiseDivergence, DISTLoss, FeatureMSELoss, PKDLoss]
 TEMPERED = [KDLoss, ChannelWiseDivergence, DISTLoss]
 
 
@@ -208,7 +208,8 @@ def test_bad_valid_mask(cls):
         cls()(randn(2, 3), randn(2, 3), torch.ones(2, dtype=torch.bool))
 
 
-@pytest.mark.parametrize('cls', [ChannelWiseDivergence, FeatureMSELoss])
+@pytest.mark.parametrize('cls',
+                         [ChannelWiseDivergence, FeatureMSELoss, PKDLoss])
 def test_mask_refused_where_unsupported(cls):
     with pytest.raises(ValueError, match='takes no valid_mask'):
         cls()(randn(2, 3, 4, 5), randn(2, 3, 4, 5),
@@ -236,9 +237,75 @@ def test_fp32_under_bf16_autocast(cls):
     dict(type='mmswtat.KDLoss', tau=4.0),
     dict(type='mmswtat.ChannelWiseDivergence', tau=4.0, loss_weight=3.0),
     dict(type='mmswtat.DISTLoss', beta=1.0, gamma=1.0),
-    dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0)
+    dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0),
+    dict(type='mmswtat.PKDLoss', loss_weight=6.0)
 ])
 def test_registered(cfg):
     loss = MODELS.build(cfg)
     assert type(loss).__name__ == cfg['type'].split('.')[1]
     assert 'loss_weight' in repr(loss)
+
+
+# ----------------------------------------------------------------- PKD
+@pytest.mark.parametrize('shape', [(2, 3, 4, 5), (1, 4, 3, 3), (3, 2, 1, 2)])
+def test_pkd_matches_reference(shape):
+    s, t = randn(*shape, seed=28), randn(*shape, seed=29, scale=3) + 2
+    check_value_and_grad(PKDLoss(loss_weight=6.0), ref.pkd, s, t, weight=6.0)
+
+
+def test_pkd_student_resized_to_teacher():
+    s, t = randn(2, 3, 2, 3, seed=30), randn(2, 3, 4, 6, seed=31)
+    up = torch.nn.functional.interpolate(
+        s, size=(4, 6), mode='bilinear', align_corners=False)
+    torch.testing.assert_close(PKDLoss()(s, t), ref.pkd(up, t), rtol=RTOL,
+                               atol=1e-12)
+
+
+def test_pkd_is_one_minus_pearson():
+    """``L = (M - 1) / M * mean_c (1 - r_c)`` with numpy's correlation of
+    each channel's N*H*W values (the paper's reading of the loss), so a
+    per-channel affine map of the student (positive scale) changes nothing
+    and a negated teacher gives the maximum ``2 (M - 1) / M``."""
+    import numpy as np
+    s, t = randn(2, 3, 4, 5, seed=32), randn(2, 3, 4, 5, seed=33)
+    t = t + 0.8 * s  # correlated, so r is far from 0
+    m = 2 * 4 * 5
+    r = [np.corrcoef(s[:, c].flatten().numpy(),
+                     t[:, c].flatten().numpy())[0, 1] for c in range(3)]
+    want = (m - 1) / m * float(np.mean([1 - x for x in r]))
+    loss = PKDLoss()
+    assert abs(float(loss(s, t)) - want) < 1e-5
+    affine = s * torch.tensor([0.1, 5.0, 30.0], dtype=F64).view(1, 3, 1, 1) \
+        + randn(1, 3, 1, 1, seed=34) * 10
+    torch.testing.assert_close(loss(affine, t), loss(s, t), rtol=1e-5,
+                               atol=1e-7)
+    assert float(loss(t, t)) < 1e-12
+    assert abs(float(loss(-t, t)) - 2 * (m - 1) / m) < 1e-5
+
+
+def test_pkd_single_value_per_channel_is_finite():
+    """One value per channel (N = H = W = 1): standardised to 0, loss 0 and
+    a finite (zero) gradient, not NaN."""
+    s = randn(1, 3, 1, 1, seed=35).requires_grad_(True)
+    value = PKDLoss()(s, randn(1, 3, 1, 1, seed=36))
+    value.backward()
+    assert float(value.detach()) == 0
+    assert torch.isfinite(s.grad).all() and float(s.grad.abs().sum()) == 0
+
+
+def test_pkd_errors_name_the_loss():
+    loss = PKDLoss()
+    with pytest.raises(ValueError, match=r'PKDLoss: the student has 3 '
+                       r'channels and the teacher 5; .*ConvBNConnector'):
+        loss(randn(2, 3, 4, 4), randn(2, 5, 4, 4))
+    with pytest.raises(ValueError, match='PKDLoss: batch sizes differ'):
+        loss(randn(2, 3, 4, 4), randn(3, 3, 4, 4))
+    with pytest.raises(ValueError, match=r'PKDLoss expects \(N, C, H, W\) '
+                       r'student inputs, got \(2, 3\)'):
+        loss(randn(2, 3), randn(2, 3))
+    with pytest.raises(ValueError, match='PKDLoss takes no valid_mask'):
+        loss(randn(2, 3, 4, 5), randn(2, 3, 4, 5),
+             torch.ones(2, 4, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match='PKDLoss: loss_weight must be a '
+                       'number >= 0'):
+        PKDLoss(loss_weight=-1)

@@ -14,11 +14,16 @@ random colours; the label map is background (0) plus the digit class + 1
 so mmseg's VOC loaders read it (``BaseSegDataset`` with the VOC suffixes and
 :data:`DIGIT_SCENE_CLASSES`). Train and val scenes use disjoint digit images
 (val handwriting is unseen); everything is a function of ``seed``.
+
+The scene itself (:func:`compose_scene`: photo crop, digits, noise, and the
+:class:`PlacedDigit` records of what was painted where) is shared with the
+detection scenes of :mod:`mmswtat.datasets.digit_det_scenes`, which
+annotate the same records with boxes instead of a label map.
 """
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -120,29 +125,111 @@ def upscale_digit(digit: np.ndarray, side: int) -> np.ndarray:
     return np.clip(up / 255.0, 0.0, 1.0)
 
 
-def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
-                 targets: np.ndarray, pool: np.ndarray,
-                 photos: List[np.ndarray], rng: np.random.RandomState,
-                 plain: bool = False) -> Tuple[np.ndarray, np.ndarray]:
-    """One scene from the digit images in ``pool``.
+@dataclass(frozen=True, eq=False)  # eq/hash would compare arrays
+class PlacedDigit:
+    """One digit painted on a scene.
+
+    Attributes:
+        source: Index of its image in scikit-learn's digits.
+        digit: Its class, ``0..9``.
+        y: Top row of its ``side x side`` patch in the scene.
+        x: Left column of the patch.
+        ink: ``(side, side)`` bool, its footprint: the pixels where its
+            upscaled intensity exceeds ``stroke_threshold`` (what it looks
+            like, before any later digit is painted over it).
+    """
+    source: int
+    digit: int
+    y: int
+    x: int
+    ink: np.ndarray
+
+    def box(self) -> Optional[Tuple[int, int, int, int]]:
+        """``(x0, y0, x1, y1)`` in scene pixels, ``x1``/``y1`` exclusive:
+        the tight box of the footprint; None if it has no ink pixel."""
+        return footprint_box(self.ink, self.y, self.x)
+
+
+def footprint_box(ink: np.ndarray, y: int = 0,
+                  x: int = 0) -> Optional[Tuple[int, int, int, int]]:
+    """Tight box of a bool mask, offset by ``(y, x)``.
+
+    Args:
+        ink: ``(H, W)`` bool.
+        y: Row offset added to the box.
+        x: Column offset added to the box.
+
+    Returns:
+        ``(x0, y0, x1, y1)`` with exclusive ``x1``, ``y1`` (so the width is
+        ``x1 - x0``), or None for an empty mask.
+    """
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    if rows.size == 0:
+        return None
+    return (x + int(cols[0]), y + int(rows[0]), x + int(cols[-1]) + 1,
+            y + int(rows[-1]) + 1)
+
+
+def overlap_fraction(a: Tuple[int, int, int, int],
+                     b: Tuple[int, int, int, int]) -> float:
+    """Intersection of boxes ``a`` and ``b`` over the smaller one's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller
+
+
+def compose_scene(settings: DigitSceneSettings, digits: np.ndarray,
+                  targets: np.ndarray, pool: np.ndarray,
+                  photos: List[np.ndarray], rng: np.random.RandomState,
+                  plain: bool = False, max_overlap: Optional[float] = None,
+                  tries: int = 20) -> Tuple[np.ndarray, List[PlacedDigit]]:
+    """Paint a few digits from ``pool`` on a photo crop (the shared part of
+    the segmentation and detection scenes).
 
     ``plain=True`` paints white digits on black instead (no photo).
 
+    Args:
+        settings: Scene size, digit count and size range, noise.
+        digits: ``(K, 8, 8)`` intensities in ``[0, 1]``.
+        targets: ``(K,)`` their classes.
+        pool: Indices into ``digits`` this scene may use.
+        photos: Background photographs.
+        rng: The scene's random state (advanced).
+        plain: White on black.
+        max_overlap: If set, a digit's footprint box may cover at most this
+            fraction of a smaller (or be covered at most this fraction by a
+            larger) box already placed: its position is redrawn up to
+            ``tries`` times, then the digit is left out. None: no check and
+            no redraw (the segmentation scenes).
+        tries: Positions tried per digit when ``max_overlap`` is set.
+
     Returns:
-        ``(image, label)``: ``(S, S, 3)`` uint8 RGB and ``(S, S)`` uint8
-        class indices (0 background, ``d + 1`` digit ``d``).
+        ``(image, placed)``: ``(S, S, 3)`` uint8 RGB and the digits painted,
+        in painting order (later ones may cover earlier ones).
     """
     s = settings.size
     image = photo_crop(photos, s, rng)
     if plain:
         image = np.zeros_like(image)
-    label = np.zeros((s, s), np.uint8)
+    placed: List[PlacedDigit] = []
     for _ in range(rng.randint(settings.digits[0], settings.digits[1] + 1)):
         idx = pool[rng.randint(len(pool))]
         side = rng.randint(settings.digit_size[0], settings.digit_size[1] + 1)
         side = min(side, s)
         alpha = upscale_digit(digits[idx], side)
-        y, x = rng.randint(s - side + 1), rng.randint(s - side + 1)
+        ink = alpha > settings.stroke_threshold
+        for _ in range(tries if max_overlap is not None else 1):
+            y, x = rng.randint(s - side + 1), rng.randint(s - side + 1)
+            box = footprint_box(ink, y, x)
+            if max_overlap is None or box is None or all(
+                    overlap_fraction(box, p.box()) <= max_overlap
+                    for p in placed if p.box() is not None):
+                break
+        else:
+            continue  # no free spot: leave this digit out
         patch = image[y:y + side, x:x + side]
         # A colour far from the patch's mean colour, so strokes stay visible.
         colour = rng.uniform(0, 255, 3).astype(np.float32)
@@ -154,20 +241,62 @@ def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
                               (255 - colour)).astype(np.float32)
         a = np.clip(alpha * 1.3, 0, 1)[..., None]
         image[y:y + side, x:x + side] = (1 - a) * patch + a * colour
-        stroke = alpha > settings.stroke_threshold
+        placed.append(PlacedDigit(int(idx), int(targets[idx]), y, x, ink))
+    if settings.noise:
+        image = image + rng.normal(0, settings.noise, image.shape)
+    return np.clip(image, 0, 255).round().astype(np.uint8), placed
+
+
+def label_map(settings: DigitSceneSettings,
+              placed: List[PlacedDigit]) -> np.ndarray:
+    """The segmentation label of a composed scene.
+
+    Each digit's footprint dilated by ``label_dilation`` of its side, later
+    digits over earlier ones.
+
+    Returns:
+        ``(S, S)`` uint8: 0 background, ``d + 1`` digit ``d``.
+    """
+    label = np.zeros((settings.size, settings.size), np.uint8)
+    for p in placed:
+        side = p.ink.shape[0]
+        stroke = p.ink
         grow = 2 * int(side * settings.label_dilation) + 1
         if grow > 1:
             mask = Image.fromarray(stroke.astype(np.uint8) * 255)
             stroke = np.asarray(mask.filter(ImageFilter.MaxFilter(grow))) > 0
-        label[y:y + side, x:x + side][stroke] = targets[idx] + 1
-    if settings.noise:
-        image = image + rng.normal(0, settings.noise, image.shape)
-    return np.clip(image, 0, 255).round().astype(np.uint8), label
+        label[p.y:p.y + side, p.x:p.x + side][stroke] = p.digit + 1
+    return label
 
 
-def iter_scenes(settings: DigitSceneSettings
-                ) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]:
-    """Yield ``(split, name, image, label)`` of every scene, in order."""
+def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
+                 targets: np.ndarray, pool: np.ndarray,
+                 photos: List[np.ndarray], rng: np.random.RandomState,
+                 plain: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """One segmentation scene from the digit images in ``pool``
+    (:func:`compose_scene` and :func:`label_map`).
+
+    Returns:
+        ``(image, label)``: ``(S, S, 3)`` uint8 RGB and ``(S, S)`` uint8
+        class indices (0 background, ``d + 1`` digit ``d``).
+    """
+    image, placed = compose_scene(settings, digits, targets, pool, photos,
+                                  rng, plain)
+    return image, label_map(settings, placed)
+
+
+Composed = Tuple[str, str, np.ndarray, List[PlacedDigit]]
+
+
+def iter_composed(settings: DigitSceneSettings,
+                  max_overlap: Optional[float] = None) -> Iterator[Composed]:
+    """Yield ``(split, name, image, placed)`` of every scene, in order.
+
+    Train scenes draw digits from the training split of the digit images,
+    val scenes from the disjoint val split; each split has its own random
+    state seeded by ``settings.seed``. ``max_overlap``: see
+    :func:`compose_scene`.
+    """
     digits, targets, photos = load_sources()
     train_ids, val_ids = split_digits(len(digits), settings.val_fraction,
                                       settings.seed)
@@ -176,9 +305,17 @@ def iter_scenes(settings: DigitSceneSettings
             ('val', val_ids, settings.num_val, 2)):
         rng = np.random.RandomState([settings.seed, offset])
         for i in range(count):
-            image, label = render_scene(settings, digits, targets, pool,
-                                        photos, rng)
-            yield split, f'{split}_{i:05d}', image, label
+            image, placed = compose_scene(settings, digits, targets, pool,
+                                          photos, rng,
+                                          max_overlap=max_overlap)
+            yield split, f'{split}_{i:05d}', image, placed
+
+
+def iter_scenes(settings: DigitSceneSettings
+                ) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]:
+    """Yield ``(split, name, image, label)`` of every segmentation scene."""
+    for split, name, image, placed in iter_composed(settings):
+        yield split, name, image, label_map(settings, placed)
 
 
 def write_digit_scenes(root: str,

@@ -6,11 +6,12 @@ from .kd_loss import KDLoss
 from .kl_div_loss import KLDivLoss
 from .patch_merge_tat_loss import PatchMergeTaTLoss
 from .peer_loss import PeerLoss
+from .pkd_loss import PKDLoss
 from .swtat_loss import SWTaTLoss
 from .tat_loss import TaTLoss
 
 __all__ = [
     'BaseTaTLoss', 'KLDivLoss', 'PatchMergeTaTLoss', 'SWTaTLoss', 'TaTLoss',
     'ChannelWiseDivergence', 'DISTLoss', 'FeatureMSELoss', 'KDLoss',
-    'PeerLoss'
+    'PeerLoss', 'PKDLoss'
 ]

@@ -21,7 +21,7 @@ def check_temperature(name: str, arg: str, value: float) -> float:
 
 class PeerLoss(BaseModule):
     """Base of :class:`KDLoss`, :class:`ChannelWiseDivergence`,
-    :class:`DISTLoss` and :class:`FeatureMSELoss`.
+    :class:`DISTLoss`, :class:`FeatureMSELoss` and :class:`PKDLoss`.
 
     :meth:`forward` checks the inputs (one clear error each), then, with
     autocast disabled: detaches the teacher, casts both inputs to fp32 (or

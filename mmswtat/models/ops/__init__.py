@@ -12,6 +12,7 @@ from .window import (WindowGeometry, check_window_and_shift, region_labels,
 from .cwd import channel_wise_divergence
 from .dist import dist_rows, dist_terms, pearson_rows
 from .kd import kd_divergence, softmax_kl, valid_mask_from_labels
+from .pkd import PKD_EPS, channel_normalize, pkd_divergence
 from .tat_normalize import (CHANNEL_EPS, TAT_NORMALIZE,
                             channel_standardize, tat_normalize,
                             teacher_mean_square)
@@ -29,7 +30,8 @@ __all__ = [
     'validity_map', 'window_attention_bias', 'window_attention_mask',
     'window_geometry',
     'channel_wise_divergence', 'dist_rows', 'dist_terms', 'pearson_rows',
-    'kd_divergence', 'softmax_kl', 'valid_mask_from_labels', 'CHANNEL_EPS',
+    'kd_divergence', 'softmax_kl', 'valid_mask_from_labels', 'PKD_EPS',
+    'channel_normalize', 'pkd_divergence', 'CHANNEL_EPS',
     'TAT_NORMALIZE', 'channel_standardize', 'tat_normalize',
     'teacher_mean_square'
 ]

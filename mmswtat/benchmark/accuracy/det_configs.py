@@ -1,0 +1,328 @@
+"""mmengine configs of the detection benchmark, derived from the shipped ones.
+
+Networks: mmdet's stock RetinaNet R50-FPN config with
+
+- the backbone shrunk as the segmentation benchmark does
+  (:class:`~.settings.NetSettings`: ``depth``, ``base_channels`` and
+  ``stem_channels``), with the deep stem of ``ResNetV1c`` so that the
+  cached digit-classification pretraining
+  (:func:`~.pretrain.pretrain_backbone`, an mmseg ``ResNetV1c``) loads into
+  it key for key;
+- the FPN's input channels following the backbone, its output
+  (``neck_channels``) the same for teacher and student, as in every stock
+  mmdet FPN config (R101 and R50 both 256), so the shipped FPN fragments
+  need no connector;
+- the head's ``feat_channels`` from ``NetSettings.head_channels`` (the
+  teacher's head wider too) and 10 classes;
+- anchors at ``anchor_scale`` times the stride instead of 4 (the stock
+  smallest anchor, 32 px, is sized for 800-px COCO images; the digits here
+  are 11-60 px boxes, see :class:`~mmswtat.datasets.digit_det_scenes.
+  DigitDetSettings`).
+
+Runs: that config's runtime with the digit-scene COCO loaders, the 1x
+schedule (SGD, linear warm-up, two steps) shortened to iterations, no
+flip (a mirrored digit is another shape), no validation during training and
+the val split as test set, scored by ``CocoMetric``.
+"""
+import copy
+import functools
+import math
+import os.path as osp
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Optional
+
+from mmengine.config import Config
+
+from mmswtat.datasets.digit_det_scenes import DIGIT_DET_CLASSES, FpnLevels
+from .methods import _fragment
+from .settings import NetSettings, TrainSettings
+
+RETINANET_CONFIG = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+
+
+@dataclass(frozen=True)
+class DetNetSettings:
+    """The two detectors of the benchmark.
+
+    Attributes:
+        teacher: Teacher backbone widths; ``head_channels`` is its
+            RetinaHead's ``feat_channels``.
+        student: Student backbone and head widths (narrower).
+        neck_channels: FPN output channels of both (``out_channels``).
+        anchor_scale: RetinaNet's ``octave_base_scale`` (anchor side over
+            stride at the first of its 3 scales per octave; stock 4).
+        size: Image side (scenes are square; the preprocessor pads to a
+            multiple of 32 as stock).
+    """
+    teacher: NetSettings = field(
+        default_factory=lambda: NetSettings(base_channels=32, stem_channels=32,
+                                            head_channels=64))
+    student: NetSettings = field(
+        default_factory=lambda: NetSettings(base_channels=16, stem_channels=16,
+                                            head_channels=32))
+    neck_channels: int = 64
+    anchor_scale: int = 2
+    size: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=1)
+def _retinanet() -> Config:
+    from mmswtat.utils.config_utils import resolve_config_path
+    return Config.fromfile(resolve_config_path(RETINANET_CONFIG))
+
+
+def backbone_channels(net: NetSettings) -> list:
+    """Output channels of ``layer1..layer4`` (the FPN's ``in_channels``)."""
+    return [net.layer4_channels // 2**(3 - i) for i in range(4)]
+
+
+def fpn_levels(settings: DetNetSettings) -> FpnLevels:
+    """The detector's FPN levels (strides of its anchor generator) and
+    anchor size, for the data's level check."""
+    head = _retinanet().model.bbox_head
+    strides = tuple(int(s) for s in head.anchor_generator.strides)
+    return FpnLevels(strides=strides, anchor_scale=settings.anchor_scale,
+                     first=int(math.log2(strides[0])))  # stride 8: P3
+
+
+def det_model(net: NetSettings, settings: DetNetSettings,
+              pretrained: Optional[str] = None) -> dict:
+    """The stock RetinaNet R50-FPN model config at ``net``'s widths.
+
+    Args:
+        net: Backbone depth and widths, head width.
+        settings: Neck width, anchors.
+        pretrained: Backbone checkpoint (``{'state_dict': backbone
+            weights}``, as the digit pretraining saves it) or None. With
+            weights, the stock ``frozen_stages=1`` and ``norm_eval=True``
+            hold; without, nothing is frozen and BN trains (frozen random
+            weights would make a useless stem).
+
+    Returns:
+        A ``RetinaNet`` model config dict.
+    """
+    model = copy.deepcopy(_retinanet().model.to_dict())
+    model['backbone'].update(
+        depth=net.depth, base_channels=net.base_channels,
+        stem_channels=net.stem_channels, deep_stem=True,
+        init_cfg=(None if pretrained is None else dict(
+            type='Pretrained', checkpoint=pretrained)))
+    if pretrained is None:
+        model['backbone'].update(frozen_stages=-1, norm_eval=False)
+    model['neck'].update(in_channels=backbone_channels(net),
+                         out_channels=settings.neck_channels)
+    head = model['bbox_head']
+    head.update(num_classes=len(DIGIT_DET_CLASSES),
+                in_channels=settings.neck_channels,
+                feat_channels=net.head_channels)
+    head['anchor_generator'].update(octave_base_scale=settings.anchor_scale)
+    return model
+
+
+# ----------------------------------------------------------------- methods
+#: Detection methods: ``(fragment file, variable, losses dropped)``.
+DET_FRAGMENTS: Dict[str, Optional[tuple]] = {
+    'none': None,
+    'swtat': ('swtat_fpn.py', 'swtat_fpn', ()),
+    'swtat_nopm': ('swtat_fpn.py', 'swtat_fpn', ('loss_pmtat', )),
+    'pkd': ('pkd_fpn.py', 'pkd_fpn', ()),
+    'cwd': ('cwd_fpn.py', 'cwd_fpn', ()),
+}
+
+
+def det_distill_config(name: str, settings: DetNetSettings,
+                       weight: Optional[float] = None,
+                       knobs: Optional[dict] = None) -> Optional[dict]:
+    """The ``distill=`` dict of a detection method, from its shipped FPN
+    fragment with the channels set to ``settings.neck_channels``.
+
+    Args:
+        name: A key of :data:`DET_FRAGMENTS`.
+        settings: The networks.
+        weight: The method's largest loss weight (default: the fragment's,
+            i.e. the published one); the fragment's ratios between its
+            losses are kept.
+        knobs: Overrides of every loss config of the method (e.g.
+            ``dict(per_level=dict(window_size=[4, 4, 2, 2, 1],
+            shift_size=[2, 2, 1, 1, 0]))``).
+
+    Returns:
+        The dict, or None for ``'none'``.
+
+    Raises:
+        ValueError: An unknown method name (lists the known ones).
+    """
+    if name not in DET_FRAGMENTS:
+        raise ValueError(f'det_distill_config: unknown detection method '
+                         f'{name!r}; choose from {", ".join(DET_FRAGMENTS)}')
+    spec = DET_FRAGMENTS[name]
+    if spec is None:
+        return None
+    file, key, dropped = spec
+    distill = _fragment(file, key)
+    for loss in dropped:
+        distill['distill_losses'].pop(loss)
+        distill['loss_forward_mappings'].pop(loss)
+    losses = distill['distill_losses']
+    for cfg in losses.values():
+        for ch in ('student_channels', 'teacher_channels', 'channels'):
+            if ch in cfg:
+                cfg[ch] = settings.neck_channels
+        cfg.update(copy.deepcopy(knobs or {}))
+    if weight is not None:
+        top = max(float(c.get('loss_weight', 1.0)) for c in losses.values())
+        for cfg in losses.values():
+            cfg['loss_weight'] = (weight * float(cfg.get('loss_weight', 1.0))
+                                  / top)
+    return distill
+
+
+def det_distiller_model(settings: DetNetSettings, distill: Optional[dict],
+                        teacher_ckpt: Optional[str],
+                        student_ckpt: Optional[str] = None,
+                        pretrained: Optional[str] = None) -> dict:
+    """``mmswtat.SingleTeacherDistiller`` over the two detectors.
+
+    Args:
+        settings: The networks.
+        distill: From :func:`det_distill_config`.
+        teacher_ckpt: The trained teacher.
+        student_ckpt: The student's initial weights (the same for every
+            method), or None.
+        pretrained: Student backbone checkpoint, or None.
+    """
+    return dict(
+        type='mmswtat.SingleTeacherDistiller',
+        student=det_model(settings.student, settings, pretrained),
+        teacher=det_model(settings.teacher, settings),
+        teacher_ckpt=teacher_ckpt,
+        student_ckpt=student_ckpt,
+        distill=distill)
+
+
+# -------------------------------------------------------------------- runs
+def det_dataset(data_root: str, split: str, pipeline: list) -> dict:
+    """mmdet ``CocoDataset`` of a digit detection split (see
+    :func:`~mmswtat.datasets.digit_det_scenes.write_digit_detection`)."""
+    return dict(
+        type='CocoDataset',
+        data_root=data_root,
+        ann_file=f'annotations/{split}.json',
+        data_prefix=dict(img='images/'),
+        metainfo=dict(classes=DIGIT_DET_CLASSES),
+        filter_cfg=dict(filter_empty_gt=split == 'train', min_size=0),
+        test_mode=split != 'train',
+        pipeline=pipeline)
+
+
+def det_pipelines(size: int) -> Dict[str, list]:
+    """The stock train and test pipelines at ``size`` (no flip)."""
+    scale = (size, size)
+    return dict(
+        train=[dict(type='LoadImageFromFile'),
+               dict(type='LoadAnnotations', with_bbox=True),
+               dict(type='Resize', scale=scale, keep_ratio=True),
+               dict(type='PackDetInputs')],
+        test=[dict(type='LoadImageFromFile'),
+              dict(type='Resize', scale=scale, keep_ratio=True),
+              dict(type='LoadAnnotations', with_bbox=True),
+              dict(type='PackDetInputs',
+                   meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                              'scale_factor'))])
+
+
+def det_run_config(model: dict, settings: DetNetSettings,
+                   train: TrainSettings, data_root: str, work_dir: str,
+                   seed: int, save_checkpoint: bool = False,
+                   load_from: Optional[str] = None,
+                   log_level: str = 'INFO') -> Config:
+    """A complete runner config: ``model`` trained on the digit detection
+    scenes and tested on their val split with ``CocoMetric``.
+
+    Args:
+        model: A detector or ``mmswtat.SingleTeacherDistiller`` config.
+        settings: The networks (image size).
+        train: Iterations, batch, learning rate, weight decay.
+        data_root: The scenes' root.
+        work_dir: Runner work directory.
+        seed: ``randomness.seed``.
+        save_checkpoint: Save ``iter_<N>.pth`` at the end.
+        load_from: Initial weights of the whole model.
+        log_level: The runner's log level.
+    """
+    cfg = copy.deepcopy(_retinanet())
+    pipes = det_pipelines(settings.size)
+    cfg.model = model  # a distiller preprocesses as its student does
+    cfg.train_dataloader = dict(
+        batch_size=train.batch_size, num_workers=0, persistent_workers=False,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=det_dataset(data_root, 'train', pipes['train']))
+    cfg.test_dataloader = dict(
+        batch_size=1, num_workers=0, persistent_workers=False,
+        drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=det_dataset(data_root, 'val', pipes['test']))
+    cfg.test_evaluator = dict(
+        type='CocoMetric', ann_file=osp.join(data_root, 'annotations',
+                                             'val.json'),
+        metric='bbox', format_only=False)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=train.iters,
+                         val_interval=train.iters + 1)
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=train.lr, momentum=0.9,
+                       weight_decay=train.weight_decay),
+        clip_grad=None)
+    # The 1x schedule (500 warm-up iterations, steps at epochs 8 and 11 of
+    # 12) on iterations: warm-up over min(500, iters / 5), steps at 8/12 and
+    # 11/12 of the run.
+    warmup = max(1, min(500, train.iters // 5))
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+             end=warmup),
+        dict(type='MultiStepLR', by_epoch=False, begin=0, end=train.iters,
+             milestones=[train.iters * 8 // 12, train.iters * 11 // 12],
+             gamma=0.1)
+    ]
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
+                                    log_metric_by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False,
+        interval=train.iters if save_checkpoint else -1, save_last=False)
+    cfg.randomness = dict(seed=seed)
+    cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+    cfg.work_dir = work_dir
+    # Unique per run: mmengine's logger and visualizer are global instances
+    # looked up by name, and many runs share one process.
+    cfg.experiment_name = (f'{osp.basename(work_dir.rstrip("/"))}_'
+                           f'{time.time_ns()}')
+    cfg.visualizer = dict(cfg.visualizer, name=cfg.experiment_name)
+    cfg.load_from = load_from
+    cfg.log_level = log_level
+    cfg.resume = False
+    return cfg
+
+
+#: The benchmark's figures of one test (``CocoMetric`` keys, prefix ``coco/``).
+DET_SCORES = ('bbox_mAP', 'bbox_mAP_50')
+
+
+def det_scores(metrics: Dict[str, float]) -> Dict[str, float]:
+    """``bbox_mAP`` and ``bbox_mAP_50`` of a test run, in [0, 1].
+
+    ``CocoMetric`` logs an error and returns no figure at all when the
+    detector kept no box on the whole val split (every score below the
+    stock ``score_thr`` 0.05, as happens early in training); such a run
+    scores 0, not a missing value.
+
+    Args:
+        metrics: What ``runner.test()`` returned.
+
+    Returns:
+        ``{'bbox_mAP': ..., 'bbox_mAP_50': ...}``.
+    """
+    return {key: float(metrics.get(f'coco/{key}', 0.0)) for key in DET_SCORES}
