@@ -178,11 +178,14 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
     """Train and test the student with one method; returns a record.
 
     The knob ``iters`` (baseline runs of :func:`bench.baseline_grid`)
-    changes the student's schedule length; other knobs go to the losses.
+    changes the student's schedule length, ``teacher_precision`` is the
+    distiller's (``'bf16'``: the teacher under autocast); other knobs go to
+    the losses.
     """
     init = student_init(settings, prep, seed, cache_root, log)
     loss_knobs = dict(knobs or {})
     iters = loss_knobs.pop('iters', None)
+    precision = loss_knobs.pop('teacher_precision', None)
     if iters is not None:
         settings = replace(settings, student_train=replace(
             settings.student_train, iters=int(iters)))
@@ -196,6 +199,8 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
                          seed, load_from=init)
     else:
         model = distiller_model(settings, distill, prep.teacher_ckpt, init)
+        if precision is not None:
+            model['teacher_precision'] = precision
         cfg = run_config(model, settings, settings.student_train,
                          prep.data_root, work_dir, seed)
     result = _runner_run(cfg)
