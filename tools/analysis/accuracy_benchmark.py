@@ -25,7 +25,8 @@ from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         check_methods, quick_settings,
                                         run_sweep, run_table, sweep_grid)
 from mmswtat.benchmark.accuracy.bench import (METHOD_KNOBS, WEIGHT_FACTORS,
-                                              best_settings)
+                                              best_settings, with_knobs)
+from mmswtat.benchmark.accuracy.methods import published_weight
 from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
 
 
@@ -42,6 +43,9 @@ def parse_args(argv=None):
     p.add_argument('--size', type=int,
                    help='scene size in pixels (default 64: an 8x8 layer4 '
                    'map); SW-TaT keeps window 4, shift 2')
+    p.add_argument('--teacher-precision', choices=['bf16', 'fp32', 'auto'],
+                   help="table: the distillers' teacher_precision (a knob "
+                   "of every distilled run; default: the distiller's fp32)")
     p.add_argument('--baseline-factors', nargs='*', type=float,
                    default=[0.5, 2.0],
                    help='table: also train the undistilled student for '
@@ -116,6 +120,10 @@ def main(argv=None) -> dict:
                         reuse=args.reuse, report_only=args.report_only)
     else:
         best = best_settings(args.best_from) if args.best_from else None
+        if args.teacher_precision:
+            best = {m: with_knobs((best or {}).get(m) or (
+                m, published_weight(m), {}), teacher_precision=args.
+                teacher_precision) for m in args.methods if m != 'none'}
         extra = baseline_grid(args.baseline_factors or (),
                               s.student_train.iters)
         out = run_table(s, args.methods, seeds, args.out_dir, cache, best,

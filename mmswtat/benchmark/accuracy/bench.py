@@ -52,6 +52,12 @@ def baseline_grid(factors: Sequence[float],
             for f in factors if round(iters * f) != iters]
 
 
+def with_knobs(setting: Setting, **knobs) -> Setting:
+    """``setting`` with ``knobs`` added (e.g. ``teacher_precision``)."""
+    method, weight, old = setting
+    return method, weight, dict(old, **knobs)
+
+
 def best_settings(sweep_json: str) -> Dict[str, Setting]:
     """``{method: (method, weight, knobs)}``: each method's best sweep row."""
     with open(sweep_json) as f:
