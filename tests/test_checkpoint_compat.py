@@ -22,7 +22,7 @@ with open(osp.join(osp.dirname(__file__),
 # name: (shipped config, options); the multi-level FPN one with embeddings
 # so that its per-level ModuleLists hold weights (distill_losses.<loss>.<i>.*).
 BUILDS = {
-    'voc': ('configs/swtat/deeplabv3_r101_to_r18_voc.py', {}),
+    'voc': ('configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py', {}),
     'voc_embed': ('configs/swtat/deeplabv3_r101_to_r18_voc_embed.py', {}),
     'fpn_embed': ('configs/swtat/faster-rcnn_r101_to_r50_fpn_1x_coco.py', {
         'model.distill.distill_losses.loss_swtat.embed': True,

@@ -10,7 +10,7 @@ import torch
 from cli_helpers import ROOT, run_tool
 from mmswtat.testing import as_cli, seg_tiny_options
 
-DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py')
+DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
 
 
 def _wrapper_config(tmp_path, extra: str = '') -> str:

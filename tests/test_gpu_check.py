@@ -58,4 +58,4 @@ def test_commands_are_valid_and_cover_the_checks(tmp_path):
     step = args['step_512_b4']
     assert (step.part, step.crops, step.step_batch) == ('step', [512], 4)
     assert step.teacher_precision == ['fp32', 'bf16']
-    assert step.config == 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
+    assert step.config == 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'

@@ -189,7 +189,7 @@ def test_cuda_train_tool_amp_iteration_with_half_teacher(voc, teacher_ckpt,
     import shutil
     from cli_helpers import metric, run_tool
     from mmswtat.testing import as_cli, seg_tiny_options
-    config = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
+    config = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
     precision = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     opts = seg_tiny_options(config, voc, iters=1)
     opts.update({'model.teacher_ckpt': teacher_ckpt,

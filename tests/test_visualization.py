@@ -29,7 +29,7 @@ from mmswtat.models.ops import patch_merge
 from mmswtat.testing import as_cli, seg_tiny_options
 from window_reference import pad_and_shift, window_partition
 
-DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
+DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
 TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
 ITERS = 2
 # 64x64 crops give an 8x8 layer4 map: 4x4 windows with a shift of 2 keep a

@@ -2,7 +2,8 @@
 
 1. writes a small synthetic VOC dataset (real VOC layout);
 2. trains a DeepLabV3 R101-D8 teacher on it (mmseg's stock config);
-3. distils DeepLabV3 R18-D8 from it with configs/swtat/deeplabv3_r101_to_r18_voc.py;
+3. distils DeepLabV3 R18-D8 from it with pure SW-TaT on layer4
+   (configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py);
 4. trains the same R18 student without distillation for as many iterations;
 5. tests all three with tools/test.py and prints their mIoU side by side,
    and plots the loss curves of the two students.
@@ -29,7 +30,7 @@ from mmswtat.testing import as_cli, seg_tiny_options
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 STOCK_TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
-DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py')
+DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
 STUDENT = osp.join(ROOT,
                    'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
 

@@ -1,9 +1,29 @@
 # Distil DeepLabV3 R101-D8 (VOC12aug, mIoU 78.7) into DeepLabV3 R18-D8 with
-# SW-TaT + patch-merging on backbone layer4. Data, schedule and runtime are
-# mmseg's own for the teacher config; the teacher stops after its backbone.
+# the recipe that made the best student in our accuracy benchmark
+# (docs/accuracy.md, issue 19): SW-TaT + patch merging on the decode head's
+# last feature (`decode_head.bottleneck`, where the official TaT-seg code
+# distils) plus CWD on the logits. Data, schedule and runtime are mmseg's own
+# for the teacher config.
+#
+# Which measurement chose it: on real digit scenes (300-iteration students,
+# same initialisation for every method), SW-TaT(head) + CWD was the best
+# SW-TaT recipe and the best method of the table; pure SW-TaT on the head
+# beat pure SW-TaT on layer4; see docs/accuracy.md for the numbers, the
+# seeds and where CWD alone is as good.
+# Weights: each fragment's published one (SW-TaT d = z = 0.1, the official
+# TaT-seg VOC alpha; CWD 3, tau 4, CIRKD on this exact pair). The
+# benchmark's short schedule preferred 3x both (0.3 + 9); that is a
+# 300-iteration optimum on a toy task, so the shipped config keeps the
+# weights measured on this pair by their authors.
+#
+# Pure SW-TaT stays one line away: deeplabv3_r101_to_r18_voc_layer4.py (the
+# paper's backbone placement, this package's earlier default), or
+#     distill={{_base_.swtat_head}}
+# for SW-TaT on the head alone.
 _base_ = [
     'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py',
-    '../_base_/distill/swtat_layer4_r101_to_r18.py',
+    '../_base_/distill/swtat_head_r101_to_r18.py',
+    '../_base_/distill/cwd_logits_r101_to_r18.py',
 ]
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
 # Exact --resume: also restore the torch RNG (dropout) state.
@@ -20,4 +40,5 @@ model = dict(
     student=dict(cfg_path='mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'),
     teacher=dict(cfg_path=teacher_cfg, pretrained=None),
     teacher_ckpt=teacher_ckpt,
-    distill={{_base_.swtat_layer4}})
+    # A recipe: a list of fragments, merged by the distiller name by name.
+    distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])

@@ -24,7 +24,7 @@ import torch
 
 from .timing import time_phase
 
-DEFAULT_CONFIG = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
+DEFAULT_CONFIG = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
 PHASES = ('student', 'teacher', 'distill', 'teacher_full', 'distill_losses')
 #: The phases whose cost depends on the teacher's precision.
 TEACHER_PHASES = ('teacher', 'distill', 'teacher_full')
