@@ -31,11 +31,11 @@ RESNET50 = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
 # name: (student, teacher, task[, method])
 PAIRS = {
     'deeplab': (SEG_R18, SEG_R101, 'seg'),
-    'psp': (SEG_R18, PSP_R101, 'seg'),
+    'psp': (SEG_R18, PSP_R101, 'seg', 'swtat'),
     'retina': (RETINA_R50, RETINA_R101, 'det'),
     'faster_retina': (RETINA_R50, FASTER_R101, 'det'),
     'cls': (MOBILENET, RESNET50, 'cls'),
-    'deeplab_recipe': (SEG_R18, SEG_R101, 'seg', 'swtat_head+cwd'),
+    'deeplab_layer4': (SEG_R18, SEG_R101, 'seg', 'swtat'),
 }
 
 
@@ -65,11 +65,15 @@ def generated(tmp_path_factory):
 
 # ----------------------------------------------------------------- choices
 def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
+    """The default for a segmentation pair: the shipped recipe, SW-TaT on
+    the decode head's last feature + CWD on the logits."""
     path, cfg = generated['deeplab']
     shipped = Config.fromfile(
         osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py'))
-    assert cfg.model.distill.to_dict() == fragment(
-        'swtat_layer4_r101_to_r18.py', 'swtat_layer4')
+    assert [d.to_dict() for d in cfg.model.distill] == [
+        fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
+        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')]
+    assert cfg.model.distill == shipped.model.distill
     for key in ('type', 'student', 'teacher_ckpt'):
         assert cfg.model[key] == shipped.model[key], key
     assert cfg.model.teacher.to_dict() == dict(cfg_path=SEG_R101,
@@ -79,21 +83,23 @@ def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
     assert cfg.train_cfg == shipped.train_cfg
     assert cfg.crop_size == (512, 512)
     text = open(path).read()
-    assert 'backbone.layer4: 2048 ch, stride 8 (64x64 at 512x512)' in text
-    assert 'stops right after backbone.layer4' in text
-
-
-def test_head_recipe_reproduces_the_shipped_fragments(generated):
-    path, cfg = generated['deeplab_recipe']
-    assert [d.to_dict() for d in cfg.model.distill] == [
-        fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
-        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')]
-    text = open(path).read()
     assert 'decode_head.bottleneck: 512 ch, stride 8 (64x64 at 512x512)' \
         in text
     assert 'Matched by stride' not in text
     assert "mode='tensor' (a recorded module is outside backbone/neck)" in text
     assert 'right after the last of decode_head.bottleneck,' in text
+
+
+def test_layer4_method_reproduces_the_layer4_config(generated):
+    path, cfg = generated['deeplab_layer4']
+    shipped = Config.fromfile(
+        osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'))
+    assert cfg.model.distill.to_dict() == fragment(
+        'swtat_layer4_r101_to_r18.py', 'swtat_layer4')
+    assert cfg.model.distill == shipped.model.distill
+    text = open(path).read()
+    assert 'backbone.layer4: 2048 ch, stride 8 (64x64 at 512x512)' in text
+    assert 'stops right after backbone.layer4' in text
 
 
 def test_recipe_errors():
@@ -243,7 +249,7 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     assert runner.iter == 2
     expected = ['loss_swtat'] + (['loss_kd'] if task == 'cls' else
                                  ['loss_pmtat'])
-    if name == 'deeplab_recipe':
+    if name == 'deeplab':
         expected = ['loss_swtat_head', 'loss_pmtat_head', 'loss_cwd']
     for key in expected:
         value = logged[f'train/{key}'].current()

@@ -34,11 +34,12 @@ def parse_args() -> argparse.Namespace:
         "teacher config's metafile entry, else a placeholder to fill in)")
     parser.add_argument(
         '--method',
-        default='swtat',
         help='distillation method or recipe: one of ' + ', '.join(METHODS) +
         ', or several joined by + (e.g. swtat_head+cwd: SW-TaT on the '
         "decode head's last feature plus CWD on the logits); default: "
-        'swtat = SW-TaT + patch merging on the matched map')
+        'swtat_head+cwd for segmentation pairs (the accuracy benchmark\'s '
+        'best recipe), swtat (SW-TaT + patch merging on the matched maps) '
+        'for detectors and classifiers')
     parser.add_argument(
         '--out', help='output config file (default: print to stdout)')
     return parser.parse_args()

@@ -156,6 +156,20 @@ def _logit_part(name: str) -> Tuple[dict, List[str]]:
         f'{comp.published:g} ({comp.source}).']
 
 
+def default_method(plan: Plan, task: str) -> str:
+    """The recipe written when ``--method`` is not given.
+
+    Segmentation pairs get the accuracy benchmark's best SW-TaT recipe,
+    SW-TaT + PM on the decode head's last feature plus CWD on the logits
+    (docs/accuracy.md; the shipped VOC/COCO-Stuff configs), or on the
+    matched backbone stage when the generator does not know the heads;
+    detectors and classifiers SW-TaT + PM (their fragments; not measured).
+    """
+    if task == 'seg':
+        return 'swtat_head+cwd' if plan.head is not None else 'swtat+cwd'
+    return 'swtat'
+
+
 def build_distill(plan: Plan, method: str,
                   task: str) -> Tuple[Union[dict, List[dict]], List[str]]:
     """The ``distill=`` of a plan and the comment lines explaining it.
@@ -260,7 +274,7 @@ def _where(path: str) -> str:
 
 def make_distill_config(student_cfg: str,
                         teacher_cfg: str,
-                        method: str = 'swtat',
+                        method: Optional[str] = None,
                         teacher_ckpt: Optional[str] = None,
                         command: Optional[str] = None) -> str:
     """Probe both configs, match their features and return the config text.
@@ -271,7 +285,7 @@ def make_distill_config(student_cfg: str,
         teacher_cfg: Teacher config file or ``scope::path``.
         method: A recipe (``'swtat'``, ``'swtat_head+cwd'``, ...) of the
             components :data:`~.methods.GENERATOR_COMPONENTS` lists for the
-            pair's task.
+            pair's task; None: :func:`default_method`.
         teacher_ckpt: Teacher checkpoint path/URL; default: the teacher's
             metafile ``Weights``, else a placeholder that fails at build.
         command: The command line, written into the header.
@@ -280,10 +294,13 @@ def make_distill_config(student_cfg: str,
         ValueError: Unknown method, unsupported config.
         MatchError: No features to pair (the message lists both sides).
     """
-    parse_recipe(method, METHODS)  # before the (slow) probes
+    if method is not None:
+        parse_recipe(method, METHODS)  # before the (slow) probes
     student = probe_model(student_cfg, 'student')
     teacher = probe_model(teacher_cfg, 'teacher')
     plan = match(student, teacher)
+    if method is None:
+        method = default_method(plan, student.task)
     distill, notes = build_distill(plan, method, student.task)
     ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
     if ckpt is None:
