@@ -31,8 +31,25 @@ def summarise(records: Sequence[dict]) -> List[dict]:
                  mean=statistics.fmean(vals),
                  std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
                  seeds=[r['seed'] for r in rs], values=vals,
-                 s_per_it=statistics.fmean(r['s_per_it'] for r in rs)))
+                 s_per_it=statistics.fmean(r['s_per_it'] for r in rs),
+                 cpu_s_per_it=_mean_present(r.get('cpu_s_per_it')
+                                            for r in rs)))
     return rows
+
+
+def _mean_present(values) -> Optional[float]:
+    """Mean of the values that are not None (None if there are none)."""
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def cost_ratio(row: dict, base: dict) -> float:
+    """``row``'s training cost per iteration over ``base``'s: CPU time
+    where both have it (one torch thread: nearly free of the load of other
+    jobs), else wall-clock."""
+    key = 'cpu_s_per_it' if row.get('cpu_s_per_it') and base.get(
+        'cpu_s_per_it') else 's_per_it'
+    return row[key] / base[key]
 
 
 def baseline_row(rows: Sequence[dict]) -> Optional[dict]:
@@ -53,9 +70,9 @@ def matched_compute(row: dict, base: dict,
                     curve: Sequence[tuple]) -> Optional[tuple]:
     """What the baseline reaches in the wall-clock ``row`` spends.
 
-    The method's cost ratio ``r`` (its s/it over the baseline's) gives the
-    baseline ``r * N`` iterations; its mIoU there is interpolated linearly
-    on the baseline's measured schedule lengths.
+    The method's cost ratio ``r`` (:func:`cost_ratio`) gives the baseline
+    ``r * N`` iterations; its mIoU there is interpolated linearly on the
+    baseline's measured schedule lengths.
 
     Returns:
         ``(r, baseline mIoU at r * N, extrapolated)`` or None (fewer than
@@ -63,7 +80,7 @@ def matched_compute(row: dict, base: dict,
     """
     if len(curve) < 2 or not base['s_per_it']:
         return None
-    ratio = row['s_per_it'] / base['s_per_it']
+    ratio = cost_ratio(row, base)
     budget = ratio * base['iters']
     (x0, y0, _), (x1, y1, _) = curve[0], curve[1]
     for a, b in zip(curve, curve[1:]):
@@ -120,7 +137,7 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
         cost = matched = vs = closed = ''
         if base is not None and r['method'] != 'none':
             found = matched_compute(r, base, curve)
-            cost = f'{r["s_per_it"] / base["s_per_it"]:.2f}x'
+            cost = f'{cost_ratio(r, base):.2f}x'
             if found is not None:
                 matched = f'{found[1]:.2f}' + (' (extrap.)' if found[2]
                                                else '')

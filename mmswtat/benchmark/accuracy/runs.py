@@ -58,17 +58,22 @@ def _format_once(cfg):
 
 
 def _runner_run(cfg, train: bool = True) -> Dict[str, float]:
-    """Train (optionally) and test one config; returns test metrics and
-    ``s_per_it`` (training wall time per iteration)."""
+    """Train (optionally) and test one config; returns test metrics,
+    ``s_per_it`` (training wall time per iteration) and ``cpu_s_per_it``
+    (its CPU time)."""
     from mmengine.logging import MMLogger
     from mmengine.runner import Runner
     runner = Runner.from_cfg(_format_once(cfg))
     out: Dict[str, float] = {}
     if train:
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         runner.train()
         out['s_per_it'] = (time.time() - start) / cfg.train_cfg.max_iters
         out['train_s'] = time.time() - start
+        # CPU time of this process (one torch thread, in-process data
+        # loading): the cost, nearly free of other jobs' load.
+        out['cpu_s_per_it'] = ((time.process_time() - cpu) /
+                               cfg.train_cfg.max_iters)
     metrics = runner.test()
     out.update({k: float(v) for k, v in metrics.items()})
     # Free the run's file handlers (many runs share one process).
@@ -208,6 +213,7 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
                   knobs=dict(knobs or {}), mIoU=result.get('mIoU'),
                   aAcc=result.get('aAcc'), mAcc=result.get('mAcc'),
                   s_per_it=result['s_per_it'], train_s=result['train_s'],
+                  cpu_s_per_it=result['cpu_s_per_it'],
                   iters=settings.student_train.iters)
     log(f'[run] {method} seed {seed} weight {weight} knobs {knobs or {}}: '
         f'mIoU {record["mIoU"]:.2f} ({record["s_per_it"]:.3f} s/it)')
