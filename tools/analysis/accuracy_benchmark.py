@@ -38,8 +38,11 @@ def parse_args(argv=None):
                    f'{" ".join(DEFAULT_METHODS)})')
     p.add_argument('--regime', default='default', choices=list(REGIMES),
                    help='default: 300-iteration students, 1,000-iteration '
-                   'teacher; long: 2,000-iteration students, a full-width '
-                   'teacher trained 5,000 iterations (docs/accuracy.md)')
+                   'teacher; long: 2,000-iteration students, the teacher '
+                   'trained 5,000 iterations (docs/accuracy.md)')
+    p.add_argument('--teacher-width', type=int,
+                   help="teacher's base_channels (default 32: half-width "
+                   'ResNet-18; 64 = full width); its heads scale with it')
     p.add_argument('--size', type=int,
                    help='scene size in pixels (default 64: an 8x8 layer4 '
                    'map); SW-TaT keeps window 4, shift 2')
@@ -97,6 +100,10 @@ def main(argv=None) -> dict:
         import torch
         torch.set_num_threads(args.threads)
     s = quick_settings() if args.quick else regime_settings(args.regime)
+    if args.teacher_width:
+        w = args.teacher_width
+        s = dataclasses.replace(s, teacher=dataclasses.replace(
+            s.teacher, base_channels=w, stem_channels=w, head_channels=2 * w))
     if args.size:
         s = dataclasses.replace(s, data=dataclasses.replace(
             s.data, size=args.size))
