@@ -5,24 +5,13 @@
 # feature plus CWD on the logits, at the fragments' published weights (the
 # official COCO-Stuff alpha is 0.6; not measured here, so 0.1 as for VOC).
 # Pure SW-TaT on layer4: deeplabv3_r101_to_r18_cocostuff10k_layer4.py.
+# Everything but the distillation (data, schedule, teacher, student) is the
+# layer4 config's.
 _base_ = [
-    'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_coco-stuff10k-512x512.py',
+    './deeplabv3_r101_to_r18_cocostuff10k_layer4.py',
     '../_base_/distill/swtat_head_r101_to_r18.py',
     '../_base_/distill/cwd_logits_r101_to_r18.py',
 ]
-custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
-# Exact --resume: also restore the torch RNG (dropout) state.
-custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
-teacher_cfg = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_coco-stuff10k-512x512.py'  # noqa: E501
-teacher_ckpt = 'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/deeplabv3_r101-d8_512x512_4x4_20k_coco-stuff10k/deeplabv3_r101-d8_512x512_4x4_20k_coco-stuff10k_20210821_043025-c49752cb.pth'  # noqa: E501
-
-model = dict(
-    _delete_=True,
-    type='mmswtat.SingleTeacherDistiller',
-    # Student: DeepLabV3 R18-D8 (ImageNet-pretrained backbone), the same
-    # config that trains the undistilled baseline.
-    student=dict(cfg_path='mmswtat::students/deeplabv3_r18-d8_4xb4-20k_coco-stuff10k-512x512.py'),
-    teacher=dict(cfg_path=teacher_cfg, pretrained=None),
-    teacher_ckpt=teacher_ckpt,
-    distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])
+# A recipe: a list of fragments, merged by the distiller name by name.
+model = dict(distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])

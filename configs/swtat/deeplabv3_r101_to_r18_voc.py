@@ -20,25 +20,13 @@
 # paper's backbone placement, this package's earlier default), or
 #     distill={{_base_.swtat_head}}
 # for SW-TaT on the head alone.
+# Everything but the distillation (data, schedule, teacher, student) is the
+# layer4 config's.
 _base_ = [
-    'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py',
+    './deeplabv3_r101_to_r18_voc_layer4.py',
     '../_base_/distill/swtat_head_r101_to_r18.py',
     '../_base_/distill/cwd_logits_r101_to_r18.py',
 ]
-custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
-# Exact --resume: also restore the torch RNG (dropout) state.
-custom_hooks = [dict(type='mmswtat.RNGStateHook')]
 
-teacher_cfg = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
-teacher_ckpt = 'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/deeplabv3_r101-d8_512x512_20k_voc12aug/deeplabv3_r101-d8_512x512_20k_voc12aug_20200617_010932-8d13832f.pth'  # noqa: E501
-
-model = dict(
-    _delete_=True,
-    type='mmswtat.SingleTeacherDistiller',
-    # Student: DeepLabV3 R18-D8 (ImageNet-pretrained backbone), the same
-    # config that trains the undistilled baseline.
-    student=dict(cfg_path='mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'),
-    teacher=dict(cfg_path=teacher_cfg, pretrained=None),
-    teacher_ckpt=teacher_ckpt,
-    # A recipe: a list of fragments, merged by the distiller name by name.
-    distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])
+# A recipe: a list of fragments, merged by the distiller name by name.
+model = dict(distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])
