@@ -49,6 +49,12 @@ def parse_args(argv=None):
     p.add_argument('--teacher-precision', choices=['bf16', 'fp32', 'auto'],
                    help="table: the distillers' teacher_precision (a knob "
                    "of every distilled run; default: the distiller's fp32)")
+    p.add_argument('--knob', action='append', default=[],
+                   metavar='KEY=VALUE',
+                   help='table: a knob added to every distilled method '
+                   '(repeatable), e.g. logit_factor=3 (a recipe\'s logit '
+                   'weight x3: swtat_head+cwd at 1 is then 0.1 + 9) or '
+                   'preact=True')
     p.add_argument('--baseline-factors', nargs='*', type=float,
                    default=[0.5, 2.0],
                    help='table: also train the undistilled student for '
@@ -93,6 +99,26 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def parse_knobs(items) -> dict:
+    """``['logit_factor=3', 'preact=True']`` -> ``{'logit_factor': 3.0,
+    'preact': True}`` (numbers and booleans parsed, other values strings).
+    """
+    import ast
+    knobs = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'--knob {item!r}: expected KEY=VALUE, e.g. '
+                             'logit_factor=3')
+        try:
+            knobs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            knobs[key] = value
+        if isinstance(knobs[key], int) and not isinstance(knobs[key], bool):
+            knobs[key] = float(knobs[key])
+    return knobs
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     check_methods(args.methods)
@@ -127,10 +153,13 @@ def main(argv=None) -> dict:
                         reuse=args.reuse, report_only=args.report_only)
     else:
         best = best_settings(args.best_from) if args.best_from else None
+        knobs = parse_knobs(args.knob)
         if args.teacher_precision:
+            knobs['teacher_precision'] = args.teacher_precision
+        if knobs:
             best = {m: with_knobs((best or {}).get(m) or (
-                m, published_weight(m), {}), teacher_precision=args.
-                teacher_precision) for m in args.methods if m != 'none'}
+                m, published_weight(m), {}), **knobs)
+                for m in args.methods if m != 'none'}
         extra = baseline_grid(args.baseline_factors or (),
                               s.student_train.iters)
         out = run_table(s, args.methods, seeds, args.out_dir, cache, best,

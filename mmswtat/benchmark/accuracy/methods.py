@@ -151,14 +151,25 @@ def method_label(name: str) -> str:
     return recipe_label(name)
 
 
-def weight_label(name: str, weight: Optional[float]) -> str:
+def component_weights(name: str, weight: float,
+                      knobs: Optional[dict] = None) -> List[float]:
+    """The loss weight of each component of a recipe: ``weight`` times its
+    published weight, times the knob ``logit_factor`` for logit components
+    (decouples the feature and the logit weight)."""
+    factor = float((knobs or {}).get('logit_factor', 1.0))
+    return [c.published * weight * (factor if c.kind == 'logit' else 1.0)
+            for c in parse_recipe(name)]
+
+
+def weight_label(name: str, weight: Optional[float],
+                 knobs: Optional[dict] = None) -> str:
     """``'0.1'``; a recipe's component weights ``'0.3 + 9'``."""
     if weight is None or name == 'none':
         return ''
     if not is_recipe(name):
         return f'{weight:g}'
-    return ' + '.join(f'{c.published * weight:g}'
-                      for c in parse_recipe(name))
+    return ' + '.join(f'{w:g}' for w in component_weights(name, weight,
+                                                          knobs))
 
 
 def _component(comp: Component, settings: BenchmarkSettings, weight: float,
@@ -191,7 +202,8 @@ def distill_config(name: str, settings: BenchmarkSettings,
         knobs: Loss-config overrides for the TaT-family components (e.g.
             ``dict(query='student', scale='auto')``); ``embed=True`` and
             ``preact=True`` select the fragment's ``*_embed`` /
-            ``*_preact`` variant.
+            ``*_preact`` variant; ``logit_factor`` scales a recipe's logit
+            components (:func:`component_weights`).
 
     Returns:
         None for ``'none'``, a dict for one component, else a list of
@@ -202,7 +214,10 @@ def distill_config(name: str, settings: BenchmarkSettings,
         return None
     weight = published_weight(name) if weight is None else weight
     comps = parse_recipe(name, BENCH_COMPONENTS)
+    knobs = dict(knobs or {})
     if len(comps) == 1:
-        return _component(comps[0], settings, weight, dict(knobs or {}))
-    return [_component(c, settings, c.published * weight, dict(knobs or {}))
-            for c in comps]
+        return _component(comps[0], settings, weight, knobs)
+    weights = component_weights(name, weight, knobs)
+    knobs.pop('logit_factor', None)
+    return [_component(c, settings, w, knobs)
+            for c, w in zip(comps, weights)]

@@ -147,7 +147,8 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
                 closed = f'{(r["mean"] - base["mean"]) / gap:.0%}'
         lines.append(
             f'| {method_label(r["method"])} | '
-            f'{weight_label(r["method"], r["weight"])} | {knobs} | '
+            f'{weight_label(r["method"], r["weight"], r["knobs"])} | '
+            f'{knobs} | '
             f'{r["mean"]:.2f} ± {r["std"]:.2f} | {gain} | {paired} | '
             f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
             f'{closed} |')
