@@ -97,3 +97,35 @@ def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
                          f'{", ".join(repr(c) for c in choices)}, got '
                          f'{_given(value)}')
     return value
+
+
+def check_train_schedule(cfg: Any) -> None:
+    """Refuse a training schedule with nothing to train.
+
+    ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
+    once, with no checkpoint and no message; ``val_interval`` and the
+    training ``batch_size`` must be positive as well.
+
+    Args:
+        cfg: The run's config (``train_cfg``, ``train_dataloader``).
+
+    Raises:
+        ValueError, ConfigTypeError: A value that is not a positive int,
+            naming the key and the fix.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_iters', 'max_epochs', 'val_interval'):
+        if key in train_cfg:
+            try:
+                check_number('train_cfg', key, train_cfg[key], positive=True,
+                             integer=True)
+            except ValueError as e:
+                what = ('nothing would be trained (no step, no checkpoint)'
+                        if key != 'val_interval' else
+                        'validation would never run on schedule')
+                raise type(e)(f'{e}: {what}; set e.g. --cfg-options '
+                              f'train_cfg.{key}=1000') from None
+    loader = cfg.get('train_dataloader') or {}
+    if isinstance(loader, dict) and 'batch_size' in loader:
+        check_number('train_dataloader', 'batch_size', loader['batch_size'],
+                     positive=True, integer=True)

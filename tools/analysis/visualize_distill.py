@@ -20,12 +20,12 @@ import time
 from typing import List, Optional, Tuple
 
 import torch
-from mmengine.config import DictAction
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.analysis import (build_distiller, load_image, loss_inputs,
                               record_features, write_loss_report)
 from mmswtat.utils import is_distiller_config, load_tool_config
+from mmswtat.utils.cli import CfgOptionsAction
 
 _START = time.time()
 
@@ -86,7 +86,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config entries, key=value (nested keys with dots)')
     return parser.parse_args(argv)
 

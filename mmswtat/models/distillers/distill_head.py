@@ -76,9 +76,12 @@ class DistillHead(nn.Module):
             losses[name] = _build(
                 per_level_configs(name, spec.losses[name], route),
                 route.multi, f'distill_losses[{name!r}]')
-            if route.valid_mask is not None:
-                for module in (losses[name] if route.multi
-                               else [losses[name]]):
+            for level, module in enumerate(losses[name] if route.multi
+                                           else [losses[name]]):
+                if hasattr(module, 'owner'):  # named in its warnings
+                    module.owner = f'distill loss {name!r}' + (
+                        f' (level {level})' if route.multi else '')
+                if route.valid_mask is not None:
                     check_masked(name, module)
             for role in ROLES:
                 ref = route.side(role)

@@ -1,0 +1,53 @@
+"""No file is lost: the one check of every tool that writes a user-named file.
+
+Every tool that writes a file (or folder) the user names calls
+:func:`check_output_path` before any work, so that an existing file is only
+replaced with ``--force``, and a directory given where a file is expected
+fails at once instead of after a long run.
+"""
+import os.path as osp
+from typing import Optional
+
+
+def check_output_path(path: str,
+                      force: bool,
+                      owner: str,
+                      option: str = 'OUT',
+                      suffix: Optional[str] = None) -> str:
+    """``path`` if a tool may write its output file there.
+
+    Args:
+        path: The user-named output file.
+        force: The tool's ``--force``: replacing an existing file is fine.
+        owner: The tool, e.g. ``'tools/export_student.py'`` (messages).
+        option: How the user gave ``path``, e.g. ``'--out'`` (messages).
+        suffix: The extension the file must have (e.g. ``'.pkl'``), if any.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing directory.
+        FileExistsError: ``path`` exists and ``force`` is not set.
+        ValueError: ``path`` does not end with ``suffix``.
+    """
+    if suffix is not None and not path.endswith(suffix):
+        raise ValueError(f'{owner}: {option} must be a {suffix} file, got '
+                         f'{path!r}; e.g. {osp.splitext(path)[0]}{suffix}')
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'{owner}: {option} {path!r} is an existing directory, not a '
+            f'file; give a file path, e.g. '
+            f'{osp.join(path, "out" + (suffix or ""))}')
+    if osp.lexists(path) and not force:
+        raise FileExistsError(
+            f'{owner}: {option} {path!r} already exists; give another path, '
+            'or --force to replace it')
+    parent = osp.dirname(osp.abspath(path))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise NotADirectoryError(
+            f'{owner}: {option} {path!r} cannot be created: {parent!r} is a '
+            'file, not a directory; give another path')
+    return path
