@@ -172,3 +172,46 @@ def load_test_student(model: nn.Module, filename: str,
             'tools/train.py wrote with this config, or its export '
             f'(tools/export_student.py). Detail: {e}') from None
     return kind
+
+
+def load_test_plain(model: nn.Module, filename: str,
+                    weights_only: bool = True) -> str:
+    """Load a checkpoint into the model of a plain (non-distillation) config.
+
+    A distillation checkpoint's ``student.*`` weights are loaded (the plain
+    config is then the student's config); any other checkpoint loads as it
+    is. Unlike mmengine's ``load_from``, a checkpoint of which no key fits
+    the model is an error, never a random model to score.
+
+    Args:
+        model: The (unwrapped) model of the config.
+        filename: The checkpoint.
+        weights_only: Safe loading.
+
+    Returns:
+        ``'distillation'`` (its student was loaded) or ``'plain'``.
+
+    Raises:
+        ValueError: No key of the checkpoint fits, or shapes differ (naming
+            the checkpoint; for a distillation checkpoint, the fix is its
+            distillation config or another student config).
+    """
+    state = extract_state_dict(
+        load_checkpoint_file(filename, 'test', weights_only), filename,
+        'test')
+    kind = 'plain'
+    if is_distillation_state(state):
+        state = student_weights(state, filename)
+        kind = 'distillation'
+    try:
+        load_state(model, state, filename, 'test', strict=False,
+                   fix='Is it a checkpoint of this config\'s model?')
+    except RuntimeError as e:
+        if kind == 'distillation':
+            raise ValueError(
+                f'{e}. Its student.* weights do not fit this config\'s '
+                'model: test it with the distillation config it was '
+                'trained with (tools/test.py DISTILL_CONFIG CKPT) or with '
+                "that config's student config") from None
+        raise ValueError(str(e)) from None
+    return kind
