@@ -20,7 +20,7 @@ from .loss_cases import (LOSSES, MODES, build_loss, loss_cost, plan_loss_cases,
 from .memory import PeakMemory, available_bytes
 from .naive_tat import (NaiveWindowTaTLoss, naive_window_tat,
                         naive_window_tat_error)
-from .report import (finish_report, loss_summary, loss_table, machine_info,
+from .report import (failed_cases, finish_report, loss_summary, loss_table, machine_info,
                      merge_reports, output_path, print_report, render, save,
                      show_reports, start_report)
 from .step import (DEFAULT_CONFIG, PHASES, TEACHER_PHASES, build_distiller,
@@ -32,7 +32,7 @@ __all__ = [
     'DEFAULT_CONFIG', 'LOSSES', 'MODES', 'PHASES', 'QUICK_SETTINGS',
     'RESULT_TAG', 'TEACHER_PHASES', 'NaiveWindowTaTLoss', 'PeakMemory',
     'available_bytes', 'build_distiller', 'build_loss', 'calibrate_gflops',
-    'default_crop', 'execute', 'finish_report', 'fmt_s', 'loss_cost',
+    'default_crop', 'execute', 'failed_cases', 'finish_report', 'fmt_s', 'loss_cost',
     'loss_summary', 'loss_table', 'machine_info', 'merge_reports',
     'naive_window_tat', 'naive_window_tat_error', 'output_path',
     'plan_loss_cases', 'plan_step_cases', 'print_report', 'render',

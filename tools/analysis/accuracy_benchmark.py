@@ -25,15 +25,17 @@ from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
                                         check_methods, quick_settings,
                                         run_sweep, run_table, sweep_grid)
 from mmswtat.benchmark.accuracy.bench import WEIGHT_FACTORS, best_settings
+from mmswtat.utils.cli import (non_negative_int, positive_float,
+                               positive_int)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--methods', nargs='+', default=list(METHODS),
                    help=f'methods to run (default all: {" ".join(METHODS)})')
-    p.add_argument('--seeds', type=int, default=3,
+    p.add_argument('--seeds', type=positive_int, default=3,
                    help='number of seeds (0..N-1); mean ± std over them')
-    p.add_argument('--first-seed', type=int, default=0,
+    p.add_argument('--first-seed', type=non_negative_int, default=0,
                    help='seeds are FIRST..FIRST+N-1 (split a run over '
                    'processes, then merge the reports with --reuse)')
     p.add_argument('--sweep', action='store_true',
@@ -46,13 +48,13 @@ def parse_args(argv=None):
     p.add_argument('--report-only', action='store_true',
                    help='train nothing: report the --reuse runs that the '
                    'table/sweep asks for (merges split runs)')
-    p.add_argument('--factors', nargs='+', type=float,
+    p.add_argument('--factors', nargs='+', type=positive_float,
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
-    p.add_argument('--iters', type=int, help='student iterations')
-    p.add_argument('--teacher-iters', type=int, help='teacher iterations')
-    p.add_argument('--data-seed', type=int, help='dataset seed')
-    p.add_argument('--threads', type=int, default=1,
+    p.add_argument('--iters', type=positive_int, help='student iterations')
+    p.add_argument('--teacher-iters', type=positive_int, help='teacher iterations')
+    p.add_argument('--data-seed', type=non_negative_int, help='dataset seed')
+    p.add_argument('--threads', type=non_negative_int, default=1,
                    help='torch threads per process (default 1: measured on '
                    'a busy 2-core machine, 2 threads spin-waited at 10 s/it '
                    'against 0.4 s/it for 1; run processes side by side '
