@@ -17,6 +17,7 @@ import sys
 from typing import List, Optional
 
 from mmswtat.analysis import draw_curves, load_run, save_figure
+from mmswtat.utils.output_files import check_output_path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,6 +28,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='training work dir(s), timestamp folder(s) or '
                         'scalars.json file(s)')
     parser.add_argument('--out', required=True, help='output PNG')
+    parser.add_argument('--force', action='store_true',
+                        help='replace an existing --out')
     parser.add_argument(
         '--run',
         default='latest',
@@ -50,6 +53,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not args.out.lower().endswith('.png'):
         sys.exit(f'plot_logs.py: error: --out must be a .png file, got '
                  f'{args.out!r}')
+    try:
+        check_output_path(args.out, args.force, 'plot_logs.py', '--out')
+    except OSError as e:
+        sys.exit(f'plot_logs.py: error: {e}')
     if args.labels and len(args.labels) != len(args.work_dirs):
         sys.exit(f'plot_logs.py: error: {len(args.labels)} --labels for '
                  f'{len(args.work_dirs)} work dirs')
