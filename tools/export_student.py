@@ -33,7 +33,8 @@ def main() -> None:
         path, n = export_student(args.checkpoint, args.out,
                                  not args.no_weights_only, args.force)
     except (ValueError, OSError) as e:  # refused OUT, unreadable CKPT
-        sys.exit(f'export_student.py: error: {e}')
+        msg = str(e).replace('tools/export_student.py: ', '')
+        sys.exit(f'export_student.py: {msg}')
     print(f'wrote {n} student tensors to {path}')
 
 
