@@ -50,16 +50,45 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
     except TypeError:  # an iterable dataset: nothing to count
         return
     if size == 0:
+        key = ('train_dataloader' if role == 'train' else
+               'val_dataloader / test_dataloader')
+        where = '; '.join(f'{type(b).__name__}: {_describe(b)}'
+                          for b in _base_datasets(dataset))
         raise ValueError(
-            f'the {role} dataset ({type(dataset).__name__}: '
-            f'{_describe(dataset)}) is empty: no sample was found. Check '
-            f'{role}_dataloader.dataset.data_root, its ann_file (the split '
-            'list) and data_prefix, and that the files exist there')
-    data_list = getattr(dataset, 'data_list', None)
-    if not isinstance(data_list, list) or not data_list or not isinstance(
-            data_list[0], dict) or 'seg_map_path' not in data_list[0]:
+            f'the {role} dataset ({where}) is empty: no sample was found. '
+            f'Check {key}.dataset: its data_root, ann_file (the split list) '
+            'and data_prefix, and that the files exist there')
+    for base in _base_datasets(dataset):
+        _check_pairs(base, role)
+    print_log(f'checked the {role} dataset: {size} samples, images and '
+              'labels of equal sizes', logger='current', level=10)
+
+
+def _base_datasets(dataset: Any) -> list:
+    """The datasets inside Repeat/ClassBalanced/Concat wrappers (each once).
+    """
+    if isinstance(getattr(dataset, 'datasets', None), (list, tuple)):
+        return [b for d in dataset.datasets for b in _base_datasets(d)]
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None and hasattr(inner, '__len__'):
+        return _base_datasets(inner)
+    return [dataset]
+
+
+def _check_pairs(dataset: Any, role: str) -> None:
+    """The first image/label pair of different sizes of one dataset."""
+    info = getattr(dataset, 'get_data_info', None)
+    if info is None:  # not an mmengine dataset
+        info = (getattr(dataset, 'data_list', None) or []).__getitem__
+    try:
+        size = len(dataset)
+        first = info(0)
+    except Exception:  # noqa: BLE001  (a dataset without item infos)
         return
-    for item in data_list:
+    if not isinstance(first, dict) or 'seg_map_path' not in first:
+        return
+    for i in range(size):
+        item = info(i)
         img, seg = item.get('img_path'), item.get('seg_map_path')
         if not img or not seg:
             continue
@@ -73,5 +102,3 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
                 f'({a[0]}x{a[1]}) with {seg!r} ({b[0]}x{b[1]}, width x '
                 'height). Every label map must have its image\'s size; '
                 'fix or remove that pair (and check the others)')
-    print_log(f'checked the {role} dataset: {size} samples, images and '
-              'labels of equal sizes', logger='current', level=10)
