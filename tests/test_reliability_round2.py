@@ -104,6 +104,28 @@ def test_nothing_to_train_is_an_error(key, value):
     check_train_schedule(Config(dict(train_cfg=dict(max_iters=10))))
 
 
+def test_zero_loss_weights_are_said_out_loud(logged):
+    from seg_helpers import build_distiller
+    cfg = distiller_cfg()
+    for loss in cfg['distill_losses'].values():
+        loss['loss_weight'] = 0
+    build_distiller(cfg)
+    msgs = [m for m in logged if 'loss_weight=0' in m]
+    assert msgs and 'nothing is distilled' in msgs[0]
+    assert "'loss_swtat'" in msgs[0] and "'loss_pmtat'" in msgs[0]
+
+
+def test_warmup_as_long_as_the_run_warns(logged):
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    check_train_schedule(Config(dict(
+        train_cfg=dict(max_iters=100),
+        model=dict(type='mmswtat.SingleTeacherDistiller',
+                   distill_warmup_iters=100))))
+    assert any('never reach their full value' in m for m in logged)
+
+
 def _distill_state(tmp_path, name='distill.pth', **save):
     from mmswtat.registry import MODELS
     torch.manual_seed(0)

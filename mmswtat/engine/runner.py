@@ -51,6 +51,17 @@ class DistillRunner(Runner):
         check_resume(filename, model, self.cfg.get('model'), state)
         return super().resume(filename, *args, **kwargs)
 
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None and not self._has_loaded:
+            from mmengine.runner import find_latest_checkpoint
+            if find_latest_checkpoint(self.work_dir) is None:
+                self.logger.warning(
+                    f'--resume: no checkpoint in the work dir '
+                    f'{self.work_dir!r} (no last_checkpoint file): training '
+                    'starts from iteration 0. Give the checkpoint with '
+                    '--resume PATH, or the --work-dir of the run to resume')
+        return super().load_or_resume()
+
     @staticmethod
     def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
         if isinstance(dataloader, dict) and isinstance(

@@ -104,7 +104,8 @@ def check_train_schedule(cfg: Any) -> None:
 
     ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
     once, with no checkpoint and no message; ``val_interval`` and the
-    training ``batch_size`` must be positive as well.
+    training ``batch_size`` must be positive as well. A distillation warm-up
+    as long as the run is a warning (the weights never reach full value).
 
     Args:
         cfg: The run's config (``train_cfg``, ``train_dataloader``).
@@ -129,3 +130,18 @@ def check_train_schedule(cfg: Any) -> None:
     if isinstance(loader, dict) and 'batch_size' in loader:
         check_number('train_dataloader', 'batch_size', loader['batch_size'],
                      positive=True, integer=True)
+    model = cfg.get('model') or {}
+    warmup = model.get('distill_warmup_iters')
+    if warmup is None and isinstance(model.get('distill'), dict):
+        warmup = model['distill'].get('distill_warmup_iters')
+    max_iters = train_cfg.get('max_iters')
+    if isinstance(warmup, int) and isinstance(max_iters, int) and \
+            warmup >= max_iters:
+        from mmengine.logging import print_log
+        print_log(
+            f'SingleTeacherDistiller: distill_warmup_iters={warmup} >= '
+            f'train_cfg.max_iters={max_iters}: the distillation weights '
+            'ramp up for the whole run and never reach their full value. '
+            f'Set distill_warmup_iters < {max_iters} (e.g. '
+            f'{max(max_iters // 10, 1)}) or 0 for no ramp',
+            logger='current', level=30)

@@ -100,6 +100,25 @@ class DistillHead(nn.Module):
         self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(modules)
         self._check_channels()
+        self._warn_zero_weights()
+
+    def _warn_zero_weights(self) -> None:
+        """Say out loud that a loss with ``loss_weight=0`` does nothing."""
+        zero = [name for name, loss in self.distill_losses.items()
+                if all(getattr(m, 'loss_weight', None) == 0
+                       for m in (loss if isinstance(loss, nn.ModuleList)
+                                 else [loss]))]
+        if not zero:
+            return
+        from mmengine.logging import print_log
+        everything = len(zero) == len(self.distill_losses)
+        print_log(
+            f'distill losses {zero} have loss_weight=0: they are computed '
+            'but add nothing to the training loss'
+            + (' (nothing is distilled; the student trains on its task '
+               'losses alone)' if everything else '')
+            + '. Set a loss_weight > 0, or remove them from distill_losses '
+            'and loss_forward_mappings', logger='current', level=30)
 
     @property
     def masked(self) -> List[str]:
