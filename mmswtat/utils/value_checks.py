@@ -99,6 +99,9 @@ def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
     return value
 
 
+_SAID = set()
+
+
 def check_train_schedule(cfg: Any) -> None:
     """Refuse a training schedule with nothing to train.
 
@@ -136,7 +139,8 @@ def check_train_schedule(cfg: Any) -> None:
         warmup = model['distill'].get('distill_warmup_iters')
     max_iters = train_cfg.get('max_iters')
     if isinstance(warmup, int) and isinstance(max_iters, int) and \
-            warmup >= max_iters:
+            warmup >= max_iters and (warmup, max_iters) not in _SAID:
+        _SAID.add((warmup, max_iters))  # tools/train.py, then the runner
         from mmengine.logging import print_log
         print_log(
             f'SingleTeacherDistiller: distill_warmup_iters={warmup} >= '

@@ -266,8 +266,10 @@ class BaseTaTLoss(BaseModule):
                 f'effect on the {height}x{width} teacher map: '
                 + '; '.join(notes) + '. Set window_size smaller than the '
                 f'map (e.g. half of it: {max(1, height // 2)}x'
-                f'{max(1, width // 2)}, shift_size half the window), or '
-                'use TaTLoss if global attention is what you want',
+                f'{max(1, width // 2)}, shift_size half the window)'
+                + (', or use TaTLoss if global attention is what you want'
+                   if any('global window' in n for n in notes) else
+                   ' along that side, or shift_size 0 there'),
                 logger='current', level=30)
         return notes
 
