@@ -121,8 +121,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.worker:
         return args
+    given = explicit_options(p, argv)
     if args.quick:
-        given = explicit_options(p, argv)
         quick = dict(QUICK_SETTINGS, crops=[32])
         kept = [k for k in quick if k in given and getattr(args, k) !=
                 quick[k]]
@@ -133,6 +133,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                   file=sys.stderr)
         vars(args).update({k: v for k, v in quick.items()
                            if k not in given})
+    if args.shift >= args.window and 'shift' not in given:
+        print(f'[benchmark] --shift {args.shift} (not given) is not smaller '
+              f'than --window {args.window}: using --shift '
+              f'{args.window // 2} (half the window)', file=sys.stderr)
+        args.shift = args.window // 2
     if args.shift >= args.window:
         p.error(f'--shift {args.shift} must be smaller than --window '
                 f'{args.window} (the usual choice is half the window: '
