@@ -124,10 +124,13 @@ def check_train_schedule(cfg: Any) -> None:
                 check_number('train_cfg', key, train_cfg[key], positive=True,
                              integer=True)
             except ValueError as e:
-                what = ('nothing would be trained (no step, no checkpoint)'
-                        if key != 'val_interval' else
-                        'validation would never run on schedule')
-                raise type(e)(f'{e}: {what}; set e.g. --cfg-options '
+                value = train_cfg[key]
+                what = ''
+                if isinstance(value, numbers.Real) and value <= 0:
+                    what = (': nothing would be trained (no step, no '
+                            'checkpoint)' if key != 'val_interval' else
+                            ': validation would never run on schedule')
+                raise type(e)(f'{e}{what}; set e.g. --cfg-options '
                               f'train_cfg.{key}=1000') from None
     loader = cfg.get('train_dataloader') or {}
     if isinstance(loader, dict) and 'batch_size' in loader:
