@@ -42,14 +42,29 @@ def _flatten(cfg: Any, prefix: str = 'model') -> Dict[str, Any]:
     return {prefix: cfg}
 
 
+#: Model config keys that may change between a run and its resumption
+#: (paths, loading flags, loss weights): they do not change what is trained.
+RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path',
+                    'weights_only', 'teacher_ckpt_strict', 'check_finite',
+                    'loss_weight', 'distill_warmup_iters', 'pretrained',
+                    'init_cfg')
+
+
+def _safe(key: str) -> bool:
+    return any(part in RESUME_SAFE_KEYS for part in key.split('.'))
+
+
 def config_differences(saved: Optional[str], model_cfg: Any,
-                       limit: int = 8) -> List[str]:
+                       limit: int = 8,
+                       structural: bool = False) -> List[str]:
     """``'key: checkpoint X, this config Y'`` for each differing model key.
 
     Args:
         saved: The ``meta['cfg']`` text a runner saves in its checkpoints.
         model_cfg: This run's ``cfg.model``.
         limit: At most this many lines (then ``'... (+N more)'``).
+        structural: Leave out :data:`RESUME_SAFE_KEYS` (paths, flags, loss
+            weights).
     """
     if not saved:
         return []
@@ -62,7 +77,8 @@ def config_differences(saved: Optional[str], model_cfg: Any,
     lines = [f'{k}: checkpoint {old.get(k, "(absent)")!r}, this config '
              f'{new.get(k, "(absent)")!r}'
              for k in sorted(set(old) | set(new))
-             if old.get(k, '(absent)') != new.get(k, '(absent)')]
+             if old.get(k, '(absent)') != new.get(k, '(absent)')
+             and not (structural and _safe(k))]
     if len(lines) > limit:
         lines = lines[:limit] + [f'... (+{len(lines) - limit} more)']
     return lines
@@ -95,9 +111,10 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
             compare its parameter groups with the checkpoint's.
 
     Raises:
-        ValueError: The weights (names or shapes) or the optimizer's
-            parameter groups differ, naming the config keys that differ, or
-            saying that this is a plain model checkpoint.
+        ValueError: The weights (names or shapes), the optimizer's
+            parameter groups or the model config (other than
+            :data:`RESUME_SAFE_KEYS`) differ, naming the config keys that
+            differ, or saying that this is a plain model checkpoint.
     """
     checkpoint = _peek(filename)
     if not isinstance(checkpoint, dict):
@@ -138,7 +155,9 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
         if old and new and old != new:
             groups = [f'optimizer parameter groups: checkpoint {old} '
                       f'parameters, this run {new}']
-    if not (missing or unexpected or shapes or groups):
+    saved_cfg = (checkpoint.get('meta') or {}).get('cfg')
+    structural = config_differences(saved_cfg, model_cfg, structural=True)
+    if not (missing or unexpected or shapes or groups or structural):
         return
     parts = []
     if missing:
@@ -151,11 +170,11 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
         parts.append(f'{len(shapes)} weights differ in shape [' + _head(
             [f'{k} {theirs[k]} vs {ours[k]}' for k in shapes]) + ']')
     parts += groups
-    diff = config_differences(
-        (checkpoint.get('meta') or {}).get('cfg'), model_cfg)
-    cfg_text = ('; model config keys that differ (checkpoint vs this '
+    diff = config_differences(saved_cfg, model_cfg,
+                              structural=not parts)
+    cfg_text = ('model config keys that differ (checkpoint vs this '
                 'config): ' + '; '.join(diff) if diff else
-                '; the checkpoint names no config (or the same model '
+                'the checkpoint names no config (or the same model '
                 'config): is it from another model?')
     raise ValueError(f'{where}: it was written by another config or '
-                     f'model: {"; ".join(parts)}{cfg_text}. {fix}')
+                     f'model: ' + '; '.join(parts + [cfg_text]) + f'. {fix}')
