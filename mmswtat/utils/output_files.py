@@ -5,6 +5,7 @@ Every tool that writes a file (or folder) the user names calls
 replaced with ``--force``, and a directory given where a file is expected
 fails at once instead of after a long run.
 """
+import os
 import os.path as osp
 from typing import Optional
 
@@ -50,4 +51,28 @@ def check_output_path(path: str,
         raise NotADirectoryError(
             f'{owner}: {option} {path!r} cannot be created: {parent!r} is a '
             'file, not a directory; give another path')
+    return path
+
+
+def check_output_dir(path: str, force: bool, owner: str,
+                     option: str = '--out') -> str:
+    """``path`` if a tool may write its output files into that folder.
+
+    A folder that already holds files is only written into with ``force``
+    (its files of the same names would be replaced).
+
+    Raises:
+        NotADirectoryError: ``path`` is an existing file.
+        FileExistsError: ``path`` is a non-empty folder and ``force`` is
+            not set.
+    """
+    if osp.lexists(path) and not osp.isdir(path):
+        raise NotADirectoryError(
+            f'{owner}: {option} {path!r} is an existing file, not a folder; '
+            'give a folder path')
+    if osp.isdir(path) and os.listdir(path) and not force:
+        raise FileExistsError(
+            f'{owner}: {option} {path!r} already holds files that this run '
+            'may replace; give an empty or new folder, or --force to write '
+            'into it')
     return path
