@@ -24,6 +24,12 @@ def _tool(name):
     return mod
 
 
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+
+
 @pytest.fixture
 def logged(monkeypatch):
     """Messages of ``mmengine.logging.print_log`` (level >= WARNING)."""
@@ -257,9 +263,14 @@ def test_plain_config_loads_the_student_of_a_distillation_checkpoint(
     assert load_test_plain(student, path) == 'distillation'
     for k, v in trained.student_state_dict().items():
         assert torch.equal(student.state_dict()[k], v), k
-    other = MODELS.build(tiny_seg_model(50))  # no student key fits it
-    with pytest.raises(ValueError, match='none of its .* keys loads'):
+    other = MODELS.build(tiny_seg_model(50))  # another architecture
+    with pytest.raises(ValueError, match='(?s)does not fit the test model.*'
+                       'distillation config it was trained with'):
         load_test_plain(other, path)
+    fc = tmp_path / 'fc.pth'  # no key of it fits: never a random model
+    torch.save(dict(state_dict={'fc.weight': torch.zeros(2, 2)}), fc)
+    with pytest.raises(ValueError, match='none of its 1 keys loads'):
+        load_test_plain(student, str(fc))
 
 
 # ------------------------------------------------------------- CLI parsing

@@ -32,14 +32,14 @@ def check_output_path(path: str,
         FileExistsError: ``path`` exists and ``force`` is not set.
         ValueError: ``path`` does not end with ``suffix``.
     """
-    if suffix is not None and not path.endswith(suffix):
-        raise ValueError(f'{owner}: {option} must be a {suffix} file, got '
-                         f'{path!r}; e.g. {osp.splitext(path)[0]}{suffix}')
     if osp.isdir(path):
         raise IsADirectoryError(
             f'{owner}: {option} {path!r} is an existing directory, not a '
             f'file; give a file path, e.g. '
             f'{osp.join(path, "out" + (suffix or ""))}')
+    if suffix is not None and not path.endswith(suffix):
+        raise ValueError(f'{owner}: {option} must be a {suffix} file, got '
+                         f'{path!r}; e.g. {osp.splitext(path)[0]}{suffix}')
     if osp.lexists(path) and not force:
         raise FileExistsError(
             f'{owner}: {option} {path!r} already exists; give another path, '
