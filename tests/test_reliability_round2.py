@@ -289,7 +289,7 @@ def test_cfg_options_key_without_value(capsys):
 
 @pytest.mark.parametrize('argv', [
     ['--quick', '--sizes', '0'], ['--window', '0'], ['--sizes', '-2'],
-    ['--repeats', '0'], ['--batch', 'x'], ['--channels', '0:8'],
+    ['--repeats', '0'], ['--batch', '0'], ['--channels', '0:8'],
     ['--memory-fraction', '2'], ['--case-timeout', 'nan'],
     ['--window', '4', '--shift', '4'],
     ['--part', 'step', '--config', 'missing.py']])
