@@ -234,7 +234,8 @@ def load_weights(model: nn.Module,
 
 
 def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str,
-                    role: str, wanted: int, missing: List[str]) -> str:
+                    role: str, wanted: int, missing: List[str],
+                    unexpected: List[str]) -> str:
     """The message for a checkpoint of which no key fits the model."""
     prefixes = sorted({k.split('.')[0] for k in state})
     if role == 'teacher' and {'student', 'teacher'} & set(prefixes):
@@ -251,10 +252,12 @@ def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str,
         why = ('its keys start with ' + _head(prefixes) + ', the model\'s '
                'with ' + _head(sorted({k.split('.')[0] for k in missing}))
                + '; give a checkpoint of this architecture')
-    return (f'{role} checkpoint {filename!r} does not fit the {role} model: '
-            f'none of its {len(state)} keys loads (0 of {wanted} weights; '
-            f'{role}_ckpt_strict=False cannot help, the {role} would keep '
-            f'random weights): {why}')
+    return (f'{role} checkpoint {filename!r} does not match the {role} '
+            f'model: none of its {len(state)} keys loads (0 of {wanted} '
+            f'weights; {role}_ckpt_strict=False cannot help, the {role} '
+            f'would keep random weights): {len(missing)} missing keys '
+            f'[{_head(missing)}], {len(unexpected)} unexpected keys '
+            f'[{_head(unexpected)}]. {why[0].upper()}{why[1:]}')
 
 
 def load_state(model: nn.Module,
@@ -283,7 +286,7 @@ def load_state(model: nn.Module,
     if wanted and len(missing) == len(wanted):
         # Nothing loaded: an error whatever ``strict`` says.
         raise RuntimeError(_nothing_loaded(state, filename, role,
-                                           len(wanted), missing))
+                                           len(wanted), missing, unexpected))
     if missing or unexpected:
         msg = (f'{role} checkpoint {filename!r} does not match the {role} '
                f'model: {len(missing)} missing keys [{_head(missing)}], '
