@@ -33,8 +33,7 @@ def main() -> None:
         path, n = export_student(args.checkpoint, args.out,
                                  not args.no_weights_only, args.force)
     except (ValueError, OSError) as e:  # refused OUT, unreadable CKPT
-        msg = str(e).replace('tools/export_student.py: ', '')
-        sys.exit(f'export_student.py: {msg}')
+        sys.exit(f'export_student.py: {e}')
     print(f'wrote {n} student tensors to {path}')
 
 

@@ -52,7 +52,7 @@ def main() -> int:
     try:
         if args.out is not None:  # before the probe: fail fast
             check_output_path(args.out, args.force,
-                              'tools/make_distill_config.py', '--out')
+                              '', '--out')
         text = make_distill_config(
             args.student, args.teacher, method=args.method,
             teacher_ckpt=args.teacher_ckpt, command=command)

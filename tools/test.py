@@ -42,7 +42,7 @@ def main() -> None:
             f'checkpoint {args.checkpoint!r} does not exist')
     if args.out:
         try:
-            check_output_path(args.out, args.force, 'tools/test.py', '--out',
+            check_output_path(args.out, args.force, '', '--out',
                               '.pkl')
         except (OSError, ValueError) as e:
             raise SystemExit(f'test.py: error: {e}') from None

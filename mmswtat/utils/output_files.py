@@ -10,6 +10,11 @@ import os.path as osp
 from typing import Optional
 
 
+def _prefix(owner: str) -> str:
+    """``'OWNER: '``, or nothing for a tool that prefixes its messages."""
+    return f'{owner}: ' if owner else ''
+
+
 def check_output_path(path: str,
                       force: bool,
                       owner: str,
@@ -20,7 +25,8 @@ def check_output_path(path: str,
     Args:
         path: The user-named output file.
         force: The tool's ``--force``: replacing an existing file is fine.
-        owner: The tool, e.g. ``'tools/export_student.py'`` (messages).
+        owner: The tool, e.g. ``'tools/export_student.py'`` (messages;
+            ``''`` when the tool prefixes its messages itself).
         option: How the user gave ``path``, e.g. ``'--out'`` (messages).
         suffix: The extension the file must have (e.g. ``'.pkl'``), if any.
 
@@ -34,22 +40,22 @@ def check_output_path(path: str,
     """
     if osp.isdir(path):
         raise IsADirectoryError(
-            f'{owner}: {option} {path!r} is an existing directory, not a '
+            f'{_prefix(owner)}{option} {path!r} is an existing directory, not a '
             f'file; give a file path, e.g. '
             f'{osp.join(path, "out" + (suffix or ""))}')
     if suffix is not None and not path.endswith(suffix):
-        raise ValueError(f'{owner}: {option} must be a {suffix} file, got '
+        raise ValueError(f'{_prefix(owner)}{option} must be a {suffix} file, got '
                          f'{path!r}; e.g. {osp.splitext(path)[0]}{suffix}')
     if osp.lexists(path) and not force:
         raise FileExistsError(
-            f'{owner}: {option} {path!r} already exists; give another path, '
+            f'{_prefix(owner)}{option} {path!r} already exists; give another path, '
             'or --force to replace it')
     parent = osp.dirname(osp.abspath(path))
     while not osp.exists(parent):
         parent = osp.dirname(parent)
     if not osp.isdir(parent):
         raise NotADirectoryError(
-            f'{owner}: {option} {path!r} cannot be created: {parent!r} is a '
+            f'{_prefix(owner)}{option} {path!r} cannot be created: {parent!r} is a '
             'file, not a directory; give another path')
     return path
 
@@ -68,11 +74,11 @@ def check_output_dir(path: str, force: bool, owner: str,
     """
     if osp.lexists(path) and not osp.isdir(path):
         raise NotADirectoryError(
-            f'{owner}: {option} {path!r} is an existing file, not a folder; '
+            f'{_prefix(owner)}{option} {path!r} is an existing file, not a folder; '
             'give a folder path')
     if osp.isdir(path) and os.listdir(path) and not force:
         raise FileExistsError(
-            f'{owner}: {option} {path!r} already holds files that this run '
+            f'{_prefix(owner)}{option} {path!r} already holds files that this run '
             'may replace; give an empty or new folder, or --force to write '
             'into it')
     return path

@@ -60,11 +60,11 @@ def export_path(src: str, dst: str, force: bool = False) -> str:
     if osp.isfile(dst) and _training_checkpoint(dst):
         stem = osp.splitext(dst)[0]
         raise ValueError(
-            f'tools/export_student.py: OUT {dst!r} is an existing training '
+            f'OUT {dst!r} is an existing training '
             'checkpoint (it has optimizer state): export never replaces one, '
             f'even with --force. Give another OUT, e.g. {stem}_student.pth')
     from .output_files import check_output_path
-    return check_output_path(dst, force, 'tools/export_student.py')
+    return check_output_path(dst, force, '')
 
 
 def atomic_save(obj: dict, dst: str) -> None:

@@ -149,7 +149,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             p.error(f'--config: {e}')
     if args.out:
         try:
-            check_output_path(args.out, args.force, 'benchmark.py', '--out',
+            check_output_path(args.out, args.force, '', '--out',
                               '.json')
         except (OSError, ValueError) as e:
             p.error(str(e))

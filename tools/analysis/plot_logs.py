@@ -53,10 +53,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not args.out.lower().endswith('.png'):
         sys.exit(f'plot_logs.py: error: --out must be a .png file, got '
                  f'{args.out!r}')
-    try:
-        check_output_path(args.out, args.force, 'plot_logs.py', '--out')
-    except OSError as e:
-        sys.exit(f'plot_logs.py: error: {e}')
     if args.labels and len(args.labels) != len(args.work_dirs):
         sys.exit(f'plot_logs.py: error: {len(args.labels)} --labels for '
                  f'{len(args.work_dirs)} work dirs')
@@ -84,6 +80,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         if absent:
             sys.exit(f'plot_logs.py: error: metrics {absent} were not '
                      f'logged; logged: {sorted(logged)}')
+    try:  # after the inputs are read, before anything is drawn
+        check_output_path(args.out, args.force, '', '--out')
+    except OSError as e:
+        sys.exit(f'plot_logs.py: error: {e}')
     path = save_figure(draw_curves(runs, args.metrics, args.title), args.out)
     print(f'[plot_logs] curves: {osp.abspath(path)}', flush=True)
 

@@ -97,7 +97,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     try:
-        check_output_dir(args.out, args.force, 'visualize_distill.py')
+        check_output_dir(args.out, args.force, '')
     except OSError as e:
         fail(str(e))
     for what, path in (('checkpoint', args.checkpoint),
