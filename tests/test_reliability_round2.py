@@ -347,6 +347,23 @@ def test_empty_dataset_names_root_and_split():
         check_dataset(_Dataset([]), 'train')
 
 
+def test_runner_names_an_empty_split(voc, tmp_path):
+    """mmengine fails to build it ("need at least one array ...")."""
+    from mmswtat.engine import DistillRunner
+    split = tmp_path / 'empty.txt'
+    split.write_text('')
+    loader = dict(
+        batch_size=1, num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(type='PascalVOCDataset', data_root=voc,
+                     ann_file=str(split), pipeline=[],
+                     data_prefix=dict(img_path='JPEGImages',
+                                      seg_map_path='SegmentationClass')))
+    with pytest.raises(ValueError, match='val/test dataset .*PascalVOC'
+                       f'Dataset: data_root={voc!r}.*empty.txt.*is empty'):
+        DistillRunner.build_dataloader(loader)
+
+
 def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
     from PIL import Image
 

@@ -21,6 +21,35 @@ def _describe(dataset: Any) -> str:
     return ', '.join(parts) or type(dataset).__name__
 
 
+def _empty(where: str, role: str) -> ValueError:
+    key = ('train_dataloader' if role == 'train' else
+           'val_dataloader / test_dataloader')
+    return ValueError(
+        f'the {role} dataset ({where}) is empty: no sample was found. '
+        f'Check {key}.dataset: its data_root, ann_file (the split list) '
+        'and data_prefix, and that the files exist there')
+
+
+def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
+    """The empty-dataset error for a dataset config whose build failed.
+
+    mmengine's ``BaseDataset`` serialises its sample list at build time and
+    fails on an empty one with numpy's "need at least one array to
+    concatenate"; this names the config's data root and split instead.
+    """
+    def describe(cfg: dict) -> str:
+        if isinstance(cfg.get('datasets'), (list, tuple)):
+            return '; '.join(describe(c) for c in cfg['datasets']
+                             if isinstance(c, dict))
+        if isinstance(cfg.get('dataset'), dict):
+            return describe(cfg['dataset'])
+        parts = [f'{k}={cfg[k]!r}' for k in ('data_root', 'ann_file',
+                                              'data_prefix') if cfg.get(k)]
+        return f'{cfg.get("type", "dataset")}: ' + ', '.join(parts)
+
+    return _empty(describe(dataset_cfg), role)
+
+
 def _image_size(path: str) -> Optional[tuple]:
     """``(width, height)`` from the file header, or ``None`` if unreadable."""
     try:
@@ -50,14 +79,8 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
     except TypeError:  # an iterable dataset: nothing to count
         return
     if size == 0:
-        key = ('train_dataloader' if role == 'train' else
-               'val_dataloader / test_dataloader')
-        where = '; '.join(f'{type(b).__name__}: {_describe(b)}'
-                          for b in _base_datasets(dataset))
-        raise ValueError(
-            f'the {role} dataset ({where}) is empty: no sample was found. '
-            f'Check {key}.dataset: its data_root, ann_file (the split list) '
-            'and data_prefix, and that the files exist there')
+        raise _empty('; '.join(f'{type(b).__name__}: {_describe(b)}'
+                               for b in _base_datasets(dataset)), role)
     for base in _base_datasets(dataset):
         _check_pairs(base, role)
     print_log(f'checked the {role} dataset: {size} samples, images and '

@@ -10,7 +10,7 @@ from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
-from mmswtat.datasets.checks import check_dataset
+from mmswtat.datasets.checks import check_dataset, empty_dataset_error
 from mmswtat.registry import RUNNERS
 from mmswtat.utils.value_checks import check_train_schedule
 from .resume_check import check_resume
@@ -68,7 +68,13 @@ class DistillRunner(Runner):
                 dataloader.get('dataset'), dict):
             from mmengine.registry import DATASETS
             dataloader = copy.copy(dataloader)
-            dataset = DATASETS.build(dataloader['dataset'])
+            try:
+                dataset = DATASETS.build(dataloader['dataset'])
+            except ValueError as e:  # mmengine serialises an empty list
+                if 'need at least one array' not in str(e):
+                    raise
+                raise empty_dataset_error(dataloader['dataset'],
+                                          _role(dataloader)) from None
             if hasattr(dataset, 'full_init'):
                 dataset.full_init()
             check_dataset(dataset, _role(dataloader))
