@@ -72,6 +72,19 @@ def test_shift_lost_in_one_direction_warns(logged):
     assert 'one global window' not in msg
 
 
+def test_single_token_passes_warn(logged):
+    from mmswtat.models.losses import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
+    run = [(TaTLoss(8, 8, embed=False), 1, 1),
+           (PatchMergeTaTLoss(8, 8, num_merges=3, embed=False), 8, 8),
+           (SWTaTLoss(8, 8, window_size=1, shift_size=0, embed=False), 6, 6)]
+    for loss, h, w in run:
+        loss(torch.randn(1, 8, h, w), torch.randn(1, 8, h, w))
+    assert len(logged) == 3, logged
+    assert all('attends over single tokens' in m and 'no effect' in m
+               for m in logged)
+    assert 'PatchMergeTaTLoss' in logged[1] and '1x1 grid' in logged[1]
+
+
 def test_ineffective_passes_from_layouts():
     from mmswtat.models.ops import REFERENCE_SIZE, ineffective_passes
     from mmswtat.models.losses import SWTaTLoss, TaTLoss

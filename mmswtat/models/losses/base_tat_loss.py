@@ -261,16 +261,18 @@ class BaseTaTLoss(BaseModule):
                 f'{k}={getattr(self, k)}' for k in ('window_size',
                                                     'shift_size')
                 if hasattr(self, k))
+            windows = [n for n in notes if 'single tokens' not in n]
+            fix = ('. Set window_size smaller than the map (e.g. half of '
+                   f'it: {max(1, height // 2)}x{max(1, width // 2)}, '
+                   'shift_size half the window)' + (
+                       ', or use TaTLoss if global attention is what you '
+                       'want' if any('global window' in n for n in notes)
+                       else ' along that side, or shift_size 0 there')
+                   if windows else '')
             print_log(
                 f'{self.owner}: {settings or "its windows"} cannot take '
                 f'effect on the {height}x{width} teacher map: '
-                + '; '.join(notes) + '. Set window_size smaller than the '
-                f'map (e.g. half of it: {max(1, height // 2)}x'
-                f'{max(1, width // 2)}, shift_size half the window)'
-                + (', or use TaTLoss if global attention is what you want'
-                   if any('global window' in n for n in notes) else
-                   ' along that side, or shift_size 0 there'),
-                logger='current', level=30)
+                + '; '.join(notes) + fix, logger='current', level=30)
         return notes
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,

@@ -136,7 +136,9 @@ def ineffective_passes(layouts: Sequence[PassLayout],
     windowed there but one window here attends globally (the window covers
     the map in both directions); a shift that is there but not here is
     dropped (its window covers the map in that direction), so a
-    ``'shifted'`` pass may equal the plain one.
+    ``'shifted'`` pass may equal the plain one. A pass whose windows hold
+    one token (a 1x1 grid after merging, or 1x1 windows) has no attention
+    to speak of: its softmax is 1.
 
     Args:
         layouts: ``loss.pass_layouts(H, W)``.
@@ -149,6 +151,13 @@ def ineffective_passes(layouts: Sequence[PassLayout],
     for real, ref in zip(layouts, reference):
         h, w = real.grid
         window = (ref.geom.wh, ref.geom.ww)
+        if real.geom.window_area == 1:
+            notes.append(
+                f'pass {real.name!r} attends over single tokens (windows of '
+                f'1 token on its {h}x{w} grid): the attention has no effect '
+                'and the pass is a plain feature regression (use larger '
+                'windows, fewer merges or a larger map)')
+            continue
         if ref.windowed and not real.windowed:
             notes.append(
                 f'pass {real.name!r}: window {window} covers the whole '
