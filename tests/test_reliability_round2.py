@@ -305,7 +305,8 @@ def test_cfg_options_key_without_value(capsys):
     ['--repeats', '0'], ['--batch', '0'], ['--channels', '0:8'],
     ['--memory-fraction', '2'], ['--case-timeout', 'nan'],
     ['--window', '4', '--shift', '4'],
-    ['--part', 'step', '--config', 'missing.py']])
+    ['--part', 'step', '--config', 'missing.py'],
+    ['--report', 'missing.json']])
 def test_benchmark_cli_refuses_bad_numbers(argv, capsys):
     parse_args = _tool('tools/analysis/benchmark.py').parse_args
     with pytest.raises(SystemExit):

@@ -11,6 +11,7 @@ figures and JSON report (``--out``). Examples::
     python tools/analysis/benchmark.py --quick            # tiny smoke run
 """
 import argparse
+import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -142,6 +143,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error(f'--shift {args.shift} must be smaller than --window '
                 f'{args.window} (the usual choice is half the window: '
                 f'{args.window // 2})')
+    missing = [f for f in args.report or [] if not os.path.isfile(f)]
+    if missing:
+        p.error(f'--report: no such JSON report: {", ".join(missing)} '
+                '(give the --out files of earlier runs)')
     if args.part in ('all', 'step') and not args.report:
         try:
             resolve_config_path(args.config)
