@@ -421,3 +421,43 @@ def test_generator_names_self_distillation(tmp_path):
     other = tmp_path / 'c.py'
     other.write_text('x = 1\n')
     assert self_distillation_note(str(cfg), str(other)) is None
+
+
+# ------------------------------------------- the tools, end to end (fast)
+STUDENT_CFG = 'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
+
+
+def test_tools_refuse_before_any_work(tmp_path):
+    """Each tool stops before building anything, naming the problem."""
+    from cli_helpers import run_tool
+    _, ckpt = _distill_state(tmp_path)
+    existing = tmp_path / 'mine.py'
+    existing.write_text('# my config\n')
+    (tmp_path / 'out.pkl').mkdir()
+    busy = tmp_path / 'busy'
+    busy.mkdir()
+    with open(busy / '.mmswtat_train.lock', 'w') as f:  # this process
+        json.dump(dict(pid=os.getpid(), host=__import__('socket')
+                       .gethostname(), started='now', command='pytest'), f)
+    cases = [
+        (['tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
+          str(existing)], 'already exists; give another path, or --force'),
+        (['tools/test.py', STUDENT_CFG, ckpt, '--out',
+          str(tmp_path / 'out.pkl')], 'is an existing directory'),
+        (['tools/export_student.py', ckpt, str(existing)],
+         'export_student.py: OUT .* already exists'),
+        (['tools/train.py', STUDENT_CFG, '--work-dir', str(busy)],
+         f'in use by another training run \\(process {os.getpid()}'),
+        (['tools/train.py', STUDENT_CFG, '--work-dir', str(tmp_path / 'w'),
+          '--cfg-options', 'train_cfg.max_iters=0'],
+         'max_iters must be an int > 0, got 0: nothing would be trained'),
+        (['tools/train.py', STUDENT_CFG, '--cfg-options',
+          'model.teacher_ckpt'], "'model.teacher_ckpt' is not KEY=VALUE"),
+    ]
+    for args, message in cases:
+        proc = run_tool(args, check=False, timeout=300)
+        assert proc.returncode != 0, args
+        import re
+        assert re.search(message, proc.stderr), (args, proc.stderr[-2000:])
+    assert existing.read_text() == '# my config\n'
+    assert not (tmp_path / 'w').exists()
