@@ -33,6 +33,26 @@ QUICK_SETTINGS: Dict[str, Any] = dict(
     repeats=1,
     step_warmup=0,
     step_repeats=1)
+
+
+def apply_quick_settings(args: Dict[str, Any], given: Any) -> List[str]:
+    """``--quick``: :data:`QUICK_SETTINGS` (and crop 32) where not given.
+
+    Args:
+        args: The parsed options (``vars(namespace)``), updated in place.
+        given: The options the user typed (their ``dest``); those are kept.
+
+    Returns:
+        ``'--opt VALUE (quick: Q)'`` for every given value that differs
+        from the quick one (the tool says so).
+    """
+    quick = dict(QUICK_SETTINGS, crops=[32])
+    kept = [f'--{k.replace("_", "-")} {args[k]} (quick: {v})'
+            for k, v in quick.items() if k in given and args[k] != v]
+    args.update({k: v for k, v in quick.items() if k not in given})
+    return kept
+
+
 # The directory that holds the mmswtat package (importable by the worker).
 _PACKAGE_PARENT = osp.dirname(
     osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -185,7 +185,6 @@ def print_report(report: Dict[str, Any]) -> None:
         print(report['step_table'])
 
 
-
 def failed_cases(report: Dict[str, Any]) -> List[str]:
     """``'part i: error'`` for every case of the report that failed.
 

@@ -43,8 +43,8 @@ def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
                              if isinstance(c, dict))
         if isinstance(cfg.get('dataset'), dict):
             return describe(cfg['dataset'])
-        parts = [f'{k}={cfg[k]!r}' for k in ('data_root', 'ann_file',
-                                              'data_prefix') if cfg.get(k)]
+        keys = ('data_root', 'ann_file', 'data_prefix')
+        parts = [f'{k}={cfg[k]!r}' for k in keys if cfg.get(k)]
         return f'{cfg.get("type", "dataset")}: ' + ', '.join(parts)
 
     return _empty(describe(dataset_cfg), role)

@@ -47,6 +47,15 @@ positive_float = _number_type(float, positive=True)
 non_negative_float = _number_type(float, minimum=0)
 
 
+def fraction(text: str) -> float:
+    """argparse ``type=`` for a share of something: a number in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(
+            f'must be a fraction in (0, 1], got {text!r}')
+    return value
+
+
 def explicit_options(parser: argparse.ArgumentParser,
                      argv: Optional[List[str]]) -> Set[str]:
     """The ``dest`` of every option the user typed in ``argv``.

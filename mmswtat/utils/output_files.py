@@ -38,25 +38,25 @@ def check_output_path(path: str,
         FileExistsError: ``path`` exists and ``force`` is not set.
         ValueError: ``path`` does not end with ``suffix``.
     """
+    who = _prefix(owner) + option
     if osp.isdir(path):
         raise IsADirectoryError(
-            f'{_prefix(owner)}{option} {path!r} is an existing directory, not a '
-            f'file; give a file path, e.g. '
-            f'{osp.join(path, "out" + (suffix or ""))}')
+            f'{who} {path!r} is an existing directory, not a file; give a '
+            f'file path, e.g. {osp.join(path, "out" + (suffix or ""))}')
     if suffix is not None and not path.endswith(suffix):
-        raise ValueError(f'{_prefix(owner)}{option} must be a {suffix} file, got '
-                         f'{path!r}; e.g. {osp.splitext(path)[0]}{suffix}')
+        raise ValueError(f'{who} must be a {suffix} file, got {path!r}; '
+                         f'e.g. {osp.splitext(path)[0]}{suffix}')
     if osp.lexists(path) and not force:
         raise FileExistsError(
-            f'{_prefix(owner)}{option} {path!r} already exists; give another path, '
-            'or --force to replace it')
+            f'{who} {path!r} already exists; give another path, or --force '
+            'to replace it')
     parent = osp.dirname(osp.abspath(path))
     while not osp.exists(parent):
         parent = osp.dirname(parent)
     if not osp.isdir(parent):
         raise NotADirectoryError(
-            f'{_prefix(owner)}{option} {path!r} cannot be created: {parent!r} is a '
-            'file, not a directory; give another path')
+            f'{who} {path!r} cannot be created: {parent!r} is a file, not a '
+            'directory; give another path')
     return path
 
 
@@ -72,13 +72,13 @@ def check_output_dir(path: str, force: bool, owner: str,
         FileExistsError: ``path`` is a non-empty folder and ``force`` is
             not set.
     """
+    who = _prefix(owner) + option
     if osp.lexists(path) and not osp.isdir(path):
         raise NotADirectoryError(
-            f'{_prefix(owner)}{option} {path!r} is an existing file, not a folder; '
-            'give a folder path')
+            f'{who} {path!r} is an existing file, not a folder; give a '
+            'folder path')
     if osp.isdir(path) and os.listdir(path) and not force:
         raise FileExistsError(
-            f'{_prefix(owner)}{option} {path!r} already holds files that this run '
-            'may replace; give an empty or new folder, or --force to write '
-            'into it')
+            f'{who} {path!r} already holds files that this run may replace; '
+            'give an empty or new folder, or --force to write into it')
     return path

@@ -18,16 +18,17 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
-                               QUICK_SETTINGS, default_crop, failed_cases,
-                               finish_report,
-                               output_path, plan_loss_cases, plan_step_cases,
+                               apply_quick_settings, default_crop,
+                               failed_cases, finish_report, output_path,
+                               plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
 from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
 from mmswtat.models.ops import ATTENTION_IMPLS
 from mmswtat.utils import resolve_config_path
-from mmswtat.utils.cli import (explicit_options, non_negative_int,
-                               positive_float, positive_int)
+from mmswtat.utils.cli import (explicit_options, fraction,
+                               non_negative_int, positive_float,
+                               positive_int)
 from mmswtat.utils.output_files import check_output_path
 
 
@@ -124,16 +125,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         return args
     given = explicit_options(p, argv)
     if args.quick:
-        quick = dict(QUICK_SETTINGS, crops=[32])
-        kept = [k for k in quick if k in given and getattr(args, k) !=
-                quick[k]]
+        kept = apply_quick_settings(vars(args), given)
         if kept:
             print('[benchmark] --quick keeps the values you gave: ' +
-                  ', '.join(f'--{k.replace("_", "-")} {getattr(args, k)} '
-                            f'(quick: {quick[k]})' for k in kept),
-                  file=sys.stderr)
-        vars(args).update({k: v for k, v in quick.items()
-                           if k not in given})
+                  ', '.join(kept), file=sys.stderr)
     if args.shift >= args.window and 'shift' not in given:
         print(f'[benchmark] --shift {args.shift} (not given) is not smaller '
               f'than --window {args.window}: using --shift '
@@ -164,15 +159,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def merges_type(text: str):
     """``--num-merges``: an int >= 0 or ``'auto'``."""
     return text if text == 'auto' else non_negative_int(text)
-
-
-def fraction(text: str) -> float:
-    """``--memory-fraction``: a number in (0, 1]."""
-    value = positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(
-            f'must be a fraction in (0, 1], got {text!r}')
-    return value
 
 
 def exit_status(report: Any) -> int:
