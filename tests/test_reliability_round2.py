@@ -108,6 +108,31 @@ def test_dry_run_warns_about_a_window_larger_than_the_map(logged):
     assert '4x4' in msgs[0]
 
 
+@pytest.mark.parametrize('cfg,message', [
+    (dict(train_dataloader=dict(num_workers=-1)),
+     'train_dataloader: num_workers must be an int >= 0'),
+    (dict(default_hooks=dict(checkpoint=dict(interval=0))),
+     r'checkpoint: interval must be an int > 0 .* or -1'),
+])
+def test_schedule_values_that_cannot_work(cfg, message):
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    with pytest.raises(ValueError, match=message):
+        check_train_schedule(Config(dict(train_cfg=dict(max_iters=4),
+                                         **cfg)))
+
+
+def test_zero_learning_rate_warns(logged):
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    check_train_schedule(Config(dict(
+        train_cfg=dict(max_iters=4),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0)))))
+    assert any('lr=0: no weight changes' in m for m in logged)
+
+
 @pytest.mark.parametrize('key,value', [('max_iters', 0), ('max_iters', -3),
                                        ('max_epochs', 0),
                                        ('val_interval', 0)])
@@ -306,7 +331,8 @@ def test_cfg_options_key_without_value(capsys):
     ['--memory-fraction', '2'], ['--case-timeout', 'nan'],
     ['--window', '4', '--shift', '4'],
     ['--part', 'step', '--config', 'missing.py'],
-    ['--report', 'missing.json']])
+    ['--report', 'missing.json'], ['--device', 'bogus'],
+    ['--device', 'cuda:99'], ['--out', '']])
 def test_benchmark_cli_refuses_bad_numbers(argv, capsys):
     parse_args = _tool('tools/analysis/benchmark.py').parse_args
     with pytest.raises(SystemExit):
@@ -336,7 +362,9 @@ def test_benchmark_failed_case_exits_non_zero():
 @pytest.mark.parametrize('argv', [['--seeds', '0'], ['--iters', '-1'],
                                   ['--teacher-iters', '0'],
                                   ['--first-seed', '-1'],
-                                  ['--factors', '0']])
+                                  ['--factors', '0'],
+                                  ['--best-from', 'missing.json'],
+                                  ['--reuse', 'missing.json']])
 def test_accuracy_benchmark_cli_refuses_bad_numbers(argv):
     parse_args = _tool('tools/analysis/accuracy_benchmark.py').parse_args
     with pytest.raises(SystemExit):
@@ -453,6 +481,11 @@ def test_tools_refuse_before_any_work(tmp_path):
          'max_iters must be an int > 0, got 0: nothing would be trained'),
         (['tools/train.py', STUDENT_CFG, '--cfg-options',
           'model.teacher_ckpt'], "'model.teacher_ckpt' is not KEY=VALUE"),
+        (['tools/train.py', STUDENT_CFG, '--work-dir', str(existing)],
+         "--work-dir '.*mine.py' is an existing file, not a folder"),
+        (['tools/test.py', STUDENT_CFG, ckpt, '--show-dir', str(existing)],
+         "--show-dir '.*mine.py' is an existing file, not a folder"),
+        (['tools/export_student.py', ckpt, ''], 'OUT is empty'),
     ]
     for args, message in cases:
         proc = run_tool(args, check=False, timeout=300)

@@ -15,7 +15,7 @@ import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
 from mmswtat.utils.cli import (add_runner_args, build_runner,
                                parse_runner_args)
-from mmswtat.utils.output_files import check_output_path
+from mmswtat.utils.output_files import check_output_dir, check_output_path
 from mmswtat.utils.student_checkpoint import (load_test_plain,
                                               load_test_student)
 
@@ -40,6 +40,11 @@ def main() -> None:
     if not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} does not exist')
+    try:
+        if args.show_dir:
+            check_output_dir(args.show_dir, True, '', '--show-dir')
+    except OSError as e:
+        raise SystemExit(f'test.py: error: {e}') from None
     if args.out:
         try:
             check_output_path(args.out, args.force, '', '--out',

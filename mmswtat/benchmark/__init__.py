@@ -14,7 +14,7 @@ The library behind ``tools/analysis/benchmark.py`` (not imported by
   baseline of the loss micro-benchmark.
 """
 from .execution import (QUICK_SETTINGS, RESULT_TAG, apply_quick_settings,
-                        execute, resolve_device,
+                        check_device, execute, resolve_device,
                         run_case, run_isolated, run_part, worker_main)
 from .loss_cases import (LOSSES, MODES, build_loss, loss_cost, plan_loss_cases,
                          run_loss_case)
@@ -31,7 +31,7 @@ from .timing import calibrate_gflops, fmt_s, time_phase
 
 __all__ = [
     'DEFAULT_CONFIG', 'LOSSES', 'MODES', 'PHASES', 'QUICK_SETTINGS',
-    'RESULT_TAG', 'TEACHER_PHASES', 'apply_quick_settings',
+    'RESULT_TAG', 'TEACHER_PHASES', 'apply_quick_settings', 'check_device',
     'NaiveWindowTaTLoss', 'PeakMemory',
     'available_bytes', 'build_distiller', 'build_loss', 'calibrate_gflops',
     'default_crop', 'execute', 'failed_cases', 'finish_report', 'fmt_s',

@@ -58,6 +58,32 @@ _PACKAGE_PARENT = osp.dirname(
     osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def check_device(name: str) -> str:
+    """``name`` if the benchmark can run there: ``'auto'``, ``'cpu'`` or
+    ``'cuda[:i]'`` of an available GPU.
+
+    Raises:
+        ValueError: Another name, or CUDA that this machine does not have.
+    """
+    if name in ('auto', 'cpu'):
+        return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"must be 'auto', 'cpu' or 'cuda[:i]', got "
+                         f'{name!r}') from None
+    if device.type != 'cuda':
+        raise ValueError(f"must be 'auto', 'cpu' or 'cuda[:i]', got {name!r}")
+    if not torch.cuda.is_available():
+        raise ValueError(f'{name!r}: no CUDA GPU is available here; use '
+                         "--device cpu (or 'auto')")
+    if device.index is not None and device.index >= \
+            torch.cuda.device_count():
+        raise ValueError(f'{name!r}: this machine has '
+                         f'{torch.cuda.device_count()} GPU(s)')
+    return name
+
+
 def resolve_device(name: str) -> torch.device:
     """``'auto'`` (CUDA if available, else CPU), ``'cpu'`` or ``'cuda[:i]'``.
     """

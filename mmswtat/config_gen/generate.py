@@ -187,6 +187,11 @@ def make_distill_config(student_cfg: str,
         print(f'[make_distill_config] no checkpoint for {teacher_cfg}: '
               f'teacher_ckpt is a placeholder, set it before training',
               file=sys.stderr)
+    elif '://' not in ckpt and not osp.isfile(ckpt):
+        print(f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
+              '(yet): the config is written, but training stops at model '
+              'build until that file is there (or set model.teacher_ckpt)',
+              file=sys.stderr)
     teacher_entry = dict(cfg_path='TEACHER', **_teacher_overrides(teacher))
     last = ('head.fc' if plan.logits is not None else
             plan.pairs[0].teacher.module)

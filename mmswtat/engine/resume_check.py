@@ -18,7 +18,12 @@ _IGNORED = ('num_batches_tracked', )
 
 def _peek(filename: str) -> dict:
     """The checkpoint, memory-mapped where possible (no tensor data read)."""
+    import os.path as osp
+
     from mmswtat.utils.checkpoint import load_checkpoint_file
+    if not osp.isfile(filename):  # missing, a directory, a URL: its message
+        return load_checkpoint_file(filename, 'resume', True,
+                                    'a checkpoint you trust')
     try:
         return torch.load(filename, map_location='cpu', mmap=True,
                           weights_only=True)

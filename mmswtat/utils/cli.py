@@ -47,6 +47,16 @@ positive_float = _number_type(float, positive=True)
 non_negative_float = _number_type(float, minimum=0)
 
 
+def existing_file(text: str) -> str:
+    """argparse ``type=`` for an input file that must exist."""
+    import os.path as osp
+    if not osp.isfile(text):
+        raise argparse.ArgumentTypeError(
+            f'no such file: {text!r}' + (' (a directory)' if osp.isdir(text)
+                                         else ''))
+    return text
+
+
 def fraction(text: str) -> float:
     """argparse ``type=`` for a share of something: a number in (0, 1]."""
     value = positive_float(text)

@@ -36,9 +36,12 @@ def check_output_path(path: str,
     Raises:
         IsADirectoryError: ``path`` is an existing directory.
         FileExistsError: ``path`` exists and ``force`` is not set.
-        ValueError: ``path`` does not end with ``suffix``.
+        ValueError: ``path`` is empty or does not end with ``suffix``.
+        NotADirectoryError: A parent of ``path`` is a file.
     """
     who = _prefix(owner) + option
+    if not path:
+        raise ValueError(f'{who} is empty; give a file path')
     if osp.isdir(path):
         raise IsADirectoryError(
             f'{who} {path!r} is an existing directory, not a file; give a '

@@ -107,8 +107,10 @@ def check_train_schedule(cfg: Any) -> None:
 
     ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
     once, with no checkpoint and no message; ``val_interval`` and the
-    training ``batch_size`` must be positive as well. A distillation warm-up
-    as long as the run is a warning (the weights never reach full value).
+    training ``batch_size`` must be positive as well, ``num_workers`` >= 0
+    and the checkpoint ``interval`` > 0 or -1. Warnings (continuing is
+    legitimate): ``lr=0`` (no weight changes) and a distillation warm-up
+    as long as the run (the weights never reach full value).
 
     Args:
         cfg: The run's config (``train_cfg``, ``train_dataloader``).
@@ -136,6 +138,39 @@ def check_train_schedule(cfg: Any) -> None:
     if isinstance(loader, dict) and 'batch_size' in loader:
         check_number('train_dataloader', 'batch_size', loader['batch_size'],
                      positive=True, integer=True)
+    if isinstance(loader, dict) and 'num_workers' in loader:
+        check_number('train_dataloader', 'num_workers',
+                     loader['num_workers'], minimum=0, integer=True)
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    if isinstance(hook, dict) and 'interval' in hook:
+        interval = check_number('default_hooks.checkpoint', 'interval',
+                                hook['interval'], integer=True)
+        if interval == 0 or interval < -1:
+            raise ValueError(
+                f'default_hooks.checkpoint: interval must be an int > 0 '
+                f'(save every N iterations/epochs) or -1 (only the last), '
+                f'got {interval}')
+    _say_schedule_notes(cfg, train_cfg)
+    _say_warmup(cfg, train_cfg)
+
+
+def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
+    """Warnings: settings of the schedule that cannot take effect."""
+    from mmengine.logging import print_log
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    lr = optimizer.get('lr') if isinstance(optimizer, dict) else None
+    if isinstance(lr, numbers.Real) and not isinstance(lr, bool) and \
+            lr == 0 and ('lr', 0) not in _SAID:
+        _SAID.add(('lr', 0))
+        print_log(
+            'optim_wrapper.optimizer: lr=0: no weight changes (the '
+            'schedulers scale the base lr, so it stays 0); only BN '
+            'statistics move. Set a learning rate > 0, e.g. --cfg-options '
+            'optim_wrapper.optimizer.lr=0.01', logger='current', level=30)
+
+
+def _say_warmup(cfg: Any, train_cfg: Any) -> None:
+    """A distillation warm-up as long as the run (weights never full)."""
     model = cfg.get('model') or {}
     warmup = model.get('distill_warmup_iters')
     if warmup is None and isinstance(model.get('distill'), dict):

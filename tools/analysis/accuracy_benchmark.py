@@ -25,8 +25,8 @@ from mmswtat.benchmark.accuracy import (METHODS, BenchmarkSettings,
                                         check_methods, quick_settings,
                                         run_sweep, run_table, sweep_grid)
 from mmswtat.benchmark.accuracy.bench import WEIGHT_FACTORS, best_settings
-from mmswtat.utils.cli import (non_negative_int, positive_float,
-                               positive_int)
+from mmswtat.utils.cli import (existing_file, non_negative_int,
+                               positive_float, positive_int)
 
 
 def parse_args(argv=None):
@@ -40,9 +40,10 @@ def parse_args(argv=None):
                    'processes, then merge the reports with --reuse)')
     p.add_argument('--sweep', action='store_true',
                    help='loss-weight sweep of every method plus SW-TaT knobs')
-    p.add_argument('--best-from', metavar='SWEEP_JSON',
+    p.add_argument('--best-from', metavar='SWEEP_JSON', type=existing_file,
                    help='run each method at its best setting of this sweep')
     p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
+                   type=existing_file,
                    help='reports whose runs (same settings, method, weight, '
                    'knobs, seed) are taken instead of re-run')
     p.add_argument('--report-only', action='store_true',

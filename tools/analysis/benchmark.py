@@ -18,9 +18,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
-                               apply_quick_settings, default_crop,
-                               failed_cases, finish_report, output_path,
-                               plan_loss_cases, plan_step_cases,
+                               apply_quick_settings, check_device,
+                               default_crop, failed_cases, finish_report,
+                               output_path, plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
 from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
@@ -51,7 +51,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--part', choices=['all', 'loss', 'step'], default='all')
-    p.add_argument('--device', default='auto',
+    p.add_argument('--device', default='auto', type=device_name,
                    help="'auto' (cuda if available), 'cpu' or 'cuda[:i]'")
     p.add_argument('--out', help='JSON path (default work_dirs/benchmark/'
                    'benchmark_<device>.json)')
@@ -147,13 +147,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             resolve_config_path(args.config)
         except FileNotFoundError as e:
             p.error(f'--config: {e}')
-    if args.out:
+    if args.out is not None:
         try:
             check_output_path(args.out, args.force, '', '--out',
                               '.json')
         except (OSError, ValueError) as e:
             p.error(str(e))
     return args
+
+
+def device_name(text: str) -> str:
+    """``--device``: ``auto``, ``cpu`` or an available ``cuda[:i]``."""
+    try:
+        check_device(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def merges_type(text: str):
