@@ -12,6 +12,10 @@ import torch
 
 from seg_helpers import distiller_cfg, tiny_seg_model
 
+STUDENT_CFG = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))),
+    'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
+
 
 def _tool(name):
     """A tool script as a module (tools/ is not a package)."""
@@ -332,7 +336,8 @@ def test_cfg_options_key_without_value(capsys):
     ['--window', '4', '--shift', '4'],
     ['--part', 'step', '--config', 'missing.py'],
     ['--report', 'missing.json'], ['--device', 'bogus'],
-    ['--device', 'cuda:99'], ['--out', '']])
+    ['--device', 'cuda:99'], ['--out', ''],
+    ['--part', 'step', '--config', STUDENT_CFG]])
 def test_benchmark_cli_refuses_bad_numbers(argv, capsys):
     parse_args = _tool('tools/analysis/benchmark.py').parse_args
     with pytest.raises(SystemExit):
@@ -406,6 +411,26 @@ def test_runner_names_an_empty_split(voc, tmp_path):
         DistillRunner.build_dataloader(loader)
 
 
+def test_runner_names_a_missing_split_file_and_missing_labels(voc, tmp_path):
+    from mmswtat.engine import DistillRunner
+    loader = dict(
+        batch_size=1, num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        dataset=dict(type='PascalVOCDataset', data_root=voc,
+                     ann_file='ImageSets/Segmentation/nope.txt', pipeline=[],
+                     data_prefix=dict(img_path='JPEGImages',
+                                      seg_map_path='SegmentationClass')))
+    with pytest.raises(FileNotFoundError, match='train dataset .*nope.txt'
+                       '.*cannot be read.*Check train_dataloader.dataset'):
+        DistillRunner.build_dataloader(loader)
+    from mmswtat.datasets.checks import check_dataset
+    items = [dict(img_path=osp.join(voc, 'JPEGImages', 'x.jpg'),
+                  seg_map_path=str(tmp_path / 'x.png'))]
+    with pytest.raises(FileNotFoundError, match="lists image '.*x.jpg', "
+                       'which does not exist'):
+        check_dataset(_Dataset(items), 'train')
+
+
 def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
     from PIL import Image
 
@@ -452,8 +477,6 @@ def test_generator_names_self_distillation(tmp_path):
 
 
 # ------------------------------------------- the tools, end to end (fast)
-STUDENT_CFG = 'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
-
 
 def test_tools_refuse_before_any_work(tmp_path):
     """Each tool stops before building anything, naming the problem."""

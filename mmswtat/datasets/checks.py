@@ -6,6 +6,7 @@ silently, then fail in mmseg's ``IoUMetric`` with an IndexError.
 :func:`check_dataset` runs on every dataset that
 :class:`mmswtat.engine.DistillRunner` builds, before the first step.
 """
+import os
 from typing import Any, Optional
 
 from mmengine.logging import print_log
@@ -30,6 +31,31 @@ def _empty(where: str, role: str) -> ValueError:
         'and data_prefix, and that the files exist there')
 
 
+def _describe_cfg(cfg: dict) -> str:
+    """``Type: data_root=..., ann_file=...`` of a dataset config (wrappers
+    unwrapped)."""
+    if isinstance(cfg.get('datasets'), (list, tuple)):
+        return '; '.join(_describe_cfg(c) for c in cfg['datasets']
+                         if isinstance(c, dict))
+    if isinstance(cfg.get('dataset'), dict):
+        return _describe_cfg(cfg['dataset'])
+    keys = ('data_root', 'ann_file', 'data_prefix')
+    parts = [f'{k}={cfg[k]!r}' for k in keys if cfg.get(k)]
+    return f'{cfg.get("type", "dataset")}: ' + ', '.join(parts)
+
+
+def dataset_build_error(dataset_cfg: dict, role: str,
+                        error: BaseException) -> FileNotFoundError:
+    """A dataset that cannot be built (e.g. its split file does not exist),
+    naming the dataset config and the keys to check."""
+    key = ('train_dataloader' if role == 'train' else
+           'val_dataloader / test_dataloader')
+    return FileNotFoundError(
+        f'the {role} dataset ({_describe_cfg(dataset_cfg)}) cannot be read: '
+        f'{error or type(error).__name__}. Check {key}.dataset: its '
+        'data_root, ann_file (the split list) and data_prefix')
+
+
 def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
     """The empty-dataset error for a dataset config whose build failed.
 
@@ -37,17 +63,7 @@ def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
     fails on an empty one with numpy's "need at least one array to
     concatenate"; this names the config's data root and split instead.
     """
-    def describe(cfg: dict) -> str:
-        if isinstance(cfg.get('datasets'), (list, tuple)):
-            return '; '.join(describe(c) for c in cfg['datasets']
-                             if isinstance(c, dict))
-        if isinstance(cfg.get('dataset'), dict):
-            return describe(cfg['dataset'])
-        keys = ('data_root', 'ann_file', 'data_prefix')
-        parts = [f'{k}={cfg[k]!r}' for k in keys if cfg.get(k)]
-        return f'{cfg.get("type", "dataset")}: ' + ', '.join(parts)
-
-    return _empty(describe(dataset_cfg), role)
+    return _empty(_describe_cfg(dataset_cfg), role)
 
 
 def _image_size(path: str) -> Optional[tuple]:
@@ -73,6 +89,8 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
         ValueError: The dataset is empty (naming its data root and split),
             or the first image whose label map has another size (naming
             both files and sizes).
+        FileNotFoundError: The first listed image or label map that does
+            not exist.
     """
     try:
         size = len(dataset)
@@ -115,6 +133,12 @@ def _check_pairs(dataset: Any, role: str) -> None:
         img, seg = item.get('img_path'), item.get('seg_map_path')
         if not img or not seg:
             continue
+        for what, path in (('image', img), ('label map', seg)):
+            if '://' not in str(path) and not os.path.exists(path):
+                raise FileNotFoundError(
+                    f'the {role} dataset ({_describe(dataset)}) lists '
+                    f'{what} {path!r}, which does not exist (the first '
+                    'missing file); check data_prefix and the split list')
         a, b = _image_size(img), _image_size(seg)
         if a is None or b is None:
             continue

@@ -10,7 +10,8 @@ from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
-from mmswtat.datasets.checks import check_dataset, empty_dataset_error
+from mmswtat.datasets.checks import (check_dataset, dataset_build_error,
+                                     empty_dataset_error)
 from mmswtat.registry import RUNNERS
 from mmswtat.utils.value_checks import check_train_schedule
 from .resume_check import check_resume
@@ -75,6 +76,9 @@ class DistillRunner(Runner):
                     raise
                 raise empty_dataset_error(dataloader['dataset'],
                                           _role(dataloader)) from None
+            except (AssertionError, FileNotFoundError) as e:  # no ann_file
+                raise dataset_build_error(dataloader['dataset'],
+                                          _role(dataloader), e) from None
             if hasattr(dataset, 'full_init'):
                 dataset.full_init()
             check_dataset(dataset, _role(dataloader))

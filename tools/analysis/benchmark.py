@@ -25,7 +25,7 @@ from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
                                start_report, worker_main)
 from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
 from mmswtat.models.ops import ATTENTION_IMPLS
-from mmswtat.utils import resolve_config_path
+from mmswtat.utils import is_distiller_config, resolve_config_path
 from mmswtat.utils.cli import (explicit_options, fraction,
                                non_negative_int, positive_float,
                                positive_int)
@@ -144,9 +144,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                 '(give the --out files of earlier runs)')
     if args.part in ('all', 'step') and not args.report:
         try:
-            resolve_config_path(args.config)
+            from mmengine.config import Config
+            cfg = Config.fromfile(resolve_config_path(args.config))
         except FileNotFoundError as e:
             p.error(f'--config: {e}')
+        if not is_distiller_config(cfg):
+            p.error(f'--config {args.config!r} is not a distillation config '
+                    f'(model.type is {cfg.model.get("type")!r}); the step '
+                    'benchmark times a distiller: give a config of '
+                    'configs/swtat/ or one from tools/make_distill_config.py')
     if args.out is not None:
         try:
             check_output_path(args.out, args.force, '', '--out',
