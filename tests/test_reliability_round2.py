@@ -209,9 +209,13 @@ def test_check_output_path(tmp_path):
     assert check_output_path(str(existing), True, 'tool') == str(existing)
     with pytest.raises(IsADirectoryError, match='existing directory'):
         check_output_path(str(tmp_path), True, 'tool', '--out', '.pkl')
-    with pytest.raises(ValueError, match=r'must be a \.pkl file'):
+    with pytest.raises(ValueError, match=r'must be a \.pkl or \.pickle file'):
         check_output_path(str(tmp_path / 'b.txt'), False, 't', '--out',
-                          '.pkl')
+                          ('.pkl', '.pickle'))
+    out = str(tmp_path / 'r.pickle')  # mmengine's DumpResults takes it
+    assert check_output_path(out, False, 't', '--out', ('.pkl', '.pickle'))
+    with pytest.raises(ValueError, match='is empty'):
+        check_output_path('', False, 't', '--out')
 
 
 def test_export_refuses_existing_file_and_never_a_training_checkpoint(
@@ -325,6 +329,10 @@ def test_cfg_options_key_without_value(capsys):
     err = capsys.readouterr().err
     assert "'model.teacher_ckpt' is not KEY=VALUE" in err
     assert 'model.teacher_ckpt=VALUE' in err
+    for item in (' =1', '=1', 'a b=1'):
+        with pytest.raises(SystemExit):
+            parser.parse_args(['--cfg-options', item])
+        assert 'is not KEY=VALUE' in capsys.readouterr().err
     args = parser.parse_args(['--cfg-options', 'a.b=1'])
     assert args.cfg_options == {'a.b': 1}
 
@@ -445,6 +453,10 @@ def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
                        r'\(12x12'):
         check_dataset(_Dataset(items), 'train')
     check_dataset(_Dataset(items[:1]), 'train')
+    (tmp_path / '0.png').write_text('<html>not found</html>')
+    with pytest.raises(ValueError, match=r"lists '.*0\.png' is not an "
+                       'image'):
+        check_dataset(_Dataset(items[:1]), 'train')
 
 
 # ------------------------------------------------------------ the generator
@@ -509,6 +521,8 @@ def test_tools_refuse_before_any_work(tmp_path):
         (['tools/test.py', STUDENT_CFG, ckpt, '--show-dir', str(existing)],
          "--show-dir '.*mine.py' is an existing file, not a folder"),
         (['tools/export_student.py', ckpt, ''], 'OUT is empty'),
+        (['tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
+          str(tmp_path / 'cfg.txt')], r'--out must be a \.py file'),
     ]
     for args, message in cases:
         proc = run_tool(args, check=False, timeout=300)

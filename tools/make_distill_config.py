@@ -51,8 +51,7 @@ def main() -> int:
         shlex.quote(a) for a in sys.argv[1:])
     try:
         if args.out is not None:  # before the probe: fail fast
-            check_output_path(args.out, args.force,
-                              '', '--out')
+            check_output_path(args.out, args.force, '', '--out', '.py')
         text = make_distill_config(
             args.student, args.teacher, method=args.method,
             teacher_ckpt=args.teacher_ckpt, command=command)

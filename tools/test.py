@@ -48,7 +48,7 @@ def main() -> None:
     if args.out:
         try:
             check_output_path(args.out, args.force, '', '--out',
-                              '.pkl')
+                              ('.pkl', '.pickle'))
         except (OSError, ValueError) as e:
             raise SystemExit(f'test.py: error: {e}') from None
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,

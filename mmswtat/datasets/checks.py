@@ -67,12 +67,22 @@ def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
 
 
 def _image_size(path: str) -> Optional[tuple]:
-    """``(width, height)`` from the file header, or ``None`` if unreadable."""
+    """``(width, height)`` from the file header, or ``None`` if the file is
+    not local (mmcv's file backends decide).
+
+    Raises:
+        ValueError: A local file that is not an image (e.g. a truncated
+            download or a text file).
+    """
+    from PIL import Image, UnidentifiedImageError
     try:
-        from PIL import Image
         with Image.open(path) as img:
             return img.size
-    except Exception:  # noqa: BLE001  (not local, not an image: mmcv decides)
+    except UnidentifiedImageError:
+        raise ValueError(f'{path!r} is not an image (an empty, truncated or '
+                         'text file?); replace it or remove its pair from '
+                         'the split list') from None
+    except Exception:  # noqa: BLE001  (not local: mmcv decides)
         return None
 
 
@@ -139,7 +149,11 @@ def _check_pairs(dataset: Any, role: str) -> None:
                     f'the {role} dataset ({_describe(dataset)}) lists '
                     f'{what} {path!r}, which does not exist (the first '
                     'missing file); check data_prefix and the split list')
-        a, b = _image_size(img), _image_size(seg)
+        try:
+            a, b = _image_size(img), _image_size(seg)
+        except ValueError as e:
+            raise ValueError(f'the {role} dataset ({_describe(dataset)}) '
+                             f'lists {e}') from None
         if a is None or b is None:
             continue
         if a != b:

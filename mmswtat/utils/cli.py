@@ -95,7 +95,7 @@ class CfgOptionsAction(DictAction):
     def __call__(self, parser, namespace, values, option_string=None):
         for item in values if isinstance(values, list) else [values]:
             key, sep, _ = item.partition('=')
-            if not sep or not key:
+            if not sep or not key or any(c.isspace() for c in key):
                 parser.error(
                     f'{option_string}: {item!r} is not KEY=VALUE; write e.g. '
                     f'{option_string} {key or "model.teacher_ckpt"}=VALUE '

@@ -7,7 +7,7 @@ fails at once instead of after a long run.
 """
 import os
 import os.path as osp
-from typing import Optional
+from typing import Sequence, Union
 
 
 def _prefix(owner: str) -> str:
@@ -19,7 +19,8 @@ def check_output_path(path: str,
                       force: bool,
                       owner: str,
                       option: str = 'OUT',
-                      suffix: Optional[str] = None) -> str:
+                      suffix: Union[None, str, Sequence[str]] = None
+                      ) -> str:
     """``path`` if a tool may write its output file there.
 
     Args:
@@ -28,7 +29,8 @@ def check_output_path(path: str,
         owner: The tool, e.g. ``'tools/export_student.py'`` (messages;
             ``''`` when the tool prefixes its messages itself).
         option: How the user gave ``path``, e.g. ``'--out'`` (messages).
-        suffix: The extension the file must have (e.g. ``'.pkl'``), if any.
+        suffix: The extension(s) the file must have (e.g. ``'.pkl'`` or
+            ``('.pkl', '.pickle')``), if any.
 
     Returns:
         ``path``.
@@ -43,12 +45,15 @@ def check_output_path(path: str,
     if not path:
         raise ValueError(f'{who} is empty; give a file path')
     if osp.isdir(path):
+        example = suffix if isinstance(suffix, str) else (suffix or [''])[0]
         raise IsADirectoryError(
             f'{who} {path!r} is an existing directory, not a file; give a '
-            f'file path, e.g. {osp.join(path, "out" + (suffix or ""))}')
-    if suffix is not None and not path.endswith(suffix):
-        raise ValueError(f'{who} must be a {suffix} file, got {path!r}; '
-                         f'e.g. {osp.splitext(path)[0]}{suffix}')
+            f'file path, e.g. {osp.join(path, "out" + example)}')
+    suffixes = (suffix, ) if isinstance(suffix, str) else suffix
+    if suffixes and not path.endswith(tuple(suffixes)):
+        raise ValueError(f'{who} must be a {" or ".join(suffixes)} file, got '
+                         f'{path!r}; e.g. {osp.splitext(path)[0]}'
+                         f'{suffixes[0]}')
     if osp.lexists(path) and not force:
         raise FileExistsError(
             f'{who} {path!r} already exists; give another path, or --force '
