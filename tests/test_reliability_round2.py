@@ -454,8 +454,8 @@ def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
         check_dataset(_Dataset(items), 'train')
     check_dataset(_Dataset(items[:1]), 'train')
     (tmp_path / '0.png').write_text('<html>not found</html>')
-    with pytest.raises(ValueError, match=r"lists '.*0\.png' is not an "
-                       'image'):
+    with pytest.raises(ValueError, match=r"lists '.*0\.png', which is not "
+                       'an image'):
         check_dataset(_Dataset(items[:1]), 'train')
 
 

@@ -79,9 +79,9 @@ def _image_size(path: str) -> Optional[tuple]:
         with Image.open(path) as img:
             return img.size
     except UnidentifiedImageError:
-        raise ValueError(f'{path!r} is not an image (an empty, truncated or '
-                         'text file?); replace it or remove its pair from '
-                         'the split list') from None
+        raise ValueError(f'{path!r}, which is not an image (an empty, '
+                         'truncated or text file?); replace it or remove its '
+                         'pair from the split list') from None
     except Exception:  # noqa: BLE001  (not local: mmcv decides)
         return None
 

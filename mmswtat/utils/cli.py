@@ -98,7 +98,8 @@ class CfgOptionsAction(DictAction):
             if not sep or not key or any(c.isspace() for c in key):
                 parser.error(
                     f'{option_string}: {item!r} is not KEY=VALUE; write e.g. '
-                    f'{option_string} {key or "model.teacher_ckpt"}=VALUE '
+                    f'{option_string} '
+                    f'{"".join(key.split()) or "model.teacher_ckpt"}=VALUE '
                     '(nested keys with dots, several pairs separated by '
                     'spaces)')
         super().__call__(parser, namespace, values, option_string)
