@@ -127,6 +127,17 @@ def test_schedule_values_that_cannot_work(cfg, message):
                                          **cfg)))
 
 
+@pytest.mark.parametrize('lr', ['0.01', -1, float('nan')])
+def test_learning_rate_must_be_a_number_at_least_zero(lr):
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    with pytest.raises(ValueError, match='optim_wrapper.optimizer: lr must'):
+        check_train_schedule(Config(dict(
+            train_cfg=dict(max_iters=4),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)))))
+
+
 def test_zero_learning_rate_warns(logged):
     from mmengine.config import Config
 
@@ -275,6 +286,10 @@ def test_resume_refuses_plain_and_other_config_checkpoints(tmp_path):
     plain_path = str(tmp_path / 'plain.pth')
     torch.save(dict(state_dict=plain.state_dict()), plain_path)
     with pytest.raises(ValueError, match='this is a plain model checkpoint'):
+        check_resume(plain_path, model, cfg)
+    torch.save(dict(state_dict=[1, 2]), plain_path)
+    with pytest.raises(ValueError, match='not a training checkpoint: its '
+                       'state_dict is a list'):
         check_resume(plain_path, model, cfg)
     # Another distillation config: a recorder on layer3 (other channels).
     from mmengine.config import Config
@@ -516,6 +531,8 @@ def test_tools_refuse_before_any_work(tmp_path):
          'max_iters must be an int > 0, got 0: nothing would be trained'),
         (['tools/train.py', STUDENT_CFG, '--cfg-options',
           'model.teacher_ckpt'], "'model.teacher_ckpt' is not KEY=VALUE"),
+        (['tools/train.py', STUDENT_CFG, '--work-dir', ''],
+         '--work-dir is empty'),
         (['tools/train.py', STUDENT_CFG, '--work-dir', str(existing)],
          "--work-dir '.*mine.py' is an existing file, not a folder"),
         (['tools/test.py', STUDENT_CFG, ckpt, '--show-dir', str(existing)],

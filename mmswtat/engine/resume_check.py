@@ -126,7 +126,11 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
         raise ValueError(f'--resume: {filename!r} is not a training '
                          'checkpoint (not a dict)')
     state = checkpoint.get('state_dict', checkpoint)
-    theirs = _shapes(state if isinstance(state, Mapping) else {})
+    if not isinstance(state, Mapping):
+        raise ValueError(f'--resume: {filename!r} is not a training '
+                         f'checkpoint: its state_dict is a '
+                         f'{type(state).__name__}, not a dict of weights')
+    theirs = _shapes(state)
     ours = _shapes(model.state_dict())
     where = f'--resume: checkpoint {filename!r} does not fit this run'
     fix = ('Resume with the config that wrote it, or start a new run from '

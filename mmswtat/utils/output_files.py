@@ -76,11 +76,14 @@ def check_output_dir(path: str, force: bool, owner: str,
     (its files of the same names would be replaced).
 
     Raises:
+        ValueError: ``path`` is empty.
         NotADirectoryError: ``path`` is an existing file.
         FileExistsError: ``path`` is a non-empty folder and ``force`` is
             not set.
     """
     who = _prefix(owner) + option
+    if not path:
+        raise ValueError(f'{who} is empty; give a folder path')
     if osp.lexists(path) and not osp.isdir(path):
         raise NotADirectoryError(
             f'{who} {path!r} is an existing file, not a folder; give a '

@@ -108,7 +108,8 @@ def check_train_schedule(cfg: Any) -> None:
     ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
     once, with no checkpoint and no message; ``val_interval`` and the
     training ``batch_size`` must be positive as well, ``num_workers`` >= 0
-    and the checkpoint ``interval`` > 0 or -1. Warnings (continuing is
+    the checkpoint ``interval`` > 0 or -1 and the optimizer's ``lr`` a
+    finite number >= 0. Warnings (continuing is
     legitimate): ``lr=0`` (no weight changes) and a distillation warm-up
     as long as the run (the weights never reach full value).
 
@@ -159,8 +160,9 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
     from mmengine.logging import print_log
     optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
     lr = optimizer.get('lr') if isinstance(optimizer, dict) else None
-    if isinstance(lr, numbers.Real) and not isinstance(lr, bool) and \
-            lr == 0 and ('lr', 0) not in _SAID:
+    if lr is not None:
+        check_number('optim_wrapper.optimizer', 'lr', lr, minimum=0)
+    if lr == 0 and ('lr', 0) not in _SAID:
         _SAID.add(('lr', 0))
         print_log(
             'optim_wrapper.optimizer: lr=0: no weight changes (the '
