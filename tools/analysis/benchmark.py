@@ -46,7 +46,9 @@ def channel_pair(text: str) -> Tuple[int, int]:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """The command line; ``--quick`` replaces the sizes by tiny ones."""
+    """The command line, checked: numbers by their argparse types, the
+    step ``--config``, ``--out`` (no replacing without ``--force``);
+    ``--quick`` sets tiny sizes where no value was given."""
     p = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
