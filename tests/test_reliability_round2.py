@@ -65,6 +65,10 @@ def test_window_covering_the_map_warns_once_per_size(logged):
     assert len(logged) == 1
     loss(torch.randn(1, 16, 16, 16), torch.randn(1, 16, 16, 16))
     assert len(logged) == 1  # 16x16: window and shift take effect
+    for side in (5, 6, 7, 3):  # multi-scale: at most 3 warnings per loss
+        loss(torch.randn(1, 16, side, side), torch.randn(1, 16, side, side))
+    assert len(logged) == 3
+    assert logged[-1].endswith('(further map sizes are not reported)')
 
 
 def test_shift_lost_in_one_direction_warns(logged):

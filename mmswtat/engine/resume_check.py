@@ -52,6 +52,7 @@ def _flatten(cfg: Any, prefix: str = 'model') -> Dict[str, Any]:
 RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path',
                     'weights_only', 'teacher_ckpt_strict', 'check_finite',
                     'loss_weight', 'distill_warmup_iters', 'pretrained',
+                    'teacher_precision',
                     'init_cfg')
 
 

@@ -15,6 +15,9 @@ from ..ops.target_aware import ATTENTION_IMPLS, Scale
 from ..ops.tat_normalize import TAT_NORMALIZE, tat_normalize
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
+#: At most this many "cannot take effect" warnings per loss (multi-scale
+#: inputs change the map size often).
+MAX_SIZE_WARNINGS = 3
 
 
 def _fp32_or_wider(x: Tensor) -> Tensor:
@@ -109,6 +112,7 @@ class BaseTaTLoss(BaseModule):
         #: name, e.g. ``"distill loss 'loss_swtat' (level 0)"``.
         self.owner = name
         self._checked_sizes = set()
+        self._size_warnings = 0
         if embed:
             cfg = dict(type='mmswtat.ConvBNConnector')
             cfg.update(connector or {})
@@ -239,7 +243,8 @@ class BaseTaTLoss(BaseModule):
         global TaT, a shift along a side one window spans is dropped.
         Continuing is legitimate (the same loss may see larger maps, e.g.
         at another input size or FPN level), so this is a warning, said
-        at the build-time dry run and on the first step at each new size.
+        at the build-time dry run and on the first step at each new size
+        (at most :data:`MAX_SIZE_WARNINGS` times per loss).
 
         Args:
             height: Teacher map height ``H``.
@@ -255,7 +260,8 @@ class BaseTaTLoss(BaseModule):
         notes = ineffective_passes(
             self.pass_layouts(height, width),
             self.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE))
-        if notes:
+        if notes and self._size_warnings < MAX_SIZE_WARNINGS:
+            self._size_warnings += 1
             from mmengine.logging import print_log
             settings = ', '.join(
                 f'{k}={getattr(self, k)}' for k in ('window_size',
@@ -272,7 +278,10 @@ class BaseTaTLoss(BaseModule):
             print_log(
                 f'{self.owner}: {settings or "its windows"} cannot take '
                 f'effect on the {height}x{width} teacher map: '
-                + '; '.join(notes) + fix, logger='current', level=30)
+                + '; '.join(notes) + fix + (
+                    ' (further map sizes are not reported)'
+                    if self._size_warnings == MAX_SIZE_WARNINGS else ''),
+                logger='current', level=30)
         return notes
 
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
