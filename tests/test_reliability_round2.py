@@ -131,15 +131,19 @@ def test_schedule_values_that_cannot_work(cfg, message):
                                          **cfg)))
 
 
-@pytest.mark.parametrize('lr', ['0.01', -1, float('nan')])
-def test_learning_rate_must_be_a_number_at_least_zero(lr):
+@pytest.mark.parametrize('key,value', [
+    ('lr', '0.01'), ('lr', -1), ('lr', float('nan')),
+    ('weight_decay', '0.1'), ('momentum', -1), ('betas', '0.9')])
+def test_optimizer_numbers_must_be_numbers_at_least_zero(key, value):
     from mmengine.config import Config
 
     from mmswtat.utils.value_checks import check_train_schedule
-    with pytest.raises(ValueError, match='optim_wrapper.optimizer: lr must'):
+    with pytest.raises(ValueError,
+                       match=f'optim_wrapper.optimizer: {key} must'):
         check_train_schedule(Config(dict(
             train_cfg=dict(max_iters=4),
-            optim_wrapper=dict(optimizer=dict(type='SGD', lr=lr)))))
+            optim_wrapper=dict(optimizer={'type': 'SGD', 'lr': 0.1,
+                                          key: value}))))
 
 
 def test_zero_learning_rate_warns(logged):
@@ -472,6 +476,9 @@ def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
                        r'\(12x12'):
         check_dataset(_Dataset(items), 'train')
     check_dataset(_Dataset(items[:1]), 'train')
+    same = [dict(items[0], seg_map_path=items[0]['img_path'])]
+    with pytest.raises(ValueError, match='as its own label map'):
+        check_dataset(_Dataset(same), 'train')
     (tmp_path / '0.png').write_text('<html>not found</html>')
     with pytest.raises(ValueError, match=r"lists '.*0\.png', which is not "
                        'an image'):

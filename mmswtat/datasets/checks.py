@@ -143,6 +143,11 @@ def _check_pairs(dataset: Any, role: str) -> None:
         img, seg = item.get('img_path'), item.get('seg_map_path')
         if not img or not seg:
             continue
+        if os.path.abspath(img) == os.path.abspath(seg):
+            raise ValueError(
+                f'the {role} dataset ({_describe(dataset)}) uses the image '
+                f'{img!r} as its own label map; check data_prefix '
+                '(seg_map_path) and img_suffix / seg_map_suffix')
         for what, path in (('image', img), ('label map', seg)):
             if '://' not in str(path) and not os.path.exists(path):
                 raise FileNotFoundError(

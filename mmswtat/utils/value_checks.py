@@ -100,6 +100,10 @@ def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
 
 
 _SAID = set()
+#: Optimizer hyperparameters that are finite numbers >= 0 in every torch
+#: optimizer that has them.
+NON_NEGATIVE_OPTIMIZER_KEYS = ('lr', 'weight_decay', 'momentum', 'eps',
+                               'dampening')
 
 
 def check_train_schedule(cfg: Any) -> None:
@@ -160,8 +164,12 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
     from mmengine.logging import print_log
     optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
     lr = optimizer.get('lr') if isinstance(optimizer, dict) else None
-    if lr is not None:
-        check_number('optim_wrapper.optimizer', 'lr', lr, minimum=0)
+    for key, value in (optimizer.items() if isinstance(optimizer, dict)
+                       else ()):
+        if key in NON_NEGATIVE_OPTIMIZER_KEYS and value is not None or (
+                isinstance(value, str) and _given(value).endswith(
+                    'without quotes)')):  # a quoted number: never meant
+            check_number('optim_wrapper.optimizer', key, value, minimum=0)
     if lr == 0 and ('lr', 0) not in _SAID:
         _SAID.add(('lr', 0))
         print_log(
