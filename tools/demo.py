@@ -116,7 +116,7 @@ def main() -> None:
     run('curves', [
         py, 'tools/analysis/plot_logs.py', osp.join(out, 'distill'),
         osp.join(out, 'baseline'), '--labels', 'SW-TaT', 'baseline', '--out',
-        osp.join(out, 'curves.png')
+        osp.join(out, 'curves.png'), '--force'
     ], osp.join(out, 'curves.log'))
 
     results = [

@@ -1,7 +1,8 @@
 """Write a ready, commented distillation config for a student/teacher pair.
 
     python tools/make_distill_config.py STUDENT_CFG TEACHER_CFG
-        [--teacher-ckpt PATH] [--method swtat|swtat_head+cwd|...] [--out FILE]
+        [--teacher-ckpt PATH] [--method swtat|swtat_head+cwd|...]
+        [--out FILE [--force]]
 
 Both configs are mmseg, mmdet or mmpretrain configs (local files or
 ``scope::path``). The models are built offline with random weights and run
@@ -19,6 +20,7 @@ import sys
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry)
 from mmswtat.config_gen import METHODS, MatchError, make_distill_config
+from mmswtat.utils.output_files import check_output_path
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +44,8 @@ def parse_args() -> argparse.Namespace:
         'for detectors and classifiers')
     parser.add_argument(
         '--out', help='output config file (default: print to stdout)')
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing --out')
     return parser.parse_args()
 
 
@@ -50,10 +54,12 @@ def main() -> int:
     command = 'python tools/make_distill_config.py ' + ' '.join(
         shlex.quote(a) for a in sys.argv[1:])
     try:
+        if args.out is not None:  # before the probe: fail fast
+            check_output_path(args.out, args.force, '', '--out', '.py')
         text = make_distill_config(
             args.student, args.teacher, method=args.method,
             teacher_ckpt=args.teacher_ckpt, command=command)
-    except (MatchError, ValueError, FileNotFoundError) as e:
+    except (MatchError, ValueError, OSError) as e:
         print(f'make_distill_config: {e}', file=sys.stderr)
         return 2
     if args.out is None:

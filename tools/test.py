@@ -1,7 +1,12 @@
 """Evaluate a checkpoint. With a distillation config the student is tested.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-                        [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+                        [--force] [--show-dir DIR] [--cfg-options k=v ...]
+                        [--launcher ...]
+
+With a plain (student) config, a distillation checkpoint's student weights
+are loaded, saying so. A checkpoint of which no key fits the model is an
+error (mmengine would score a random model).
 """
 import argparse
 import os.path as osp
@@ -10,7 +15,9 @@ import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
 from mmswtat.utils.cli import (add_runner_args, build_runner,
                                parse_runner_args)
-from mmswtat.utils.student_checkpoint import load_test_student
+from mmswtat.utils.output_files import check_output_dir, check_output_path
+from mmswtat.utils.student_checkpoint import (load_test_plain,
+                                              load_test_student)
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,6 +27,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='where the test logs go')
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing --out')
     parser.add_argument(
         '--show-dir', help='save visualised predictions in this directory')
     add_runner_args(parser)
@@ -31,6 +40,17 @@ def main() -> None:
     if not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} does not exist')
+    try:
+        if args.show_dir:
+            check_output_dir(args.show_dir, True, '', '--show-dir')
+    except OSError as e:
+        raise SystemExit(f'test.py: error: {e}') from None
+    if args.out:
+        try:
+            check_output_path(args.out, args.force, '', '--out',
+                              ('.pkl', '.pickle'))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f'test.py: error: {e}') from None
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     distill = is_distiller_config(cfg)
@@ -39,7 +59,7 @@ def main() -> None:
         # needed (and may not be downloadable here). The student's weights
         # are loaded below, from a distillation or an exported checkpoint.
         cfg.model.teacher_ckpt = None
-    cfg.load_from = None if distill else args.checkpoint
+    cfg.load_from = None  # loaded below, checked (never a random model)
     cfg.resume = False
     if args.show_dir:
         vis_hook = cfg.default_hooks.get('visualization')
@@ -54,12 +74,19 @@ def main() -> None:
         cfg.test_evaluator = (list(evaluator) if isinstance(evaluator, list)
                               else [evaluator]) + [dump]
     runner = build_runner(cfg)
+    model = getattr(runner.model, 'module', runner.model)
     if distill:
-        model = getattr(runner.model, 'module', runner.model)
         kind = load_test_student(model, args.checkpoint,
                                  cfg.model.get('weights_only', True))
         runner.logger.info(f'Loaded the student of {kind} checkpoint '
                            f'{args.checkpoint}')
+    else:
+        kind = load_test_plain(model, args.checkpoint)
+        runner.logger.info(
+            f'Loaded the student.* weights of distillation checkpoint '
+            f'{args.checkpoint} into this plain config\'s model'
+            if kind == 'distillation' else
+            f'Loaded checkpoint {args.checkpoint}')
     runner.test()
 
 

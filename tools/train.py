@@ -2,6 +2,9 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                          [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+One run per work dir: a second run in a work dir that a live run holds
+(``WORK_DIR/.mmswtat_train.lock``) stops, naming it.
 """
 import argparse
 import logging
@@ -10,8 +13,10 @@ from mmengine.logging import print_log
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import check_amp_device, load_tool_config
+from mmswtat.engine.work_dir_lock import WorkDirBusyError, work_dir_lock
 from mmswtat.utils.cli import (add_runner_args, build_runner,
                                parse_runner_args)
+from mmswtat.utils.value_checks import check_train_schedule
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,6 +40,7 @@ def main() -> None:
     args = parse_args()
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
+    check_train_schedule(cfg)  # before anything is built
     if args.amp:
         check_amp_device()
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -53,8 +59,15 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    runner = build_runner(cfg)
-    runner.train()
+    try:
+        lock = work_dir_lock(cfg.work_dir, args.resume is not None,
+                             log=lambda m: print_log(m, 'current',
+                                                     logging.WARNING))
+        with lock:
+            runner = build_runner(cfg)
+            runner.train()
+    except WorkDirBusyError as e:
+        raise SystemExit(f'train.py: error: {e}') from None
 
 
 if __name__ == '__main__':

@@ -33,9 +33,55 @@ QUICK_SETTINGS: Dict[str, Any] = dict(
     repeats=1,
     step_warmup=0,
     step_repeats=1)
+
+
+def apply_quick_settings(args: Dict[str, Any], given: Any) -> List[str]:
+    """``--quick``: :data:`QUICK_SETTINGS` (and crop 32) where not given.
+
+    Args:
+        args: The parsed options (``vars(namespace)``), updated in place.
+        given: The options the user typed (their ``dest``); those are kept.
+
+    Returns:
+        ``'--opt VALUE (quick: Q)'`` for every given value that differs
+        from the quick one (the tool says so).
+    """
+    quick = dict(QUICK_SETTINGS, crops=[32])
+    kept = [f'--{k.replace("_", "-")} {args[k]} (quick: {v})'
+            for k, v in quick.items() if k in given and args[k] != v]
+    args.update({k: v for k, v in quick.items() if k not in given})
+    return kept
+
+
 # The directory that holds the mmswtat package (importable by the worker).
 _PACKAGE_PARENT = osp.dirname(
     osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def check_device(name: str) -> str:
+    """``name`` if the benchmark can run there: ``'auto'``, ``'cpu'`` or
+    ``'cuda[:i]'`` of an available GPU.
+
+    Raises:
+        ValueError: Another name, or CUDA that this machine does not have.
+    """
+    if name in ('auto', 'cpu'):
+        return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"must be 'auto', 'cpu' or 'cuda[:i]', got "
+                         f'{name!r}') from None
+    if device.type != 'cuda':
+        raise ValueError(f"must be 'auto', 'cpu' or 'cuda[:i]', got {name!r}")
+    if not torch.cuda.is_available():
+        raise ValueError(f'{name!r}: no CUDA GPU is available here; use '
+                         "--device cpu (or 'auto')")
+    if device.index is not None and device.index >= \
+            torch.cuda.device_count():
+        raise ValueError(f'{name!r}: this machine has '
+                         f'{torch.cuda.device_count()} GPU(s)')
+    return name
 
 
 def resolve_device(name: str) -> torch.device:

@@ -185,6 +185,19 @@ def print_report(report: Dict[str, Any]) -> None:
         print(report['step_table'])
 
 
+def failed_cases(report: Dict[str, Any]) -> List[str]:
+    """``'part i: error'`` for every case of the report that failed.
+
+    ``tools/analysis/benchmark.py`` exits non-zero when there is one (after
+    writing the report); skipped cases are not failures.
+    """
+    out = []
+    for part in ('loss', 'step'):
+        for i, case in enumerate(report.get(part) or [], 1):
+            if isinstance(case, dict) and 'error' in case:
+                out.append(f'{part} {i}: {case["error"]}')
+    return out
+
 
 def finish_report(report: Dict[str, Any], out: str) -> Dict[str, Any]:
     """End a run: note the load average, save, print the tables.

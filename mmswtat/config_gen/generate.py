@@ -302,10 +302,19 @@ def make_distill_config(student_cfg: str,
     if method is None:
         method = default_method(plan, student.task)
     distill, notes = build_distill(plan, method, student.task)
+    self_note = self_distillation_note(student_cfg, teacher_cfg)
+    if self_note:
+        print(f'[make_distill_config] {self_note}', file=sys.stderr)
+        notes = notes + ['', self_note]
     ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
     if ckpt is None:
         print(f'[make_distill_config] no checkpoint for {teacher_cfg}: '
               f'teacher_ckpt is a placeholder, set it before training',
+              file=sys.stderr)
+    elif '://' not in ckpt and not osp.isfile(ckpt):
+        print(f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
+              '(yet): the config is written, but training stops at model '
+              'build until that file is there (or set model.teacher_ckpt)',
               file=sys.stderr)
     teacher_entry = dict(cfg_path='TEACHER', **_teacher_overrides(teacher))
     parts = distill if isinstance(distill, list) else [distill]
@@ -373,6 +382,28 @@ def make_distill_config(student_cfg: str,
         "'TEACHER'", 'teacher_cfg').replace("'CKPT'", 'teacher_ckpt')
     text.append(body)
     return '\n'.join(text) + '\n'
+
+
+def self_distillation_note(student_cfg: str,
+                           teacher_cfg: str) -> Optional[str]:
+    """A note when student and teacher are the same config, else ``None``.
+
+    Self-distillation is legal (a trained model teaches a fresh copy of
+    itself), but it is said out loud: a mistyped teacher path is the more
+    common cause.
+    """
+    try:
+        same = osp.realpath(_resolve(student_cfg)) == osp.realpath(
+            _resolve(teacher_cfg))
+    except FileNotFoundError:
+        return None
+    if not same:
+        return None
+    return (f'student and teacher are the same config ({student_cfg}): '
+            'this is self-distillation (the trained model teaches a fresh '
+            'copy of itself). That is legal; if you meant another teacher, '
+            'give its config as TEACHER_CFG. teacher_ckpt must be a trained '
+            'checkpoint of this config.')
 
 
 def _resolve(path: str) -> str:

@@ -110,6 +110,13 @@ def match(student: ModelProbe, teacher: ModelProbe) -> Plan:
                      f'a {student.task} student and a {teacher.task} teacher '
                      'take different batches; pair two classifiers, or two '
                      'dense (segmentation/detection) models')
+    if student.task != teacher.task:
+        raise _error(student, teacher,
+                     f'a {student.task} student and a {teacher.task} teacher '
+                     'are models of different tasks (the teacher runs on the '
+                     "student's data, and its features were learned for "
+                     'another task); pair two models of the same task (two '
+                     'segmentors or two detectors)')
     logits = None
     if student.task == 'cls':
         if student.logits is None or teacher.logits is None:

@@ -1,4 +1,6 @@
-"""An mmengine Runner that also trains multi-process on CPUs (gloo)."""
+"""An mmengine Runner that also trains multi-process on CPUs (gloo), and
+checks its schedule, its datasets and what it resumes before training."""
+import copy
 import os
 
 import torch
@@ -8,7 +10,11 @@ from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
+from mmswtat.datasets.checks import (check_dataset, dataset_build_error,
+                                     empty_dataset_error)
 from mmswtat.registry import RUNNERS
+from mmswtat.utils.value_checks import check_train_schedule
+from .resume_check import check_resume
 
 
 @RUNNERS.register_module()
@@ -21,7 +27,63 @@ class DistillRunner(Runner):
     (``MMSWTAT_DIST_BACKEND`` overrides), reverts SyncBN to BN (SyncBN needs
     GPUs; each process then normalises over its own batch) and wraps the
     model in DDP without device ids. On GPUs it is the stock Runner.
+
+    Before the first step it also refuses a schedule with nothing to train
+    (:func:`~mmswtat.utils.value_checks.check_train_schedule`), an empty
+    dataset or images and labels of different sizes
+    (:func:`~mmswtat.datasets.checks.check_dataset`) and a ``--resume``
+    checkpoint of another config or model
+    (:func:`~mmswtat.engine.resume_check.check_resume`).
     """
+
+    def train(self):
+        check_train_schedule(self.cfg)
+        return super().train()
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        model = getattr(self.model, 'module', self.model)
+        optim = getattr(self, 'optim_wrapper', None)
+        state = None
+        if optim is not None and hasattr(optim, 'state_dict'):
+            try:
+                state = optim.state_dict()
+            except Exception:  # noqa: BLE001  (an unbuilt wrapper)
+                state = None
+        check_resume(filename, model, self.cfg.get('model'), state)
+        return super().resume(filename, *args, **kwargs)
+
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None and not self._has_loaded:
+            from mmengine.runner import find_latest_checkpoint
+            if find_latest_checkpoint(self.work_dir) is None:
+                self.logger.warning(
+                    f'--resume: no checkpoint in the work dir '
+                    f'{self.work_dir!r} (no last_checkpoint file): training '
+                    'starts from iteration 0. Give the checkpoint with '
+                    '--resume PATH, or the --work-dir of the run to resume')
+        return super().load_or_resume()
+
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        if isinstance(dataloader, dict) and isinstance(
+                dataloader.get('dataset'), dict):
+            from mmengine.registry import DATASETS
+            dataloader = copy.copy(dataloader)
+            try:
+                dataset = DATASETS.build(dataloader['dataset'])
+            except ValueError as e:  # mmengine serialises an empty list
+                if 'need at least one array' not in str(e):
+                    raise
+                raise empty_dataset_error(dataloader['dataset'],
+                                          _role(dataloader)) from None
+            except (AssertionError, FileNotFoundError) as e:  # no ann_file
+                raise dataset_build_error(dataloader['dataset'],
+                                          _role(dataloader), e) from None
+            if hasattr(dataset, 'full_init'):
+                dataset.full_init()
+            check_dataset(dataset, _role(dataloader))
+            dataloader['dataset'] = dataset
+        return Runner.build_dataloader(dataloader, seed, diff_rank_seed)
 
     def setup_env(self, env_cfg: dict) -> None:
         if (self._launcher == 'pytorch' and not torch.cuda.is_available()
@@ -44,6 +106,15 @@ class DistillRunner(Runner):
                        self.cfg.get('find_unused_parameters', False))
         return MODEL_WRAPPERS.build(
             cfg, default_args=dict(module=model, device_ids=None))
+
+
+def _role(dataloader: dict) -> str:
+    """'train' if the loader samples infinitely or shuffles, else 'val/test'.
+    """
+    sampler = dataloader.get('sampler') or {}
+    kind = sampler.get('type', '') if isinstance(sampler, dict) else ''
+    shuffle = sampler.get('shuffle') if isinstance(sampler, dict) else None
+    return 'train' if 'Infinite' in str(kind) or shuffle else 'val/test'
 
 
 __all__ = ['DistillRunner']

@@ -233,6 +233,33 @@ def load_weights(model: nn.Module,
     return checkpoint.get('meta') if isinstance(checkpoint, dict) else None
 
 
+def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str,
+                    role: str, wanted: int, missing: List[str],
+                    unexpected: List[str]) -> str:
+    """The message for a checkpoint of which no key fits the model."""
+    prefixes = sorted({k.split('.')[0] for k in state})
+    if role == 'teacher' and {'student', 'teacher'} & set(prefixes):
+        why = ('it is a distillation checkpoint (keys student.*, teacher.*) '
+               'of tools/train.py. As a teacher, give the teacher\'s own '
+               'checkpoint (the model.teacher_ckpt of the run that wrote it), '
+               'or export its student with tools/export_student.py and give '
+               'that file')
+    elif {'student', 'teacher'} & set(prefixes):
+        why = ('it is a distillation checkpoint (keys student.*, teacher.*); '
+               'export its student with tools/export_student.py and give '
+               'that file')
+    else:
+        why = ('its keys start with ' + _head(prefixes) + ', the model\'s '
+               'with ' + _head(sorted({k.split('.')[0] for k in missing}))
+               + '; give a checkpoint of this architecture')
+    return (f'{role} checkpoint {filename!r} does not match the {role} '
+            f'model: none of its {len(state)} keys loads (0 of {wanted} '
+            f'weights; {role}_ckpt_strict=False cannot help, the {role} '
+            f'would keep random weights): {len(missing)} missing keys '
+            f'[{_head(missing)}], {len(unexpected)} unexpected keys '
+            f'[{_head(unexpected)}]. {why[0].upper()}{why[1:]}')
+
+
 def load_state(model: nn.Module,
                state: Dict[str, torch.Tensor],
                filename: str,
@@ -242,7 +269,8 @@ def load_state(model: nn.Module,
     """Load a state dict into ``model``; the key check of :func:`load_weights`.
 
     Raises:
-        RuntimeError: Shapes or (``strict``) keys do not match.
+        RuntimeError: Shapes or (``strict``) keys do not match, or no key
+            of the checkpoint loads (whatever ``strict`` says).
     """
     try:
         result = model.load_state_dict(state, strict=False)
@@ -253,6 +281,12 @@ def load_state(model: nn.Module,
     missing = [k for k in result.missing_keys
                if not k.endswith('num_batches_tracked')]
     unexpected = list(result.unexpected_keys)
+    wanted = [k for k in model.state_dict()
+              if not k.endswith('num_batches_tracked')]
+    if wanted and len(missing) == len(wanted):
+        # Nothing loaded: an error whatever ``strict`` says.
+        raise RuntimeError(_nothing_loaded(state, filename, role,
+                                           len(wanted), missing, unexpected))
     if missing or unexpected:
         msg = (f'{role} checkpoint {filename!r} does not match the {role} '
                f'model: {len(missing)} missing keys [{_head(missing)}], '

@@ -48,6 +48,7 @@ def load_tool_config(path: str,
 
     Raises:
         FileNotFoundError: ``path`` does not resolve to a file.
+        NotADirectoryError: The work dir is an existing file.
     """
     cfg = Config.fromfile(resolve_config_path(path))
     cfg.launcher = launcher
@@ -58,6 +59,8 @@ def load_tool_config(path: str,
     elif cfg.get('work_dir') is None:
         name = osp.splitext(osp.basename(path.split('::')[-1]))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
+    from .output_files import check_output_dir
+    check_output_dir(cfg.work_dir, True, '', '--work-dir')  # not a file
     return cfg
 
 

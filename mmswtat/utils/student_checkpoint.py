@@ -16,13 +16,34 @@ from .checkpoint import (extract_state_dict, load_checkpoint_file,
 PREFIX = 'student.'
 
 
-def export_path(src: str, dst: str) -> str:
+def _training_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a training checkpoint (optimizer or message hub).
+    """
+    try:
+        checkpoint = torch.load(path, map_location='cpu', mmap=True,
+                                weights_only=True)
+    except Exception:  # noqa: BLE001  (not a (safe) torch file)
+        try:
+            checkpoint = torch.load(path, map_location='cpu',
+                                    weights_only=True)
+        except Exception:  # noqa: BLE001
+            return False
+    return isinstance(checkpoint, dict) and any(
+        k in checkpoint for k in ('optimizer', 'message_hub',
+                                  'param_schedulers'))
+
+
+def export_path(src: str, dst: str, force: bool = False) -> str:
     """Where :func:`export_student` writes: ``dst``, or a file in it.
 
-    An existing directory ``dst`` gets ``<name of src>_student.pth``.
+    An existing directory ``dst`` gets ``<name of src>_student.pth``. An
+    existing file is replaced only with ``force``, and never when it is a
+    training checkpoint (its optimizer state would be lost).
 
     Raises:
-        ValueError: The output is the input checkpoint itself.
+        ValueError: The output is the input checkpoint itself, or an
+            existing training checkpoint.
+        FileExistsError: The output exists and ``force`` is not set.
     """
     if osp.isdir(dst):
         stem = osp.splitext(osp.basename(src))[0]
@@ -36,7 +57,14 @@ def export_path(src: str, dst: str) -> str:
             'would overwrite it and lose the optimizer state, connectors '
             'and meta (no --resume). Give another OUT, e.g. '
             f'{stem}_student.pth')
-    return dst
+    if osp.isfile(dst) and _training_checkpoint(dst):
+        stem = osp.splitext(dst)[0]
+        raise ValueError(
+            f'OUT {dst!r} is an existing training '
+            'checkpoint (it has optimizer state): export never replaces one, '
+            f'even with --force. Give another OUT, e.g. {stem}_student.pth')
+    from .output_files import check_output_path
+    return check_output_path(dst, force, '')
 
 
 def atomic_save(obj: dict, dst: str) -> None:
@@ -59,7 +87,8 @@ def atomic_save(obj: dict, dst: str) -> None:
 
 
 def export_student(src: str, dst: str,
-                   weights_only: bool = True) -> Tuple[str, int]:
+                   weights_only: bool = True,
+                   force: bool = False) -> Tuple[str, int]:
     """Write the student of ``src`` as a plain model checkpoint.
 
     Keys lose the ``student.`` prefix; the teacher, connectors, embeddings,
@@ -69,18 +98,20 @@ def export_student(src: str, dst: str,
         src: A distillation checkpoint of ``tools/train.py``.
         dst: Output file, or an existing directory (see :func:`export_path`).
         weights_only: Safe loading of ``src``.
+        force: Replace an existing ``dst`` (never a training checkpoint).
 
     Returns:
         ``(path written, number of tensors)``.
 
     Raises:
-        ValueError: ``dst`` is ``src``, or ``src`` holds no ``student.*``
-            weights.
+        ValueError: ``dst`` is ``src`` or a training checkpoint, or ``src``
+            holds no ``student.*`` weights.
+        FileExistsError: ``dst`` exists and ``force`` is not set.
         CheckpointError: ``src`` cannot be read (see
             :func:`load_checkpoint_file`).
     """
     import mmswtat
-    dst = export_path(src, dst)
+    dst = export_path(src, dst, force)
     checkpoint = load_checkpoint_file(src, 'distillation', weights_only,
                                       '--no-weights-only')
     student = student_weights(
@@ -140,4 +171,47 @@ def load_test_student(model: nn.Module, filename: str,
             "match the config's student model either. Give the checkpoint "
             'tools/train.py wrote with this config, or its export '
             f'(tools/export_student.py). Detail: {e}') from None
+    return kind
+
+
+def load_test_plain(model: nn.Module, filename: str,
+                    weights_only: bool = True) -> str:
+    """Load a checkpoint into the model of a plain (non-distillation) config.
+
+    A distillation checkpoint's ``student.*`` weights are loaded (the plain
+    config is then the student's config); any other checkpoint loads as it
+    is. Unlike mmengine's ``load_from``, a checkpoint of which no key fits
+    the model is an error, never a random model to score.
+
+    Args:
+        model: The (unwrapped) model of the config.
+        filename: The checkpoint.
+        weights_only: Safe loading.
+
+    Returns:
+        ``'distillation'`` (its student was loaded) or ``'plain'``.
+
+    Raises:
+        ValueError: No key of the checkpoint fits, or shapes differ (naming
+            the checkpoint; for a distillation checkpoint, the fix is its
+            distillation config or another student config).
+    """
+    state = extract_state_dict(
+        load_checkpoint_file(filename, 'test', weights_only), filename,
+        'test')
+    kind = 'plain'
+    if is_distillation_state(state):
+        state = student_weights(state, filename)
+        kind = 'distillation'
+    try:
+        load_state(model, state, filename, 'test', strict=False,
+                   fix='Is it a checkpoint of this config\'s model?')
+    except RuntimeError as e:
+        if kind == 'distillation':
+            raise ValueError(
+                f'{e}. Its student.* weights do not fit this config\'s '
+                'model: test it with the distillation config it was '
+                'trained with (tools/test.py DISTILL_CONFIG CKPT) or with '
+                "that config's student config") from None
+        raise ValueError(str(e)) from None
     return kind

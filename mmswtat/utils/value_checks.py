@@ -97,3 +97,103 @@ def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
                          f'{", ".join(repr(c) for c in choices)}, got '
                          f'{_given(value)}')
     return value
+
+
+_SAID = set()
+#: Optimizer hyperparameters that are finite numbers >= 0 in every torch
+#: optimizer that has them.
+NON_NEGATIVE_OPTIMIZER_KEYS = ('lr', 'weight_decay', 'momentum', 'eps',
+                               'dampening')
+
+
+def check_train_schedule(cfg: Any) -> None:
+    """Refuse a training schedule with nothing to train.
+
+    ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
+    once, with no checkpoint and no message; ``val_interval`` and the
+    training ``batch_size`` must be positive as well, ``num_workers`` >= 0
+    the checkpoint ``interval`` > 0 or -1 and the optimizer's ``lr`` a
+    finite number >= 0. Warnings (continuing is
+    legitimate): ``lr=0`` (no weight changes) and a distillation warm-up
+    as long as the run (the weights never reach full value).
+
+    Args:
+        cfg: The run's config (``train_cfg``, ``train_dataloader``).
+
+    Raises:
+        ValueError, ConfigTypeError: A value that is not a positive int,
+            naming the key and the fix.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_iters', 'max_epochs', 'val_interval'):
+        if key in train_cfg:
+            try:
+                check_number('train_cfg', key, train_cfg[key], positive=True,
+                             integer=True)
+            except ValueError as e:
+                value = train_cfg[key]
+                what = ''
+                if isinstance(value, numbers.Real) and value <= 0:
+                    what = (': nothing would be trained (no step, no '
+                            'checkpoint)' if key != 'val_interval' else
+                            ': validation would never run on schedule')
+                raise type(e)(f'{e}{what}; set e.g. --cfg-options '
+                              f'train_cfg.{key}=1000') from None
+    loader = cfg.get('train_dataloader') or {}
+    if isinstance(loader, dict) and 'batch_size' in loader:
+        check_number('train_dataloader', 'batch_size', loader['batch_size'],
+                     positive=True, integer=True)
+    if isinstance(loader, dict) and 'num_workers' in loader:
+        check_number('train_dataloader', 'num_workers',
+                     loader['num_workers'], minimum=0, integer=True)
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    if isinstance(hook, dict) and 'interval' in hook:
+        interval = check_number('default_hooks.checkpoint', 'interval',
+                                hook['interval'], integer=True)
+        if interval == 0 or interval < -1:
+            raise ValueError(
+                f'default_hooks.checkpoint: interval must be an int > 0 '
+                f'(save every N iterations/epochs) or -1 (only the last), '
+                f'got {interval}')
+    _say_schedule_notes(cfg, train_cfg)
+    _say_warmup(cfg, train_cfg)
+
+
+def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
+    """Warnings: settings of the schedule that cannot take effect."""
+    from mmengine.logging import print_log
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    lr = optimizer.get('lr') if isinstance(optimizer, dict) else None
+    for key, value in (optimizer.items() if isinstance(optimizer, dict)
+                       else ()):
+        if key in NON_NEGATIVE_OPTIMIZER_KEYS and value is not None or (
+                isinstance(value, str) and _given(value).endswith(
+                    'without quotes)')):  # a quoted number: never meant
+            check_number('optim_wrapper.optimizer', key, value, minimum=0)
+    if lr == 0 and ('lr', 0) not in _SAID:
+        _SAID.add(('lr', 0))
+        print_log(
+            'optim_wrapper.optimizer: lr=0: no weight changes (the '
+            'schedulers scale the base lr, so it stays 0); only BN '
+            'statistics move. Set a learning rate > 0, e.g. --cfg-options '
+            'optim_wrapper.optimizer.lr=0.01', logger='current', level=30)
+
+
+def _say_warmup(cfg: Any, train_cfg: Any) -> None:
+    """A distillation warm-up as long as the run (weights never full)."""
+    model = cfg.get('model') or {}
+    warmup = model.get('distill_warmup_iters')
+    if warmup is None and isinstance(model.get('distill'), dict):
+        warmup = model['distill'].get('distill_warmup_iters')
+    max_iters = train_cfg.get('max_iters')
+    if isinstance(warmup, int) and isinstance(max_iters, int) and \
+            warmup >= max_iters and (warmup, max_iters) not in _SAID:
+        _SAID.add((warmup, max_iters))  # tools/train.py, then the runner
+        from mmengine.logging import print_log
+        print_log(
+            f'SingleTeacherDistiller: distill_warmup_iters={warmup} >= '
+            f'train_cfg.max_iters={max_iters}: the distillation weights '
+            'ramp up for the whole run and never reach their full value. '
+            f'Set distill_warmup_iters < {max_iters} (e.g. '
+            f'{max(max_iters // 10, 1)}) or 0 for no ramp',
+            logger='current', level=30)

@@ -28,6 +28,8 @@ from mmswtat.benchmark.accuracy.bench import (METHOD_KNOBS, WEIGHT_FACTORS,
                                               best_settings, with_knobs)
 from mmswtat.benchmark.accuracy.methods import published_weight
 from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
+from mmswtat.utils.cli import (existing_file, non_negative_int,
+                               positive_float, positive_int)
 
 
 def parse_args(argv=None):
@@ -40,10 +42,10 @@ def parse_args(argv=None):
                    help='default: 300-iteration students, 1,000-iteration '
                    'teacher; long: 2,000-iteration students, the teacher '
                    'trained 5,000 iterations (docs/accuracy.md)')
-    p.add_argument('--teacher-width', type=int,
+    p.add_argument('--teacher-width', type=positive_int,
                    help="teacher's base_channels (default 32: half-width "
                    'ResNet-18; 64 = full width); its heads scale with it')
-    p.add_argument('--size', type=int,
+    p.add_argument('--size', type=positive_int,
                    help='scene size in pixels (default 64: an 8x8 layer4 '
                    'map); SW-TaT keeps window 4, shift 2')
     p.add_argument('--teacher-precision', choices=['bf16', 'fp32', 'auto'],
@@ -55,21 +57,23 @@ def parse_args(argv=None):
                    '(repeatable), e.g. logit_factor=3 (a recipe\'s logit '
                    'weight x3: swtat_head+cwd at 1 is then 0.1 + 9) or '
                    'preact=True')
-    p.add_argument('--baseline-factors', nargs='*', type=float,
+    p.add_argument('--baseline-factors', nargs='*', type=positive_float,
                    default=[0.5, 2.0],
                    help='table: also train the undistilled student for '
                    'these multiples of the schedule (its plateau, N/2 vs N, '
                    'and the matched-compute column); none to skip')
-    p.add_argument('--seeds', type=int, default=3,
+    p.add_argument('--seeds', type=positive_int, default=3,
                    help='number of seeds (0..N-1); mean ± std over them')
-    p.add_argument('--first-seed', type=int, default=0,
+    p.add_argument('--first-seed', type=non_negative_int, default=0,
                    help='seeds are FIRST..FIRST+N-1 (split a run over '
                    'processes, then merge the reports with --reuse)')
     p.add_argument('--sweep', action='store_true',
                    help='loss-weight sweep of every method plus SW-TaT knobs')
     p.add_argument('--best-from', metavar='SWEEP_JSON',
+                   type=existing_file,
                    help='run each method at its best setting of this sweep')
     p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
+                   type=existing_file,
                    help='reports whose runs (same settings, method, weight, '
                    'knobs, seed) are taken instead of re-run')
     p.add_argument('--report-only', action='store_true',
@@ -79,13 +83,13 @@ def parse_args(argv=None):
                    help='sweep: methods whose knob variants are tried '
                    '(default: every method that has some: swtat, '
                    'swtat_head); none to skip them')
-    p.add_argument('--factors', nargs='+', type=float,
+    p.add_argument('--factors', nargs='+', type=positive_float,
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
-    p.add_argument('--iters', type=int, help='student iterations')
-    p.add_argument('--teacher-iters', type=int, help='teacher iterations')
-    p.add_argument('--data-seed', type=int, help='dataset seed')
-    p.add_argument('--threads', type=int, default=1,
+    p.add_argument('--iters', type=positive_int, help='student iterations')
+    p.add_argument('--teacher-iters', type=positive_int, help='teacher iterations')
+    p.add_argument('--data-seed', type=non_negative_int, help='dataset seed')
+    p.add_argument('--threads', type=non_negative_int, default=1,
                    help='torch threads per process (default 1: measured on '
                    'a busy 2-core machine, 2 threads spin-waited at 10 s/it '
                    'against 0.4 s/it for 1; run processes side by side '

@@ -11,17 +11,25 @@ figures and JSON report (``--out``). Examples::
     python tools/analysis/benchmark.py --quick            # tiny smoke run
 """
 import argparse
+import os
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
-                               QUICK_SETTINGS, default_crop, finish_report,
+                               apply_quick_settings, check_device,
+                               default_crop, failed_cases, finish_report,
                                output_path, plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
 from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
 from mmswtat.models.ops import ATTENTION_IMPLS
+from mmswtat.utils import is_distiller_config, resolve_config_path
+from mmswtat.utils.cli import (explicit_options, fraction,
+                               non_negative_int, positive_float,
+                               positive_int)
+from mmswtat.utils.output_files import check_output_path
 
 
 def channel_pair(text: str) -> Tuple[int, int]:
@@ -31,28 +39,34 @@ def channel_pair(text: str) -> Tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'channels must be CS:CT, e.g. 512:2048, got {text!r}') from None
+    if cs <= 0 or ct <= 0:
+        raise argparse.ArgumentTypeError(
+            f'channels must be positive, e.g. 512:2048, got {text!r}')
     return cs, ct
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """The command line; ``--quick`` replaces the sizes by tiny ones."""
+    """The command line, checked: numbers by their argparse types, the
+    step ``--config``, ``--out`` (no replacing without ``--force``);
+    ``--quick`` sets tiny sizes where no value was given."""
     p = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--part', choices=['all', 'loss', 'step'], default='all')
-    p.add_argument('--device', default='auto',
+    p.add_argument('--device', default='auto', type=device_name,
                    help="'auto' (cuda if available), 'cpu' or 'cuda[:i]'")
     p.add_argument('--out', help='JSON path (default work_dirs/benchmark/'
                    'benchmark_<device>.json)')
     p.add_argument('--quick', action='store_true',
                    help='tiny shapes, one repeat, in-process: a smoke test')
-    p.add_argument('--threads', type=int, default=torch.get_num_threads(),
+    p.add_argument('--threads', type=positive_int,
+                   default=torch.get_num_threads(),
                    help='torch intra-op threads')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--no-isolate', dest='isolate', action='store_false',
                    help='run every case in this process (faster to start; '
                    'CPU memory then relies on the VmHWM reset alone)')
-    p.add_argument('--case-timeout', type=float, default=1800,
+    p.add_argument('--case-timeout', type=positive_float, default=1800,
                    help='seconds before an isolated case is abandoned')
     p.add_argument(
         '--cpu-memory', choices=['exact', 'fast'], default='exact',
@@ -67,48 +81,110 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    'with the 1x1 conv+BN embeddings')
     g.add_argument('--channels', nargs='+', type=channel_pair,
                    default=[(512, 2048), (512, 512)], help='CS:CT pairs')
-    g.add_argument('--sizes', nargs='+', type=int, default=[32, 64, 128])
-    g.add_argument('--batch', type=int, default=2)
-    g.add_argument('--window', type=int, default=8)
-    g.add_argument('--shift', type=int, default=4)
+    g.add_argument('--sizes', nargs='+', type=positive_int,
+                   default=[32, 64, 128])
+    g.add_argument('--batch', type=positive_int, default=2)
+    g.add_argument('--window', type=positive_int, default=8)
+    g.add_argument('--shift', type=non_negative_int, default=4)
     g.add_argument('--num-merges', default=1,
-                   type=lambda t: t if t == 'auto' else int(t),
+                   type=merges_type,
                    help="PatchMergeTaTLoss num_merges (int or 'auto')")
     g.add_argument('--attn-impl', default='auto', choices=ATTENTION_IMPLS,
                    help="the TaT losses' attn_impl ('auto': matmul)")
-    g.add_argument('--max-tokens', type=int, default=1024,
+    g.add_argument('--max-tokens', type=positive_int, default=1024,
                    help="PatchMergeTaTLoss num_merges='auto' budget")
-    g.add_argument('--warmup', type=int, default=2)
-    g.add_argument('--repeats', type=int, default=5)
-    g.add_argument('--case-budget', type=float, default=300,
+    g.add_argument('--warmup', type=non_negative_int, default=2)
+    g.add_argument('--repeats', type=positive_int, default=5)
+    g.add_argument('--case-budget', type=positive_float, default=300,
                    help='skip a loss case estimated to take longer (s)')
-    g.add_argument('--memory-fraction', type=float, default=0.6,
+    g.add_argument('--memory-fraction', type=fraction, default=0.6,
                    help='skip a loss case estimated to need more than this '
                    'fraction of the available memory')
     g = p.add_argument_group('step benchmark')
     g.add_argument('--config', default=DEFAULT_CONFIG,
                    help='distillation config (file or scope::path)')
-    g.add_argument('--crops', '--crop', nargs='+', type=int,
+    g.add_argument('--crops', '--crop', nargs='+', type=positive_int,
                    help='crop sides (default 256 on CPU, 512 on GPU)')
     g.add_argument('--teacher-precision', nargs='+', default=['fp32'],
                    choices=TEACHER_PRECISIONS, help="the distiller's "
                    'teacher_precision: teacher, distill and teacher_full '
                    'are timed under each (c / (a + b_fp32) needs fp32)')
-    g.add_argument('--step-batch', type=int, default=2)
-    g.add_argument('--step-warmup', type=int, default=2)
-    g.add_argument('--step-repeats', type=int, default=5)
+    g.add_argument('--step-batch', type=positive_int, default=2)
+    g.add_argument('--step-warmup', type=non_negative_int, default=2)
+    g.add_argument('--step-repeats', type=positive_int, default=5)
     g.add_argument('--phases', nargs='+', default=PHASES, choices=PHASES)
-    g.add_argument('--lr', type=float, default=1e-6,
+    g.add_argument('--lr', type=positive_float, default=1e-6,
                    help='learning rate of the timed steps (the cost does '
                    'not depend on it; tiny keeps random-weight runs finite)')
     p.add_argument('--report', nargs='+', metavar='JSON', help='print the '
                    'tables of earlier runs instead (merged: a later case '
                    'replaces one with the same settings; --out writes it)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
+    p.add_argument('--force', action='store_true',
+                   help='replace an existing --out file')
     args = p.parse_args(argv)
+    if args.worker:
+        return args
+    given = explicit_options(p, argv)
     if args.quick:
-        vars(args).update(QUICK_SETTINGS, crops=args.crops or [32])
+        kept = apply_quick_settings(vars(args), given)
+        if kept:
+            print('[benchmark] --quick keeps the values you gave: ' +
+                  ', '.join(kept), file=sys.stderr)
+    if args.shift >= args.window and 'shift' not in given:
+        print(f'[benchmark] --shift {args.shift} (not given) is not smaller '
+              f'than --window {args.window}: using --shift '
+              f'{args.window // 2} (half the window)', file=sys.stderr)
+        args.shift = args.window // 2
+    if args.shift >= args.window:
+        p.error(f'--shift {args.shift} must be smaller than --window '
+                f'{args.window} (the usual choice is half the window: '
+                f'{args.window // 2})')
+    missing = [f for f in args.report or [] if not os.path.isfile(f)]
+    if missing:
+        p.error(f'--report: no such JSON report: {", ".join(missing)} '
+                '(give the --out files of earlier runs)')
+    if args.part in ('all', 'step') and not args.report:
+        try:
+            from mmengine.config import Config
+            cfg = Config.fromfile(resolve_config_path(args.config))
+        except FileNotFoundError as e:
+            p.error(f'--config: {e}')
+        if not is_distiller_config(cfg):
+            p.error(f'--config {args.config!r} is not a distillation config '
+                    f'(model.type is {cfg.model.get("type")!r}); the step '
+                    'benchmark times a distiller: give a config of '
+                    'configs/swtat/ or one from tools/make_distill_config.py')
+    if args.out is not None:
+        try:
+            check_output_path(args.out, args.force, '', '--out',
+                              '.json')
+        except (OSError, ValueError) as e:
+            p.error(str(e))
     return args
+
+
+def device_name(text: str) -> str:
+    """``--device``: ``auto``, ``cpu`` or an available ``cuda[:i]``."""
+    try:
+        check_device(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def merges_type(text: str):
+    """``--num-merges``: an int >= 0 or ``'auto'``."""
+    return text if text == 'auto' else non_negative_int(text)
+
+
+def exit_status(report: Any) -> int:
+    """1 if a case of the report failed (after it was written), else 0."""
+    failed = failed_cases(report) if isinstance(report, dict) else []
+    if failed:
+        print(f'[benchmark] {len(failed)} case(s) failed: ' + '; '.join(
+            failed[:5]), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -148,4 +224,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(exit_status(main()))

@@ -17,6 +17,7 @@ import sys
 from typing import List, Optional
 
 from mmswtat.analysis import draw_curves, load_run, save_figure
+from mmswtat.utils.output_files import check_output_path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,6 +28,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='training work dir(s), timestamp folder(s) or '
                         'scalars.json file(s)')
     parser.add_argument('--out', required=True, help='output PNG')
+    parser.add_argument('--force', action='store_true',
+                        help='replace an existing --out')
     parser.add_argument(
         '--run',
         default='latest',
@@ -77,6 +80,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         if absent:
             sys.exit(f'plot_logs.py: error: metrics {absent} were not '
                      f'logged; logged: {sorted(logged)}')
+    try:  # after the inputs are read, before anything is drawn
+        check_output_path(args.out, args.force, '', '--out')
+    except OSError as e:
+        sys.exit(f'plot_logs.py: error: {e}')
     path = save_figure(draw_curves(runs, args.metrics, args.title), args.out)
     print(f'[plot_logs] curves: {osp.abspath(path)}', flush=True)
 

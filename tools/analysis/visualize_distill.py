@@ -20,12 +20,13 @@ import time
 from typing import List, Optional, Tuple
 
 import torch
-from mmengine.config import DictAction
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.analysis import (build_distiller, load_image, loss_inputs,
                               record_features, write_loss_report)
 from mmswtat.utils import is_distiller_config, load_tool_config
+from mmswtat.utils.cli import CfgOptionsAction
+from mmswtat.utils.output_files import check_output_dir
 
 _START = time.time()
 
@@ -56,6 +57,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '(tools/train.py output)')
     parser.add_argument('image', help='input image file')
     parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--force', action='store_true',
+                        help='write into a non-empty --out folder')
     parser.add_argument(
         '--teacher-ckpt',
         help='teacher checkpoint (default: model.teacher_ckpt of the config)')
@@ -86,13 +89,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config entries, key=value (nested keys with dots)')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    try:
+        check_output_dir(args.out, args.force, '')
+    except OSError as e:
+        fail(str(e))
     for what, path in (('checkpoint', args.checkpoint),
                        ('image', args.image)):
         if not osp.isfile(path):

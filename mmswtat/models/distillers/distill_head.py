@@ -76,9 +76,12 @@ class DistillHead(nn.Module):
             losses[name] = _build(
                 per_level_configs(name, spec.losses[name], route),
                 route.multi, f'distill_losses[{name!r}]')
-            if route.valid_mask is not None:
-                for module in (losses[name] if route.multi
-                               else [losses[name]]):
+            for level, module in enumerate(losses[name] if route.multi
+                                           else [losses[name]]):
+                if hasattr(module, 'owner'):  # named in its warnings
+                    module.owner = f'distill loss {name!r}' + (
+                        f' (level {level})' if route.multi else '')
+                if route.valid_mask is not None:
                     check_masked(name, module)
             for role in ROLES:
                 ref = route.side(role)
@@ -97,6 +100,25 @@ class DistillHead(nn.Module):
         self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(modules)
         self._check_channels()
+        self._warn_zero_weights()
+
+    def _warn_zero_weights(self) -> None:
+        """Say out loud that a loss with ``loss_weight=0`` does nothing."""
+        zero = [name for name, loss in self.distill_losses.items()
+                if all(getattr(m, 'loss_weight', None) == 0
+                       for m in (loss if isinstance(loss, nn.ModuleList)
+                                 else [loss]))]
+        if not zero:
+            return
+        from mmengine.logging import print_log
+        everything = len(zero) == len(self.distill_losses)
+        print_log(
+            f'distill losses {zero} have loss_weight=0: they are computed '
+            'but add nothing to the training loss'
+            + (' (nothing is distilled; the student trains on its task '
+               'losses alone)' if everything else '')
+            + '. Set a loss_weight > 0, or remove them from distill_losses '
+            'and loss_forward_mappings', logger='current', level=30)
 
     @property
     def masked(self) -> List[str]:

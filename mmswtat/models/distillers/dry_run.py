@@ -108,6 +108,9 @@ def dry_run(distiller: nn.Module) -> None:
         ValueError, IndexError: A loss or connector cannot take its
             features (naming it and the shapes); a ``PatchMergeTaTLoss``
             merges more than the map at the preprocessor's ``size`` allows.
+
+    A window or shift that cannot take effect on the map at the
+    preprocessor's ``size`` is a warning (``BaseTaTLoss.check_map_size``).
         RuntimeError: A teacher recorder its training forward never reaches.
     """
     head = distiller.distill_head
@@ -135,5 +138,11 @@ def dry_run(distiller: nn.Module) -> None:
                         and item.teacher.dim() == 4 and head.routes[
                             item.name].teacher.connector is None:
                     h, w = item.teacher.shape[-2:]
-                    item.module.pass_layouts(math.ceil(crop[0] * h / SIZE),
-                                             math.ceil(crop[1] * w / SIZE))
+                    size = (math.ceil(crop[0] * h / SIZE),
+                            math.ceil(crop[1] * w / SIZE))
+                    check = getattr(item.module, 'check_map_size', None)
+                    if check is not None:  # warns: windows without effect
+                        item.module.owner = where
+                        check(*size)
+                    else:
+                        item.module.pass_layouts(*size)

@@ -8,12 +8,16 @@ from torch import Tensor
 from mmswtat.registry import MODELS
 from mmswtat.utils.value_checks import (ConfigTypeError, check_bool,
                                         check_number)
-from ..ops import (PassLayout, check_reduction, pass_error, resize_to,
+from ..ops import (REFERENCE_SIZE, PassLayout, check_reduction,
+                   ineffective_passes, pass_error, resize_to,
                    resolve_attention_impl, resolve_scale)
 from ..ops.target_aware import ATTENTION_IMPLS, Scale
 from ..ops.tat_normalize import TAT_NORMALIZE, tat_normalize
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
+#: At most this many "cannot take effect" warnings per loss (multi-scale
+#: inputs change the map size often).
+MAX_SIZE_WARNINGS = 3
 
 
 def _fp32_or_wider(x: Tensor) -> Tensor:
@@ -104,6 +108,11 @@ class BaseTaTLoss(BaseModule):
         self.query = query
         self.loss_weight = check_number(name, 'loss_weight', loss_weight,
                                         minimum=0)
+        #: Who this loss is in messages; the distiller sets its config
+        #: name, e.g. ``"distill loss 'loss_swtat' (level 0)"``.
+        self.owner = name
+        self._checked_sizes = set()
+        self._size_warnings = 0
         if embed:
             cfg = dict(type='mmswtat.ConvBNConnector')
             cfg.update(connector or {})
@@ -225,6 +234,56 @@ class BaseTaTLoss(BaseModule):
             f'{type(self).__name__} does not describe its passes; implement '
             'pass_layouts(height, width) returning one PassLayout per pass')
 
+    def check_map_size(self, height: int, width: int) -> List[str]:
+        """Warn once per map size about windows/shifts without effect.
+
+        Compares :meth:`pass_layouts` on this map with the passes as
+        configured (:func:`~mmswtat.models.ops.ineffective_passes`): a
+        window that covers the map in both directions turns the pass into
+        global TaT, a shift along a side one window spans is dropped.
+        Continuing is legitimate (the same loss may see larger maps, e.g.
+        at another input size or FPN level), so this is a warning, said
+        at the build-time dry run and on the first step at each new size
+        (at most :data:`MAX_SIZE_WARNINGS` times per loss).
+
+        Args:
+            height: Teacher map height ``H``.
+            width: Teacher map width ``W``.
+
+        Returns:
+            The notes of this size (empty when all settings take effect, or
+            when the size was checked before).
+        """
+        if (height, width) in self._checked_sizes:
+            return []
+        self._checked_sizes.add((height, width))
+        notes = ineffective_passes(
+            self.pass_layouts(height, width),
+            self.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE))
+        if notes and self._size_warnings < MAX_SIZE_WARNINGS:
+            self._size_warnings += 1
+            from mmengine.logging import print_log
+            settings = ', '.join(
+                f'{k}={getattr(self, k)}' for k in ('window_size',
+                                                    'shift_size')
+                if hasattr(self, k))
+            windows = [n for n in notes if 'single tokens' not in n]
+            fix = ('. Set window_size smaller than the map (e.g. half of '
+                   f'it: {max(1, height // 2)}x{max(1, width // 2)}, '
+                   'shift_size half the window)' + (
+                       ', or use TaTLoss if global attention is what you '
+                       'want' if any('global window' in n for n in notes)
+                       else ' along that side, or shift_size 0 there')
+                   if windows else '')
+            print_log(
+                f'{self.owner}: {settings or "its windows"} cannot take '
+                f'effect on the {height}x{width} teacher map: '
+                + '; '.join(notes) + fix + (
+                    ' (further map sizes are not reported)'
+                    if self._size_warnings == MAX_SIZE_WARNINGS else ''),
+                logger='current', level=30)
+        return notes
+
     def passes(self, query: Tensor, key: Tensor, value: Tensor,
                target: Tensor,
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
@@ -244,6 +303,7 @@ class BaseTaTLoss(BaseModule):
         """
         check_reduction(reduction)
         b, c, h, w = target.shape
+        self.check_map_size(h, w)
         out = []
         for layout in self.pass_layouts(h, w):
             err = pass_error(query, key, value, target, layout,

@@ -1,5 +1,6 @@
-from .pass_layout import (PassLayout, global_pass, merged_sizes,
-                          patch_merge, resolve_num_merges, window_pass)
+from .pass_layout import (REFERENCE_SIZE, PassLayout, global_pass,
+                          ineffective_passes, merged_sizes, patch_merge,
+                          resolve_num_merges, window_pass)
 from .resize import resize_to
 from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
                            check_reduction, global_tat_error, map_distinct,
@@ -24,7 +25,8 @@ __all__ = [
     'global_tat_error', 'map_distinct', 'pass_error', 'patch_merge',
     'resolve_attention_impl', 'resolve_num_merges', 'resolve_scale',
     'resolved_attention', 'window_tat_error', 'window_tat_errors',
-    'PassLayout', 'global_pass', 'merged_sizes', 'window_pass', 'resize_to',
+    'REFERENCE_SIZE', 'ineffective_passes', 'PassLayout', 'global_pass',
+    'merged_sizes', 'window_pass', 'resize_to',
     'WindowIndex', 'gather_windows', 'window_index', 'windows_to_map',
     'WindowGeometry', 'check_window_and_shift', 'region_labels', 'to_2tuple',
     'validity_map', 'window_attention_bias', 'window_attention_mask',

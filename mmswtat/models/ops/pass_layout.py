@@ -8,7 +8,7 @@ window over the whole grid. Each loss says which passes it runs with
 passes and the analysis code draws them.
 """
 import math
-from typing import NamedTuple, Tuple, Union
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -119,3 +119,60 @@ def patch_merge(x: Tensor, num_merges: int) -> Tensor:
             x = F.pad(x, (0, w % 2, 0, h % 2))
         x = F.pixel_unshuffle(x, 2)
     return x
+
+
+#: A map size far larger than any window: the passes as configured,
+#: unclamped (the reference of :func:`ineffective_passes`).
+REFERENCE_SIZE = 1 << 20
+
+
+def ineffective_passes(layouts: Sequence[PassLayout],
+                       reference: Sequence[PassLayout]) -> List[str]:
+    """What of a loss's windows and shifts cannot take effect on a map.
+
+    Compares the passes on the real map (``layouts``) with the same passes
+    on a map larger than any window (``reference``, e.g.
+    ``loss.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)``): a pass that is
+    windowed there but one window here attends globally (the window covers
+    the map in both directions); a shift that is there but not here is
+    dropped (its window covers the map in that direction), so a
+    ``'shifted'`` pass may equal the plain one. A pass whose windows hold
+    one token (a 1x1 grid after merging, or 1x1 windows) has no attention
+    to speak of: its softmax is 1.
+
+    Args:
+        layouts: ``loss.pass_layouts(H, W)``.
+        reference: ``loss.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)``.
+
+    Returns:
+        One sentence per setting that has no effect (empty: all do).
+    """
+    notes = []
+    for real, ref in zip(layouts, reference):
+        h, w = real.grid
+        window = (ref.geom.wh, ref.geom.ww)
+        if real.geom.window_area == 1:
+            notes.append(
+                f'pass {real.name!r} attends over single tokens (windows of '
+                f'1 token on its {h}x{w} grid): the attention has no effect '
+                'and the pass is a plain feature regression (use larger '
+                'windows, fewer merges or a larger map)')
+            continue
+        if ref.windowed and not real.windowed:
+            notes.append(
+                f'pass {real.name!r}: window {window} covers the whole '
+                f'{h}x{w} map, so it is one global window (global TaT, no '
+                'locality)')
+        lost = [side for side, a, b in (('vertical', ref.geom.sh,
+                                         real.geom.sh),
+                                        ('horizontal', ref.geom.sw,
+                                         real.geom.sw)) if a and not b]
+        if lost:
+            shift = (ref.geom.sh, ref.geom.sw)
+            notes.append(
+                f'pass {real.name!r}: the {" and ".join(lost)} shift of '
+                f'{shift} has no effect on the {h}x{w} map (one window spans '
+                'it in that direction)' + (
+                    f', so pass {real.name!r} equals an unshifted pass'
+                    if not real.geom.shifted else ''))
+    return notes
