@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 REQS := $(wildcard requirements/*.txt) setup.py
 STAMP := $(VENV)/.mmswtat-installed
 
-.PHONY: env test demo clean-env
+.PHONY: env test test-fast lint demo clean-env
 
 env: $(STAMP)
 
@@ -24,7 +24,16 @@ $(STAMP): $(REQS)
 	@touch $@
 
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider --durations=15
+
+# The edit loop: every test but the end-to-end files (tests/conftest.py:
+# E2E_FILES); `make test` runs them all.
+test-fast: $(STAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider -m "not e2e"
+
+# Style (settings in setup.cfg); CI runs it before `make test`.
+lint: $(STAMP)
+	$(PY) -m flake8 mmswtat tools tests configs _mmswtat_scope.py setup.py
 
 demo: $(STAMP)
 	$(PY) tools/demo.py

@@ -1,4 +1,5 @@
-"""Install mmswtat. Pins live in requirements/*.txt (read here and by the Makefile)."""
+"""Install mmswtat. Pins live in requirements/*.txt (read here and by the
+Makefile)."""
 import os.path as osp
 import re
 

@@ -1,4 +1,5 @@
-"""mmswtat: Shifted-Window Target-aware Transformer distillation for OpenMMLab."""
+"""mmswtat: Shifted-Window Target-aware Transformer distillation for
+OpenMMLab."""
 from .registry import MODELS
 from .utils.safe_globals import register_safe_globals
 from .utils.setup_env import register_all_modules, register_config_scope

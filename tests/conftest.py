@@ -38,13 +38,32 @@ def teacher_ckpt(tmp_path_factory):
     return str(path)
 
 
+#: Test files that train, install or run tools end to end (minutes each);
+#: ``make test-fast`` (``-m "not e2e"``) leaves them out.
+E2E_FILES = frozenset({
+    'test_accuracy_benchmark.py', 'test_benchmark.py',
+    'test_checkpoint_compat.py', 'test_config_gen.py', 'test_det_benchmark.py',
+    'test_e2e_cls.py', 'test_e2e_det.py', 'test_e2e_reliability.py',
+    'test_e2e_seg.py', 'test_gpu_check.py', 'test_hub.py',
+    'test_reliability_round2.py', 'test_stock_runners.py',
+    'test_teacher_precision.py', 'test_visualization.py'})
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'cuda: needs a CUDA GPU; skipped without one '
         '(tools/analysis/gpu_check.sh runs them with `-m cuda`)')
+    config.addinivalue_line(
+        'markers', 'e2e: trains, installs or runs a tool end to end (the '
+        'files of E2E_FILES); `make test-fast` runs the others')
 
 
 def pytest_collection_modifyitems(config, items):
+    import os.path as osp
+    e2e = pytest.mark.e2e
+    for item in items:
+        if osp.basename(str(item.fspath)) in E2E_FILES:
+            item.add_marker(e2e)
     import torch
     if torch.cuda.is_available():
         return

@@ -6,7 +6,8 @@ SIZE = 32
 
 
 def tiny_seg_model(depth: int = 18, base: int = 8, num_classes: int = 4):
-    """A narrow DeepLab-like EncoderDecoder config (ResNetV1c D8 + FCN head)."""
+    """A narrow DeepLab-like EncoderDecoder config (ResNetV1c D8 + FCN
+    head)."""
     expansion = 1 if depth in (18, 34) else 4
     norm = dict(type='BN', requires_grad=True)
     return dict(

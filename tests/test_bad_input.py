@@ -75,8 +75,8 @@ LOSS_VALUES = [
 
 
 @pytest.mark.parametrize('kw,error,words', LOSS_VALUES)
-def test_tat_loss_values_checked_at_build_naming_loss_and_key(kw, error,
-                                                             words):
+def test_tat_loss_values_checked_at_build_naming_loss_and_key(
+        kw, error, words):
     cfg = swtat(**kw)
     cfg = {k: v for k, v in cfg.items() if v is not None or k not in (
         'window_size', 'shift_size')}

@@ -1,4 +1,5 @@
-"""Configs parse, `mmswtat::` resolves from a user's project, registry scopes."""
+"""Configs parse, `mmswtat::` resolves from a user's project, registry
+scopes."""
 import glob
 import os.path as osp
 
@@ -39,7 +40,8 @@ def test_packaged_configs_resolve_with_scope(tmp_path):
 
 
 def test_readme_mixin_into_own_config_builds(tmp_path):
-    """The README's recipe: own student config + fragment + {{_base_.model}}."""
+    """The README's recipe: own student config + fragment +
+    {{_base_.model}}."""
     student = tmp_path / 'my_student.py'
     student.write_text(
         "_base_ = 'mmswtat::students/"

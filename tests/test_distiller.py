@@ -27,7 +27,8 @@ def test_teacher_frozen_in_eval_and_outside_state_dict():
     keys = model.state_dict().keys()
     assert not any(k.startswith('teacher') for k in keys)
     assert any(k.startswith('student.backbone') for k in keys)
-    assert any(k.startswith('distill_losses.loss_swtat.key_embed') for k in keys)
+    assert any(k.startswith('distill_losses.loss_swtat.key_embed')
+               for k in keys)
     # The teacher is not a submodule: not in parameters() (optimizer, DDP).
     teacher_ids = {id(p) for p in model.teacher.parameters()}
     assert not teacher_ids & {id(p) for p in model.parameters()}

@@ -70,7 +70,8 @@ def test_merge_conflict_names_both_fragments_and_the_key():
     with pytest.raises(ValueError, match='distill_warmup_iters'):
         merge_fragments([dict(SWTAT, distill_warmup_iters=5),
                          dict(LOGITS, distill_warmup_iters=7)])
-    with pytest.raises(ValueError, match=r"distill\[1\]: unknown key 'lossez'"):
+    with pytest.raises(ValueError,
+                       match=r"distill\[1\]: unknown key 'lossez'"):
         merge_fragments([SWTAT, dict(lossez={})])
     with pytest.raises(TypeError, match=r'distill\[0\] must be a dict'):
         merge_fragments(['swtat_layer4'])

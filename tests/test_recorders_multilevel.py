@@ -258,4 +258,3 @@ def test_whole_tuple_without_index_names_the_fix(monkeypatch):
     fails_at_build_and_first_step(
         monkeypatch, ValueError, r'tuple of 5 levels.*index=',
         mappings=dict(loss_fpn=dict(student='fpn', teacher='fpn')))
-

@@ -228,8 +228,8 @@ def test_head_loss_inputs_share_within_one_call():
     assert items[0].student is items[1].student is calls.outputs[0]
     assert items[0].teacher is teacher['feat']
     with torch.no_grad():
-        only = list(model.distill_head.loss_inputs(student, teacher,
-                                           names=['loss_pmtat']))
+        only = list(model.distill_head.loss_inputs(
+            student, teacher, names=['loss_pmtat']))
     assert [i.name for i in only] == ['loss_pmtat']
     assert len(calls.outputs) == 2
     with torch.no_grad():

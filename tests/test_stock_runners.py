@@ -24,7 +24,8 @@ MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
                        'train.py')
 MMDET_TRAIN = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
                        'train.py')
-SEG_SHIPPED = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
+SEG_SHIPPED = osp.join(ROOT,
+                       'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
 DET_SHIPPED = osp.join(ROOT,
                        'configs/swtat/retinanet_r101_to_r50_fpn_1x_coco.py')
 # The README's "Mix SW-TaT into your own config" recipe, verbatim apart from

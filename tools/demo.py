@@ -29,10 +29,12 @@ from mmswtat.testing import as_cli, seg_tiny_options
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-STOCK_TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
-DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
-STUDENT = osp.join(ROOT,
-                   'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
+STOCK_TEACHER = ('mmseg::deeplabv3/'
+                 'deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py')
+DISTILL = osp.join(ROOT,
+                   'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
+STUDENT = osp.join(
+    ROOT, 'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
 
 
 def run(step: str, cmd: list, log: str) -> str:
@@ -71,8 +73,8 @@ def main() -> None:
     iters = int(os.environ.get('DEMO_ITERS', 120))
     teacher_iters = int(os.environ.get('DEMO_TEACHER_ITERS', iters))
     crop = int(os.environ.get('DEMO_CROP', 64))
-    out = osp.abspath(os.environ.get('DEMO_DIR', osp.join(ROOT,
-                                                           'work_dirs/demo')))
+    out = osp.abspath(os.environ.get('DEMO_DIR',
+                                     osp.join(ROOT, 'work_dirs/demo')))
     os.makedirs(out, exist_ok=True)
     py = sys.executable
     data_root = osp.join(out, 'data/VOCdevkit/VOC2012')
@@ -142,8 +144,9 @@ def main() -> None:
     print(f'[demo] distilled checkpoint: {distill_ckpt}')
     print(f'[demo] loss curves (distilled vs baseline): '
           f'{osp.join(out, "curves.png")}')
-    print('[demo] export the student for mmseg: python tools/export_student.py '
-          f'{distill_ckpt} {osp.join(out, "student.pth")}')
+    student = osp.join(out, 'student.pth')
+    print('[demo] export the student for mmseg: python '
+          f'tools/export_student.py {distill_ckpt} {student}')
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """Train a model (a distillation config or any mmseg/mmdet/mmpretrain config).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 One run per work dir: a second run in a work dir that a live run holds
 (``WORK_DIR/.mmswtat_train.lock``) stops, naming it.

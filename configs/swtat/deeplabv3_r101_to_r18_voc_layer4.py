@@ -19,7 +19,7 @@ model = dict(
     type='mmswtat.SingleTeacherDistiller',
     # Student: DeepLabV3 R18-D8 (ImageNet-pretrained backbone), the same
     # config that trains the undistilled baseline.
-    student=dict(cfg_path='mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'),
+    student=dict(cfg_path='mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'),  # noqa: E501
     teacher=dict(cfg_path=teacher_cfg, pretrained=None),
     teacher_ckpt=teacher_ckpt,
     distill={{_base_.swtat_layer4}})

@@ -32,8 +32,9 @@ def draw_curves(runs: Sequence[RunLog],
     """
     fig = new_figure(*curves_size())
     ax_task, ax_distill, ax_val = fig.subplots(
-        1, 3, sharex=True, gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14,
-                               top=0.86 if title else 0.9, wspace=0.22))
+        1, 3, sharex=True,
+        gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14,
+                         top=0.86 if title else 0.9, wspace=0.22))
     prefix = len(runs) > 1
 
     def name(run: RunLog, key: str) -> str:

@@ -60,7 +60,8 @@ def loss_summary(cases: List[Dict[str, Any]]) -> List[str]:
             if tat is not None:
                 lines.append(
                     f'{mode} {cs}->{ct} {size}x{size}: SWTaTLoss speed-up '
-                    f"over global TaTLoss {tat['median_s'] / sw['median_s']:.1f}x")
+                    'over global TaTLoss '
+                    f"{tat['median_s'] / sw['median_s']:.1f}x")
         mems = [(s, done[('swtat', mode, cs, ct, s)]['peak_delta_mib'])
                 for s in sizes]
         if len(mems) > 1:

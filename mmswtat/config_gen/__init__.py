@@ -5,7 +5,8 @@ from .methods import GENERATOR_COMPONENTS, KD_LOSS, METHODS
 from .probe import Feature, ModelProbe, probe_model
 
 __all__ = [
-    'Feature', 'GENERATOR_COMPONENTS', 'KD_LOSS', 'METHODS', 'MatchError', 'ModelProbe', 'Plan',
+    'Feature', 'GENERATOR_COMPONENTS', 'KD_LOSS', 'METHODS', 'MatchError',
+    'ModelProbe', 'Plan',
     'build_distill', 'choose_window', 'find_checkpoint',
     'make_distill_config', 'match', 'probe_model'
 ]

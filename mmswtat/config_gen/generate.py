@@ -352,7 +352,7 @@ def make_distill_config(student_cfg: str,
             f'deepest common stride ({p.student.stride}): student '
             f'{p.student.module} <- teacher {p.teacher.module}.')
     header += [''] + notes + [
-        '', f'Teacher early exit: teacher_forward=\'auto\' runs the teacher '
+        '', 'Teacher early exit: teacher_forward=\'auto\' runs the teacher '
         + ('through extract_feat' if in_features else 'with mode=\'tensor\' '
            '(a recorded module is outside backbone/neck)') +
         f' and stops right after {last}; nothing after it runs.']

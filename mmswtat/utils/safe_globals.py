@@ -1,4 +1,5 @@
-"""Allow-list what mmengine writes into checkpoints, for ``weights_only`` loads.
+"""Allow-list what mmengine writes into checkpoints, for ``weights_only``
+loads.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which refuses the
 objects mmengine 0.10.7 stores in training checkpoints: its ``HistoryBuffer``
@@ -49,7 +50,8 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def register_safe_globals() -> None:
-    """Add mmengine's checkpoint types to torch's ``weights_only`` allow-list."""
+    """Add mmengine's checkpoint types to torch's ``weights_only``
+    allow-list."""
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # torch < 2.4 has no allow-list (and loads unsafely)
         return

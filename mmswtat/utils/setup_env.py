@@ -18,6 +18,7 @@ def register_config_scope() -> None:
 
 
 def register_all_modules() -> None:
-    """Import every module that registers something in the ``mmswtat`` scope."""
+    """Import every module that registers something in the ``mmswtat``
+    scope."""
     import mmswtat.engine  # noqa: F401
     import mmswtat.models  # noqa: F401

@@ -87,7 +87,8 @@ def parse_args(argv=None):
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
     p.add_argument('--iters', type=positive_int, help='student iterations')
-    p.add_argument('--teacher-iters', type=positive_int, help='teacher iterations')
+    p.add_argument('--teacher-iters', type=positive_int,
+                   help='teacher iterations')
     p.add_argument('--data-seed', type=non_negative_int, help='dataset seed')
     p.add_argument('--threads', type=non_negative_int, default=1,
                    help='torch threads per process (default 1: measured on '

@@ -10,7 +10,8 @@
 # name by name by the distiller):
 #     model = dict(..., distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])
 # and with the layer4 fragment for both placements:
-#     model = dict(..., distill=[{{_base_.swtat_layer4}}, {{_base_.swtat_head}}])
+#     model = dict(...,
+#                  distill=[{{_base_.swtat_layer4}}, {{_base_.swtat_head}}])
 # (names differ from swtat_layer4's -- recorder `head`, connector `sh`,
 # losses `loss_*_head` -- so the fragments combine without clashes).
 #

@@ -125,4 +125,3 @@ def make_coco(out: str, *, num_train: int = 200, num_val: int = 50,
             f'{counts["val"][0]} val ({counts["val"][1]} objs) images '
             f'{side}x{side}, categories {names} -> {root} '
             f'(mmdet data_root={root}/)')
-

@@ -77,4 +77,3 @@ def make_cocostuff10k(out: str, *, num_train: int = 200, num_val: int = 50,
             f'{len(lists["test"])} test images {side}x{side}, classes '
             f'0..{n_cls - 1} + {COCOSTUFF_BACKGROUND} (background) -> {root} '
             f'(mmseg data_root={root})')
-

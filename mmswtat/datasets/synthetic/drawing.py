@@ -164,4 +164,3 @@ def paint_object(img: np.ndarray, mask: np.ndarray, style: ClassStyle,
     tex = colour[None, None, :] * (1.0 + 0.3 * stripes[..., None]) \
         + rng.normal(0, 4, size=(h, w, 1)).astype(np.float32)
     img[mask] = tex[mask]
-

@@ -7,6 +7,7 @@ import numpy as np
 from .drawing import (SHAPES, ClassStyle, make_background, paint_object,
                       rasterize, shape_polygon)
 
+
 @dataclass
 class SceneObject:
     """One rendered object.
@@ -137,7 +138,6 @@ def boundary_band(instance_map: np.ndarray, radius: int) -> np.ndarray:
     return band
 
 
-
 def semantic_label(objects: Sequence[SceneObject], size: int,
                    class_values: Sequence[int],
                    background: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -158,4 +158,3 @@ def semantic_label(objects: Sequence[SceneObject], size: int,
         label[obj.mask] = class_values[obj.cls]
         inst[obj.mask] = i + 1
     return label, inst
-

@@ -71,4 +71,3 @@ def make_voc(out: str, *, num_train: int = 200, num_val: int = 50,
             f'{side}x{side}, classes 1..{n_cls} '
             f'({", ".join(VOC_CLASSES[:n_cls])}) -> {root} '
             f'(mmseg data_root={root})')
-

@@ -85,8 +85,8 @@ def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
     max_side = max(min_side, side * 5 // 8)
     n07 = (num_train + 1) // 2
     plan = (('VOC2007', 'trainval', n07), ('VOC2007', 'test', num_val),
-            ('VOC2012', 'trainval', num_train - n07), ('VOC2012', 'test',
-                                                            num_val))
+            ('VOC2012', 'trainval', num_train - n07),
+            ('VOC2012', 'test', num_val))
     next_07 = 1
     n_objs = 0
     for year, split, num in plan:
@@ -117,4 +117,3 @@ def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
             f'{side}x{side} ({n_objs} objs), classes '
             f'{", ".join(VOC_CLASSES[:n_cls])} -> {root} '
             f'(mmdet data_root={root}/)')
-

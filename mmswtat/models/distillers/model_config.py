@@ -1,4 +1,5 @@
-"""Turn a ``student``/``teacher`` entry of a distiller config into a model config."""
+"""Turn a ``student``/``teacher`` entry of a distiller config into a model
+config."""
 import copy
 from typing import Optional, Union
 
@@ -43,7 +44,8 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
         raise ValueError(
             f'{role}: cfg_path {path!r} does not resolve ({type(e).__name__}: '
             f'{e}). Give a local config file or a packaged one such as '
-            f"'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'"
+            "'mmseg::deeplabv3/"
+            "deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'"
         ) from None
     if 'model' not in full:
         raise ValueError(f'{role}: config {path!r} has no `model` to build')

@@ -19,9 +19,10 @@ from .teacher import FrozenTeacher, build_teacher, choose_forward, \
     record_forward, warn_random_teacher
 from .valid_mask import resolve_valid_masks, stack_labels
 
+
 @MODELS.register_module()
 class SingleTeacherDistiller(BaseModel):
-    """Train a student with its own task losses plus feature-distillation losses.
+    """Train a student with its own task losses plus distillation losses.
 
     The teacher is frozen, always in eval mode, run under ``no_grad`` and only
     as far as its recorded modules (``extract_feat`` when they all live in the

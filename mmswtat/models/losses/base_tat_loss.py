@@ -25,7 +25,8 @@ def _fp32_or_wider(x: Tensor) -> Tensor:
 
 
 class BaseTaTLoss(BaseModule):
-    """Base of :class:`TaTLoss`, :class:`SWTaTLoss`, :class:`PatchMergeTaTLoss`.
+    """Base of :class:`TaTLoss`, :class:`SWTaTLoss` and
+    :class:`PatchMergeTaTLoss`.
 
     The student map ``S`` is resized (bilinear) to the teacher's ``H x W``;
     the teacher map ``T`` is detached. With ``embed=True``, ``Q = phi_q(T)``,
@@ -167,8 +168,10 @@ class BaseTaTLoss(BaseModule):
         """
         name = type(self).__name__
         for role, x, channels, arg in (
-            ('student', student, self.student_channels, 'student_channels'),
-            ('teacher', teacher, self.teacher_channels, 'teacher_channels')):
+                ('student', student, self.student_channels,
+                 'student_channels'),
+                ('teacher', teacher, self.teacher_channels,
+                 'teacher_channels')):
             if not isinstance(x, Tensor) or x.dim() != 4:
                 shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
                 raise ValueError(

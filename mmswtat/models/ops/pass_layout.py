@@ -103,7 +103,8 @@ def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
 
 
 def patch_merge(x: Tensor, num_merges: int) -> Tensor:
-    """Merge 2x2 patches ``num_merges`` times (zero-pad to even, space-to-depth).
+    """Merge 2x2 patches ``num_merges`` times (zero-pad to even,
+    space-to-depth).
 
     Args:
         x: ``(B, C, H, W)``.

@@ -8,7 +8,8 @@ from torch import Tensor
 def resize_to(x: Tensor, size: Sequence[int]) -> Tensor:
     """Bilinear resize of ``(B, C, H, W)`` to ``size = (H', W')``.
 
-    ``align_corners=False``; returns ``x`` itself when the size already matches.
+    ``align_corners=False``; returns ``x`` itself when the size already
+    matches.
 
     Args:
         x: ``(B, C, H, W)``.

@@ -3,7 +3,8 @@
 Notation (all maps ``(B, C, H, W)`` on the same ``H x W`` grid):
 ``q`` queries, ``k`` keys, ``v`` values, ``target`` the raw teacher map. Each
 target position ``i`` is reconstructed as ``R_i = sum_j softmax_j(scale *
-<q_i, k_j>) v_j`` over the keys it may see, and the error is ``||R - target||^2``.
+<q_i, k_j>) v_j`` over the keys it may see, and the error is
+``||R - target||^2``.
 """
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -58,7 +59,8 @@ def channel_first_attention(query: Tensor,
     """Target-aware attention on channel-first windows.
 
     ``R[:, i] = sum_j softmax_j(scale * <q[:, i], k[:, j]>) v[:, j]`` over
-    the keys allowed by the pass's mask (:func:`~.window.window_attention_mask`).
+    the keys allowed by the pass's mask
+    (:func:`~.window.window_attention_mask`).
 
     Args:
         query: ``(N, nW, d, L)``.

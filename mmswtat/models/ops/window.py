@@ -24,7 +24,8 @@ def to_2tuple(value: IntPair, name: str) -> Tuple[int, int]:
         TypeError: If ``value`` is neither an int nor a pair of ints.
     """
     if isinstance(value, bool):
-        raise TypeError(f'{name} must be an int or an (h, w) pair, got {value!r}')
+        raise TypeError(
+            f'{name} must be an int or an (h, w) pair, got {value!r}')
     if isinstance(value, int):
         return value, value
     if (isinstance(value, Sequence) and len(value) == 2
@@ -143,7 +144,8 @@ def region_labels(geom: WindowGeometry,
 
 def validity_map(geom: WindowGeometry,
                  device: Optional[torch.device] = None) -> Tensor:
-    """``(Hp, Wp)`` bool map, True on real positions, after the cyclic shift."""
+    """``(Hp, Wp)`` bool map, True on real positions, after the cyclic
+    shift."""
     valid = torch.zeros(geom.hp, geom.wp, dtype=torch.bool, device=device)
     valid[:geom.height, :geom.width] = True
     if geom.shifted:
