@@ -14,4 +14,11 @@ _base_ = [
 ]
 
 # A recipe: a list of fragments, merged by the distiller name by name.
-model = dict(distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}])
+# teacher_precision='auto': the teacher's no-grad forward in bf16 where the
+# device runs it fast (CUDA with bf16, CPUs with avx512_bf16/amx_bf16), else
+# fp32. Measured with this recipe on an avx512_bf16 CPU (docs/accuracy.md):
+# 1.34x faster per step, mIoU -1.2 +- 4.0 paired over 3 seeds against the
+# fp32 teacher, within the recipe's seed-to-seed spread.
+model = dict(
+    distill=[{{_base_.swtat_head}}, {{_base_.cwd_logits}}],
+    teacher_precision='auto')
