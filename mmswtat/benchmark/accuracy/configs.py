@@ -85,6 +85,39 @@ def _dataset(data_root: str, split: str, pipeline: list) -> dict:
         pipeline=pipeline)
 
 
+def set_runtime(cfg: Config, train: TrainSettings, work_dir: str, seed: int,
+                save_checkpoint: bool, load_from: Optional[str],
+                log_level: str) -> None:
+    """The runtime every benchmark run shares (segmentation and detection):
+    an iteration loop without validation, SGD, logging, the checkpoint at
+    the end only when asked, the seed, a unique experiment name. The
+    learning-rate schedule is the task's own."""
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=train.iters,
+                         val_interval=train.iters + 1)
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=train.lr, momentum=0.9,
+                       weight_decay=train.weight_decay),
+        clip_grad=None)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
+                                    log_metric_by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False,
+        interval=train.iters if save_checkpoint else -1, save_last=False)
+    cfg.randomness = dict(seed=seed)
+    cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
+    cfg.work_dir = work_dir
+    # Unique per run: mmengine's logger and visualizer are global instances
+    # looked up by name, and many runs share one process.
+    cfg.experiment_name = (f'{osp.basename(work_dir.rstrip("/"))}_'
+                           f'{time.time_ns()}')
+    cfg.visualizer = dict(cfg.visualizer, name=cfg.experiment_name)
+    cfg.load_from = load_from
+    cfg.log_level = log_level
+    cfg.resume = False
+
+
 def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
                data_root: str, work_dir: str, seed: int,
                save_checkpoint: bool = False,
@@ -120,34 +153,12 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
         sampler=dict(type='DefaultSampler', shuffle=False),
         dataset=_dataset(data_root, 'val', pipeline))
     cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=train.iters,
-                         val_interval=train.iters + 1)
-    cfg.optim_wrapper = dict(
-        type='OptimWrapper',
-        optimizer=dict(type='SGD', lr=train.lr, momentum=0.9,
-                       weight_decay=train.weight_decay),
-        clip_grad=None)
+    set_runtime(cfg, train, work_dir, seed, save_checkpoint, load_from,
+                settings.log_level)
     cfg.param_scheduler = [
         dict(type='PolyLR', eta_min=train.lr / 100, power=0.9, begin=0,
              end=train.iters, by_epoch=False)
     ]
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
-                                    log_metric_by_epoch=False)
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False,
-        interval=train.iters if save_checkpoint else -1, save_last=False)
-    cfg.randomness = dict(seed=seed)
-    cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
-    cfg.work_dir = work_dir
-    # Unique per run: mmengine's logger and visualizer are global instances
-    # looked up by name, and many runs share one process.
-    cfg.experiment_name = (f'{osp.basename(work_dir.rstrip("/"))}_'
-                           f'{time.time_ns()}')
-    cfg.visualizer = dict(cfg.visualizer, name=cfg.experiment_name)
-    cfg.load_from = load_from
-    cfg.log_level = settings.log_level
-    cfg.resume = False
     return cfg
 
 

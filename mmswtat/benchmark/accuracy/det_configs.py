@@ -28,13 +28,13 @@ import copy
 import functools
 import math
 import os.path as osp
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional
 
 from mmengine.config import Config
 
 from mmswtat.datasets.digit_det_scenes import DIGIT_DET_CLASSES, FpnLevels
+from .configs import set_runtime
 from .methods import _fragment
 from .settings import NetSettings, TrainSettings
 
@@ -269,14 +269,8 @@ def det_run_config(model: dict, settings: DetNetSettings,
         type='CocoMetric', ann_file=osp.join(data_root, 'annotations',
                                              'val.json'),
         metric='bbox', format_only=False)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=train.iters,
-                         val_interval=train.iters + 1)
-    cfg.optim_wrapper = dict(
-        type='OptimWrapper',
-        optimizer=dict(type='SGD', lr=train.lr, momentum=0.9,
-                       weight_decay=train.weight_decay),
-        clip_grad=None)
+    set_runtime(cfg, train, work_dir, seed, save_checkpoint, load_from,
+                log_level)
     # The 1x schedule (500 warm-up iterations, steps at epochs 8 and 11 of
     # 12) on iterations: warm-up over min(500, iters / 5), steps at 8/12 and
     # 11/12 of the run.
@@ -288,22 +282,6 @@ def det_run_config(model: dict, settings: DetNetSettings,
              milestones=[train.iters * 8 // 12, train.iters * 11 // 12],
              gamma=0.1)
     ]
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
-                                    log_metric_by_epoch=False)
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False,
-        interval=train.iters if save_checkpoint else -1, save_last=False)
-    cfg.randomness = dict(seed=seed)
-    cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
-    cfg.work_dir = work_dir
-    # Unique per run: mmengine's logger and visualizer are global instances
-    # looked up by name, and many runs share one process.
-    cfg.experiment_name = (f'{osp.basename(work_dir.rstrip("/"))}_'
-                           f'{time.time_ns()}')
-    cfg.visualizer = dict(cfg.visualizer, name=cfg.experiment_name)
-    cfg.load_from = load_from
-    cfg.log_level = log_level
-    cfg.resume = False
     return cfg
 
 
