@@ -164,7 +164,9 @@ def test_containers_of_the_wrong_form():
         build(loss_forward_mappings=dict(loss_swtat='feat',
                                          loss_pmtat=None))
     with pytest.raises(ConfigTypeError, match='distill must be a dict'):
-        build(distill=['x'])
+        build(distill='x')
+    with pytest.raises(ConfigTypeError, match=r'distill\[0\] must be a dict'):
+        build(distill=['x'])  # a recipe: a list of fragment dicts
 
 
 def test_indices_must_be_ints():
