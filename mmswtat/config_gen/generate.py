@@ -337,15 +337,13 @@ def make_distill_config(student_cfg: str,
         f'    {s}' for s in teacher.summary()] + ['']
     matched = any(c.kind == 'feature' and c.placement != 'head'
                   for c in parse_recipe(method, METHODS))
-    if not matched:
-        pass
-    elif plan.kind == 'neck':
+    if matched and plan.kind == 'neck':
         header.append('Matched by stride: every neck level both have: ' +
                       ', '.join(f'student neck[{p.student.index}] <- teacher'
                                 f' neck[{p.teacher.index}] (stride '
                                 f'{p.student.stride})' for p in plan.pairs) +
                       '.')
-    else:
+    elif matched:
         p = plan.pairs[0]
         header.append(
             f'Matched by stride: the deepest backbone stage of each at the '

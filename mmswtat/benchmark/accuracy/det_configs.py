@@ -28,7 +28,7 @@ import copy
 import functools
 import math
 import os.path as osp
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
 from mmengine.config import Config
@@ -36,7 +36,7 @@ from mmengine.config import Config
 from mmswtat.datasets.digit_det_scenes import DIGIT_DET_CLASSES, FpnLevels
 from .configs import set_runtime
 from .methods import _fragment
-from .settings import NetSettings, TrainSettings
+from .settings import HALF_WIDTH, QUARTER_WIDTH, NetSettings, TrainSettings
 
 RETINANET_CONFIG = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 
@@ -55,12 +55,8 @@ class DetNetSettings:
         size: Image side (scenes are square; the preprocessor pads to a
             multiple of 32 as stock).
     """
-    teacher: NetSettings = field(
-        default_factory=lambda: NetSettings(base_channels=32, stem_channels=32,
-                                            head_channels=64))
-    student: NetSettings = field(
-        default_factory=lambda: NetSettings(base_channels=16, stem_channels=16,
-                                            head_channels=32))
+    teacher: NetSettings = HALF_WIDTH
+    student: NetSettings = QUARTER_WIDTH
     neck_channels: int = 64
     anchor_scale: int = 2
     size: int = 128

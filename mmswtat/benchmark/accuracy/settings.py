@@ -36,6 +36,13 @@ class NetSettings:
         return self.layer4_channels // 2
 
 
+#: The benchmarks' default networks: a half-width teacher and a
+#: quarter-width student (ResNet-18 widths).
+HALF_WIDTH = NetSettings(base_channels=32, stem_channels=32, head_channels=64)
+QUARTER_WIDTH = NetSettings(base_channels=16, stem_channels=16,
+                            head_channels=32)
+
+
 @dataclass(frozen=True)
 class PretrainSettings:
     """Single-digit classification pretraining of a backbone (the analogue of
@@ -81,12 +88,8 @@ class BenchmarkSettings:
         log_level: The runners' log level.
     """
     data: DigitSceneSettings = field(default_factory=DigitSceneSettings)
-    teacher: NetSettings = field(
-        default_factory=lambda: NetSettings(base_channels=32, stem_channels=32,
-                                            head_channels=64))
-    student: NetSettings = field(
-        default_factory=lambda: NetSettings(base_channels=16, stem_channels=16,
-                                            head_channels=32))
+    teacher: NetSettings = HALF_WIDTH
+    student: NetSettings = QUARTER_WIDTH
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     teacher_train: TrainSettings = field(
         default_factory=lambda: TrainSettings(iters=1000))
