@@ -2,6 +2,7 @@
 smoke run: a teacher and a distilled student trained 2 iterations each on
 generated digit scenes, scored by CocoMetric (no accuracy is asserted)."""
 import copy
+import json
 import os.path as osp
 import warnings
 
@@ -103,9 +104,81 @@ def test_distill_configs():
     assert tuned['distill_losses']['loss_swtat']['loss_weight'] == 0.5
     assert det_distill_config('none', TINY) is None
     with pytest.raises(ValueError, match=r"unknown detection method "
-                       r"'fitnet'; choose from none, swtat, swtat_nopm, "):
-        det_distill_config('fitnet', TINY)
-    assert set(DET_FRAGMENTS) == {'none', 'swtat', 'swtat_nopm', 'pkd', 'cwd'}
+                       r"'dist'; choose from none, swtat, swtat_nopm, "):
+        det_distill_config('dist', TINY)
+    assert set(DET_FRAGMENTS) == {'none', 'swtat', 'swtat_nopm', 'pkd', 'cwd',
+                                  'fitnet'}
+    # Window knobs set the SW-TaT loss only; others every loss.
+    both = det_distill_config('swtat', TINY, knobs=dict(knobs, scale=1.0))
+    swtat, pm = (both['distill_losses'][k] for k in ('loss_swtat',
+                                                     'loss_pmtat'))
+    assert swtat['per_level'] == knobs['per_level'] and 'per_level' not in pm
+    assert swtat['scale'] == pm['scale'] == 1.0
+    # FitNet: a shared regressor at the neck's width on every level.
+    fitnet = det_distill_config('fitnet', TINY, weight=3.0)
+    assert fitnet['connectors']['fr']['in_channels'] == 16
+    assert fitnet['connectors']['fr']['out_channels'] == 16
+    assert fitnet['distill_losses']['loss_fitnet']['loss_weight'] == 3.0
+
+
+def test_published_weights_and_sweep_grid():
+    from mmswtat.benchmark.accuracy.bench import sweep_grid
+    from mmswtat.benchmark.accuracy.det_configs import det_published_weight
+    from mmswtat.benchmark.accuracy.tasks import TASKS
+    assert [det_published_weight(m) for m in DET_FRAGMENTS] == [
+        None, 0.2, 0.2, 6.0, 10.0, 1.0]
+    grid = sweep_grid(['none', 'swtat', 'pkd'], (0.5, 2.0),
+                      task=TASKS['det'])
+    assert grid[0] == ('none', None, {})
+    assert ('swtat', 0.1, {}) in grid and ('pkd', 12.0, {}) in grid
+    knobbed = [k for m, w, k in grid if m == 'swtat' and k]
+    assert knobbed == [dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
+                                           shift_size=[2, 2, 1, 0, 0])),
+                       dict(scale=1.0)]
+    with pytest.raises(ValueError, match="unknown detection method 'kd'"):
+        sweep_grid(['kd'], task=TASKS['det'])
+
+
+def test_quick_det_table_through_the_benchmark_tool(tmp_path):
+    """``--task det --quick``: every detection method trains and tests
+    through the shared harness; the report ranks by bbox mAP and shows
+    mAP@50; the teacher is cached and reused, and rebuilt when a setting
+    changes."""
+    import importlib.util
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        'accuracy_benchmark',
+        osp.join(root, 'tools/analysis/accuracy_benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tool.main(['--task', 'det', '--quick', '--seeds', '1',
+                     '--baseline-factors', '--out-dir', str(tmp_path)])
+    runs = out['records']
+    assert sorted(r['method'] for r in runs) == sorted(DET_FRAGMENTS)
+    for r in runs:
+        assert 0.0 <= r['bbox_mAP'] <= 100.0 and 0.0 <= r['bbox_mAP_50']
+        assert r['iters'] == 2 and r['cpu_s_per_it'] > 0
+    md = open(tmp_path / 'table.md').read()
+    assert '| bbox_mAP (mean ± std) | bbox_mAP_50 (mean ± std) |' in md
+    for label in ('| PKD (FPN) | 6 |', '| SW-TaT + PM (FPN) | 0.2 |',
+                  '| FitNet (FPN) | 1 |', '| teacher |'):
+        assert label in md
+    data = json.load(open(tmp_path / 'table.json'))
+    assert data['meta']['task'] == 'det'
+    assert data['meta']['metrics'] == ['bbox_mAP', 'bbox_mAP_50']
+    assert data['summary'][0]['also']['bbox_mAP_50'][0] >= 0
+    cache = tmp_path / 'cache'
+    teachers = sorted(p.name for p in cache.iterdir()
+                      if p.name.startswith('det-teacher'))
+    assert len(teachers) == 1
+    # Reused with the same settings; a changed teacher setting retrains.
+    tool.main(['--task', 'det', '--quick', '--seeds', '1', '--methods',
+               'none', '--baseline-factors', '--teacher-iters', '3',
+               '--out-dir', str(tmp_path / 'b'), '--cache-dir', str(cache)])
+    assert len([p for p in cache.iterdir()
+                if p.name.startswith('det-teacher')]) == 2
+    with pytest.raises(SystemExit, match='one regime'):
+        tool.main(['--task', 'det', '--regime', 'long', '--quick'])
 
 
 def _run(cfg, score_thr=0.0):

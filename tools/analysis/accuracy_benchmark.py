@@ -12,6 +12,11 @@ Usage::
     python tools/analysis/accuracy_benchmark.py --sweep --seeds 1
     python tools/analysis/accuracy_benchmark.py --best-from OUT/sweep.json
     python tools/analysis/accuracy_benchmark.py --quick           # smoke run
+    python tools/analysis/accuracy_benchmark.py --task det        # detection
+
+``--task det``: RetinaNet (stock config, shrunk) on COCO-format digit
+detection scenes, bbox mAP (docs/detection.md); the same sweep, seeds,
+reuse and reports.
 
 Writes ``table.{json,md,png}`` (or ``sweep.*``) under ``--out-dir``; the
 dataset, pretrained backbones and the teacher are cached under
@@ -22,22 +27,30 @@ import dataclasses
 import os
 
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
-                                        check_methods, quick_settings,
-                                        run_sweep, run_table, sweep_grid)
-from mmswtat.benchmark.accuracy.bench import (METHOD_KNOBS, WEIGHT_FACTORS,
-                                              best_settings, with_knobs)
-from mmswtat.benchmark.accuracy.methods import published_weight
+                                        quick_settings, run_sweep, run_table,
+                                        sweep_grid)
+from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
+                                              with_knobs)
+from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
+from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
+                                                     det_quick_settings)
 from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
+from mmswtat.benchmark.accuracy.tasks import TASKS
 from mmswtat.utils.cli import (existing_file, non_negative_int,
                                positive_float, positive_int)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--methods', nargs='+', default=list(DEFAULT_METHODS),
-                   help='methods to run: components of mmswtat/recipes.py '
-                   "or recipes joined by + (default: "
-                   f'{" ".join(DEFAULT_METHODS)})')
+    p.add_argument('--task', default='seg', choices=list(TASKS),
+                   help='seg: DeepLabV3 on the digit scenes (mIoU); det: '
+                   'RetinaNet on the digit detection scenes (bbox mAP, '
+                   'docs/detection.md)')
+    p.add_argument('--methods', nargs='+',
+                   help='methods to run. seg: components of '
+                   'mmswtat/recipes.py or recipes joined by + (default: '
+                   f'{" ".join(DEFAULT_METHODS)}); det: '
+                   f'{" ".join(DET_METHODS)} (default: all)')
     p.add_argument('--regime', default='default', choices=list(REGIMES),
                    help='default: 300-iteration students, 1,000-iteration '
                    'teacher; long: 2,000-iteration students, the teacher '
@@ -81,8 +94,8 @@ def parse_args(argv=None):
                    'table/sweep asks for (merges split runs)')
     p.add_argument('--knob-methods', nargs='*',
                    help='sweep: methods whose knob variants are tried '
-                   '(default: every method that has some: swtat, '
-                   'swtat_head); none to skip them')
+                   '(default: every method that has some: seg swtat, '
+                   'swtat_head; det swtat, swtat_nopm); none to skip them')
     p.add_argument('--factors', nargs='+', type=positive_float,
                    help='sweep: weight factors around the published weight '
                    '(default 0.3 1 3 10)')
@@ -126,11 +139,20 @@ def parse_knobs(items) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    check_methods(args.methods)
+    task = TASKS[args.task]
+    args.methods = args.methods or list(task.default_methods)
+    task.check_methods(args.methods)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    s = quick_settings() if args.quick else regime_settings(args.regime)
+    if args.task == 'det':
+        if args.regime != 'default':
+            raise SystemExit(f'--regime {args.regime}: the detection '
+                             'benchmark has one regime; set --iters and '
+                             '--teacher-iters instead')
+        s = det_quick_settings() if args.quick else DetBenchmarkSettings()
+    else:
+        s = quick_settings() if args.quick else regime_settings(args.regime)
     if args.teacher_width:
         w = args.teacher_width
         s = dataclasses.replace(s, teacher=dataclasses.replace(
@@ -151,9 +173,10 @@ def main(argv=None) -> dict:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.sweep:
         knobs = None if args.knob_methods is None else {
-            m: v for m, v in METHOD_KNOBS.items() if m in args.knob_methods}
+            m: v for m, v in task.method_knobs.items()
+            if m in args.knob_methods}
         grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS,
-                          knobs)
+                          knobs, task)
         out = run_sweep(s, grid, seeds, args.out_dir, cache,
                         reuse=args.reuse, report_only=args.report_only)
     else:
@@ -163,7 +186,7 @@ def main(argv=None) -> dict:
             knobs['teacher_precision'] = args.teacher_precision
         if knobs:
             best = {m: with_knobs((best or {}).get(m) or (
-                m, published_weight(m), {}), **knobs)
+                m, task.published_weight(m), {}), **knobs)
                 for m in args.methods if m != 'none'}
         extra = baseline_grid(args.baseline_factors or (),
                               s.student_train.iters)

@@ -4,10 +4,10 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .methods import check_methods, published_weight
 from .report import best_per_method, summarise, write_report
 from .runs import prepare, run_method
 from .settings import BenchmarkSettings
+from .tasks import SegTask, metric_of, task_of
 
 #: Loss-weight factors around each method's published weight (SW-TaT's
 #: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
@@ -24,17 +24,25 @@ Setting = Tuple[str, Optional[float], dict]
 
 def sweep_grid(methods: Sequence[str],
                factors: Sequence[float] = WEIGHT_FACTORS,
-               knobs: Optional[Dict[str, Sequence[dict]]] = None
-               ) -> List[Setting]:
+               knobs: Optional[Dict[str, Sequence[dict]]] = None,
+               task=None) -> List[Setting]:
     """``(method, weight, knobs)`` of the sweep: every method's weight grid
     around its published weight (a recipe's: factors on its components'
-    published weights), plus the knob variants of :data:`METHOD_KNOBS`
-    (each at the published weight)."""
-    check_methods(methods)
-    knobs = METHOD_KNOBS if knobs is None else knobs
+    published weights), plus the task's knob variants (segmentation:
+    :data:`METHOD_KNOBS`; each at the published weight).
+
+    Args:
+        methods: Method names of ``task``.
+        factors: Weight factors.
+        knobs: ``{method: [knob dict, ...]}`` (default: the task's).
+        task: A :mod:`.tasks` task (default: segmentation).
+    """
+    task = task or SegTask()
+    task.check_methods(methods)
+    knobs = task.method_knobs if knobs is None else knobs
     grid: List[Setting] = []
     for name in methods:
-        published = published_weight(name)
+        published = task.published_weight(name)
         if published is None:
             grid.append((name, None, {}))
             continue
@@ -61,7 +69,8 @@ def with_knobs(setting: Setting, **knobs) -> Setting:
 def best_settings(sweep_json: str) -> Dict[str, Setting]:
     """``{method: (method, weight, knobs)}``: each method's best sweep row."""
     with open(sweep_json) as f:
-        rows = summarise(json.load(f)['runs'])
+        data = json.load(f)
+    rows = summarise(data['runs'], metric_of(data['meta']))
     return {m: (m, r['weight'], r['knobs'])
             for m, r in best_per_method(rows).items()}
 
@@ -93,12 +102,16 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
              title: str, log=print, reuse: Sequence[str] = (),
              report_only: bool = False) -> dict:
     os.makedirs(out_dir, exist_ok=True)
+    task = task_of(settings)
+    metric = task.metrics[0]
     done = reusable_runs(reuse, settings)
     prep = prepare(settings, cache_root, log)
-    log(f'[bench] teacher mIoU {prep.teacher["mIoU"]:.2f}; pretraining '
+    log(f'[bench] teacher {metric} {prep.teacher[metric]:.2f}; pretraining '
         f'{prep.pretrain}')
     meta = dict(settings=settings.to_dict(), seeds=list(seeds),
                 pretrain=prep.pretrain, grid=[list(g) for g in grid])
+    if task.name != 'seg':
+        meta.update(task=task.name, metrics=list(task.shown))
     records: List[dict] = []
     for seed in seeds:
         for method, weight, knobs in grid:
@@ -106,8 +119,8 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
             work = osp.join(out_dir, 'work', f'{tag}_s{seed}')
             old = done.get(_run_key(method, weight, knobs, seed))
             if old is not None:
-                log(f'[bench] reusing {tag} seed {seed}: mIoU '
-                    f'{old["mIoU"]:.2f}')
+                log(f'[bench] reusing {tag} seed {seed}: {metric} '
+                    f'{old[metric]:.2f}')
             elif report_only:
                 log(f'[bench] {tag} seed {seed}: not in --reuse, left out')
                 continue
@@ -130,12 +143,13 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
     Seeds run in the outer loop, so a cut-short run still has every method
     at the same number of seeds. Reports are rewritten after each run.
     """
-    check_methods(methods)
-    grid = [(best or {}).get(m) or (m, published_weight(m), {})
+    task = task_of(settings)
+    task.check_methods(methods)
+    grid = [(best or {}).get(m) or (m, task.published_weight(m), {})
             for m in methods]
     grid += list(extra)
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
-                    f'digit scenes, {settings.student_train.iters} it', log,
+                    f'{task.title}, {settings.student_train.iters} it', log,
                     reuse, report_only)
 
 

@@ -127,7 +127,53 @@ DET_FRAGMENTS: Dict[str, Optional[tuple]] = {
     'swtat_nopm': ('swtat_fpn.py', 'swtat_fpn', ('loss_pmtat', )),
     'pkd': ('pkd_fpn.py', 'pkd_fpn', ()),
     'cwd': ('cwd_fpn.py', 'cwd_fpn', ()),
+    'fitnet': ('fitnet_fpn.py', 'fitnet_fpn', ()),
 }
+#: The detection table's methods (issue 20).
+DET_METHODS = tuple(DET_FRAGMENTS)
+#: Table labels.
+DET_LABELS = {
+    'none': 'no distillation',
+    'swtat': 'SW-TaT + PM (FPN)',
+    'swtat_nopm': 'SW-TaT (FPN, no PM)',
+    'pkd': 'PKD (FPN)',
+    'cwd': 'CWD (FPN)',
+    'fitnet': 'FitNet (FPN)',
+}
+#: Knobs that set the SW-TaT loss only (the patch-merging loss has no
+#: windows).
+WINDOW_KNOBS = ('window_size', 'shift_size', 'per_level')
+#: Windows that act on more levels at 128 px (P3..P7: 16, 8, 4, 2, 1
+#: tokens a side): two or more windows a side on P3, P4 and P5 (the stock
+#: fragment's 8x8 windows cover P4 whole, so only P3 has real windows).
+SMALL_WINDOWS = dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
+                                    shift_size=[2, 2, 1, 0, 0]))
+#: Knob variants of the sweep, each at the published weight: the small
+#: windows, and the paper's plain inner product (``scale=1.0``) instead of
+#: the fragment's ``'auto'``.
+DET_METHOD_KNOBS = dict(
+    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0)),
+    swtat_nopm=(dict(SMALL_WINDOWS), ))
+
+
+def check_det_methods(names) -> None:
+    """Raise one clear error for an unknown detection method."""
+    for name in names:
+        if name not in DET_FRAGMENTS:
+            raise ValueError(
+                f'det_distill_config: unknown detection method {name!r}; '
+                f'choose from {", ".join(DET_FRAGMENTS)}')
+
+
+def det_published_weight(name: str) -> Optional[float]:
+    """The largest loss weight of a method's fragment (its published or
+    shipped weight; the sweep's centre), None for ``'none'``."""
+    check_det_methods([name])
+    spec = DET_FRAGMENTS[name]
+    if spec is None:
+        return None
+    losses = _fragment(spec[0], spec[1])['distill_losses']
+    return max(float(c.get('loss_weight', 1.0)) for c in losses.values())
 
 
 def det_distill_config(name: str, settings: DetNetSettings,
@@ -142,9 +188,9 @@ def det_distill_config(name: str, settings: DetNetSettings,
         weight: The method's largest loss weight (default: the fragment's,
             i.e. the published one); the fragment's ratios between its
             losses are kept.
-        knobs: Overrides of every loss config of the method (e.g.
-            ``dict(per_level=dict(window_size=[4, 4, 2, 2, 1],
-            shift_size=[2, 2, 1, 1, 0]))``).
+        knobs: Overrides of the method's loss configs: the window knobs
+            (:data:`WINDOW_KNOBS`, e.g. :data:`SMALL_WINDOWS`) set the SW-TaT
+            loss, others every loss (e.g. ``dict(scale=1.0)``).
 
     Returns:
         The dict, or None for ``'none'``.
@@ -152,9 +198,7 @@ def det_distill_config(name: str, settings: DetNetSettings,
     Raises:
         ValueError: An unknown method name (lists the known ones).
     """
-    if name not in DET_FRAGMENTS:
-        raise ValueError(f'det_distill_config: unknown detection method '
-                         f'{name!r}; choose from {", ".join(DET_FRAGMENTS)}')
+    check_det_methods([name])
     spec = DET_FRAGMENTS[name]
     if spec is None:
         return None
@@ -168,7 +212,13 @@ def det_distill_config(name: str, settings: DetNetSettings,
         for ch in ('student_channels', 'teacher_channels', 'channels'):
             if ch in cfg:
                 cfg[ch] = settings.neck_channels
-        cfg.update(copy.deepcopy(knobs or {}))
+        windowed = cfg['type'].endswith('SWTaTLoss')
+        cfg.update(copy.deepcopy({
+            k: v for k, v in (knobs or {}).items()
+            if windowed or k not in WINDOW_KNOBS}))
+    for conn in (distill.get('connectors') or {}).values():
+        conn.update(in_channels=settings.neck_channels,
+                    out_channels=settings.neck_channels)
     if weight is not None:
         top = max(float(c.get('loss_weight', 1.0)) for c in losses.values())
         for cfg in losses.values():

@@ -5,7 +5,7 @@ import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from .methods import method_label, weight_label
+from .tasks import TASKS
 
 
 def group_key(record: dict) -> str:
@@ -15,15 +15,17 @@ def group_key(record: dict) -> str:
     return record['method'] + weight + (f'[{knobs}]' if knobs else '')
 
 
-def summarise(records: Sequence[dict]) -> List[dict]:
-    """Mean and sample std of mIoU (and mean s/it) per setting, in order of
-    first appearance."""
+def summarise(records: Sequence[dict], metric: str = 'mIoU',
+              also: Sequence[str] = ()) -> List[dict]:
+    """Mean and sample std of ``metric`` (and mean s/it) per setting, in
+    order of first appearance; ``also``: further figures, each as
+    ``row['also'][name] = (mean, std)``."""
     groups: Dict[str, List[dict]] = {}
     for r in records:
         groups.setdefault(group_key(r), []).append(r)
     rows = []
     for key, rs in groups.items():
-        vals = [r['mIoU'] for r in rs]
+        vals = [r[metric] for r in rs]
         rows.append(
             dict(key=key, method=rs[0]['method'], weight=rs[0]['weight'],
                  knobs=rs[0]['knobs'], n=len(vals),
@@ -33,8 +35,14 @@ def summarise(records: Sequence[dict]) -> List[dict]:
                  seeds=[r['seed'] for r in rs], values=vals,
                  s_per_it=statistics.fmean(r['s_per_it'] for r in rs),
                  cpu_s_per_it=_mean_present(r.get('cpu_s_per_it')
-                                            for r in rs)))
+                                            for r in rs),
+                 also={m: _mean_std([r[m] for r in rs]) for m in also}))
     return rows
+
+
+def _mean_std(values: Sequence[float]) -> tuple:
+    return (statistics.fmean(values),
+            statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def _mean_present(values) -> Optional[float]:
@@ -116,19 +124,33 @@ def paired_gain(row: dict, base: dict) -> str:
 
 
 def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
-             title: str = '') -> str:
+             title: str = '', metrics: Sequence[str] = ('mIoU', ),
+             task: str = 'seg') -> str:
     """A Markdown table, with the gain over the baseline when present
-    (difference of means, and the per-seed paired difference)."""
+    (difference of means, and the per-seed paired difference).
+
+    Args:
+        rows: From :func:`summarise`.
+        teacher: The teacher's test figures.
+        title: A heading.
+        metrics: The ranking figure, then further figures shown as
+            ``mean ± std`` columns (``row['also']``).
+        task: The task whose method labels are used.
+    """
+    metric, also = metrics[0], list(metrics[1:])
+    labels = TASKS[task]
     base = baseline_row(rows)
     curve = baseline_curve(rows)
     lines = [f'### {title}', ''] if title else []
-    lines += ['| method | weight | knobs | mIoU (mean ± std) | gain vs none '
+    lines += ['| method | weight | knobs | ' + ' | '.join(
+        f'{m} (mean ± std)' for m in metrics) + ' | gain vs none '
               '| paired gain (mean ± std) | seeds | s/it | cost vs none '
               '| matched-compute none | gain vs it | gap closed |',
-              '|---|---|---|---|---|---|---|---|---|---|---|---|']
+              '|' + '---|' * (11 + len(metrics))]
     if teacher:
-        lines.append(f'| teacher | | | {teacher["mIoU"]:.2f} | | | 1 | '
-                     f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
+        lines.append(f'| teacher | | | ' + ' | '.join(
+            f'{teacher[m]:.2f}' for m in metrics) + ' | | | 1 | '
+            f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
     for r in rows:
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
@@ -142,14 +164,16 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
                 matched = f'{found[1]:.2f}' + (' (extrap.)' if found[2]
                                                else '')
                 vs = f'{r["mean"] - found[1]:+.2f}'
-            if teacher and teacher['mIoU'] > base['mean']:
-                gap = teacher['mIoU'] - base['mean']
+            if teacher and teacher[metric] > base['mean']:
+                gap = teacher[metric] - base['mean']
                 closed = f'{(r["mean"] - base["mean"]) / gap:.0%}'
+        figures = ''.join(' | {:.2f} ± {:.2f}'.format(*r['also'][m])
+                          for m in also)
         lines.append(
-            f'| {method_label(r["method"])} | '
-            f'{weight_label(r["method"], r["weight"], r["knobs"])} | '
+            f'| {labels.label(r["method"])} | '
+            f'{labels.weight_label(r["method"], r["weight"], r["knobs"])} | '
             f'{knobs} | '
-            f'{r["mean"]:.2f} ± {r["std"]:.2f} | {gain} | {paired} | '
+            f'{r["mean"]:.2f} ± {r["std"]:.2f}{figures} | {gain} | {paired} | '
             f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
             f'{closed} |')
     if len(curve) > 1:
@@ -159,8 +183,8 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
 
 
 def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
-              title: str = '') -> None:
-    """PNG bar chart of mean mIoU with std error bars."""
+              title: str = '', metric: str = 'mIoU') -> None:
+    """PNG bar chart of the mean ``metric`` with std error bars."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -170,15 +194,15 @@ def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
     fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(rows) + 1), 3.6))
     ax.bar(range(len(rows)), means, yerr=stds, capsize=4, color='#4c72b0')
     if teacher:
-        ax.axhline(teacher['mIoU'], color='#c44e52', ls='--',
-                   label=f'teacher {teacher["mIoU"]:.1f}')
+        ax.axhline(teacher[metric], color='#c44e52', ls='--',
+                   label=f'teacher {teacher[metric]:.1f}')
         ax.legend(loc='lower right')
     base = baseline_row(rows)
     if base:
         ax.axhline(base['mean'], color='grey', ls=':', lw=1)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(labels, rotation=30, ha='right', fontsize=8)
-    ax.set_ylabel('val mIoU (mean ± std over seeds)')
+    ax.set_ylabel(f'val {metric} (mean ± std over seeds)')
     lo = min(m - s for m, s in zip(means, stds)) if rows else 0
     ax.set_ylim(max(0, lo - 5), None)
     ax.set_title(title, fontsize=9)
@@ -195,14 +219,16 @@ def write_report(out_dir: str, name: str, records: Sequence[dict],
     Returns:
         ``{'json': path, 'md': path, 'png': path}``.
     """
-    rows = summarise(records)
+    metrics = meta.get('metrics') or ['mIoU']
+    task = meta.get('task', 'seg')
+    rows = summarise(records, metrics[0], metrics[1:])
     paths = {ext: osp.join(out_dir, f'{name}.{ext}')
              for ext in ('json', 'md', 'png')}
     with open(paths['json'], 'w') as f:
         json.dump(dict(meta=meta, teacher=teacher, runs=list(records),
                        summary=rows), f, indent=1, default=str)
     with open(paths['md'], 'w') as f:
-        f.write(markdown(rows, teacher, title))
+        f.write(markdown(rows, teacher, title, metrics, task))
     if rows:
-        bar_chart(rows, paths['png'], teacher, title)
+        bar_chart(rows, paths['png'], teacher, title, metrics[0])
     return paths

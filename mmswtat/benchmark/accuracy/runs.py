@@ -14,12 +14,10 @@ from typing import Dict, Optional
 
 import torch
 
-from mmswtat.datasets.digit_scenes import write_digit_scenes
 from .cache import cached
-from .configs import distiller_model, run_config, seg_model
-from .methods import distill_config
 from .pretrain import pretrain_backbone
 from .settings import BenchmarkSettings
+from .tasks import task_of
 
 
 @dataclass
@@ -92,20 +90,25 @@ def pretrain_data_key(settings: BenchmarkSettings) -> dict:
     return dict(seed=d.seed, val_fraction=d.val_fraction, noise=d.noise)
 
 
-def prepare(settings: BenchmarkSettings, cache_root: str,
-            log=print) -> Prepared:
+def prepare(settings, cache_root: str, log=print) -> Prepared:
     """Dataset, pretrained backbones and the trained teacher (all cached).
 
     The teacher's key holds every setting it depends on (data, both its
     pretraining and its training recipe); a cached teacher whose stored
     settings differ is re-trained.
+
+    Args:
+        settings: :class:`~.settings.BenchmarkSettings` (segmentation) or
+            :class:`~.det_settings.DetBenchmarkSettings` (detection).
+        cache_root: Cache directory.
+        log: Progress printer.
     """
+    task = task_of(settings)
     settings.check()
     data_key = dict(data=settings.data.to_dict())
-    data_dir = cached(cache_root, 'digit-scenes', data_key,
-                      lambda d: write_digit_scenes(osp.join(d, 'VOC'),
-                                                   settings.data), log)
-    data_root = osp.join(data_dir, 'VOC')
+    data_dir = cached(cache_root, task.data_kind, data_key,
+                      lambda d: task.write_data(settings, d), log)
+    data_root = task.data_root(data_dir)
     backbones, pre = {}, {}
     for role in ('teacher', 'student'):
         net = getattr(settings, role)
@@ -123,60 +126,66 @@ def prepare(settings: BenchmarkSettings, cache_root: str,
         with open(osp.join(d, 'result.json')) as f:
             pre[role] = json.load(f)
     teacher_key = dict(data_key, pretrain_data=pretrain_data_key(settings),
-                       net=settings.teacher.__dict__,
                        pretrain=settings.pretrain.__dict__,
-                       train=settings.teacher_train.__dict__,
-                       background_weight=settings.background_weight)
+                       **task.teacher_key(settings))
 
     def train_teacher(d):
         t = settings.teacher_train
-        model = seg_model(settings.teacher, settings.data.size,
-                          backbones['teacher'], settings.background_weight)
-        cfg = run_config(model, settings, t, data_root, osp.join(d, 'work'),
-                         seed=0, save_checkpoint=True)
+        model = task.model(settings, 'teacher', backbones['teacher'])
+        cfg = task.run_config(model, settings, t, data_root,
+                              osp.join(d, 'work'), seed=0,
+                              save_checkpoint=True)
         result = _runner_run(cfg)
+        result.update(task.scores(result))
         shutil.move(osp.join(d, 'work', f'iter_{t.iters}.pth'),
                     osp.join(d, 'teacher.pth'))
         shutil.rmtree(osp.join(d, 'work'), ignore_errors=True)
         with open(osp.join(d, 'result.json'), 'w') as f:
             json.dump(result, f)
 
-    t_dir = cached(cache_root, 'teacher', teacher_key, train_teacher, log)
+    kind = 'teacher' if task.name == 'seg' else f'{task.name}-teacher'
+    t_dir = cached(cache_root, kind, teacher_key, train_teacher, log)
     with open(osp.join(t_dir, 'result.json')) as f:
         teacher = json.load(f)
     return Prepared(data_root, backbones, osp.join(t_dir, 'teacher.pth'),
                     teacher, pre)
 
 
-def student_init(settings: BenchmarkSettings, prep: Prepared, seed: int,
+def student_init(settings, prep: Prepared, seed: int,
                  cache_root: str, log=print) -> str:
     """The student's initial weights for ``seed`` (pretrained backbone,
     seeded heads), shared by every method. Cached."""
     if seed in prep.student_inits:
         return prep.student_inits[seed]
+    task = task_of(settings)
     key = dict(pretrain_data=pretrain_data_key(settings),
                net=settings.student.__dict__,
                pretrain=settings.pretrain.__dict__, seed=seed)
+    if task.name != 'seg':
+        key.update(task=task.name, nets=task.teacher_key(settings)['nets'])
 
     def build(d):
-        from mmseg.registry import MODELS
-        from mmengine.registry import init_default_scope
-        init_default_scope('mmseg')
-        torch.manual_seed(seed)
+        import importlib
         from mmengine.config import ConfigDict
-        model = MODELS.build(
-            ConfigDict(seg_model(settings.student, settings.data.size,
-                                 prep.backbones['student'])))
+        from mmengine.registry import init_default_scope
+        scope = 'mmseg' if task.name == 'seg' else 'mmdet'
+        init_default_scope(scope)
+        MODELS = importlib.import_module(f'{scope}.registry').MODELS
+        torch.manual_seed(seed)
+        model = MODELS.build(ConfigDict(
+            task.model(settings, 'student', prep.backbones['student'])))
         model.init_weights()
         torch.save({'state_dict': model.state_dict()},
                    osp.join(d, 'student_init.pth'))
 
-    d = cached(cache_root, 'student-init', key, build, log)
+    kind = 'student-init' if task.name == 'seg' else \
+        f'{task.name}-student-init'
+    d = cached(cache_root, kind, key, build, log)
     prep.student_inits[seed] = osp.join(d, 'student_init.pth')
     return prep.student_inits[seed]
 
 
-def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
+def run_method(settings, prep: Prepared, method: str,
                seed: int, work_dir: str, weight: Optional[float] = None,
                knobs: Optional[dict] = None, cache_root: str = '',
                log=print) -> dict:
@@ -187,6 +196,7 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
     distiller's (``'bf16'``: the teacher under autocast); other knobs go to
     the losses.
     """
+    task = task_of(settings)
     init = student_init(settings, prep, seed, cache_root, log)
     loss_knobs = dict(knobs or {})
     iters = loss_knobs.pop('iters', None)
@@ -194,27 +204,26 @@ def run_method(settings: BenchmarkSettings, prep: Prepared, method: str,
     if iters is not None:
         settings = replace(settings, student_train=replace(
             settings.student_train, iters=int(iters)))
-    distill = distill_config(method, settings, weight, loss_knobs)
-    size = settings.data.size
+    distill = task.distill_config(method, settings, weight, loss_knobs)
+    backbone = prep.backbones['student'] if task.runs_with_backbone else None
     if distill is None:
-        student = seg_model(settings.student, size,
-                            background_weight=settings.background_weight)
-        cfg = run_config(student, settings,
-                         settings.student_train, prep.data_root, work_dir,
-                         seed, load_from=init)
+        student = task.model(settings, 'student', backbone)
+        cfg = task.run_config(student, settings, settings.student_train,
+                              prep.data_root, work_dir, seed, load_from=init)
     else:
-        model = distiller_model(settings, distill, prep.teacher_ckpt, init)
+        model = task.distiller(settings, distill, prep.teacher_ckpt, init,
+                               backbone)
         if precision is not None:
             model['teacher_precision'] = precision
-        cfg = run_config(model, settings, settings.student_train,
-                         prep.data_root, work_dir, seed)
+        cfg = task.run_config(model, settings, settings.student_train,
+                              prep.data_root, work_dir, seed)
     result = _runner_run(cfg)
     record = dict(method=method, seed=seed, weight=weight,
-                  knobs=dict(knobs or {}), mIoU=result.get('mIoU'),
-                  aAcc=result.get('aAcc'), mAcc=result.get('mAcc'),
+                  knobs=dict(knobs or {}), **task.scores(result),
                   s_per_it=result['s_per_it'], train_s=result['train_s'],
                   cpu_s_per_it=result['cpu_s_per_it'],
                   iters=settings.student_train.iters)
+    metric = task.metrics[0]
     log(f'[run] {method} seed {seed} weight {weight} knobs {knobs or {}}: '
-        f'mIoU {record["mIoU"]:.2f} ({record["s_per_it"]:.3f} s/it)')
+        f'{metric} {record[metric]:.2f} ({record["s_per_it"]:.3f} s/it)')
     return record

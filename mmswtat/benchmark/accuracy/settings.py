@@ -99,6 +99,10 @@ class BenchmarkSettings:
     background_weight: float = 0.25
     log_level: str = 'INFO'
 
+    #: The harness's task switch (:mod:`.tasks`); a class attribute, not a
+    #: field, so the settings dict (and every cache key) is as before.
+    task = 'seg'
+
     def to_dict(self) -> dict:
         return asdict(self)
 

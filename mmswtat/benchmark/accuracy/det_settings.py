@@ -1,0 +1,78 @@
+"""Settings of the detection benchmark: data, detectors, training recipe.
+
+Like :class:`~.settings.BenchmarkSettings`, every field goes into the cache
+keys of what is built from it, so a change of any of them rebuilds exactly
+what depends on it (a cached teacher whose settings differ is retrained).
+"""
+from dataclasses import asdict, dataclass, field
+
+from mmswtat.datasets.digit_det_scenes import DigitDetSettings
+from .det_configs import DetNetSettings
+from .settings import (HALF_WIDTH, QUARTER_WIDTH, NetSettings,
+                       PretrainSettings, TrainSettings)
+
+
+@dataclass(frozen=True)
+class DetBenchmarkSettings:
+    """Everything one detection benchmark run depends on.
+
+    Attributes:
+        data: The digit detection scenes (128 px, 2-5 digits of 16-64 px).
+        teacher: Teacher backbone widths; ``head_channels`` is its
+            RetinaHead's ``feat_channels``.
+        student: Student backbone and head widths (narrower).
+        neck_channels: FPN output channels of both detectors.
+        anchor_scale: RetinaNet's ``octave_base_scale``.
+        pretrain: Backbone pretraining (both networks; the segmentation
+            benchmark's, so its cache is shared).
+        teacher_train: Teacher training (run once, cached).
+        student_train: Student training (every method, every seed). The
+            stock RetinaNet learning rate is 0.01 for 16 images; see
+            :func:`det_default_settings` for the measured choice here.
+        log_level: The runners' log level.
+    """
+    data: DigitDetSettings = field(default_factory=DigitDetSettings)
+    teacher: NetSettings = HALF_WIDTH
+    student: NetSettings = QUARTER_WIDTH
+    neck_channels: int = 64
+    anchor_scale: int = 2
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    teacher_train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(iters=1000, lr=0.01,
+                                              weight_decay=1e-4))
+    student_train: TrainSettings = field(
+        default_factory=lambda: TrainSettings(iters=300, lr=0.01,
+                                              weight_decay=1e-4))
+    log_level: str = 'INFO'
+
+    task = 'det'
+
+    @property
+    def nets(self) -> DetNetSettings:
+        """The two detectors, as :mod:`.det_configs` takes them."""
+        return DetNetSettings(teacher=self.teacher, student=self.student,
+                              neck_channels=self.neck_channels,
+                              anchor_scale=self.anchor_scale,
+                              size=self.data.size)
+
+    def to_dict(self) -> dict:
+        return dict(asdict(self), task=self.task)
+
+    def check(self) -> None:
+        """Nothing to check beyond the data's own level warning."""
+
+
+def det_quick_settings() -> DetBenchmarkSettings:
+    """A seconds-long configuration for ``--task det --quick`` (smoke)."""
+    return DetBenchmarkSettings(
+        data=DigitDetSettings(num_train=8, num_val=4, size=64,
+                              digit_size=(16, 32)),
+        teacher=NetSettings(base_channels=16, stem_channels=16,
+                            head_channels=16),
+        student=NetSettings(base_channels=8, stem_channels=8,
+                            head_channels=8),
+        neck_channels=16,
+        pretrain=PretrainSettings(iters=2, batch_size=4, num_images=16),
+        teacher_train=TrainSettings(iters=2, batch_size=2),
+        student_train=TrainSettings(iters=2, batch_size=2),
+        log_level='WARNING')
