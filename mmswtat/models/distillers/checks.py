@@ -2,61 +2,29 @@
 
 Containers given in the wrong form, entries without ``type`` (the usual
 ``--cfg-options`` typo), indices, shared-connector names, the warnings
-for recorders and shared connectors no loss reads, and :func:`named`, which
-prefixes an error with the loss or connector it belongs to.
+for recorders and shared connectors no loss reads. ``named`` (the one way
+to prefix an error with the loss or connector it belongs to) lives in
+:mod:`mmswtat.utils.value_checks` and is re-exported here.
 """
 import difflib
-import re
 import warnings
-from contextlib import contextmanager
-from typing import Any, Dict, Iterable, Iterator
+from typing import Any, Dict, Iterable
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
 
-from mmswtat.utils.value_checks import ConfigTypeError, check_bool
+from mmswtat.utils.value_checks import (ConfigTypeError, check_bool, is_int,
+                                        named)
 
-_MMENGINE_PREFIX = re.compile(r'^class `\w+` in [\w/.\\-]+: ')
+__all__ = [
+    'ROLES', 'named', 'check_dict_arg', 'check_module_cfgs', 'check_index',
+    'check_shared', 'warn_unused', 'check_flags', 'check_connector_input',
+    'assert_finite'
+]
 
-
-@contextmanager
-def named(where: str) -> Iterator[None]:
-    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``;
-    an unregistered ``type`` (mmengine's ``KeyError``) gets the nearest
-    registered names.
-
-    The error keeps its type; mmengine's ``class `X` in file.py:`` prefix
-    is dropped (the message already names the class).
-    """
-    try:
-        yield
-    except KeyError as e:  # mmengine: 'X is not in the mmseg::model registry'
-        msg = str(e.args[0]) if e.args else ''
-        if ' is not in the ' not in msg:
-            raise
-        raise KeyError(f'{where}: type {msg.split(" is not in")[0]!r} is '
-                       f'not registered{_nearest_type(msg)}') from None
-    except (ValueError, TypeError, IndexError) as e:
-        msg = _MMENGINE_PREFIX.sub('', str(e))
-        if msg.startswith(where):
-            raise
-        try:
-            new = type(e)(f'{where}: {msg}')
-        except Exception:  # an exception class with another signature
-            raise e from None
-        raise new.with_traceback(e.__traceback__) from None
-
-
-def _nearest_type(msg: str) -> str:
-    """'; did you mean ...?' for an unregistered type, from mmswtat's."""
-    from mmswtat.registry import MODELS
-    name = msg.split(' is not in')[0].split('.')[-1]
-    close = difflib.get_close_matches(name, list(MODELS.module_dict), n=2,
-                                      cutoff=0.6)
-    names = ' or '.join(repr(f'mmswtat.{c}') for c in close)
-    return (f'; did you mean {names}?' if close else
-            ' (a mmswtat type needs the mmswtat. prefix)')
+#: The two sides of every distillation loss.
+ROLES = ('student', 'teacher')
 
 
 def check_dict_arg(key: str, value: Any, example: str) -> Dict[str, Any]:
@@ -122,9 +90,6 @@ def check_index(where: str, index: Any) -> Any:
     Raises:
         ConfigTypeError: Anything else (e.g. ``'0'`` or ``1.0``).
     """
-    def is_int(i: Any) -> bool:
-        return isinstance(i, int) and not isinstance(i, bool)
-
     if index is None or is_int(index) or (
             isinstance(index, (list, tuple)) and index
             and all(is_int(i) for i in index)):
@@ -175,10 +140,9 @@ def warn_unused(recorders: Dict[str, Dict[str, Any]],
         shared: ``{name: config}`` of the shared connectors.
         routes: ``{loss: LossRoute}``.
     """
-    roles = ('student', 'teacher')
-    sides = [r.side(role) for r in routes.values() for role in roles]
+    sides = [r.side(role) for r in routes.values() for role in ROLES]
     read = {ref.recorder.name for ref in sides}
-    idle = [f'{role}_recorders[{name!r}]' for role in roles
+    idle = [f'{role}_recorders[{name!r}]' for role in ROLES
             for name in recorders[role] if name not in read]
     if routes and idle:
         warnings.warn(

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from mmswtat.utils.value_checks import is_int
 from ..ops import valid_mask_from_labels
 
 DEFAULT_IGNORE_INDEX = 255
@@ -61,7 +62,7 @@ def parse_valid_mask(name: str, value: Any) -> ValidMask:
         return True
     if isinstance(value, dict) and set(value) == {'ignore_index'}:
         index = value['ignore_index']
-        if isinstance(index, int) and not isinstance(index, bool):
+        if is_int(index):
             return index
     raise ValueError(
         f'{_where(name)} must be True (ignore the student decode head\'s '
@@ -76,8 +77,7 @@ def student_ignore_index(student: nn.Module) -> int:
     if isinstance(head, (nn.ModuleList, list, tuple)) and len(head):
         head = head[-1]
     index = getattr(head, 'ignore_index', None)
-    return index if isinstance(index, int) and not isinstance(
-        index, bool) else DEFAULT_IGNORE_INDEX
+    return index if is_int(index) else DEFAULT_IGNORE_INDEX
 
 
 def resolve_valid_masks(spec: Any, student: nn.Module) -> Any:

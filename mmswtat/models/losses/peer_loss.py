@@ -5,18 +5,23 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmswtat.utils.value_checks import check_number
+from mmswtat.utils.value_checks import (ConfigTypeError, check_number,
+                                        is_number)
 from ..ops import resize_to
 
 
 def check_temperature(name: str, arg: str, value: float) -> float:
-    """``value`` as a float if it is a positive number, else a clear error."""
-    try:
-        return float(check_number(name, arg, value, positive=True))
-    except ValueError as e:  # also ConfigTypeError
-        raise type(e)(
-            f'{name}: {arg} must be a positive number (the temperature '
-            f'divides the logits), got {value!r}; e.g. {arg}=1.0') from None
+    """``value`` as a float if it is a finite number > 0, else a clear error.
+
+    Raises:
+        ConfigTypeError: Not a number (e.g. ``'auto'`` or ``True``).
+        ValueError: A number that is not finite and > 0.
+    """
+    if is_number(value) and 0 < value < float('inf'):
+        return float(value)
+    raise (ValueError if is_number(value) else ConfigTypeError)(
+        f'{name}: {arg} must be a positive number (the temperature divides '
+        f'the logits), got {value!r}; e.g. {arg}=1.0')
 
 
 class PeerLoss(BaseModule):
