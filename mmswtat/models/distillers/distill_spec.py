@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from mmswtat.utils.value_checks import check_number, is_int
-from .checks import (ROLES, check_dict_arg, check_index, check_module_cfgs,
-                     check_shared, warn_unused)
-from .valid_mask import ValidMask, check_mapping_keys, parse_valid_mask
+from .checks import (ROLES, check_dict_arg, check_index,
+                     check_mapping_keys, check_module_cfgs, check_shared,
+                     parse_valid_mask, warn_unused)
+from .valid_mask import ValidMask
 
 DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
                 'distill_losses', 'loss_forward_mappings',
