@@ -159,8 +159,8 @@ def pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
     """Error of one pass: merge, gather channel-major windows, attend.
 
     The one implementation of every pass (what the losses run). No checks:
-    the arguments are resolved once, by the loss at build. See :mod:`.window_gather` for why the
-    windows keep channels first.
+    the arguments are resolved once, by the loss at build. See
+    :mod:`.window_gather` for why the windows keep channels first.
 
     Args:
         query: ``(B, Cq, H, W)``.
