@@ -94,7 +94,9 @@ class BaseTaTLoss(DistillLoss):
                 f'{name}: embed=False needs student_channels == '
                 f'teacher_channels, got {student_channels} vs '
                 f'{teacher_channels}; set embed=True to learn the projection')
-        resolve_scale(scale, name)  # checked before loss_weight, as set below
+        # Checked (and set, below) by the setters; checked here first so that
+        # the errors come in the order of the arguments, loss_weight last.
+        resolve_scale(scale, name)
         resolve_attention_impl(attn_impl, name)
         if normalize not in TAT_NORMALIZE:
             raise ValueError(f'{name}: normalize must be one of '
