@@ -19,10 +19,9 @@ from mmswtat.benchmark import (NaiveWindowTaTLoss, merge_reports,
                                plan_loss_cases)
 from mmswtat.models import SWTaTLoss
 from mmswtat.models.ops import (gather_windows, window_attention_mask,
-                                window_geometry, window_tat_error,
-                                window_tat_errors)
-from window_reference import (pad_and_shift, window_partition,
-                              window_reverse_map)
+                                window_geometry)
+from window_reference import (package_window_errors, pad_and_shift,
+                              window_partition, window_reverse_map)
 
 F64 = torch.float64
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark.py')
@@ -119,7 +118,7 @@ def test_naive_equals_swtat_plain_pass(case):
     size, window, heads, scale = NAIVE_CASES[case]
     q, k, v, t = (randn(2, 6, *size, seed=i) for i in range(4))
     naive = naive_window_tat_error(q, k, v, t, window, heads, scale)
-    ours = window_tat_error(q, k, v, t, window, 0, heads, scale)
+    ours, = package_window_errors(q, k, v, t, window, [0], heads, scale)
     assert naive.shape == (2, *size)
     torch.testing.assert_close(naive, ours, rtol=1e-10, atol=1e-12)
 
@@ -186,7 +185,8 @@ def test_gathered_window_pass_equals_pad_roll_partition(case):
     ]
     t = randn(2, 4, *size, seed=9)
     weight = randn(2, *size, seed=10)
-    plain, shifted = window_tat_errors(*leaves, t, window, [0, shift], heads)
+    plain, shifted = package_window_errors(*leaves, t, window, [0, shift],
+                                           heads)
     for got, sh in ((plain, 0), (shifted, shift)):
         ref = reference_pass(*leaves, t, window, sh, heads)
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
@@ -202,7 +202,7 @@ def test_shared_inputs_are_gathered_once_and_still_exact():
     """``query is target`` and ``key is value`` (embed=False)."""
     s = randn(2, 4, 9, 7, seed=1).requires_grad_(True)
     t = randn(2, 4, 9, 7, seed=2)
-    errs = window_tat_errors(t, s, s, t, 4, [0, 2])
+    errs = package_window_errors(t, s, s, t, 4, [0, 2])
     ref = [reference_pass(t, s, s, t, 4, sh, 1) for sh in (0, 2)]
     for e, r in zip(errs, ref):
         torch.testing.assert_close(e, r, rtol=1e-10, atol=1e-12)

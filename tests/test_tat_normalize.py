@@ -5,7 +5,8 @@ import torch
 
 import reference_tat as ref
 from mmswtat.models import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
-from mmswtat.models.ops import tat_normalize, window_tat_errors
+from mmswtat.models.ops import tat_normalize
+from window_reference import package_window_errors
 
 F64 = torch.float64
 EPS = 1e-2  # the relative variance floor of normalize='channel'
@@ -102,7 +103,7 @@ def test_matches_reference_value_and_grad(name, normalize):
 def _loss_fixed_attention(q, k, v, t, mode):
     """SW-TaT-style loss with fixed queries and keys (ops level)."""
     q, k, v, t, div = tat_normalize(q, k, v, t, mode)
-    errs = window_tat_errors(q, k, v, t, 4, [0, 2], reduction='sum')
+    errs = package_window_errors(q, k, v, t, 4, [0, 2], reduction='sum')
     return sum(errs) / len(errs) / t.numel() / div
 
 

@@ -3,13 +3,15 @@
 Zero-pad bottom/right, ``torch.roll`` by ``(-sh, -sw)``, partition into
 windows (channels last, as SDPA takes them) and back. The package cuts
 windows with one cached gather (:mod:`mmswtat.models.ops.window_gather`);
-the tests compare it with this recipe, values and gradients.
+the tests compare it with this recipe, values and gradients
+(:func:`package_window_errors` runs the package's passes).
 """
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmswtat.models.ops import WindowGeometry
+from mmswtat.models.ops import (WindowGeometry, pass_error, resolve_scale,
+                                window_pass)
 
 
 def pad_and_shift(x: Tensor, geom: WindowGeometry) -> Tensor:
@@ -69,3 +71,28 @@ def window_reverse_map(values: Tensor, geom: WindowGeometry,
     if geom.shifted:
         x = torch.roll(x, shifts=(geom.sh, geom.sw), dims=(1, 2))
     return x[:, :geom.height, :geom.width]
+
+
+def package_window_errors(query: Tensor,
+                          key: Tensor,
+                          value: Tensor,
+                          target: Tensor,
+                          window_size,
+                          shift_sizes,
+                          num_heads: int = 1,
+                          scale=1.0,
+                          reduction: str = 'map') -> list:
+    """The package's window passes (what the losses run:
+    :func:`~mmswtat.models.ops.pass_error` on
+    :func:`~mmswtat.models.ops.window_pass` layouts), one per shift.
+
+    Returns:
+        One ``(B, H, W)`` error map (or its sum) per shift.
+    """
+    h, w = target.shape[-2:]
+    return [
+        pass_error(query, key, value, target,
+                   window_pass('', h, w, window_size, shift), num_heads,
+                   resolve_scale(scale), reduction, 'matmul')
+        for shift in shift_sizes
+    ]

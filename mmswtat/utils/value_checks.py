@@ -3,10 +3,13 @@
 Used by the loss base classes (``BaseTaTLoss``, ``PeerLoss``) for their
 hyperparameters and by the distiller for its own settings, so that every
 bad value gets the same kind of message: who owns it, the key, what is
-allowed, what was given.
+allowed, what was given. :func:`is_int` is the one int-but-not-bool test
+and :func:`named` the one way to prefix an error with its owner.
 """
 import numbers
-from typing import Any, Optional, Union
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Union
 
 Number = Union[int, float]
 
@@ -14,6 +17,64 @@ Number = Union[int, float]
 class ConfigTypeError(TypeError, ValueError):
     """A config value of the wrong type (also a ``ValueError``, so code that
     catches bad values catches it too)."""
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number and not a ``bool`` (``True`` is an
+    int in Python, never a config number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an ``int`` and not a ``bool``."""
+    return isinstance(value, int) and is_number(value)
+
+
+_MMENGINE_PREFIX = re.compile(r'^class `\w+` in [\w/.\\-]+: ')
+
+
+@contextmanager
+def named(where: str) -> Iterator[None]:
+    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``;
+    an unregistered ``type`` (mmengine's ``KeyError``) gets the nearest
+    registered names.
+
+    The one way an error is prefixed with its owner (a loss class, a
+    distill loss's config name, a connector). The error keeps its type;
+    mmengine's ``class `X` in file.py:`` prefix is dropped (the message
+    already names the class); a message that already starts with ``where``
+    is left as it is.
+    """
+    try:
+        yield
+    except KeyError as e:  # mmengine: 'X is not in the mmseg::model registry'
+        msg = str(e.args[0]) if e.args else ''
+        if ' is not in the ' not in msg:
+            raise
+        raise KeyError(f'{where}: type {msg.split(" is not in")[0]!r} is '
+                       f'not registered{_nearest_type(msg)}') from None
+    except (ValueError, TypeError, IndexError) as e:
+        msg = _MMENGINE_PREFIX.sub('', str(e))
+        if msg.startswith(where):
+            raise
+        try:
+            new = type(e)(f'{where}: {msg}')
+        except Exception:  # an exception class with another signature
+            raise e from None
+        raise new.with_traceback(e.__traceback__) from None
+
+
+def _nearest_type(msg: str) -> str:
+    """'; did you mean ...?' for an unregistered type, from mmswtat's."""
+    import difflib
+
+    from mmswtat.registry import MODELS
+    name = msg.split(' is not in')[0].split('.')[-1]
+    close = difflib.get_close_matches(name, list(MODELS.module_dict), n=2,
+                                      cutoff=0.6)
+    names = ' or '.join(repr(f'mmswtat.{c}') for c in close)
+    return (f'; did you mean {names}?' if close else
+            ' (a mmswtat type needs the mmswtat. prefix)')
 
 
 def _given(value: Any) -> str:
@@ -55,7 +116,7 @@ def check_number(owner: str,
     want = 'an int' if integer else 'a number'
     bound = (' > 0' if positive else
              f' >= {minimum}' if minimum is not None else '')
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         raise ConfigTypeError(
             f'{owner}: {key} must be {want}{bound}, got {_given(value)}')
     if value != value or value in (float('inf'), float('-inf')):

@@ -2,61 +2,34 @@
 
 Containers given in the wrong form, entries without ``type`` (the usual
 ``--cfg-options`` typo), indices, shared-connector names, the warnings
-for recorders and shared connectors no loss reads, and :func:`named`, which
-prefixes an error with the loss or connector it belongs to.
+for recorders and shared connectors no loss reads, the ``valid_mask``
+setting, and the checks of the built losses and connectors against the
+settings (a mask given to a loss that takes none, a trainable teacher
+connector, a connector's width against the loss's). ``named`` (the one way
+to prefix an error with the loss or connector it belongs to) lives in
+:mod:`mmswtat.utils.value_checks` and is re-exported here.
 """
 import difflib
-import re
 import warnings
-from contextlib import contextmanager
-from typing import Any, Dict, Iterable, Iterator
+from typing import Any, Callable, Dict, Iterable, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
 
-from mmswtat.utils.value_checks import ConfigTypeError, check_bool
+from mmswtat.utils.value_checks import (ConfigTypeError, check_bool, is_int,
+                                        named)
 
-_MMENGINE_PREFIX = re.compile(r'^class `\w+` in [\w/.\\-]+: ')
+__all__ = [
+    'ROLES', 'MAPPING_KEYS', 'named', 'check_dict_arg', 'check_module_cfgs',
+    'check_index', 'check_shared', 'warn_unused', 'check_mapping_keys',
+    'parse_valid_mask', 'check_masked', 'check_teacher_connector',
+    'check_connector_widths', 'check_flags', 'check_connector_input',
+    'assert_finite'
+]
 
-
-@contextmanager
-def named(where: str) -> Iterator[None]:
-    """Prefix a ``ValueError``/``TypeError``/``IndexError`` with ``where``;
-    an unregistered ``type`` (mmengine's ``KeyError``) gets the nearest
-    registered names.
-
-    The error keeps its type; mmengine's ``class `X` in file.py:`` prefix
-    is dropped (the message already names the class).
-    """
-    try:
-        yield
-    except KeyError as e:  # mmengine: 'X is not in the mmseg::model registry'
-        msg = str(e.args[0]) if e.args else ''
-        if ' is not in the ' not in msg:
-            raise
-        raise KeyError(f'{where}: type {msg.split(" is not in")[0]!r} is '
-                       f'not registered{_nearest_type(msg)}') from None
-    except (ValueError, TypeError, IndexError) as e:
-        msg = _MMENGINE_PREFIX.sub('', str(e))
-        if msg.startswith(where):
-            raise
-        try:
-            new = type(e)(f'{where}: {msg}')
-        except Exception:  # an exception class with another signature
-            raise e from None
-        raise new.with_traceback(e.__traceback__) from None
-
-
-def _nearest_type(msg: str) -> str:
-    """'; did you mean ...?' for an unregistered type, from mmswtat's."""
-    from mmswtat.registry import MODELS
-    name = msg.split(' is not in')[0].split('.')[-1]
-    close = difflib.get_close_matches(name, list(MODELS.module_dict), n=2,
-                                      cutoff=0.6)
-    names = ' or '.join(repr(f'mmswtat.{c}') for c in close)
-    return (f'; did you mean {names}?' if close else
-            ' (a mmswtat type needs the mmswtat. prefix)')
+#: The two sides of every distillation loss.
+ROLES = ('student', 'teacher')
 
 
 def check_dict_arg(key: str, value: Any, example: str) -> Dict[str, Any]:
@@ -122,9 +95,6 @@ def check_index(where: str, index: Any) -> Any:
     Raises:
         ConfigTypeError: Anything else (e.g. ``'0'`` or ``1.0``).
     """
-    def is_int(i: Any) -> bool:
-        return isinstance(i, int) and not isinstance(i, bool)
-
     if index is None or is_int(index) or (
             isinstance(index, (list, tuple)) and index
             and all(is_int(i) for i in index)):
@@ -175,10 +145,9 @@ def warn_unused(recorders: Dict[str, Dict[str, Any]],
         shared: ``{name: config}`` of the shared connectors.
         routes: ``{loss: LossRoute}``.
     """
-    roles = ('student', 'teacher')
-    sides = [r.side(role) for r in routes.values() for role in roles]
+    sides = [r.side(role) for r in routes.values() for role in ROLES]
     read = {ref.recorder.name for ref in sides}
-    idle = [f'{role}_recorders[{name!r}]' for role in roles
+    idle = [f'{role}_recorders[{name!r}]' for role in ROLES
             for name in recorders[role] if name not in read]
     if routes and idle:
         warnings.warn(
@@ -194,6 +163,119 @@ def warn_unused(recorders: Dict[str, Dict[str, Any]],
             'not referenced by any loss_forward_mappings entry; they '
             'are never run or trained (remove them, or reference '
             "them with connector='NAME')", UserWarning, stacklevel=4)
+
+
+#: The keys of a ``loss_forward_mappings`` entry.
+MAPPING_KEYS = ('student', 'teacher', 'valid_mask')
+
+
+def check_mapping_keys(name: str, mapping: Dict[str, Any]) -> None:
+    """A mapping entry has only ``student``, ``teacher`` and ``valid_mask``.
+    """
+    extra = sorted(set(mapping) - set(MAPPING_KEYS))
+    if extra:
+        raise ValueError(
+            f'loss_forward_mappings[{name!r}]: unknown keys {extra} (allowed:'
+            f' {", ".join(MAPPING_KEYS)}); a recorder index or connector '
+            "goes inside the side, e.g. student=dict(recorder='feat', "
+            'index=0)')
+
+
+def parse_valid_mask(name: str, value: Any) -> Union[None, bool, int]:
+    """``valid_mask`` of a mapping entry -> ``None``, ``True`` or an int.
+
+    Args:
+        name: The loss.
+        value: ``None``/``False`` (no mask), ``True`` (the student's
+            ``decode_head.ignore_index``) or ``dict(ignore_index=int)``.
+
+    Raises:
+        ValueError: Any other value, naming the accepted forms.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    if isinstance(value, dict) and set(value) == {'ignore_index'}:
+        index = value['ignore_index']
+        if is_int(index):
+            return index
+    raise ValueError(
+        f"loss_forward_mappings[{name!r}]['valid_mask'] must be True "
+        "(ignore the student decode head's ignore_index), "
+        f'dict(ignore_index=255) or None (no mask), got {value!r}')
+
+
+def check_masked(name: str, module: nn.Module) -> None:
+    """A loss given a ``valid_mask`` must accept one (``masked = True``)."""
+    if getattr(module, 'masked', False) is True:
+        return
+    from mmswtat.registry import MODELS
+    takers = sorted(n for n, c in MODELS.module_dict.items()
+                    if getattr(c, 'masked', False) is True)
+    raise ValueError(
+        f'distill loss {name!r} ({type(module).__name__}) takes no '
+        f'valid_mask; remove valid_mask from loss_forward_mappings[{name!r}]'
+        f' (losses that take one: {", ".join(takers)})')
+
+
+def check_teacher_connector(module: nn.Module, what: str) -> None:
+    """Reject a teacher-side connector with trainable parameters."""
+    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+    if trainable:
+        raise ValueError(
+            f'{what} ({type(module).__name__}) on the teacher side has '
+            f'trainable parameters ({", ".join(trainable[:4])}'
+            f'{", ..." if len(trainable) > 4 else ""}): it would make '
+            'the regression target learnable (the loss can collapse to '
+            'zero), while the target must be the raw teacher map. Put '
+            'the projection on the student side (student=dict('
+            "recorder=..., connector=...)); parameter-free teacher "
+            "connectors such as mmswtat.ResizeConnector are allowed")
+
+
+def check_connector_widths(routes: Dict[str, Any],
+                           losses: Dict[str, nn.Module],
+                           connector: Callable[[str, str], nn.Module]
+                           ) -> None:
+    """A connector's output width must be the loss's declared input width.
+
+    Checked wherever both are known (connectors with an
+    ``out_channels`` attribute, losses with ``student_channels`` /
+    ``teacher_channels``), so that e.g. forgetting to set
+    ``student_channels=2048`` after adding a 512 -> 2048 connector stops
+    here rather than at the first training step.
+
+    Args:
+        routes: ``{loss: LossRoute}``.
+        losses: ``{loss: module}`` (an ``nn.ModuleList`` per level for a
+            multi-level loss).
+        connector: ``(loss, role) -> `` the connector module (or
+            ``ModuleList``) of that side.
+    """
+    for name, route in routes.items():
+        levels = losses[name]
+        levels = list(levels) if route.multi else [levels]
+        for role in ROLES:
+            ref = route.side(role)
+            if ref.connector is None:
+                continue
+            module = connector(name, role)
+            per_level = (list(module) if isinstance(module, nn.ModuleList)
+                         else [module] * len(levels))
+            for level, (loss, conn) in enumerate(zip(levels, per_level)):
+                out = getattr(conn, 'out_channels', None)
+                want = getattr(loss, f'{role}_channels', None)
+                if out is None or want is None or out == want:
+                    continue
+                what = (f'shared connector {ref.connector!r}'
+                        if ref.shared else f'its {role} connector')
+                at = f' (level {level})' if route.multi else ''
+                raise ValueError(
+                    f'distill loss {name!r}{at} declares '
+                    f'{role}_channels={want}, but {what} outputs {out} '
+                    f'channels; set {role}_channels={out} (the loss sees '
+                    'the map after the connector)')
 
 
 def check_flags(**flags: Any) -> None:

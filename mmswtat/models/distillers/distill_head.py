@@ -5,11 +5,12 @@ import torch.nn as nn
 from torch import Tensor
 
 from mmswtat.registry import MODELS
-from .checks import check_connector_input, named
-from .distill_spec import (ROLES, DistillSpec, FeatureRef, LossRoute,
-                           connector_key, per_level_configs)
+from .checks import (ROLES, check_connector_input, check_connector_widths,
+                     check_masked, check_teacher_connector, named)
+from .distill_spec import (DistillSpec, FeatureRef, LossRoute, connector_key,
+                           per_level_configs)
 from .recorder import pick_level
-from .valid_mask import check_masked, level_mask
+from .valid_mask import level_mask
 
 
 class LossInput(NamedTuple):
@@ -38,21 +39,6 @@ def _build(cfgs: List[dict], multi: bool, where: str) -> nn.Module:
         with named(f'{where} (level {level})' if multi else where):
             modules.append(MODELS.build(cfg))
     return nn.ModuleList(modules) if multi else modules[0]
-
-
-def _check_teacher_connector(module: nn.Module, what: str) -> None:
-    """Reject a teacher-side connector with trainable parameters."""
-    trainable = [n for n, p in module.named_parameters() if p.requires_grad]
-    if trainable:
-        raise ValueError(
-            f'{what} ({type(module).__name__}) on the teacher side has '
-            f'trainable parameters ({", ".join(trainable[:4])}'
-            f'{", ..." if len(trainable) > 4 else ""}): it would make '
-            'the regression target learnable (the loss can collapse to '
-            'zero), while the target must be the raw teacher map. Put '
-            'the projection on the student side (student=dict('
-            "recorder=..., connector=...)); parameter-free teacher "
-            "connectors such as mmswtat.ResizeConnector are allowed")
 
 
 class DistillHead(nn.Module):
@@ -93,13 +79,14 @@ class DistillHead(nn.Module):
                         'connector')
                 if role == 'teacher' and ref.connector is not None:
                     where = f'loss_forward_mappings[{name!r}][{role!r}]'
-                    _check_teacher_connector(
+                    check_teacher_connector(
                         modules[self._key(name, role)],
                         f'{where}: shared connector {ref.connector!r}'
                         if ref.shared else f'{where}: connector')
         self.distill_losses = nn.ModuleDict(losses)
         self.connectors = nn.ModuleDict(modules)
-        self._check_channels()
+        check_connector_widths(self.routes, self.distill_losses,
+                               self._connector)
         self._warn_zero_weights()
 
     def _warn_zero_weights(self) -> None:
@@ -133,39 +120,6 @@ class DistillHead(nn.Module):
     def _connector(self, name: str, role: str) -> nn.Module:
         """The connector (or ``ModuleList`` of them) of a loss's side."""
         return self.connectors[self._key(name, role)]
-
-    def _check_channels(self) -> None:
-        """A connector's output width must be the loss's declared input width.
-
-        Checked wherever both are known (connectors with an
-        ``out_channels`` attribute, losses with ``student_channels`` /
-        ``teacher_channels``), so that e.g. forgetting to set
-        ``student_channels=2048`` after adding a 512 -> 2048 connector stops
-        here rather than at the first training step.
-        """
-        for name, route in self.routes.items():
-            losses = self.distill_losses[name]
-            losses = list(losses) if route.multi else [losses]
-            for role in ROLES:
-                ref = route.side(role)
-                if ref.connector is None:
-                    continue
-                module = self._connector(name, role)
-                per_level = (list(module) if isinstance(module, nn.ModuleList)
-                             else [module] * len(losses))
-                for level, (loss, conn) in enumerate(zip(losses, per_level)):
-                    out = getattr(conn, 'out_channels', None)
-                    want = getattr(loss, f'{role}_channels', None)
-                    if out is None or want is None or out == want:
-                        continue
-                    what = (f'shared connector {ref.connector!r}'
-                            if ref.shared else f'its {role} connector')
-                    at = f' (level {level})' if route.multi else ''
-                    raise ValueError(
-                        f'distill loss {name!r}{at} declares '
-                        f'{role}_channels={want}, but {what} outputs {out} '
-                        f'channels; set {role}_channels={out} (the loss sees '
-                        'the map after the connector)')
 
     def select_feature(self,
                        records: Dict[str, Any],

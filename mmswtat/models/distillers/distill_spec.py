@@ -9,15 +9,15 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from mmswtat.utils.value_checks import check_number
-from .checks import (check_dict_arg, check_index, check_module_cfgs,
-                     check_shared, warn_unused)
-from .valid_mask import ValidMask, check_mapping_keys, parse_valid_mask
+from mmswtat.utils.value_checks import check_number, is_int
+from .checks import (ROLES, check_dict_arg, check_index,
+                     check_mapping_keys, check_module_cfgs, check_shared,
+                     parse_valid_mask, warn_unused)
+from .valid_mask import ValidMask
 
 DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
                 'distill_losses', 'loss_forward_mappings',
                 'distill_warmup_iters')
-ROLES = ('student', 'teacher')
 TEACHER_FORWARDS = ('auto', 'extract_feat', 'tensor')
 Index = Union[None, int, Tuple[int, ...]]
 
@@ -60,8 +60,7 @@ class RecorderRef:
         if isinstance(spec, dict) and isinstance(spec.get('module'), str) \
                 and set(spec) <= {'module', 'index', 'clone'}:
             index = spec.get('index')
-            if index is not None and (isinstance(index, bool)
-                                      or not isinstance(index, int)):
+            if index is not None and not is_int(index):
                 raise ValueError(
                     f'{role} recorder {name!r}: index must be an int (one '
                     f'element of the tuple output), got {index!r}; to feed '

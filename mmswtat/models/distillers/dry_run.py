@@ -87,15 +87,15 @@ def _crop(pre: nn.Module) -> Optional[Tuple[int, int]]:
 
 def _check_inputs(module: nn.Module, student: Any, teacher: Any,
                   mask: Optional[torch.Tensor]) -> None:
+    """``module.check_inputs`` as its forward will be called (a mask only
+    for the masked losses, as ``DistillHead.forward`` passes one)."""
     check = getattr(module, 'check_inputs', None)
     if check is None:
         return
-    if mask is not None:  # only masked losses get one (DistillHead)
-        return check(student, teacher, mask)
-    try:
+    if mask is None:
         check(student, teacher)
-    except TypeError:  # PeerLoss.check_inputs(student, teacher, mask)
-        check(student, teacher, None)
+    else:
+        check(student, teacher, mask)
 
 
 def dry_run(distiller: nn.Module) -> None:

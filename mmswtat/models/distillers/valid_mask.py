@@ -13,6 +13,10 @@ masked loss gets ``valid_mask=labels != ignore_index`` resized (nearest) to
 its teacher map's ``H' x W'`` (:func:`level_mask`; one mask per size and
 ignore index, shared by the levels and losses that need it). Only losses
 that declare ``masked = True`` (``KDLoss``, ``DISTLoss``) accept one.
+
+The ``valid_mask`` setting itself is checked where the spec is parsed
+(``checks.parse_valid_mask``, ``checks.check_masked``); this module makes
+the masks.
 """
 import dataclasses
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
@@ -21,52 +25,15 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from mmswtat.utils.value_checks import is_int
 from ..ops import valid_mask_from_labels
 
 DEFAULT_IGNORE_INDEX = 255
-MAPPING_KEYS = ('student', 'teacher', 'valid_mask')
 ValidMask = Union[None, bool, int]  # off / the student's / this index
 
 
 def _where(name: str) -> str:
     return f"loss_forward_mappings[{name!r}]['valid_mask']"
-
-
-def check_mapping_keys(name: str, mapping: Dict[str, Any]) -> None:
-    """A mapping entry has only ``student``, ``teacher`` and ``valid_mask``.
-    """
-    extra = sorted(set(mapping) - set(MAPPING_KEYS))
-    if extra:
-        raise ValueError(
-            f'loss_forward_mappings[{name!r}]: unknown keys {extra} (allowed:'
-            f' {", ".join(MAPPING_KEYS)}); a recorder index or connector '
-            "goes inside the side, e.g. student=dict(recorder='feat', "
-            'index=0)')
-
-
-def parse_valid_mask(name: str, value: Any) -> ValidMask:
-    """``valid_mask`` of a mapping entry -> ``None``, ``True`` or an int.
-
-    Args:
-        name: The loss.
-        value: ``None``/``False`` (no mask), ``True`` (the student's
-            ``decode_head.ignore_index``) or ``dict(ignore_index=int)``.
-
-    Raises:
-        ValueError: Any other value, naming the accepted forms.
-    """
-    if value is None or value is False:
-        return None
-    if value is True:
-        return True
-    if isinstance(value, dict) and set(value) == {'ignore_index'}:
-        index = value['ignore_index']
-        if isinstance(index, int) and not isinstance(index, bool):
-            return index
-    raise ValueError(
-        f'{_where(name)} must be True (ignore the student decode head\'s '
-        'ignore_index), dict(ignore_index=255) or None (no mask), got '
-        f'{value!r}')
 
 
 def student_ignore_index(student: nn.Module) -> int:
@@ -76,8 +43,7 @@ def student_ignore_index(student: nn.Module) -> int:
     if isinstance(head, (nn.ModuleList, list, tuple)) and len(head):
         head = head[-1]
     index = getattr(head, 'ignore_index', None)
-    return index if isinstance(index, int) and not isinstance(
-        index, bool) else DEFAULT_IGNORE_INDEX
+    return index if is_int(index) else DEFAULT_IGNORE_INDEX
 
 
 def resolve_valid_masks(spec: Any, student: nn.Module) -> Any:
@@ -89,19 +55,6 @@ def resolve_valid_masks(spec: Any, student: nn.Module) -> Any:
         if route.valid_mask is True else route
         for name, route in spec.routes.items()}
     return dataclasses.replace(spec, routes=routes)
-
-
-def check_masked(name: str, module: nn.Module) -> None:
-    """A loss given a ``valid_mask`` must accept one (``masked = True``)."""
-    if getattr(module, 'masked', False) is True:
-        return
-    from mmswtat.registry import MODELS
-    takers = sorted(n for n, c in MODELS.module_dict.items()
-                    if getattr(c, 'masked', False) is True)
-    raise ValueError(
-        f'distill loss {name!r} ({type(module).__name__}) takes no '
-        f'valid_mask; remove valid_mask from loss_forward_mappings[{name!r}]'
-        f' (losses that take one: {", ".join(takers)})')
 
 
 def stack_labels(data_samples: Optional[Sequence[Any]],

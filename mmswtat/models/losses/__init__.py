@@ -1,6 +1,7 @@
 from .base_tat_loss import BaseTaTLoss
 from .cwd_loss import ChannelWiseDivergence
 from .dist_loss import DISTLoss
+from .distill_loss import DistillLoss
 from .feature_mse_loss import FeatureMSELoss
 from .kd_loss import KDLoss
 from .kl_div_loss import KLDivLoss
@@ -12,6 +13,7 @@ from .tat_loss import TaTLoss
 
 __all__ = [
     'BaseTaTLoss', 'KLDivLoss', 'PatchMergeTaTLoss', 'SWTaTLoss', 'TaTLoss',
-    'ChannelWiseDivergence', 'DISTLoss', 'FeatureMSELoss', 'KDLoss',
+    'ChannelWiseDivergence', 'DISTLoss', 'DistillLoss', 'FeatureMSELoss',
+    'KDLoss',
     'PeerLoss', 'PKDLoss'
 ]

@@ -2,17 +2,17 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmswtat.registry import MODELS
 from mmswtat.utils.value_checks import (ConfigTypeError, check_bool,
                                         check_number)
 from ..ops import (REFERENCE_SIZE, PassLayout, check_reduction,
-                   ineffective_passes, pass_error, resize_to,
-                   resolve_attention_impl, resolve_scale)
-from ..ops.target_aware import ATTENTION_IMPLS, Scale
+                   ineffective_passes, pass_error, resolve_attention_impl,
+                   resolve_scale)
+from ..ops.target_aware import Scale
 from ..ops.tat_normalize import TAT_NORMALIZE, tat_normalize
+from .distill_loss import DistillLoss
 
 QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
 #: At most this many "cannot take effect" warnings per loss (multi-scale
@@ -20,11 +20,7 @@ QKVT = Tuple[Tensor, Tensor, Tensor, Tensor]
 MAX_SIZE_WARNINGS = 3
 
 
-def _fp32_or_wider(x: Tensor) -> Tensor:
-    return x.to(torch.promote_types(x.dtype, torch.float32))
-
-
-class BaseTaTLoss(BaseModule):
+class BaseTaTLoss(DistillLoss):
     """Base of :class:`TaTLoss`, :class:`SWTaTLoss` and
     :class:`PatchMergeTaTLoss`.
 
@@ -34,7 +30,8 @@ class BaseTaTLoss(BaseModule):
     ``Q = phi_q(S)``, ``K = phi_k(T)``, ``V = phi_v(S)`` (``query='student'``,
     the official TaT code's orientation); with ``embed=False`` the maps are
     used as they are. The regression target is always the raw teacher ``T``.
-    Everything runs in fp32 (or wider), with autocast disabled.
+    Everything runs in fp32 (or wider), with autocast disabled (the forward
+    is :class:`DistillLoss`'s; :meth:`compute` is the TaT part).
 
     Args:
         student_channels: ``C_s``.
@@ -56,7 +53,9 @@ class BaseTaTLoss(BaseModule):
         init_cfg: mmengine init config.
 
     Every hyperparameter is checked here (type, range, meaning), for every
-    subclass: one error naming the class and the key.
+    subclass: one error naming the class and the key (``scale`` and
+    ``attn_impl`` by :func:`~mmswtat.models.ops.resolve_scale` and
+    :func:`~mmswtat.models.ops.resolve_attention_impl`, their one check).
     """
 
     def __init__(self,
@@ -71,7 +70,6 @@ class BaseTaTLoss(BaseModule):
                  normalize: str = 'none',
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         for arg, value in (('student_channels', student_channels),
                            ('teacher_channels', teacher_channels),
@@ -96,22 +94,22 @@ class BaseTaTLoss(BaseModule):
                 f'{name}: embed=False needs student_channels == '
                 f'teacher_channels, got {student_channels} vs '
                 f'{teacher_channels}; set embed=True to learn the projection')
-        self.scale = scale
-        self.attn_impl = attn_impl
+        # Checked (and set, below) by the setters; checked here first so that
+        # the errors come in the order of the arguments, loss_weight last.
+        resolve_scale(scale, name)
+        resolve_attention_impl(attn_impl, name)
         if normalize not in TAT_NORMALIZE:
             raise ValueError(f'{name}: normalize must be one of '
                              f'{TAT_NORMALIZE}, got {normalize!r}')
+        super().__init__(loss_weight, init_cfg)
+        self.scale = scale
+        self.attn_impl = attn_impl
         self.normalize = normalize
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.num_heads = num_heads
         self.embed = embed
         self.query = query
-        self.loss_weight = check_number(name, 'loss_weight', loss_weight,
-                                        minimum=0)
-        #: Who this loss is in messages; the distiller sets its config
-        #: name, e.g. ``"distill loss 'loss_swtat' (level 0)"``.
-        self.owner = name
         self._checked_sizes = set()
         self._size_warnings = 0
         if embed:
@@ -137,12 +135,7 @@ class BaseTaTLoss(BaseModule):
 
     @scale.setter
     def scale(self, value: Scale) -> None:
-        if isinstance(value, str) and value != 'auto' or value is None:
-            raise ConfigTypeError(f"{type(self).__name__}: scale must be a "
-                                  f"number or 'auto', got {value!r}")
-        if value != 'auto':
-            check_number(type(self).__name__, 'scale', value, positive=True)
-        self._scale_factor = resolve_scale(value)
+        self._scale_factor = resolve_scale(value, type(self).__name__)
         self._scale = value
 
     @property
@@ -152,19 +145,20 @@ class BaseTaTLoss(BaseModule):
 
     @attn_impl.setter
     def attn_impl(self, value: str) -> None:
-        if value not in ATTENTION_IMPLS:
-            raise ValueError(f'{type(self).__name__}: attn_impl must be one '
-                             f'of {ATTENTION_IMPLS}, got {value!r}')
-        self._impl = resolve_attention_impl(value)
+        self._impl = resolve_attention_impl(value, type(self).__name__)
         self._attn_impl = value
 
     # ------------------------------------------------------------------ input
-    def check_inputs(self, student: Tensor, teacher: Tensor) -> None:
+    def check_inputs(self,
+                     student: Tensor,
+                     teacher: Tensor,
+                     valid_mask: Optional[Tensor] = None) -> None:
         """Raise one clear error for inputs this loss cannot take.
 
         Args:
             student: ``(B, C_s, H_s, W_s)``.
             teacher: ``(B, C_t, H, W)``.
+            valid_mask: Must be ``None`` (a TaT loss takes no mask).
         """
         name = type(self).__name__
         for role, x, channels, arg in (
@@ -183,10 +177,8 @@ class BaseTaTLoss(BaseModule):
                     f'{name}: {arg}={channels} but the {role} feature has '
                     f'{x.shape[1]} channels (shape {tuple(x.shape)}); set '
                     f'{arg}={x.shape[1]} or record another layer')
-        if student.shape[0] != teacher.shape[0]:
-            raise ValueError(f'{name}: batch sizes differ, student '
-                             f'{student.shape[0]} vs teacher '
-                             f'{teacher.shape[0]}')
+        self.check_batch(student, teacher)
+        self.check_mask(teacher, valid_mask)
 
     def project(self, student: Tensor, teacher: Tensor) -> QKVT:
         """Resize, detach, cast up and embed.
@@ -203,9 +195,11 @@ class BaseTaTLoss(BaseModule):
 
     def _project(self, student: Tensor, teacher: Tensor) -> QKVT:
         """:meth:`project` on inputs already checked."""
-        teacher = _fp32_or_wider(teacher.detach())
-        student = _fp32_or_wider(student)
-        student = resize_to(student, teacher.shape[-2:])
+        return self._embed(*self.prepare(student, teacher))
+
+    def _embed(self, student: Tensor, teacher: Tensor) -> QKVT:
+        """``(Q, K, V, T)`` of prepared maps (:meth:`DistillLoss.prepare`:
+        detached, fp32 or wider, the student on the teacher's grid)."""
         if not self.embed:
             q_src = teacher if self.query == 'teacher' else student
             k_src = student if self.query == 'teacher' else teacher
@@ -336,23 +330,15 @@ class BaseTaTLoss(BaseModule):
                 for name, err, _ in self.passes(*maps, reduction='map')
             }
 
-    def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
-        """Compute the weighted loss.
-
-        Args:
-            student: ``(B, C_s, H_s, W_s)``; resized to the teacher's size.
-            teacher: ``(B, C_t, H, W)``; detached.
-
-        Returns:
-            Scalar loss (fp32 or wider).
-        """
-        self.check_inputs(student, teacher)
-        with torch.autocast(student.device.type, enabled=False):
-            *maps, div = tat_normalize(*self._project(student, teacher),
-                                       self.normalize)
-            passes = self.passes(*maps, reduction='sum')
-            loss = sum(err.sum() / numel for _, err, numel in passes)
-            return loss / div * (self.loss_weight / len(passes))
+    def compute(self, student: Tensor, teacher: Tensor,
+                valid_mask: Optional[Tensor] = None) -> Tensor:
+        """The unweighted loss: the mean over passes of ``sum(error) /
+        numel``, on prepared maps (see :class:`DistillLoss`)."""
+        *maps, div = tat_normalize(*self._embed(student, teacher),
+                                   self.normalize)
+        passes = self.passes(*maps, reduction='sum')
+        loss = sum(err.sum() / numel for _, err, numel in passes)
+        return loss / div / len(passes)
 
     def extra_repr(self) -> str:
         return (f'student_channels={self.student_channels}, '

@@ -2,6 +2,7 @@
 from typing import List
 
 from mmswtat.registry import MODELS
+from mmswtat.utils.value_checks import named
 from ..ops import PassLayout, check_window_and_shift, window_pass
 from ..ops.window import IntPair
 from .base_tat_loss import BaseTaTLoss
@@ -31,11 +32,9 @@ class SWTaTLoss(BaseTaTLoss):
                  shift_size: IntPair = 4,
                  **kwargs) -> None:
         super().__init__(student_channels, teacher_channels, **kwargs)
-        try:
+        with named(type(self).__name__):
             self.window_size, self.shift_size = check_window_and_shift(
                 window_size, shift_size)
-        except (TypeError, ValueError) as e:
-            raise type(e)(f'{type(self).__name__}: {e}') from None
 
     def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
         """``'plain'`` windows, then ``'shifted'`` ones (if ``shift_size``).

@@ -3,10 +3,9 @@ from .pass_layout import (REFERENCE_SIZE, PassLayout, global_pass,
                           resolve_num_merges, window_pass)
 from .resize import resize_to
 from .target_aware import (ATTENTION_IMPLS, channel_first_attention,
-                           check_reduction, global_tat_error, map_distinct,
-                           pass_error, resolve_attention_impl, resolve_scale,
-                           resolved_attention, window_tat_error,
-                           window_tat_errors)
+                           check_reduction, map_distinct, pass_error,
+                           resolve_attention_impl, resolve_scale,
+                           resolved_attention)
 from .window import (WindowGeometry, check_window_and_shift, region_labels,
                      to_2tuple, validity_map, window_attention_bias,
                      window_attention_mask, window_geometry)
@@ -22,9 +21,9 @@ from .window_gather import (WindowIndex, gather_windows, window_index,
 
 __all__ = [
     'ATTENTION_IMPLS', 'channel_first_attention', 'check_reduction',
-    'global_tat_error', 'map_distinct', 'pass_error', 'patch_merge',
+    'map_distinct', 'pass_error', 'patch_merge',
     'resolve_attention_impl', 'resolve_num_merges', 'resolve_scale',
-    'resolved_attention', 'window_tat_error', 'window_tat_errors',
+    'resolved_attention',
     'REFERENCE_SIZE', 'ineffective_passes', 'PassLayout', 'global_pass',
     'merged_sizes', 'window_pass', 'resize_to',
     'WindowIndex', 'gather_windows', 'window_index', 'windows_to_map',

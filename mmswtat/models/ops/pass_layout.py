@@ -13,6 +13,7 @@ from typing import List, NamedTuple, Sequence, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmswtat.utils.value_checks import is_int
 from .window import IntPair, WindowGeometry, window_geometry
 
 
@@ -95,8 +96,7 @@ def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
             height, width = math.ceil(height / 2), math.ceil(width / 2)
             k += 1
         return k
-    if isinstance(num_merges, bool) or not isinstance(num_merges, int) \
-            or num_merges < 0:
+    if not is_int(num_merges) or num_merges < 0:
         raise ValueError(
             f"num_merges must be an int >= 0 or 'auto', got {num_merges!r}")
     return num_merges

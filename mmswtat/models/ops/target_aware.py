@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .pass_layout import PassLayout, patch_merge, window_pass
-from .window import (IntPair, WindowGeometry, window_attention_bias,
+from mmswtat.utils.value_checks import ConfigTypeError, check_number
+from .pass_layout import PassLayout, patch_merge
+from .window import (WindowGeometry, window_attention_bias,
                      window_attention_mask)
 from .window_gather import gather_windows, windows_to_map
 
@@ -21,17 +22,31 @@ Scale = Union[float, str]
 ATTENTION_IMPLS = ('auto', 'sdpa', 'matmul')
 
 
-def resolve_scale(scale: Scale) -> Optional[float]:
-    """``'auto'`` -> ``None`` (SDPA's ``1/sqrt(head_dim)``); a number as is."""
+def resolve_scale(scale: Scale, owner: str = 'TaT attention'
+                  ) -> Optional[float]:
+    """``'auto'`` -> ``None`` (SDPA's ``1/sqrt(head_dim)``); a number > 0 as
+    a float.
+
+    The one check of a logit scale: the losses call it when ``scale`` is set
+    (``owner`` their class name), the attention functions per call.
+
+    Raises:
+        ConfigTypeError: Neither ``'auto'`` nor a number.
+        ValueError: A number that is not finite and > 0.
+    """
+    if isinstance(scale, str) and scale != 'auto' or scale is None:
+        raise ConfigTypeError(f"{owner}: scale must be a number or 'auto', "
+                              f'got {scale!r}')
     if scale == 'auto':
         return None
-    if isinstance(scale, str) or not isinstance(scale, (int, float)):
-        raise ValueError(f"scale must be a number or 'auto', got {scale!r}")
-    return float(scale)
+    return float(check_number(owner, 'scale', scale, positive=True))
 
 
-def resolve_attention_impl(impl: str) -> str:
+def resolve_attention_impl(impl: str, owner: str = 'TaT attention') -> str:
     """``'auto'`` -> ``'matmul'``; ``'sdpa'`` and ``'matmul'`` as given.
+
+    The one check of an attention implementation (the losses call it when
+    ``attn_impl`` is set, ``owner`` their class name).
 
     The windows of a pass are channel-first (see :mod:`.window_gather`), so
     SDPA gets transposed operands. Every fused SDPA kernel (flash,
@@ -43,10 +58,13 @@ def resolve_attention_impl(impl: str) -> str:
     scale applied to the small ``L x L`` logits and the additive mask cached
     (measured 20-25% faster per SW-TaT step on the CPU; not measured on a
     GPU).
+
+    Raises:
+        ValueError: Not one of :data:`ATTENTION_IMPLS`.
     """
     if impl not in ATTENTION_IMPLS:
-        raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, '
-                         f'got {impl!r}')
+        raise ValueError(f'{owner}: attn_impl must be one of '
+                         f'{ATTENTION_IMPLS}, got {impl!r}')
     return 'matmul' if impl == 'auto' else impl
 
 
@@ -128,82 +146,6 @@ def map_distinct(fn: Callable[[Tensor], Tensor],
     return [done[id(x)] for x in maps]
 
 
-def _check_heads(channels: int, num_heads: int) -> None:
-    if num_heads <= 0 or channels % num_heads:
-        raise ValueError(f'{channels} channels cannot be split into '
-                         f'num_heads={num_heads} equal groups; choose a '
-                         f'num_heads that divides {channels}')
-
-
-def window_tat_error(query: Tensor,
-                     key: Tensor,
-                     value: Tensor,
-                     target: Tensor,
-                     window_size: IntPair,
-                     shift_size: IntPair = 0,
-                     num_heads: int = 1,
-                     scale: Scale = 1.0,
-                     reduction: str = 'map',
-                     impl: str = 'auto') -> Tensor:
-    """Squared reconstruction error of one window pass.
-
-    Implements steps 1-4 of the contract: clamp the window, zero-pad, cyclic
-    shift, partition, masked target-aware attention in each window.
-
-    Args:
-        query: ``(B, Cq, H, W)``.
-        key: ``(B, Cq, H, W)``.
-        value: ``(B, C, H, W)``.
-        target: ``(B, C, H, W)``.
-        window_size: Window ``(wh, ww)`` or an int.
-        shift_size: Shift ``(sh, sw)`` or an int; 0 for the plain pass.
-        num_heads: Channel groups; each attends on its own slice.
-        scale: Logit scale (see :func:`channel_first_attention`).
-        reduction: ``'map'``: the per-position error; ``'sum'``: its sum,
-            computed without building the map (one fused squared-error
-            reduction when nothing is padded; what the losses use).
-        impl: Attention implementation (:func:`resolve_attention_impl`).
-
-    Returns:
-        ``(B, H, W)`` with ``sum_c (R_c - target_c)^2`` at every real
-        position (``'map'``), or its scalar sum (``'sum'``).
-    """
-    return window_tat_errors(query, key, value, target, window_size,
-                             [shift_size], num_heads, scale, reduction,
-                             impl)[0]
-
-
-def window_tat_errors(query: Tensor,
-                      key: Tensor,
-                      value: Tensor,
-                      target: Tensor,
-                      window_size: IntPair,
-                      shift_sizes: Sequence[IntPair],
-                      num_heads: int = 1,
-                      scale: Scale = 1.0,
-                      reduction: str = 'map',
-                      impl: str = 'auto') -> List[Tensor]:
-    """:func:`window_tat_error` for several passes (e.g. ``[0, shift]``).
-
-    Args:
-        shift_sizes: One shift per pass.
-        Others: as in :func:`window_tat_error`.
-
-    Returns:
-        One error (map or sum) per pass, in ``shift_sizes`` order.
-    """
-    check_reduction(reduction)
-    b, c, h, w = target.shape
-    _check_heads(c, num_heads)
-    _check_heads(query.shape[1], num_heads)
-    factor, impl = resolve_scale(scale), resolve_attention_impl(impl)
-    return [
-        pass_error(query, key, value, target,
-                   window_pass('', h, w, window_size, shift), num_heads,
-                   factor, reduction, impl) for shift in shift_sizes
-    ]
-
-
 def check_reduction(reduction: str) -> None:
     """Raise unless ``reduction`` is ``'map'`` or ``'sum'``."""
     if reduction not in ('map', 'sum'):
@@ -217,9 +159,8 @@ def pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
     """Error of one pass: merge, gather channel-major windows, attend.
 
     The one implementation of every pass (what the losses run). No checks:
-    the arguments are resolved once, by the loss at build or by
-    :func:`window_tat_errors` per call. See :mod:`.window_gather` for why the
-    windows keep channels first.
+    the arguments are resolved once, by the loss at build. See
+    :mod:`.window_gather` for why the windows keep channels first.
 
     Args:
         query: ``(B, Cq, H, W)``.
@@ -230,7 +171,9 @@ def pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
         num_heads: Channel groups, dividing ``Cq`` and ``C``.
         factor: Logit scale from :func:`resolve_scale` (``None``:
             ``1/sqrt(d)``).
-        reduction: ``'map'`` or ``'sum'`` (see :func:`window_tat_error`).
+        reduction: ``'map'``: the per-position error; ``'sum'``: its sum,
+            computed without building the map (one fused squared-error
+            reduction when nothing is padded; what the losses use).
         impl: ``'matmul'`` or ``'sdpa'`` (:func:`resolve_attention_impl`).
 
     Returns:
@@ -251,21 +194,3 @@ def pass_error(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
     err = err.reshape(target.shape[0], num_heads, -1).sum(1)
     err = windows_to_map(err, geom)
     return err.sum() if reduction == 'sum' else err
-
-
-def global_tat_error(query: Tensor,
-                     key: Tensor,
-                     value: Tensor,
-                     target: Tensor,
-                     num_heads: int = 1,
-                     scale: Scale = 1.0,
-                     reduction: str = 'map',
-                     impl: str = 'auto') -> Tensor:
-    """Error of global (one window over the whole map) TaT.
-
-    Shapes and arguments as in :func:`window_tat_error`; memory is
-    ``O(B * (H*W)^2)``.
-    """
-    h, w = target.shape[-2:]
-    return window_tat_error(query, key, value, target, (h, w), 0, num_heads,
-                            scale, reduction, impl)

@@ -10,6 +10,8 @@ from typing import NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from mmswtat.utils.value_checks import is_int
+
 IntPair = Union[int, Sequence[int]]
 
 
@@ -26,11 +28,10 @@ def to_2tuple(value: IntPair, name: str) -> Tuple[int, int]:
     if isinstance(value, bool):
         raise TypeError(
             f'{name} must be an int or an (h, w) pair, got {value!r}')
-    if isinstance(value, int):
+    if is_int(value):
         return value, value
     if (isinstance(value, Sequence) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool)
-                    for v in value)):
+            and all(is_int(v) for v in value)):
         return int(value[0]), int(value[1])
     raise TypeError(f'{name} must be an int or an (h, w) pair of ints, '
                     f'got {value!r}')
