@@ -54,12 +54,16 @@ class DetNetSettings:
             stride at the first of its 3 scales per octave; stock 4).
         size: Image side (scenes are square; the preprocessor pads to a
             multiple of 32 as stock).
+        frozen: With a pretrained backbone, keep the stock frozen stem and
+            layer1 (``frozen_stages=1``) and frozen BN statistics
+            (``norm_eval=True``); False trains all of it.
     """
     teacher: NetSettings = HALF_WIDTH
     student: NetSettings = QUARTER_WIDTH
     neck_channels: int = 64
     anchor_scale: int = 2
     size: int = 128
+    frozen: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,7 +111,7 @@ def det_model(net: NetSettings, settings: DetNetSettings,
         stem_channels=net.stem_channels, deep_stem=True,
         init_cfg=(None if pretrained is None else dict(
             type='Pretrained', checkpoint=pretrained)))
-    if pretrained is None:
+    if pretrained is None or not settings.frozen:
         model['backbone'].update(frozen_stages=-1, norm_eval=False)
     model['neck'].update(in_channels=backbone_channels(net),
                          out_channels=settings.neck_channels)

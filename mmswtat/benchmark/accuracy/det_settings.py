@@ -23,6 +23,8 @@ class DetBenchmarkSettings:
         student: Student backbone and head widths (narrower).
         neck_channels: FPN output channels of both detectors.
         anchor_scale: RetinaNet's ``octave_base_scale``.
+        frozen: The stock frozen stem, layer1 and BN statistics of a
+            pretrained backbone (:class:`~.det_configs.DetNetSettings`).
         pretrain: Backbone pretraining (both networks; the segmentation
             benchmark's, so its cache is shared).
         teacher_train: Teacher training (run once, cached).
@@ -36,6 +38,7 @@ class DetBenchmarkSettings:
     student: NetSettings = QUARTER_WIDTH
     neck_channels: int = 64
     anchor_scale: int = 2
+    frozen: bool = True
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     teacher_train: TrainSettings = field(
         default_factory=lambda: TrainSettings(iters=1000, lr=0.01,
@@ -53,7 +56,7 @@ class DetBenchmarkSettings:
         return DetNetSettings(teacher=self.teacher, student=self.student,
                               neck_channels=self.neck_channels,
                               anchor_scale=self.anchor_scale,
-                              size=self.data.size)
+                              size=self.data.size, frozen=self.frozen)
 
     def to_dict(self) -> dict:
         return dict(asdict(self), task=self.task)

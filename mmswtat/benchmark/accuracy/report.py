@@ -148,7 +148,7 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
               '| matched-compute none | gain vs it | gap closed |',
               '|' + '---|' * (11 + len(metrics))]
     if teacher:
-        lines.append(f'| teacher | | | ' + ' | '.join(
+        lines.append('| teacher | | | ' + ' | '.join(
             f'{teacher[m]:.2f}' for m in metrics) + ' | | | 1 | '
             f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
     for r in rows:

@@ -140,7 +140,8 @@ class DetTask:
     def teacher_key(self, settings) -> dict:
         return dict(net=settings.teacher.__dict__,
                     nets=dict(neck_channels=settings.neck_channels,
-                              anchor_scale=settings.anchor_scale),
+                              anchor_scale=settings.anchor_scale,
+                              frozen=settings.frozen),
                     train=settings.teacher_train.__dict__)
 
     def run_config(self, model: dict, settings, train, data_root: str,
