@@ -153,10 +153,11 @@ WINDOW_KNOBS = ('window_size', 'shift_size', 'per_level')
 SMALL_WINDOWS = dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
                                     shift_size=[2, 2, 1, 0, 0]))
 #: Knob variants of the sweep, each at the published weight: the small
-#: windows, and the paper's plain inner product (``scale=1.0``) instead of
-#: the fragment's ``'auto'``.
+#: windows, the paper's plain inner product (``scale=1.0``) instead of the
+#: fragment's ``'auto'``, and both maps standardised per channel
+#: (``normalize='channel'``, as PKD does) before the attention.
 DET_METHOD_KNOBS = dict(
-    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0)),
+    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(normalize='channel')),
     swtat_nopm=(dict(SMALL_WINDOWS), ))
 
 
