@@ -28,3 +28,100 @@ def metric(output: str, name: str) -> float:
     found = re.findall(rf'{re.escape(name)}: ([\d.]+)', output)
     assert found, f'no {name} in the output:\n{output[-3000:]}'
     return float(found[-1])
+
+
+_TOOLS = {}
+_LAST_START = [0.0]
+
+
+def load_tool(path: str):
+    """The module of a tool script (``tools/x.py``, relative to ROOT)."""
+    import importlib.util
+    path = osp.join(ROOT, path)
+    if path not in _TOOLS:
+        name = '_tool_' + re.sub(r'\W', '_', osp.relpath(path, ROOT))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    return _TOOLS[path]
+
+
+def run_main(args: List[str], cwd: str = ROOT,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """:func:`run_tool` in this process: ``main(argv)`` of the tool
+    ``args[0]`` (a path relative to ROOT), with its printed and logged output
+    as ``stdout``/``stderr`` and ``SystemExit`` as the return code.
+
+    Each tool's command line is run once in a subprocess elsewhere (that
+    proves the entry point); this saves an interpreter start per call.
+    """
+    import contextlib
+    import io
+    import time
+    import traceback
+
+    import torch
+    # mmengine names a run's logger, message hub and visualiser after the
+    # second it starts in: never two runs in the same second.
+    wait = 1.0 - (time.time() - int(_LAST_START[0]))
+    if int(time.time()) == int(_LAST_START[0]) and wait > 0:
+        time.sleep(wait)
+    _LAST_START[0] = time.time()
+    main = load_tool(args[0]).main
+    out, err = io.StringIO(), io.StringIO()
+    old_cwd = os.getcwd()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args[1:]))
+            except SystemExit as e:
+                if isinstance(e.code, str):
+                    err.write(e.code + '\n')
+                    code = 1
+                else:
+                    code = e.code or 0
+            except Exception:
+                if check:
+                    raise
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        os.chdir(old_cwd)
+        # randomness.deterministic=True switches this on process-wide.
+        torch.use_deterministic_algorithms(deterministic)
+    proc = subprocess.CompletedProcess(args, code, out.getvalue(),
+                                       err.getvalue())
+    if check and code != 0:
+        tail = (proc.stdout + proc.stderr)[-6000:]
+        raise AssertionError(f'{args[:2]} exited {code}:\n{tail}')
+    return proc
+
+
+#: The shipped layer4 VOC config (SW-TaT + patch merging on layer4).
+SEG_LAYER4 = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
+#: 64x64 crops give an 8x8 layer4 map: 4x4 windows with a shift of 2 keep a
+#: real shifted pass (the config's 8x8 windows would cover the whole map).
+SEG_WINDOW_OPTS = {
+    'model.distill.distill_losses.loss_swtat.window_size': 4,
+    'model.distill.distill_losses.loss_swtat.shift_size': 2,
+}
+
+
+def seg_layer4_options(voc: str, teacher_ckpt: str, iters: int = 8,
+                       ckpt_interval: int = 4) -> dict:
+    """``--cfg-options`` of :func:`seg_layer4_run` (seeded, deterministic,
+    a checkpoint every ``ckpt_interval`` iterations)."""
+    from mmswtat.testing import seg_tiny_options
+    opts = dict(seg_tiny_options(SEG_LAYER4, voc, iters=iters),
+                **SEG_WINDOW_OPTS)
+    opts.update({
+        'model.teacher_ckpt': teacher_ckpt,
+        'default_hooks.checkpoint.interval': ckpt_interval,
+        'randomness.seed': 0,
+        'randomness.deterministic': True,
+    })
+    return opts
