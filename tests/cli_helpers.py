@@ -72,12 +72,15 @@ def run_main(args: List[str], cwd: str = ROOT,
     out, err = io.StringIO(), io.StringIO()
     old_cwd = os.getcwd()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    environ = dict(os.environ)  # parse_runner_args exports LOCAL_RANK
     code = 0
     try:
         os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main(list(args[1:]))
+                returned = main(list(args[1:]))
+                if isinstance(returned, int):  # sys.exit(main()) tools
+                    code = returned
             except SystemExit as e:
                 if isinstance(e.code, str):
                     err.write(e.code + '\n')
@@ -93,6 +96,8 @@ def run_main(args: List[str], cwd: str = ROOT,
         os.chdir(old_cwd)
         # randomness.deterministic=True switches this on process-wide.
         torch.use_deterministic_algorithms(deterministic)
+        os.environ.clear()
+        os.environ.update(environ)
     proc = subprocess.CompletedProcess(args, code, out.getvalue(),
                                        err.getvalue())
     if check and code != 0:
