@@ -49,9 +49,11 @@ def load_tool(path: str):
 
 def run_main(args: List[str], cwd: str = ROOT,
              check: bool = True) -> subprocess.CompletedProcess:
-    """:func:`run_tool` in this process: ``main(argv)`` of the tool
-    ``args[0]`` (a path relative to ROOT), with its printed and logged output
-    as ``stdout``/``stderr`` and ``SystemExit`` as the return code.
+    """:func:`run_tool` in this process: ``main(argv)`` of our tool
+    ``args[0]`` (a path relative to ROOT; another script, e.g. a codebase's
+    own tools/test.py, runs as ``__main__`` with ``sys.argv`` set), with its
+    printed and logged output as ``stdout``/``stderr`` and ``SystemExit`` as
+    the return code.
 
     Each tool's command line is run once in a subprocess elsewhere (that
     proves the entry point); this saves an interpreter start per call.
@@ -68,7 +70,17 @@ def run_main(args: List[str], cwd: str = ROOT,
     if int(time.time()) == int(_LAST_START[0]) and wait > 0:
         time.sleep(wait)
     _LAST_START[0] = time.time()
-    main = load_tool(args[0]).main
+    if osp.isabs(args[0]) and not args[0].startswith(ROOT + os.sep):
+        def main(argv):
+            import runpy
+            old_argv = sys.argv
+            sys.argv = [args[0], *argv]
+            try:
+                runpy.run_path(args[0], run_name='__main__')
+            finally:
+                sys.argv = old_argv
+    else:
+        main = load_tool(args[0]).main
     out, err = io.StringIO(), io.StringIO()
     old_cwd = os.getcwd()
     deterministic = torch.are_deterministic_algorithms_enabled()
