@@ -47,6 +47,18 @@ def load_tool(path: str):
     return _TOOLS[path]
 
 
+def _forget_visualizers() -> None:
+    """Drop mmengine's visualiser instances: the codebases' configs name
+    theirs (``name='visualizer'``), and the runner would reuse an earlier
+    run's, writing into that run's log dir."""
+    from mmengine.visualization import Visualizer
+    todo = [Visualizer]
+    while todo:
+        cls = todo.pop()
+        cls._instance_dict.clear()
+        todo.extend(cls.__subclasses__())
+
+
 def run_main(args: List[str], cwd: str = ROOT,
              check: bool = True) -> subprocess.CompletedProcess:
     """:func:`run_tool` in this process: ``main(argv)`` of our tool
@@ -70,6 +82,7 @@ def run_main(args: List[str], cwd: str = ROOT,
     if int(time.time()) == int(_LAST_START[0]) and wait > 0:
         time.sleep(wait)
     _LAST_START[0] = time.time()
+    _forget_visualizers()
     if osp.isabs(args[0]) and not args[0].startswith(ROOT + os.sep):
         def main(argv):
             import runpy

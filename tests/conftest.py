@@ -92,6 +92,29 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'e2e: trains, installs or runs a tool end to end (the '
         'files of E2E_FILES); `make test-fast` runs the others')
+    config.addinivalue_line(
+        'markers', 'dry_run: a unit test that needs the distiller\'s '
+        'build-time dry run (conftest.py: _dry_run_only_where_tested)')
+
+
+@pytest.fixture(autouse=True)
+def _dry_run_only_where_tested(request):
+    """Unit tests build distillers without the build-time dry run (it is
+    most of a tiny distiller's build time) unless marked ``dry_run``: those
+    test the dry run or an error or warning it gives at build. The e2e
+    files keep it, as the tools run it (the library default is unchanged).
+    """
+    if (request.node.get_closest_marker('dry_run') is not None
+            or request.node.get_closest_marker('e2e') is not None):
+        yield
+        return
+    from mmswtat.models.distillers import SingleTeacherDistiller
+    saved = SingleTeacherDistiller.__dict__['check_at_build']
+    SingleTeacherDistiller.check_at_build = False
+    try:
+        yield
+    finally:
+        SingleTeacherDistiller.check_at_build = saved
 
 
 def pytest_collection_modifyitems(config, items):

@@ -106,6 +106,7 @@ def test_ineffective_passes_from_layouts():
         tat.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)) == []
 
 
+@pytest.mark.dry_run
 def test_dry_run_warns_about_a_window_larger_than_the_map(logged):
     from seg_helpers import build_distiller
     cfg = distiller_cfg()
