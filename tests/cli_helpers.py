@@ -98,6 +98,10 @@ def run_main(args: List[str], cwd: str = ROOT,
     old_cwd = os.getcwd()
     deterministic = torch.are_deterministic_algorithms_enabled()
     environ = dict(os.environ)  # parse_runner_args exports LOCAL_RANK
+    # The thread count run_tool's subprocess gets (an in-process benchmark
+    # may have changed this process's): the same float results.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
     code = 0
     try:
         os.chdir(cwd)
@@ -121,6 +125,7 @@ def run_main(args: List[str], cwd: str = ROOT,
         os.chdir(old_cwd)
         # randomness.deterministic=True switches this on process-wide.
         torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
         os.environ.clear()
         os.environ.update(environ)
     proc = subprocess.CompletedProcess(args, code, out.getvalue(),
