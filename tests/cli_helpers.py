@@ -28,3 +28,135 @@ def metric(output: str, name: str) -> float:
     found = re.findall(rf'{re.escape(name)}: ([\d.]+)', output)
     assert found, f'no {name} in the output:\n{output[-3000:]}'
     return float(found[-1])
+
+
+_TOOLS = {}
+_LAST_START = [0.0]
+
+
+def load_tool(path: str):
+    """The module of a tool script (``tools/x.py``, relative to ROOT)."""
+    import importlib.util
+    path = osp.join(ROOT, path)
+    if path not in _TOOLS:
+        name = '_tool_' + re.sub(r'\W', '_', osp.relpath(path, ROOT))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    return _TOOLS[path]
+
+
+def _forget_visualizers() -> None:
+    """Drop mmengine's visualiser instances: the codebases' configs name
+    theirs (``name='visualizer'``), and the runner would reuse an earlier
+    run's, writing into that run's log dir."""
+    from mmengine.visualization import Visualizer
+    todo = [Visualizer]
+    while todo:
+        cls = todo.pop()
+        cls._instance_dict.clear()
+        todo.extend(cls.__subclasses__())
+
+
+def run_main(args: List[str], cwd: str = ROOT,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """:func:`run_tool` in this process: ``main(argv)`` of our tool
+    ``args[0]`` (a path relative to ROOT; another script, e.g. a codebase's
+    own tools/test.py, runs as ``__main__`` with ``sys.argv`` set), with its
+    printed and logged output as ``stdout``/``stderr`` and ``SystemExit`` as
+    the return code.
+
+    Each tool's command line is run once in a subprocess elsewhere (that
+    proves the entry point); this saves an interpreter start per call.
+    """
+    import contextlib
+    import io
+    import time
+    import traceback
+
+    import torch
+    # mmengine names a run's logger, message hub and visualiser after the
+    # second it starts in: never two runs in the same second.
+    wait = 1.0 - (time.time() - int(_LAST_START[0]))
+    if int(time.time()) == int(_LAST_START[0]) and wait > 0:
+        time.sleep(wait)
+    _LAST_START[0] = time.time()
+    _forget_visualizers()
+    if osp.isabs(args[0]) and not args[0].startswith(ROOT + os.sep):
+        def main(argv):
+            import runpy
+            old_argv = sys.argv
+            sys.argv = [args[0], *argv]
+            try:
+                runpy.run_path(args[0], run_name='__main__')
+            finally:
+                sys.argv = old_argv
+    else:
+        main = load_tool(args[0]).main
+    out, err = io.StringIO(), io.StringIO()
+    old_cwd = os.getcwd()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    environ = dict(os.environ)  # parse_runner_args exports LOCAL_RANK
+    # The thread count run_tool's subprocess gets (an in-process benchmark
+    # may have changed this process's): the same float results.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                returned = main(list(args[1:]))
+                if isinstance(returned, int):  # sys.exit(main()) tools
+                    code = returned
+            except SystemExit as e:
+                if isinstance(e.code, str):
+                    err.write(e.code + '\n')
+                    code = 1
+                else:
+                    code = e.code or 0
+            except Exception:
+                if check:
+                    raise
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        os.chdir(old_cwd)
+        # randomness.deterministic=True switches this on process-wide.
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(environ)
+    proc = subprocess.CompletedProcess(args, code, out.getvalue(),
+                                       err.getvalue())
+    if check and code != 0:
+        tail = (proc.stdout + proc.stderr)[-6000:]
+        raise AssertionError(f'{args[:2]} exited {code}:\n{tail}')
+    return proc
+
+
+#: The shipped layer4 VOC config (SW-TaT + patch merging on layer4).
+SEG_LAYER4 = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
+#: 64x64 crops give an 8x8 layer4 map: 4x4 windows with a shift of 2 keep a
+#: real shifted pass (the config's 8x8 windows would cover the whole map).
+SEG_WINDOW_OPTS = {
+    'model.distill.distill_losses.loss_swtat.window_size': 4,
+    'model.distill.distill_losses.loss_swtat.shift_size': 2,
+}
+
+
+def seg_layer4_options(voc: str, teacher_ckpt: str, iters: int = 8,
+                       ckpt_interval: int = 4) -> dict:
+    """``--cfg-options`` of :func:`seg_layer4_run` (seeded, deterministic,
+    a checkpoint every ``ckpt_interval`` iterations)."""
+    from mmswtat.testing import seg_tiny_options
+    opts = dict(seg_tiny_options(SEG_LAYER4, voc, iters=iters),
+                **SEG_WINDOW_OPTS)
+    opts.update({
+        'model.teacher_ckpt': teacher_ckpt,
+        'default_hooks.checkpoint.interval': ckpt_interval,
+        'randomness.seed': 0,
+        'randomness.deterministic': True,
+    })
+    return opts

@@ -38,6 +38,42 @@ def teacher_ckpt(tmp_path_factory):
     return str(path)
 
 
+@pytest.fixture(scope='session')
+def seg_layer4_run(voc, teacher_ckpt, tmp_path_factory):
+    """The layer4 VOC config trained once for the session (8 iterations,
+    checkpoints at 4 and 8, validation at 8) with tools/train.py's main in
+    this process; reused by the resume, visualisation and plot_logs tests.
+
+    Returns:
+        dict(work, log, options): the work dir, the training output and
+        the ``--cfg-options`` dict it ran with.
+    """
+    from cli_helpers import SEG_LAYER4, run_main, seg_layer4_options
+    from mmswtat.testing import as_cli
+    work = tmp_path_factory.mktemp('seg_layer4') / 'work'
+    opts = seg_layer4_options(voc, teacher_ckpt)
+    proc = run_main(['tools/train.py', SEG_LAYER4, '--work-dir', str(work),
+                     '--cfg-options', *as_cli(opts)])
+    return dict(work=work, log=proc.stdout + proc.stderr, options=opts)
+
+
+@pytest.fixture(scope='session')
+def installed_env(tmp_path_factory):
+    """``get(kind)``: mmswtat installed into a throw-away venv ('regular' or
+    'editable'), made once per session -> (kind, folder, python)."""
+    from install_helpers import make_env
+    made = {}
+
+    def get(kind: str):
+        if kind not in made:
+            where = tmp_path_factory.mktemp(kind)
+            made[kind] = (kind, str(where),
+                          make_env(str(where), kind == 'editable'))
+        return made[kind]
+
+    return get
+
+
 #: Test files that train, install or run tools end to end (minutes each);
 #: ``make test-fast`` (``-m "not e2e"``) leaves them out.
 E2E_FILES = frozenset({
@@ -56,6 +92,29 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'e2e: trains, installs or runs a tool end to end (the '
         'files of E2E_FILES); `make test-fast` runs the others')
+    config.addinivalue_line(
+        'markers', 'dry_run: a unit test that needs the distiller\'s '
+        'build-time dry run (conftest.py: _dry_run_only_where_tested)')
+
+
+@pytest.fixture(autouse=True)
+def _dry_run_only_where_tested(request):
+    """Unit tests build distillers without the build-time dry run (it is
+    most of a tiny distiller's build time) unless marked ``dry_run``: those
+    test the dry run or an error or warning it gives at build. The e2e
+    files keep it, as the tools run it (the library default is unchanged).
+    """
+    if (request.node.get_closest_marker('dry_run') is not None
+            or request.node.get_closest_marker('e2e') is not None):
+        yield
+        return
+    from mmswtat.models.distillers import SingleTeacherDistiller
+    saved = SingleTeacherDistiller.__dict__['check_at_build']
+    SingleTeacherDistiller.check_at_build = False
+    try:
+        yield
+    finally:
+        SingleTeacherDistiller.check_at_build = saved
 
 
 def pytest_collection_modifyitems(config, items):

@@ -153,9 +153,9 @@ def test_export_into_directory_and_atomically(tmp_path, monkeypatch):
 
 
 def test_export_tool_refuses_to_overwrite(tmp_path):
-    from cli_helpers import run_tool
+    from cli_helpers import run_main
     _, path = _distill_ckpt(tmp_path)
-    proc = run_tool(['tools/export_student.py', str(path), str(path)],
+    proc = run_main(['tools/export_student.py', str(path), str(path)],
                     check=False)
     assert proc.returncode != 0
     assert 'is the distillation checkpoint itself' in proc.stderr

@@ -225,6 +225,7 @@ def no_dry_run(monkeypatch):
                         'check_at_build', False)
 
 
+@pytest.mark.dry_run
 def test_connector_in_channels_checked_at_build_naming_it(monkeypatch):
     words = (r"shared connector 's4' \(student feature 'feat', distill loss "
              r"'loss_swtat'\) \(ConvBNConnector\) expects in_channels=32 "
@@ -241,6 +242,7 @@ def test_connector_in_channels_checked_at_build_naming_it(monkeypatch):
         loss_step(model)
 
 
+@pytest.mark.dry_run
 def test_impossible_merges_refused_at_build_and_first_step(monkeypatch):
     cfg = distiller_cfg()
     cfg['distill_losses']['loss_pmtat']['num_merges'] = 5
@@ -257,6 +259,7 @@ def test_impossible_merges_refused_at_build_and_first_step(monkeypatch):
         loss_step(model)
 
 
+@pytest.mark.dry_run
 def test_dry_run_changes_nothing():
     from mmswtat.models import SingleTeacherDistiller
     states, rng = [], []
@@ -276,6 +279,7 @@ def test_dry_run_changes_nothing():
     assert torch.equal(rng[0], rng[1])
 
 
+@pytest.mark.dry_run
 def test_dry_run_skipped_when_the_model_cannot_run_on_a_dummy(monkeypatch):
     from mmswtat.models.distillers import dry_run
 
@@ -291,6 +295,7 @@ def test_dry_run_skipped_when_the_model_cannot_run_on_a_dummy(monkeypatch):
         loss_step(model)  # the first-step check
 
 
+@pytest.mark.dry_run
 def test_teacher_recorder_its_forward_never_reaches_fails_at_build():
     with pytest.raises(RuntimeError, match=r"teacher recorders \['feat'\] "
                        "were not reached by the teacher's 'extract_feat'"):

@@ -11,7 +11,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from cli_helpers import ROOT, run_tool
+from cli_helpers import ROOT, run_main, run_tool
 from mmswtat.config_gen import (MatchError, choose_window,
                                 make_distill_config, match)
 from mmswtat.config_gen.probe import Feature, ModelProbe
@@ -195,7 +195,7 @@ def test_classifier_against_a_dense_model_is_refused():
 
 
 def test_unknown_method_exits_with_the_choices(tmp_path):
-    proc = run_tool(['tools/make_distill_config.py', SEG_R18, SEG_R101,
+    proc = run_main(['tools/make_distill_config.py', SEG_R18, SEG_R101,
                      '--method', 'nope'], check=False)
     assert proc.returncode != 0
     assert 'unknown method' in proc.stderr
@@ -218,7 +218,7 @@ def data(tmp_path_factory):
     out = tmp_path_factory.mktemp('data')
     for kind, extra in (('voc', []), ('coco', []),
                         ('imagenet', ['--num-classes', '8'])):
-        run_tool(['tools/make_synthetic_data.py', kind, '--out', str(out),
+        run_main(['tools/make_synthetic_data.py', kind, '--out', str(out),
                   '--num-train', '4', '--num-val', '2', '--size', '64',
                   *extra])
     return dict(seg=str(out / 'VOCdevkit' / 'VOC2012'),

@@ -139,6 +139,7 @@ def at_first_step_only(monkeypatch):
                         'check_at_build', False)
 
 
+@pytest.mark.dry_run
 def test_tuple_index_out_of_range(monkeypatch):
     kw = dict(
         student_recorders=dict(feat='backbone.layer4',
@@ -168,6 +169,7 @@ def test_recorder_that_feeds_no_loss_warns():
                   loss_pmtat=dict(student='feat', teacher='feat')))
 
 
+@pytest.mark.dry_run
 def test_channel_mismatch_names_the_loss(monkeypatch):
     cfg = distiller_cfg()
     cfg['distill_losses']['loss_swtat']['student_channels'] = 32
@@ -315,6 +317,7 @@ def test_multi_level_losses_with_per_level_settings():
     assert torch.allclose(losses['loss_levels'], expected, rtol=1e-5)
 
 
+@pytest.mark.dry_run
 def test_multi_level_mismatched_lists_and_bad_level_index(monkeypatch):
     base = dict(
         student_recorders=dict(feats='backbone'),

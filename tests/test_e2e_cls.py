@@ -7,7 +7,9 @@ Model level: the ImageNet config at 224x224 (7x7 layer4, padded and shifted
 windows, teacher run to head.fc), the CIFAR-100 config with a teacher
 checkpoint, and the CIFAR-100 config through tools/train.py on image folders
 (mmpretrain's CIFAR100 dataset md5-checks the real pickles, so synthetic
-CIFAR files cannot be read).
+CIFAR files cannot be read). Our tools run in this process (their
+``main(argv)``; test_e2e_seg.py runs each as a command); mmpretrain's own
+test.py runs as a command.
 """
 import os.path as osp
 import pickle
@@ -16,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cli_helpers import ROOT, metric, run_tool
+from cli_helpers import ROOT, metric, run_main, run_tool
 from mmswtat.testing import as_cli
 from mmswtat.testing.cls import cls_tiny_options
 
@@ -90,7 +92,7 @@ def kd_reference(student: torch.Tensor, teacher: torch.Tensor,
 @pytest.fixture(scope='module')
 def imagenet(tmp_path_factory):
     out = tmp_path_factory.mktemp('imagenet')
-    run_tool(['tools/make_synthetic_data.py', 'imagenet', '--out', str(out),
+    run_main(['tools/make_synthetic_data.py', 'imagenet', '--out', str(out),
               '--num-train', str(2 * ITERS), '--num-val', '8', '--size',
               '64', '--num-classes', str(NUM_CLASSES)])
     return str(out / 'imagenet')
@@ -110,7 +112,7 @@ def distilled(imagenet, teacher_ckpt, tmp_path_factory):
     opts = cls_tiny_options(DISTILL, imagenet, img_size=64, iters=ITERS,
                             num_classes=NUM_CLASSES)
     opts['model.teacher_ckpt'] = teacher_ckpt
-    proc = run_tool(['tools/train.py', DISTILL, '--work-dir', str(work),
+    proc = run_main(['tools/train.py', DISTILL, '--work-dir', str(work),
                      '--cfg-options', *as_cli(opts)])
     return work, proc.stdout + proc.stderr
 
@@ -135,7 +137,7 @@ def test_test_export_and_mmpretrain_own_tool(distilled, imagenet, tmp_path):
     work, _ = distilled
     ckpt = str(work / 'epoch_1.pth')
     ours_pkl, theirs_pkl = tmp_path / 'ours.pkl', tmp_path / 'theirs.pkl'
-    ours = run_tool(['tools/test.py', DISTILL, ckpt, '--work-dir',
+    ours = run_main(['tools/test.py', DISTILL, ckpt, '--work-dir',
                      str(tmp_path / 'test'), '--out', str(ours_pkl),
                      '--cfg-options', *as_cli(
                          cls_tiny_options(DISTILL, imagenet, img_size=64,
@@ -145,7 +147,7 @@ def test_test_export_and_mmpretrain_own_tool(distilled, imagenet, tmp_path):
     assert 0.0 <= top1 <= top5 <= 100.0
 
     exported = str(tmp_path / 'student.pth')
-    run_tool(['tools/export_student.py', ckpt, exported])
+    run_main(['tools/export_student.py', ckpt, exported])
     state = torch.load(exported, weights_only=True)['state_dict']
     assert state and not any(k.startswith(('student.', 'teacher.',
                                            'distill_losses.')) for k in state)
@@ -256,7 +258,7 @@ def test_cifar100_config_trains_through_tools(tmp_path):
     from mmengine.config import Config
     from mmswtat.utils import resolve_config_path
     root = tmp_path / 'data'
-    run_tool(['tools/make_synthetic_data.py', 'imagenet', '--out', str(root),
+    run_main(['tools/make_synthetic_data.py', 'imagenet', '--out', str(root),
               '--num-train', '4', '--num-val', '4', '--size', '32',
               '--num-classes', '4'])
     cfg = Config.fromfile(resolve_config_path(CIFAR))
@@ -279,7 +281,7 @@ def test_cifar100_config_trains_through_tools(tmp_path):
                             iters=2, num_classes=100)
     opts['model.teacher_ckpt'] = teacher
     work = tmp_path / 'work'
-    proc = run_tool(['tools/train.py', config, '--work-dir', str(work),
+    proc = run_main(['tools/train.py', config, '--work-dir', str(work),
                      '--cfg-options', *as_cli(opts)])
     log = proc.stdout + proc.stderr
     assert 'Epoch(train) [1][2/2]' in log

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from cli_helpers import ROOT, run_tool
+from cli_helpers import ROOT, SEG_LAYER4, run_main
 from mmswtat.testing import as_cli, seg_tiny_options
 
 DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
@@ -44,17 +44,16 @@ def _scalars(work_dir):
     return out
 
 
-def test_resume_is_exact(voc, teacher_ckpt, tmp_path):
-    config = _wrapper_config(tmp_path)
-    full, part = tmp_path / 'full', tmp_path / 'resumed'
-    run_tool(['tools/train.py', config, '--work-dir', str(full),
-              '--cfg-options',
-              *_options(config, voc, teacher_ckpt, 8, 4)])
+def test_resume_is_exact(seg_layer4_run, tmp_path):
+    """Resume at iteration 4 of the session's 8-iteration layer4 run
+    (seeded, deterministic, checkpoints at 4 and 8): the resumed run ends
+    with the same weights and logs the same losses."""
+    full, part = seg_layer4_run['work'], tmp_path / 'resumed'
     part.mkdir()
     shutil.copy(full / 'iter_4.pth', part / 'iter_4.pth')
-    run_tool(['tools/train.py', config, '--work-dir', str(part), '--resume',
-              str(part / 'iter_4.pth'), '--cfg-options',
-              *_options(config, voc, teacher_ckpt, 8, 4)])
+    run_main(['tools/train.py', SEG_LAYER4, '--work-dir', str(part),
+              '--resume', str(part / 'iter_4.pth'), '--cfg-options',
+              *as_cli(seg_layer4_run['options'])])
 
     a = torch.load(full / 'iter_8.pth', weights_only=True)['state_dict']
     b = torch.load(part / 'iter_8.pth', weights_only=True)['state_dict']

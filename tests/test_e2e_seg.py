@@ -5,13 +5,15 @@ of fragments); the pure layer4 config is trained by the other e2e tests.
 
 train (distillation config) -> tools/test.py -> export_student.py ->
 mmseg's own installed tools/test.py with the stock-style student config.
+Here each of our tools runs as a command (the entry points); the other e2e
+tests call their ``main(argv)`` in process.
 """
 import os.path as osp
 
 import pytest
 import torch
 
-from cli_helpers import ROOT, metric, run_tool
+from cli_helpers import ROOT, metric, run_main, run_tool
 from mmswtat.testing import as_cli, seg_tiny_options
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
@@ -68,7 +70,7 @@ def test_test_export_and_mmseg_own_tool(distilled, voc, tmp_path):
 
 
 def test_export_refuses_a_plain_checkpoint(teacher_ckpt, tmp_path):
-    proc = run_tool(['tools/export_student.py', teacher_ckpt,
+    proc = run_main(['tools/export_student.py', teacher_ckpt,
                      str(tmp_path / 'x.pth')], check=False)
     assert proc.returncode != 0
     assert 'is not a distillation checkpoint' in proc.stderr

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from install_helpers import make_env, run_in_env
+from install_helpers import run_in_env
 
 STUDENT = 'mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
 HUB = textwrap.dedent(f"""
@@ -41,10 +41,10 @@ PARSE = textwrap.dedent("""
 
 
 @pytest.fixture(scope='module', params=['regular', 'editable'])
-def installed(request, tmp_path_factory):
-    where = tmp_path_factory.mktemp(request.param)
-    return request.param, str(where), make_env(str(where),
-                                               request.param == 'editable')
+def installed(request, installed_env):
+    """(kind, folder, python); the session's installs (conftest.py), the
+    regular one shared with test_stock_runners.py."""
+    return installed_env(request.param)
 
 
 def test_hub_api_on_an_install(installed, tmp_path):

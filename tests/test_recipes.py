@@ -108,6 +108,7 @@ def _head_cfg(recorder):
             loss_fitnet=dict(student='head', teacher='head')))
 
 
+@pytest.mark.dry_run
 def test_pre_activation_needs_clone_and_clone_records_it():
     # decode_head.convs.0 is conv -> bn -> ReLU(inplace=True): the BN
     # output is overwritten by the ReLU after the hook recorded it.

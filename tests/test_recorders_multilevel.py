@@ -182,6 +182,7 @@ def test_fragment_applies_one_setting_to_every_level():
     assert all(p.grad is None for p in model.teacher.parameters())
 
 
+@pytest.mark.dry_run
 def test_levels_of_different_sizes_are_resized():
     """Student P2, P3 against teacher P3, P4 (maps twice as large)."""
     model = build(mappings=dict(loss_fpn=dict(
@@ -211,6 +212,7 @@ def fails_at_build_and_first_step(monkeypatch, error, match, **kwargs):
     return model
 
 
+@pytest.mark.dry_run
 def test_level_index_out_of_range_in_mapping(monkeypatch):
     model = fails_at_build_and_first_step(
         monkeypatch, IndexError,
@@ -223,6 +225,7 @@ def test_level_index_out_of_range_in_mapping(monkeypatch):
     assert model.teacher_recorder.records == {}
 
 
+@pytest.mark.dry_run
 def test_level_index_out_of_range_in_recorder(monkeypatch):
     fails_at_build_and_first_step(
         monkeypatch, IndexError,
@@ -233,6 +236,7 @@ def test_level_index_out_of_range_in_recorder(monkeypatch):
             recorder='fpn', index=4))))
 
 
+@pytest.mark.dry_run
 def test_index_on_a_single_tensor_is_an_error(monkeypatch):
     # In a recorder: the module does not return a tuple.
     fails_at_build_and_first_step(
@@ -254,6 +258,7 @@ def test_index_on_a_single_tensor_is_an_error(monkeypatch):
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
 
 
+@pytest.mark.dry_run
 def test_whole_tuple_without_index_names_the_fix(monkeypatch):
     fails_at_build_and_first_step(
         monkeypatch, ValueError, r'tuple of 5 levels.*index=',

@@ -106,6 +106,7 @@ def test_ineffective_passes_from_layouts():
         tat.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)) == []
 
 
+@pytest.mark.dry_run
 def test_dry_run_warns_about_a_window_larger_than_the_map(logged):
     from seg_helpers import build_distiller
     cfg = distiller_cfg()
@@ -517,8 +518,10 @@ def test_generator_names_self_distillation(tmp_path):
 # ------------------------------------------- the tools, end to end (fast)
 
 def test_tools_refuse_before_any_work(tmp_path):
-    """Each tool stops before building anything, naming the problem."""
-    from cli_helpers import run_tool
+    """Each tool stops before building anything, naming the problem (their
+    ``main(argv)`` in this process; test_e2e_seg.py and test_config_gen.py
+    run the tools as commands)."""
+    from cli_helpers import run_main
     _, ckpt = _distill_state(tmp_path)
     existing = tmp_path / 'mine.py'
     existing.write_text('# my config\n')
@@ -553,7 +556,7 @@ def test_tools_refuse_before_any_work(tmp_path):
           str(tmp_path / 'cfg.txt')], r'--out must be a \.py file'),
     ]
     for args, message in cases:
-        proc = run_tool(args, check=False, timeout=300)
+        proc = run_main(args, check=False)
         assert proc.returncode != 0, args
         import re
         assert re.search(message, proc.stderr), (args, proc.stderr[-2000:])

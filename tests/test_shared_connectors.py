@@ -184,6 +184,7 @@ def test_shared_connector_on_several_levels_is_one_module():
     assert torch.allclose(losses['loss_swtat'], expected, rtol=1e-6)
 
 
+@pytest.mark.dry_run
 def test_shared_connector_error_keeps_no_state(monkeypatch):
     cfg = shared_cfg()
     # loss_pmtat takes the raw 64-channel map: a channel error after s4 ran.
@@ -305,6 +306,7 @@ def test_unused_shared_connector_warns():
             s4=S4, t4=dict(type='mmswtat.ResizeConnector', size=4))))
 
 
+@pytest.mark.dry_run
 def test_connector_width_must_match_the_loss_at_build_time():
     # The usual slip: a 64 -> 256 connector added, student_channels left at
     # the recorded width. One clear error at build time, naming the fix.

@@ -15,8 +15,8 @@ import mmdet
 import mmseg
 import pytest
 
-from cli_helpers import ROOT, run_tool
-from install_helpers import make_env, run_in_env
+from cli_helpers import ROOT, run_main, run_tool
+from install_helpers import run_in_env
 from mmswtat.testing import as_cli, seg_tiny_options
 from mmswtat.testing.det import det_tiny_options
 
@@ -71,11 +71,17 @@ def test_mmseg_train_py_trains_the_shipped_config(voc, teacher_ckpt,
 
 def test_mmdet_train_py_trains_the_shipped_config(tmp_path):
     data = tmp_path / 'data'
-    run_tool(['tools/make_synthetic_data.py', 'coco', '--out', str(data),
+    run_main(['tools/make_synthetic_data.py', 'coco', '--out', str(data),
               '--num-train', '4', '--num-val', '2', '--size', '64'])
     opts = det_tiny_options(DET_SHIPPED, str(data / 'coco') + '/',
                             img_size=64, iters=2, validate=False)
     opts['model.teacher_ckpt'] = None  # random teacher
+    # Tiny widths: R18 backbones on both sides (the FPNs stay 256 wide, as
+    # the losses expect); test_e2e_det.py and the RetinaNet loss step there
+    # run the full-width detectors.
+    for role in ('student', 'teacher'):
+        opts[f'model.{role}.backbone.depth'] = 18
+        opts[f'model.{role}.neck.in_channels'] = [64, 128, 256, 512]
     proc = run_tool([MMDET_TRAIN, DET_SHIPPED, '--work-dir',
                      str(tmp_path / 'work'), '--cfg-options', *as_cli(opts)])
     _trained(proc.stdout + proc.stderr, ('loss_cls', 'loss_pmtat'))
@@ -90,8 +96,8 @@ def recipe(tmp_path_factory):
 
 
 def test_readme_recipe_trains_with_mmseg_train_py_when_installed(
-        recipe, voc, teacher_ckpt, tmp_path):
-    python = make_env(str(tmp_path / 'env'), editable=False)
+        recipe, voc, teacher_ckpt, installed_env, tmp_path):
+    _, _, python = installed_env('regular')  # shared with test_hub.py
     opts = seg_tiny_options(recipe, voc, iters=2)
     opts['model.teacher_ckpt'] = teacher_ckpt
     proc = run_in_env(python, [MMSEG_TRAIN, recipe, '--work-dir',

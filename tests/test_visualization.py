@@ -1,8 +1,9 @@
 """Pictures of distillation and loss curves (issue 8).
 
 Unit tests check the inspection against the losses themselves (error maps,
-loss values, the Swin mask rule); the end-to-end tests run both tools on a
-2-iteration distillation of the real VOC config on synthetic data.
+loss values, the Swin mask rule); the end-to-end tests run both tools on the
+session's 8-iteration distillation of the real VOC layer4 config on synthetic
+data (conftest.py: seg_layer4_run).
 """
 import importlib.util
 import json
@@ -15,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cli_helpers import ROOT, run_tool
+from cli_helpers import ROOT, SEG_WINDOW_OPTS, run_tool
 from mmswtat.analysis import (attention_size, boundaries, curves_size,
                               draw_curves, draw_features, draw_loss_maps,
                               draw_query_attention, draw_window_overlay,
@@ -30,14 +31,8 @@ from mmswtat.testing import as_cli, seg_tiny_options
 from window_reference import pad_and_shift, window_partition
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
-TEACHER = 'mmseg::deeplabv3/deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'
-ITERS = 2
-# 64x64 crops give an 8x8 layer4 map: 4x4 windows with a shift of 2 keep a
-# real shifted pass (the config's 8x8 windows would cover the whole map).
-WINDOW_OPTS = {
-    'model.distill.distill_losses.loss_swtat.window_size': 4,
-    'model.distill.distill_losses.loss_swtat.shift_size': 2,
-}
+ITERS = 8  # the session's layer4 run (conftest.py: seg_layer4_run)
+WINDOW_OPTS = SEG_WINDOW_OPTS
 
 
 ALL = ['swtat_pad_heads', 'swtat_rect', 'tat', 'pm']
@@ -287,32 +282,17 @@ def _tool(name):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Synthetic VOC, a random R101 teacher, 2 distillation iterations."""
-    from mmengine.registry import init_default_scope
-    from mmswtat.models.distillers import load_model_cfg
-    from mmswtat.registry import MODELS
-    base = tmp_path_factory.mktemp('vis')
-    run_tool(['tools/make_synthetic_data.py', 'voc', '--out', str(base),
-              '--num-train', '4', '--num-val', '2', '--size', '64'])
-    voc = str(base / 'VOCdevkit' / 'VOC2012')
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    teacher = MODELS.build(
-        load_model_cfg(dict(cfg_path=TEACHER, pretrained=None), 'teacher'))
-    teacher_ckpt = str(base / 'teacher.pth')
-    torch.save(dict(state_dict=teacher.state_dict(), meta=dict()),
-               teacher_ckpt)
+def trained(seg_layer4_run, voc, teacher_ckpt):
+    """The session's layer4 distillation run (synthetic VOC, a random R101
+    teacher, 8 iterations with 4x4 windows shifted by 2)."""
+    work = seg_layer4_run['work']
+    assert (seg_layer4_run['options'][
+        'model.distill.distill_losses.loss_swtat.window_size'] == 4)
     opts = dict(seg_tiny_options(DISTILL, voc, iters=ITERS), **WINDOW_OPTS)
-    work = base / 'work'
-    run_tool(['tools/train.py', DISTILL, '--work-dir', str(work),
-              '--cfg-options', *as_cli(dict(opts,
-                                            **{'model.teacher_ckpt':
-                                               teacher_ckpt}))])
-    images = base / 'VOCdevkit' / 'VOC2012' / 'JPEGImages'
-    image = sorted(images.iterdir())[0]
+    image = sorted(os.listdir(osp.join(voc, 'JPEGImages')))[0]
     return dict(work=work, ckpt=str(work / f'iter_{ITERS}.pth'),
-                teacher=teacher_ckpt, image=str(image), opts=opts)
+                teacher=teacher_ckpt,
+                image=osp.join(voc, 'JPEGImages', image), opts=opts)
 
 
 def test_visualize_distill_writes_the_pictures(trained, tmp_path):

@@ -12,11 +12,13 @@ interruption).
 """
 import argparse
 import sys
+from typing import Optional, Sequence
 
 from mmswtat.utils.student_checkpoint import export_student
 
 
-def main() -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='distillation checkpoint')
     parser.add_argument('out', help='output .pth file (or an existing '
@@ -28,7 +30,7 @@ def main() -> None:
     parser.add_argument('--force', action='store_true',
                         help='replace an existing OUT (never a training '
                         'checkpoint)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         path, n = export_student(args.checkpoint, args.out,
                                  not args.no_weights_only, args.force)

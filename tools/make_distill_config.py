@@ -17,13 +17,15 @@ import argparse
 import os.path as osp
 import shlex
 import sys
+from typing import Optional, Sequence
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry)
 from mmswtat.config_gen import METHODS, MatchError, make_distill_config
 from mmswtat.utils.output_files import check_output_path
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,13 +48,15 @@ def parse_args() -> argparse.Namespace:
         '--out', help='output config file (default: print to stdout)')
     parser.add_argument(
         '--force', action='store_true', help='replace an existing --out')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the tool on ``argv`` (default ``sys.argv[1:]``); the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
     command = 'python tools/make_distill_config.py ' + ' '.join(
-        shlex.quote(a) for a in sys.argv[1:])
+        shlex.quote(a) for a in argv)
     try:
         if args.out is not None:  # before the probe: fail fast
             check_output_path(args.out, args.force, '', '--out', '.py')

@@ -10,6 +10,7 @@ error (mmengine would score a random model).
 """
 import argparse
 import os.path as osp
+from typing import Optional, Sequence
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
@@ -20,7 +21,8 @@ from mmswtat.utils.student_checkpoint import (load_test_plain,
                                               load_test_student)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a (distilled) model')
     parser.add_argument('config', help='config file path or scope::path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -32,11 +34,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='save visualised predictions in this directory')
     add_runner_args(parser)
-    return parse_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
+    args = parse_args(argv)
     if not osp.exists(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint {args.checkpoint!r} does not exist')

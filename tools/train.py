@@ -8,6 +8,7 @@ One run per work dir: a second run in a work dir that a live run holds
 """
 import argparse
 import logging
+from typing import Optional, Sequence
 
 from mmengine.logging import print_log
 
@@ -19,7 +20,8 @@ from mmswtat.utils.cli import (add_runner_args, build_runner,
 from mmswtat.utils.value_checks import check_train_schedule
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train (and distil) a model')
     parser.add_argument('config', help='config file path or scope::path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
@@ -33,11 +35,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
     add_runner_args(parser)
-    return parse_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
+    args = parse_args(argv)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     check_train_schedule(cfg)  # before anything is built

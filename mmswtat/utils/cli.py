@@ -8,7 +8,7 @@ tool (:func:`positive_int` and its siblings, built on
 """
 import argparse
 import os
-from typing import Callable, List, Optional, Set
+from typing import Callable, List, Optional, Sequence, Set
 
 from mmengine.config import Config, DictAction
 
@@ -120,9 +120,12 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse, and export ``LOCAL_RANK`` for launchers that only pass a flag."""
-    args = parser.parse_args()
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[Sequence[str]] = None
+                      ) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``), and export ``LOCAL_RANK``
+    for launchers that only pass a flag."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
