@@ -138,6 +138,17 @@ def parse_knobs(items) -> dict:
 
 
 def main(argv=None) -> dict:
+    """Run the benchmark; torch's thread count is restored on return (the
+    tool may run inside another program, e.g. the tests)."""
+    import torch
+    threads = torch.get_num_threads()
+    try:
+        return _main(argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(argv=None) -> dict:
     args = parse_args(argv)
     task = TASKS[args.task]
     args.methods = args.methods or list(task.default_methods)
