@@ -151,8 +151,11 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
         osp.join(root, 'tools/analysis/accuracy_benchmark.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    torch.set_num_threads(2)
     out = tool.main(['--task', 'det', '--quick', '--seeds', '1',
                      '--baseline-factors', '--out-dir', str(tmp_path)])
+    # The tool ran on its one thread and gave the caller's count back.
+    assert torch.get_num_threads() == 2
     runs = out['records']
     assert sorted(r['method'] for r in runs) == sorted(DET_FRAGMENTS)
     for r in runs:
