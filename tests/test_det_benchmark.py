@@ -134,7 +134,9 @@ def test_published_weights_and_sweep_grid():
     knobbed = [k for m, w, k in grid if m == 'swtat' and k]
     assert knobbed == [dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
                                            shift_size=[2, 2, 1, 0, 0])),
-                       dict(scale=1.0), dict(normalize='channel')]
+                       dict(scale=1.0),
+                       dict(per_level=dict(normalize=['channel'] * 4 +
+                                           ['none']))]
     with pytest.raises(ValueError, match="unknown detection method 'kd'"):
         sweep_grid(['kd'], task=TASKS['det'])
 

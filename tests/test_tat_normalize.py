@@ -164,6 +164,18 @@ def test_bad_normalize(bad):
         SWTaTLoss(4, 4, normalize=bad)
 
 
+def test_channel_mode_refuses_a_one_position_map():
+    """A 1x1 map (RetinaNet's P7 at 128 px) has no channel variance: one
+    clear error instead of an infinite loss."""
+    loss = SWTaTLoss(4, 4, window_size=2, shift_size=0,
+                     normalize='channel').double()
+    with pytest.raises(ValueError, match=r"one position .*per_level=dict\("
+                       r"normalize="):
+        loss(randn(2, 4, 1, 1, seed=1), randn(2, 4, 1, 1, seed=2))
+    assert torch.isfinite(loss(randn(2, 4, 2, 2, seed=1),
+                               randn(2, 4, 2, 2, seed=2)))
+
+
 def test_fp32_under_bf16_autocast():
     t = randn(2, 4, 8, 8, seed=9, scale=3.0).relu().to(torch.bfloat16)
     s = randn(2, 4, 8, 8, seed=10).to(torch.bfloat16)

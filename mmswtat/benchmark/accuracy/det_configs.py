@@ -154,10 +154,13 @@ SMALL_WINDOWS = dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
                                     shift_size=[2, 2, 1, 0, 0]))
 #: Knob variants of the sweep, each at the published weight: the small
 #: windows, the paper's plain inner product (``scale=1.0``) instead of the
-#: fragment's ``'auto'``, and both maps standardised per channel
-#: (``normalize='channel'``, as PKD does) before the attention.
+#: fragment's ``'auto'``, and the SW-TaT maps standardised per channel
+#: (``normalize='channel'``, as PKD does) on P3-P6 (P7 is 1x1 at 128 px:
+#: no channel variance, refused).
+CHANNEL_NORMALIZED = dict(per_level=dict(
+    normalize=['channel', 'channel', 'channel', 'channel', 'none']))
 DET_METHOD_KNOBS = dict(
-    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(normalize='channel')),
+    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED)),
     swtat_nopm=(dict(SMALL_WINDOWS), ))
 
 

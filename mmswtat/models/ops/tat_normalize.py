@@ -69,6 +69,16 @@ def tat_normalize(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
                          f'{mode!r}')
     one = torch.ones((), dtype=target.dtype, device=target.device)
     if mode == 'channel':
+        if target.shape[-2] * target.shape[-1] == 1:
+            # Measured: RetinaNet's P7 at 128 px is 1x1; var = 0 gave an
+            # infinite loss at the first step.
+            raise ValueError(
+                "normalize='channel' standardises each channel over the "
+                'positions of the map, and this map has one position '
+                f'({tuple(target.shape)}): its variance is 0 and the loss '
+                "would be infinite. Use normalize='none' or 'teacher_rms' "
+                "on this level (e.g. per_level=dict(normalize=['channel', "
+                "..., 'none'])) or leave the level out of index")
         value, target = channel_standardize(value, target)
         return query, key, value, target, one
     if mode == 'teacher_rms':
