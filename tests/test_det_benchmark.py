@@ -136,7 +136,8 @@ def test_published_weights_and_sweep_grid():
                                            shift_size=[2, 2, 1, 0, 0])),
                        dict(scale=1.0),
                        dict(per_level=dict(normalize=['channel'] * 4 +
-                                           ['none']))]
+                                           ['none'])),
+                       dict(embed=True)]
     with pytest.raises(ValueError, match="unknown detection method 'kd'"):
         sweep_grid(['kd'], task=TASKS['det'])
 

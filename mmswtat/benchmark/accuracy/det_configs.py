@@ -156,11 +156,13 @@ SMALL_WINDOWS = dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
 #: windows, the paper's plain inner product (``scale=1.0``) instead of the
 #: fragment's ``'auto'``, and the SW-TaT maps standardised per channel
 #: (``normalize='channel'``, as PKD does) on P3-P6 (P7 is 1x1 at 128 px:
-#: no channel variance, refused).
+#: no channel variance, refused), and learned query/key/value embeddings
+#: per level (``embed=True``; FitNet's learned regressor helped here).
 CHANNEL_NORMALIZED = dict(per_level=dict(
     normalize=['channel', 'channel', 'channel', 'channel', 'none']))
 DET_METHOD_KNOBS = dict(
-    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED)),
+    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED),
+           dict(embed=True)),
     swtat_nopm=(dict(SMALL_WINDOWS), ))
 
 
