@@ -113,6 +113,12 @@ def test_distill_configs():
     swtat, pm = (both['distill_losses'][k] for k in ('loss_swtat',
                                                      'loss_pmtat'))
     assert swtat['per_level'] == knobs['per_level'] and 'per_level' not in pm
+    # per_level knobs merge over the fragment's windows.
+    normed = det_distill_config('swtat', TINY, knobs=dict(
+        per_level=dict(normalize=['channel'] * 4 + ['none'])))
+    assert normed['distill_losses']['loss_swtat']['per_level'] == dict(
+        window_size=[8, 8, 8, 8, 4], shift_size=[4, 4, 4, 4, 2],
+        normalize=['channel'] * 4 + ['none'])
     assert swtat['scale'] == pm['scale'] == 1.0
     # FitNet: a shared regressor at the neck's width on every level.
     fitnet = det_distill_config('fitnet', TINY, weight=3.0)

@@ -223,9 +223,12 @@ def det_distill_config(name: str, settings: DetNetSettings,
             if ch in cfg:
                 cfg[ch] = settings.neck_channels
         windowed = cfg['type'].endswith('SWTaTLoss')
-        cfg.update(copy.deepcopy({
-            k: v for k, v in (knobs or {}).items()
-            if windowed or k not in WINDOW_KNOBS}))
+        for k, v in copy.deepcopy(knobs or {}).items():
+            if k == 'per_level' and windowed:
+                # merged key by key over the fragment's own per_level
+                cfg['per_level'] = dict(cfg.get('per_level') or {}, **v)
+            elif windowed or k not in WINDOW_KNOBS:
+                cfg[k] = v
     for conn in (distill.get('connectors') or {}).values():
         conn.update(in_channels=settings.neck_channels,
                     out_channels=settings.neck_channels)
