@@ -16,14 +16,8 @@ from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
 
 
 def _tool():
-    import importlib.util
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        'accuracy_benchmark',
-        osp.join(root, 'tools/analysis/accuracy_benchmark.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from cli_helpers import load_tool
+    return load_tool('tools/analysis/accuracy_benchmark.py')
 
 
 def test_quick_run_writes_table_and_chart(tmp_path):

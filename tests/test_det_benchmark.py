@@ -153,13 +153,8 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
     through the shared harness; the report ranks by bbox mAP and shows
     mAP@50; the teacher is cached and reused, and rebuilt when a setting
     changes."""
-    import importlib.util
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        'accuracy_benchmark',
-        osp.join(root, 'tools/analysis/accuracy_benchmark.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from cli_helpers import load_tool
+    tool = load_tool('tools/analysis/accuracy_benchmark.py')
     torch.set_num_threads(2)
     out = tool.main(['--task', 'det', '--quick', '--seeds', '1',
                      '--baseline-factors', '--out-dir', str(tmp_path)])

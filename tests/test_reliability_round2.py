@@ -19,13 +19,8 @@ STUDENT_CFG = osp.join(
 
 def _tool(name):
     """A tool script as a module (tools/ is not a package)."""
-    import importlib.util
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(name)[:-3], osp.join(root, name))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from cli_helpers import load_tool
+    return load_tool(name)
 
 
 @pytest.fixture(autouse=True)
