@@ -188,7 +188,10 @@ def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    labels = [r['key'] for r in rows]
+    # Long knob values (e.g. per_level dicts) are cut: the Markdown table
+    # has them whole.
+    labels = [r['key'] if len(r['key']) <= 32 else r['key'][:31] + '…'
+              for r in rows]
     means = [r['mean'] for r in rows]
     stds = [r['std'] for r in rows]
     fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(rows) + 1), 3.6))
