@@ -83,7 +83,10 @@ def run_main(args: List[str], cwd: str = ROOT,
         time.sleep(wait)
     _LAST_START[0] = time.time()
     _forget_visualizers()
-    if osp.isabs(args[0]) and not args[0].startswith(ROOT + os.sep):
+    # Ours are tools/*.py; any other script (a codebase's own, which may
+    # live in a .venv inside this checkout) runs as __main__.
+    ours = osp.join(ROOT, 'tools') + os.sep
+    if osp.isabs(args[0]) and not args[0].startswith(ours):
         def main(argv):
             import runpy
             old_argv = sys.argv
