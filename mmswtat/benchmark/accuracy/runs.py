@@ -160,9 +160,8 @@ def student_init(settings, prep: Prepared, seed: int,
     task = task_of(settings)
     key = dict(pretrain_data=pretrain_data_key(settings),
                net=settings.student.__dict__,
-               pretrain=settings.pretrain.__dict__, seed=seed)
-    if task.name != 'seg':
-        key.update(task=task.name, nets=task.teacher_key(settings)['nets'])
+               pretrain=settings.pretrain.__dict__, seed=seed,
+               **task.student_key(settings))
 
     def build(d):
         import importlib

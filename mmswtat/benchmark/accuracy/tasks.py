@@ -54,6 +54,11 @@ class SegTask:
                     train=settings.teacher_train.__dict__,
                     background_weight=settings.background_weight)
 
+    def student_key(self, settings) -> dict:
+        """What a student initialisation depends on beyond its network,
+        data and pretraining (nothing for segmentation: keys as before)."""
+        return {}
+
     def run_config(self, model: dict, settings, train, data_root: str,
                    work_dir: str, seed: int, save_checkpoint: bool = False,
                    load_from: Optional[str] = None):
@@ -137,12 +142,18 @@ class DetTask:
         from .det_configs import det_model
         return det_model(getattr(settings, role), settings.nets, backbone)
 
+    @staticmethod
+    def _nets(settings) -> dict:
+        return dict(neck_channels=settings.neck_channels,
+                    anchor_scale=settings.anchor_scale,
+                    frozen=settings.frozen)
+
     def teacher_key(self, settings) -> dict:
-        return dict(net=settings.teacher.__dict__,
-                    nets=dict(neck_channels=settings.neck_channels,
-                              anchor_scale=settings.anchor_scale,
-                              frozen=settings.frozen),
+        return dict(net=settings.teacher.__dict__, nets=self._nets(settings),
                     train=settings.teacher_train.__dict__)
+
+    def student_key(self, settings) -> dict:
+        return dict(task=self.name, nets=self._nets(settings))
 
     def run_config(self, model: dict, settings, train, data_root: str,
                    work_dir: str, seed: int, save_checkpoint: bool = False,
