@@ -23,8 +23,14 @@ $(STAMP): $(REQS)
 	$(PY) -c "import mmcv.ops, mmseg, mmdet, mmpretrain, mmswtat; print('[env] ready:', mmswtat.__version__)"
 	@touch $@
 
+# Two pytest-xdist workers of one thread each (2 cores); the tests that
+# share a fixture run in one worker and the heaviest files start first
+# (tests/conftest.py: E2E_FILES, SHARED_FIXTURE_GROUPS). TEST_WORKERS=0
+# runs them in this one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider --durations=15
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests -q -p no:cacheprovider --durations=15 \
+		-n $(TEST_WORKERS) --no-loadscope-reorder
 
 # The edit loop: every test but the end-to-end files (tests/conftest.py:
 # E2E_FILES); `make test` runs them all.

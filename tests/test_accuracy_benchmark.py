@@ -102,6 +102,20 @@ def test_unknown_method_is_one_clear_error(tmp_path):
                       str(tmp_path)])
 
 
+def test_an_existing_report_is_kept_without_force(tmp_path):
+    """Refused before the data, backbones or teacher are built."""
+    (tmp_path / 'table.json').write_text('{}')
+    with pytest.raises(SystemExit) as err:
+        _tool().main(['--quick', '--out-dir', str(tmp_path)])
+    path = str(tmp_path / 'table.json')
+    assert str(err.value) == (
+        'tools/analysis/accuracy_benchmark.py: --out-dir report '
+        f'{path!r} already exists; give another path, or --force to '
+        'replace it; to keep its runs, give a new --out-dir and --reuse '
+        f'{path}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['table.json']
+
+
 def test_missing_scikit_learn_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, 'sklearn.datasets', None)
     with pytest.raises(ImportError, match='pip install scikit-learn'):

@@ -353,6 +353,27 @@ def test_cli_reports_a_bad_size_without_a_traceback(tmp_path):
     assert res.stderr.strip() == 'size must be >= 16, got 8'
 
 
+def test_cli_writes_into_a_filled_folder_only_with_force(tmp_path):
+    """Other formats' folders beside it are fine; its own, filled, needs
+    --force (voc-det would replace voc's VOCdevkit/VOC2012 images)."""
+    from cli_helpers import load_tool
+    tool = load_tool('tools/make_synthetic_data.py')
+    small = ['--out', str(tmp_path), '--num-train', '1', '--num-val', '1']
+    tool.main(['voc', *small])
+    tool.main(['imagenet', *small])
+    folder = str(tmp_path / 'VOCdevkit' / 'VOC2012')
+    for fmt in ('voc', 'voc-det'):
+        with pytest.raises(SystemExit) as err:
+            tool.main([fmt, *small])
+        assert str(err.value) == (
+            f'tools/make_synthetic_data.py: --out {folder!r} already holds '
+            'files that this run may replace; give an empty or new folder, '
+            'or --force to write into it'), fmt
+    assert not osp.exists(tmp_path / 'VOCdevkit' / 'VOC2007')
+    tool.main(['voc-det', *small, '--force'])
+    assert osp.isdir(tmp_path / 'VOCdevkit' / 'VOC2007')
+
+
 def test_no_openmmlab_imports():
     package = REPO / 'mmswtat' / 'datasets' / 'synthetic'
     sources = [SCRIPT, *sorted(package.glob('*.py'))]

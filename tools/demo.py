@@ -82,7 +82,7 @@ def main() -> None:
     run('1/5 synthetic VOC dataset', [
         py, 'tools/make_synthetic_data.py', 'voc', '--out',
         osp.join(out, 'data'), '--num-train', '200', '--num-val', '40',
-        '--size', str(crop), '--seed', '0'
+        '--size', str(crop), '--seed', '0', '--force'
     ], osp.join(out, 'data.log'))
 
     def train(step, config, work, n, extra=()):

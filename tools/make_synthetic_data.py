@@ -15,12 +15,17 @@ The same ``--seed`` (and the same other arguments) gives byte-identical files.
 
 Example:
     python tools/make_synthetic_data.py voc --out data/synth --num-train 200
+
+A format's folders under ``--out`` (e.g. ``OUT/VOCdevkit/VOC2012``) that
+already hold files are written into only with ``--force``.
 """
 import argparse
+import os.path as osp
 import sys
 from typing import Callable, Optional, Sequence
 
 from mmswtat.datasets.synthetic import FORMATS
+from mmswtat.utils.output_files import check_output_dir
 
 _EPILOG = """\
 config overrides (only data_root is needed with the default sizes):
@@ -62,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='format', required=True)
-    for name, (func, help_text, size) in FORMATS.items():
+    for name, (func, help_text, size, _) in FORMATS.items():
         p = sub.add_parser(
             name,
             help=help_text,
@@ -70,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=_EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument('--out', required=True, help='output directory')
+        p.add_argument('--force', action='store_true',
+                       help='write into folders that already hold files '
+                       '(files of the same names are replaced)')
         p.add_argument('--num-train', type=int, default=200,
                        help='number of training images (default 200)')
         p.add_argument('--num-val', type=int, default=50,
@@ -107,7 +115,15 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         The printed one-line summary.
     """
     options = vars(build_parser().parse_args(argv))
-    writer = FORMATS[options.pop('format')].writer
+    fmt = FORMATS[options.pop('format')]
+    force = options.pop('force')
+    try:
+        for folder in fmt.folders:
+            check_output_dir(osp.join(options['out'], folder), force,
+                             'tools/make_synthetic_data.py', '--out')
+    except (ValueError, OSError) as e:  # not empty / a file / no path
+        raise SystemExit(str(e)) from None
+    writer = fmt.writer
     try:
         summary = writer(**options)
     except ValueError as e:  # a size or count out of range

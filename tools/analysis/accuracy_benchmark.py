@@ -111,6 +111,10 @@ def parse_args(argv=None):
     p.add_argument('--quick', action='store_true',
                    help='tiny networks and data, a few iterations (smoke)')
     p.add_argument('--out-dir', default='work_dirs/accuracy')
+    p.add_argument('--force', action='store_true',
+                   help="replace the report (table.* or sweep.*) that "
+                   '--out-dir already holds (its runs are lost unless '
+                   'given to --reuse)')
     p.add_argument('--cache-dir', default=None,
                    help='cache of data/backbones/teacher (default '
                    'OUT_DIR/cache)')
@@ -135,6 +139,21 @@ def parse_knobs(items) -> dict:
         if isinstance(knobs[key], int) and not isinstance(knobs[key], bool):
             knobs[key] = float(knobs[key])
     return knobs
+
+
+def check_reports(out_dir: str, name: str, force: bool) -> None:
+    """Refuse, before any training, to replace ``OUT_DIR/<name>.*``
+    without ``--force``: its runs would be lost."""
+    from mmswtat.utils.output_files import check_output_path
+    for ext in ('json', 'md', 'png'):
+        try:
+            check_output_path(os.path.join(out_dir, f'{name}.{ext}'), force,
+                              'tools/analysis/accuracy_benchmark.py',
+                              '--out-dir report')
+        except FileExistsError as e:
+            raise SystemExit(
+                f'{e}; to keep its runs, give a new --out-dir and --reuse '
+                f'{os.path.join(out_dir, name + ".json")}') from None
 
 
 def main(argv=None) -> dict:
@@ -180,6 +199,8 @@ def _main(argv=None) -> dict:
     if args.data_seed is not None:
         s = dataclasses.replace(s, data=dataclasses.replace(
             s.data, seed=args.data_seed))
+    check_reports(args.out_dir, 'sweep' if args.sweep else 'table',
+                  args.force)
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.sweep:

@@ -16,7 +16,7 @@ Example:
     >>> from mmswtat.datasets.synthetic import make_voc
     >>> make_voc('data/synth', num_train=200)  # doctest: +SKIP
 """
-from typing import Callable, Dict, NamedTuple
+from typing import Callable, Dict, NamedTuple, Tuple
 
 from .coco import make_coco
 from .cocostuff import make_cocostuff10k
@@ -26,33 +26,40 @@ from .voc_det import make_voc_det
 
 
 class SyntheticFormat(NamedTuple):
-    """One on-disk format: its writer, a one-line description, default side.
+    """One on-disk format: its writer, a one-line description, default
+    side and the folders it writes under ``out``.
 
     Attributes:
         writer: ``writer(out, **options) -> summary line``.
         help: What the format is, for the command line.
         size: Default image side in pixels.
+        folders: The folders under ``out`` that the writer fills (files of
+            the same names there are replaced).
     """
 
     writer: Callable[..., str]
     help: str
     size: int
+    folders: Tuple[str, ...]
 
 
 #: The formats by command-line name, in the order of ``--help``.
 FORMATS: Dict[str, SyntheticFormat] = {
     'voc':
-    SyntheticFormat(make_voc, 'PASCAL VOC 2012 segmentation (mmseg)', 64),
+    SyntheticFormat(make_voc, 'PASCAL VOC 2012 segmentation (mmseg)', 64,
+                    ('VOCdevkit/VOC2012', )),
     'cocostuff10k':
     SyntheticFormat(make_cocostuff10k, 'COCO-Stuff 10k segmentation (mmseg)',
-                    64),
+                    64, ('coco_stuff10k', )),
     'coco':
-    SyntheticFormat(make_coco, 'COCO 2017 detection/instances (mmdet)', 64),
+    SyntheticFormat(make_coco, 'COCO 2017 detection/instances (mmdet)', 64,
+                    ('coco', )),
     'voc-det':
-    SyntheticFormat(make_voc_det, 'PASCAL VOC 07+12 detection (mmdet)', 128),
+    SyntheticFormat(make_voc_det, 'PASCAL VOC 07+12 detection (mmdet)', 128,
+                    ('VOCdevkit/VOC2007', 'VOCdevkit/VOC2012')),
     'imagenet':
     SyntheticFormat(make_imagenet, 'ImageNet classification (mmpretrain)',
-                    64),
+                    64, ('imagenet', )),
 }
 
 __all__ = [
