@@ -2,7 +2,6 @@
 import json
 import os
 import os.path as osp
-import shutil
 
 import pytest
 import torch
@@ -31,9 +30,10 @@ def _options(config, voc, teacher_ckpt, iters, ckpt_interval):
 
 
 def _scalars(work_dir):
-    """{step: {key: value}} of the training losses logged in scalars.json."""
-    (run, ) = [d for d in os.listdir(work_dir)
-               if osp.isdir(osp.join(work_dir, d, 'vis_data'))]
+    """{step: {key: value}} of the training losses logged in scalars.json
+    (of the work dir's last run, when a killed run left one before it)."""
+    run = max(d for d in os.listdir(work_dir)
+              if osp.isdir(osp.join(work_dir, d, 'vis_data')))
     out = {}
     with open(osp.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
         for line in f:
@@ -44,16 +44,48 @@ def _scalars(work_dir):
     return out
 
 
-def test_resume_is_exact(seg_layer4_run, tmp_path):
-    """Resume at iteration 4 of the session's 8-iteration layer4 run
-    (seeded, deterministic, checkpoints at 4 and 8): the resumed run ends
-    with the same weights and logs the same losses."""
+def _train_until_killed(work, options, checkpoint: str) -> None:
+    """``tools/train.py`` in a subprocess, SIGKILLed as soon as it has
+    written ``checkpoint`` (mmengine names it in ``last_checkpoint``)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env.setdefault('OMP_NUM_THREADS', '2')  # as run_main's runs
+    log = work.parent / 'killed_run.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen(
+            [sys.executable, 'tools/train.py', SEG_LAYER4, '--work-dir',
+             str(work), '--cfg-options', *options], cwd=ROOT, env=env,
+            stdout=out, stderr=subprocess.STDOUT)
+        last = work / 'last_checkpoint'
+        deadline = time.time() + 600
+        while not (last.exists() and last.read_text().strip().endswith(
+                checkpoint)):
+            assert proc.poll() is None and time.time() < deadline, \
+                log.read_text()[-5000:]
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL  # killed, not finished
+
+
+def test_resume_after_sigkill_is_exact(seg_layer4_run, tmp_path):
+    """The session's 8-iteration layer4 run (seeded, deterministic,
+    checkpoints at 4 and 8) again, SIGKILLed after its iteration-4
+    checkpoint, then ``--resume``: the dead run's lock is taken over, and
+    the resumed run ends with the same weights and logs the same losses as
+    the uninterrupted one."""
     full, part = seg_layer4_run['work'], tmp_path / 'resumed'
-    part.mkdir()
-    shutil.copy(full / 'iter_4.pth', part / 'iter_4.pth')
+    options = as_cli(seg_layer4_run['options'])
+    _train_until_killed(part, options, 'iter_4.pth')
+    assert (part / '.mmswtat_train.lock').exists()  # left by the dead run
+    assert not (part / 'iter_8.pth').exists()
+    # A live run's lock would stop this with WorkDirBusyError.
     run_main(['tools/train.py', SEG_LAYER4, '--work-dir', str(part),
-              '--resume', str(part / 'iter_4.pth'), '--cfg-options',
-              *as_cli(seg_layer4_run['options'])])
+              '--resume', '--cfg-options', *options])
+    assert not (part / '.mmswtat_train.lock').exists()
 
     a = torch.load(full / 'iter_8.pth', weights_only=True)['state_dict']
     b = torch.load(part / 'iter_8.pth', weights_only=True)['state_dict']
