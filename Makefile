@@ -28,14 +28,15 @@ $(STAMP): $(REQS)
 # (tests/conftest.py: E2E_FILES, SHARED_FIXTURE_GROUPS). TEST_WORKERS=0
 # runs them in this one process.
 TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests -q \
+	-p no:cacheprovider -n $(TEST_WORKERS) --no-loadscope-reorder
 test: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests -q -p no:cacheprovider --durations=15 \
-		-n $(TEST_WORKERS) --no-loadscope-reorder
+	$(PYTEST) --durations=15
 
 # The edit loop: every test but the end-to-end files (tests/conftest.py:
 # E2E_FILES); `make test` runs them all.
 test-fast: $(STAMP)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -m pytest tests -q -p no:cacheprovider -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 # Style (settings in setup.cfg); CI runs it before `make test`.
 lint: $(STAMP)
