@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 REQS := $(wildcard requirements/*.txt) setup.py
 STAMP := $(VENV)/.mmswtat-installed
 
-.PHONY: env test test-fast lint demo clean-env
+.PHONY: env test test-fast lint format demo clean-env
 
 env: $(STAMP)
 
@@ -38,9 +38,18 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PYTEST) -m "not e2e"
 
-# Style (settings in setup.cfg); CI runs it before `make test`.
+# Style (settings in setup.cfg): flake8, isort and yapf on the whole tree,
+# checking only (`make format` applies isort and yapf); CI runs it before
+# `make test`.
+STYLED := mmswtat tools tests configs _mmswtat_scope.py setup.py
 lint: $(STAMP)
-	$(PY) -m flake8 mmswtat tools tests configs _mmswtat_scope.py setup.py
+	$(PY) -m flake8 $(STYLED)
+	$(PY) -m isort --check-only --diff $(STYLED)
+	$(PY) -m yapf --diff --recursive $(STYLED)
+
+format: $(STAMP)
+	$(PY) -m isort $(STYLED)
+	$(PY) -m yapf --in-place --recursive $(STYLED)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py

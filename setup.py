@@ -2,7 +2,6 @@
 Makefile)."""
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -96,8 +95,8 @@ setup(
     package_data={
         'mmswtat': [
             '.mim/model-index.yml', '.mim/configs/*.py', '.mim/configs/*/*.py',
-            '.mim/configs/*/*/*.py',
-            '.mim/tools/*.py', '.mim/tools/*.sh', '.mim/tools/*/*.py'
+            '.mim/configs/*/*/*.py', '.mim/tools/*.py', '.mim/tools/*.sh',
+            '.mim/tools/*/*.py'
         ]
     },
     include_package_data=False,

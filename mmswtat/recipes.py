@@ -59,54 +59,51 @@ COMPONENTS: Dict[str, Component] = {
     c.name: c
     for c in (
         Component(
-            'swtat', 'SW-TaT + PM (layer4)', 'feature', 'layer4',
-            SWTAT_LAYER4, 0.1, 'official TaT-seg VOC alpha 0.1',
+            'swtat', 'SW-TaT + PM (layer4)', 'feature', 'layer4', SWTAT_LAYER4,
+            0.1, 'official TaT-seg VOC alpha 0.1',
             'SW-TaT: window passes (plain and shifted by half a window) '
             'plus a patch-merging pass (2x2 space-to-depth, then a global '
             "TaT on the coarse tokens), the paper's L_SW + L_PM."),
         Component(
-            'swtat_head', 'SW-TaT + PM (head)', 'feature', 'head',
-            SWTAT_HEAD, 0.1, 'official TaT-seg VOC alpha 0.1',
+            'swtat_head', 'SW-TaT + PM (head)', 'feature', 'head', SWTAT_HEAD,
+            0.1, 'official TaT-seg VOC alpha 0.1',
             "SW-TaT + PM on the decode head's last feature (before the "
             'classifier), where the official TaT-seg code distils.'),
+        Component('sw', 'SW-TaT, no PM', 'feature', 'layer4', SWTAT_LAYER4,
+                  0.1, 'official TaT-seg VOC alpha 0.1',
+                  'SW-TaT window passes only (no patch-merging term).'),
+        Component('tat', 'global TaT', 'feature', 'layer4', SWTAT_LAYER4, 0.1,
+                  'official TaT-seg VOC alpha 0.1',
+                  'Global TaT (one window covering each map).'),
         Component(
-            'sw', 'SW-TaT, no PM', 'feature', 'layer4', SWTAT_LAYER4, 0.1,
-            'official TaT-seg VOC alpha 0.1',
-            'SW-TaT window passes only (no patch-merging term).'),
-        Component(
-            'tat', 'global TaT', 'feature', 'layer4', SWTAT_LAYER4, 0.1,
-            'official TaT-seg VOC alpha 0.1',
-            'Global TaT (one window covering each map).'),
-        Component(
-            'cwd', 'CWD (logits)', 'logit', 'logits',
-            ('cwd_logits_r101_to_r18.py', 'cwd_logits'), 3.0,
-            'CIRKD, this pair (tau 4)',
+            'cwd', 'CWD (logits)', 'logit', 'logits', (
+                'cwd_logits_r101_to_r18.py',
+                'cwd_logits'), 3.0, 'CIRKD, this pair (tau 4)',
             'Channel-wise distillation of the logits (Shu et al.): each '
             'class map a distribution over pixels, tau 4.'),
         Component(
-            'dist', 'DIST (logits)', 'logit', 'logits',
-            ('dist_logits_r101_to_r18.py', 'dist_logits'), 1.0,
-            'official DIST_KD segmentation code',
+            'dist', 'DIST (logits)', 'logit', 'logits', (
+                'dist_logits_r101_to_r18.py',
+                'dist_logits'), 1.0, 'official DIST_KD segmentation code',
             'DIST: inter- and intra-class Pearson correlation of the '
             'logits.'),
+        Component('kd', 'KD (logits)', 'logit', 'logits', (
+            'kd_logits_r101_to_r18.py',
+            'kd_logits'), 1.0, 'CIRKD, this pair (tau 1)',
+                  'Hinton KD on the logits (per pixel for dense heads).'),
         Component(
-            'kd', 'KD (logits)', 'logit', 'logits',
-            ('kd_logits_r101_to_r18.py', 'kd_logits'), 1.0,
-            'CIRKD, this pair (tau 1)',
-            'Hinton KD on the logits (per pixel for dense heads).'),
-        Component(
-            'fitnet', 'FitNet (layer4)', 'feature', 'layer4',
-            ('fitnet_layer4_r101_to_r18.py', 'fitnet_layer4'), 1.0,
-            'CIRKD FitNet, this pair',
+            'fitnet', 'FitNet (layer4)', 'feature', 'layer4', (
+                'fitnet_layer4_r101_to_r18.py',
+                'fitnet_layer4'), 1.0, 'CIRKD FitNet, this pair',
             'FitNet: MSE between the connected student map and the '
             'teacher map.'),
     )
 }
 
 
-def parse_recipe(recipe: str,
-                 allowed: Optional[Sequence[str]] = None
-                 ) -> Tuple[Component, ...]:
+def parse_recipe(
+        recipe: str,
+        allowed: Optional[Sequence[str]] = None) -> Tuple[Component, ...]:
     """``'swtat_head+cwd'`` -> its components, or one clear error.
 
     Args:
@@ -124,10 +121,9 @@ def parse_recipe(recipe: str,
     choices = (f'choose from {", ".join(allowed)}, or combine them with + '
                "(e.g. 'swtat_head+cwd')")
     if unknown or not recipe:
-        raise ValueError(
-            f'unknown method {recipe!r}' + (f' (unknown part(s) {unknown})'
-                                            if '+' in str(recipe) else '') +
-            f'; {choices}')
+        raise ValueError(f'unknown method {recipe!r}' + (
+            f' (unknown part(s) {unknown})' if '+' in str(recipe) else '') +
+                         f'; {choices}')
     if unsupported:
         raise ValueError(f'method {recipe!r}: {unsupported} cannot be used '
                          f'here; {choices}')

@@ -21,7 +21,9 @@ MODELS = Registry(
 
 #: Training hooks.
 HOOKS = Registry(
-    'hook', parent=MMENGINE_HOOKS, scope='mmswtat',
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmswtat',
     locations=['mmswtat.engine'])
 
 #: Runners.

@@ -9,14 +9,20 @@ from typing import List
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def run_tool(args: List[str], cwd: str = ROOT, timeout: int = 900,
+def run_tool(args: List[str],
+             cwd: str = ROOT,
+             timeout: int = 900,
              check: bool = True) -> subprocess.CompletedProcess:
     """``python ARGS`` with the repo importable; fail with the output tail."""
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env.setdefault('OMP_NUM_THREADS', '2')
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
     if check and proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-6000:]
         raise AssertionError(f'{args[:2]} exited {proc.returncode}:\n{tail}')
@@ -59,7 +65,8 @@ def _forget_visualizers() -> None:
         todo.extend(cls.__subclasses__())
 
 
-def run_main(args: List[str], cwd: str = ROOT,
+def run_main(args: List[str],
+             cwd: str = ROOT,
              check: bool = True) -> subprocess.CompletedProcess:
     """:func:`run_tool` in this process: ``main(argv)`` of our tool
     ``args[0]`` (a path relative to ROOT; another script, e.g. a codebase's
@@ -76,6 +83,7 @@ def run_main(args: List[str], cwd: str = ROOT,
     import traceback
 
     import torch
+
     # mmengine names a run's logger, message hub and visualiser after the
     # second it starts in: never two runs in the same second.
     wait = 1.0 - (time.time() - int(_LAST_START[0]))
@@ -87,6 +95,7 @@ def run_main(args: List[str], cwd: str = ROOT,
     # live in a .venv inside this checkout) runs as __main__.
     ours = osp.join(ROOT, 'tools') + os.sep
     if osp.isabs(args[0]) and not args[0].startswith(ours):
+
         def main(argv):
             import runpy
             old_argv = sys.argv
@@ -149,13 +158,15 @@ SEG_WINDOW_OPTS = {
 }
 
 
-def seg_layer4_options(voc: str, teacher_ckpt: str, iters: int = 8,
+def seg_layer4_options(voc: str,
+                       teacher_ckpt: str,
+                       iters: int = 8,
                        ckpt_interval: int = 4) -> dict:
     """``--cfg-options`` of :func:`seg_layer4_run` (seeded, deterministic,
     a checkpoint every ``ckpt_interval`` iterations)."""
     from mmswtat.testing import seg_tiny_options
-    opts = dict(seg_tiny_options(SEG_LAYER4, voc, iters=iters),
-                **SEG_WINDOW_OPTS)
+    opts = dict(
+        seg_tiny_options(SEG_LAYER4, voc, iters=iters), **SEG_WINDOW_OPTS)
     opts.update({
         'model.teacher_ckpt': teacher_ckpt,
         'default_hooks.checkpoint.interval': ckpt_interval,

@@ -29,8 +29,8 @@ def teacher_ckpt(tmp_path_factory):
     from mmswtat.models.distillers import load_model_cfg
     from mmswtat.registry import MODELS
     init_default_scope('mmseg')
-    cfg = load_model_cfg(dict(cfg_path=SEG_TEACHER, pretrained=None),
-                         'teacher')
+    cfg = load_model_cfg(
+        dict(cfg_path=SEG_TEACHER, pretrained=None), 'teacher')
     torch.manual_seed(0)
     teacher = MODELS.build(cfg)
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
@@ -49,11 +49,14 @@ def seg_layer4_run(voc, teacher_ckpt, tmp_path_factory):
         the ``--cfg-options`` dict it ran with.
     """
     from cli_helpers import SEG_LAYER4, run_main, seg_layer4_options
+
     from mmswtat.testing import as_cli
     work = tmp_path_factory.mktemp('seg_layer4') / 'work'
     opts = seg_layer4_options(voc, teacher_ckpt)
-    proc = run_main(['tools/train.py', SEG_LAYER4, '--work-dir', str(work),
-                     '--cfg-options', *as_cli(opts)])
+    proc = run_main([
+        'tools/train.py', SEG_LAYER4, '--work-dir',
+        str(work), '--cfg-options', *as_cli(opts)
+    ])
     return dict(work=work, log=proc.stdout + proc.stderr, options=opts)
 
 
@@ -79,13 +82,12 @@ def installed_env(tmp_path_factory):
 #: runs under pytest-xdist (``-n 2``), where each file is one unit of work
 #: (:func:`xdist_group`) handed out in this order, so the two workers finish
 #: together. ``make test-fast`` (``-m "not e2e"``) leaves them out.
-E2E_FILES = (
-    'test_stock_runners.py', 'test_hub.py', 'test_e2e_reliability.py',
-    'test_visualization.py', 'test_config_gen.py', 'test_e2e_seg.py',
-    'test_e2e_det.py', 'test_accuracy_benchmark.py', 'test_det_benchmark.py',
-    'test_e2e_cls.py', 'test_benchmark.py', 'test_reliability_round2.py',
-    'test_checkpoint_compat.py', 'test_gpu_check.py',
-    'test_teacher_precision.py')
+E2E_FILES = ('test_stock_runners.py', 'test_hub.py', 'test_e2e_reliability.py',
+             'test_visualization.py', 'test_config_gen.py', 'test_e2e_seg.py',
+             'test_e2e_det.py', 'test_accuracy_benchmark.py',
+             'test_det_benchmark.py', 'test_e2e_cls.py', 'test_benchmark.py',
+             'test_reliability_round2.py', 'test_checkpoint_compat.py',
+             'test_gpu_check.py', 'test_teacher_precision.py')
 
 #: Files whose tests share a session fixture run in one worker, so that it
 #: is made once: the layer4 VOC run and the throw-away installs.
@@ -158,8 +160,8 @@ def pytest_collection_modifyitems(config, items):
         if osp.basename(str(item.fspath)) in order:
             item.add_marker(pytest.mark.e2e)
     # The heaviest files first (stable: each file's own order is kept).
-    items.sort(key=lambda item: order.get(osp.basename(str(item.fspath)),
-                                          len(order)))
+    items.sort(
+        key=lambda item: order.get(osp.basename(str(item.fspath)), len(order)))
     import torch
     if torch.cuda.is_available():
         return

@@ -17,8 +17,8 @@ import venv
 
 from cli_helpers import ROOT
 
-_SKIP = ('.git', '.venv', 'build', 'dist', 'work_dirs', 'data',
-         '__pycache__', '*.egg-info', '.pytest_cache')
+_SKIP = ('.git', '.venv', 'build', 'dist', 'work_dirs', 'data', '__pycache__',
+         '*.egg-info', '.pytest_cache')
 
 
 def make_env(where: str, editable: bool) -> str:
@@ -28,23 +28,27 @@ def make_env(where: str, editable: bool) -> str:
         The venv's python executable.
     """
     src = osp.join(where, 'src')
-    shutil.copytree(ROOT, src, symlinks=True,
-                    ignore=shutil.ignore_patterns(*_SKIP))
+    shutil.copytree(
+        ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*_SKIP))
     env_dir = osp.join(where, 'venv')
     venv.create(env_dir, with_pip=False)
     python = osp.join(env_dir, 'bin', 'python')
-    purelib = subprocess.check_output(
-        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
-         '["purelib"])'], text=True).strip()
+    purelib = subprocess.check_output([
+        python, '-c', 'import sysconfig; print(sysconfig.get_paths()'
+        '["purelib"])'
+    ],
+                                      text=True).strip()
     with open(osp.join(purelib, '_parent_env.pth'), 'w') as f:
         f.write('\n'.join(site.getsitepackages()) + '\n')
     # pip runs *for* the new venv (--python), so it neither sees nor
     # uninstalls this environment's own mmswtat (--prefix/--target would).
-    cmd = [sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
-           '--no-deps', '--no-build-isolation', '--no-index']
+    cmd = [
+        sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+        '--no-deps', '--no-build-isolation', '--no-index'
+    ]
     cmd += ['-e', src] if editable else [src]
-    subprocess.run(cmd, check=True, capture_output=True, cwd=where,
-                   env=_clean_env())
+    subprocess.run(
+        cmd, check=True, capture_output=True, cwd=where, env=_clean_env())
     return python
 
 
@@ -54,12 +58,18 @@ def _clean_env() -> dict:
     return env
 
 
-def run_in_env(python: str, args, cwd: str,
+def run_in_env(python: str,
+               args,
+               cwd: str,
                timeout: int = 600) -> subprocess.CompletedProcess:
     """``python ARGS`` in an installed env (no PYTHONPATH); fail with the
     output tail."""
-    proc = subprocess.run([python, *args], cwd=cwd, env=_clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([python, *args],
+                          cwd=cwd,
+                          env=_clean_env(),
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-6000:]
         raise AssertionError(f'{args[:2]} exited {proc.returncode}:\n{tail}')

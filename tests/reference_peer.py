@@ -64,8 +64,7 @@ def kd(student: Tensor,
     rows = _class_vectors(student, teacher, valid_mask)
     if not rows:
         return student.sum() * 0
-    total = sum(
-        _kl(_softmax(t, tau), _softmax(s, tau)) for s, t in rows)
+    total = sum(_kl(_softmax(t, tau), _softmax(s, tau)) for s, t in rows)
     return tau**2 * total / len(rows)
 
 
@@ -103,8 +102,8 @@ def dist(student: Tensor,
     rows, classes = len(y_s), len(y_s[0])
     inter = 1 - sum(pearson(y_s[r], y_t[r]) for r in range(rows)) / rows
     intra = 1 - sum(
-        pearson([y_s[r][k] for r in range(rows)],
-                [y_t[r][k] for r in range(rows)])
+        pearson([y_s[r][k]
+                 for r in range(rows)], [y_t[r][k] for r in range(rows)])
         for k in range(classes)) / classes
     return tau**2 * (beta * inter + gamma * intra)
 
@@ -121,8 +120,10 @@ def _standardised(feat: Tensor, eps: float = 1e-6) -> List[List[Tensor]]:
     n, c, h, w = feat.shape
     out = []
     for j in range(c):
-        vals = [feat[a, j, y, x] for a in range(n) for y in range(h)
-                for x in range(w)]
+        vals = [
+            feat[a, j, y, x] for a in range(n) for y in range(h)
+            for x in range(w)
+        ]
         m = len(vals)
         mu = sum(vals) / m
         var = sum((v - mu)**2 for v in vals) / max(m - 1, 1)

@@ -159,8 +159,7 @@ def window_pass_error(q: Tensor,
                         continue  # invalid queries do not count
                     y0, x0 = (y // wh) * wh, (x // ww) * ww  # window corner
                     region = label(y, x)
-                    allowed = [(yk, xk)
-                               for yk in range(y0, y0 + wh)
+                    allowed = [(yk, xk) for yk in range(y0, y0 + wh)
                                for xk in range(x0, x0 + ww)
                                if valid(yk, xk) and label(yk, xk) == region]
                     keys = [source(yk, xk) for yk, xk in allowed]

@@ -1,5 +1,6 @@
 """Tiny mmseg models and batches for distiller tests (no data on disk)."""
 import torch
+
 from mmswtat.testing import random_seg_batch
 
 SIZE = 32

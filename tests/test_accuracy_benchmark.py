@@ -9,8 +9,8 @@ from PIL import Image
 
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, BenchmarkSettings,
                                         distill_config, quick_settings)
-from mmswtat.benchmark.accuracy.methods import method_label
 from mmswtat.benchmark.accuracy.cache import cached
+from mmswtat.benchmark.accuracy.methods import method_label
 from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
                                            split_digits, write_digit_scenes)
 
@@ -22,8 +22,7 @@ def _tool():
 
 def test_quick_run_writes_table_and_chart(tmp_path):
     """--quick: every method trains and tests; JSON, Markdown, PNG exist."""
-    out = _tool().main(['--quick', '--seeds', '1', '--out-dir',
-                        str(tmp_path)])
+    out = _tool().main(['--quick', '--seeds', '1', '--out-dir', str(tmp_path)])
     runs = out['records']
     main = [r for r in runs if 'iters' not in r['knobs']]
     assert sorted(r['method'] for r in main) == sorted(DEFAULT_METHODS)
@@ -45,16 +44,43 @@ def test_quick_run_writes_table_and_chart(tmp_path):
 
 
 def test_matched_compute_interpolates_the_baseline_schedule():
-    from mmswtat.benchmark.accuracy.report import (baseline_curve,
-                                                   markdown,
+    from mmswtat.benchmark.accuracy.report import (baseline_curve, markdown,
                                                    matched_compute)
-    rows = [dict(method='none', knobs={}, iters=300, mean=10.0, std=0.0,
-                 s_per_it=0.2, weight=None, n=1, seeds=[0], values=[10.0]),
-            dict(method='none', knobs=dict(iters=600), iters=600, mean=16.0,
-                 std=0.0, s_per_it=0.2, weight=None, n=1, seeds=[0],
-                 values=[16.0]),
-            dict(method='cwd', knobs={}, iters=300, mean=20.0, std=0.0,
-                 s_per_it=0.3, weight=9.0, n=1, seeds=[0], values=[20.0])]
+    rows = [
+        dict(
+            method='none',
+            knobs={},
+            iters=300,
+            mean=10.0,
+            std=0.0,
+            s_per_it=0.2,
+            weight=None,
+            n=1,
+            seeds=[0],
+            values=[10.0]),
+        dict(
+            method='none',
+            knobs=dict(iters=600),
+            iters=600,
+            mean=16.0,
+            std=0.0,
+            s_per_it=0.2,
+            weight=None,
+            n=1,
+            seeds=[0],
+            values=[16.0]),
+        dict(
+            method='cwd',
+            knobs={},
+            iters=300,
+            mean=20.0,
+            std=0.0,
+            s_per_it=0.3,
+            weight=9.0,
+            n=1,
+            seeds=[0],
+            values=[20.0])
+    ]
     curve = baseline_curve(rows)
     assert [c[0] for c in curve] == [300, 600]
     ratio, value, extrapolated = matched_compute(rows[2], rows[0], curve)
@@ -72,8 +98,9 @@ def test_recipe_is_a_list_of_adapted_fragments():
     assert isinstance(d, list) and len(d) == 2
     head, cwd = d
     conn = head['connectors']['sh']
-    assert (conn['in_channels'], conn['out_channels']) == (
-        s.student.head_channels, s.teacher.head_channels)
+    assert (conn['in_channels'],
+            conn['out_channels']) == (s.student.head_channels,
+                                      s.teacher.head_channels)
     assert head['student_recorders'] == dict(head='decode_head.bottleneck')
     sw = head['distill_losses']['loss_swtat_head']
     assert (sw['window_size'], sw['shift_size']) == (4, 2)
@@ -89,8 +116,10 @@ def test_recipe_is_a_list_of_adapted_fragments():
 def test_unknown_regime_lists_the_choices(tmp_path):
     from mmswtat.benchmark.accuracy.settings import regime_settings
     assert regime_settings('long').student_train.iters == 2000
-    with pytest.raises(ValueError, match="unknown regime 'longer'; choose "
-                       'from default, long'):
+    with pytest.raises(
+            ValueError,
+            match="unknown regime 'longer'; choose "
+            'from default, long'):
         regime_settings('longer')
     with pytest.raises(SystemExit):
         _tool().parse_args(['--regime', 'longer'])
@@ -98,8 +127,9 @@ def test_unknown_regime_lists_the_choices(tmp_path):
 
 def test_unknown_method_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match='unknown method.*swtat.*fitnet'):
-        _tool().main(['--methods', 'swtat', 'sw-tat', '--out-dir',
-                      str(tmp_path)])
+        _tool().main(
+            ['--methods', 'swtat', 'sw-tat', '--out-dir',
+             str(tmp_path)])
 
 
 def test_an_existing_report_is_kept_without_force(tmp_path):
@@ -130,8 +160,8 @@ def test_cache_rebuilds_on_mismatch_and_reuses_on_match(tmp_path):
         open(osp.join(d, 'teacher.pth'), 'w').write('w')
 
     path = cached(str(tmp_path), 'teacher', dict(iters=4), build, log=str)
-    assert cached(str(tmp_path), 'teacher', dict(iters=4), build,
-                  log=str) == path
+    assert cached(
+        str(tmp_path), 'teacher', dict(iters=4), build, log=str) == path
     assert len(built) == 1
     # Another setting: another key, a new build.
     other = cached(str(tmp_path), 'teacher', dict(iters=8), build, log=str)
@@ -139,8 +169,8 @@ def test_cache_rebuilds_on_mismatch_and_reuses_on_match(tmp_path):
     # A directory whose stored settings do not match its key is rebuilt.
     with open(osp.join(path, 'settings.json'), 'w') as f:
         json.dump(dict(iters=999), f)
-    assert cached(str(tmp_path), 'teacher', dict(iters=4), build,
-                  log=str) == path
+    assert cached(
+        str(tmp_path), 'teacher', dict(iters=4), build, log=str) == path
     assert len(built) == 3
     assert json.load(open(osp.join(path, 'settings.json'))) == dict(iters=4)
     # An interrupted build (no DONE marker) is rebuilt.
@@ -156,8 +186,8 @@ def test_digit_scenes_deterministic_disjoint_and_voc_readable(tmp_path):
     write_digit_scenes(str(tmp_path / 'b'), s)
     for sub in ('JPEGImages/train_00002.jpg',
                 'SegmentationClass/val_00001.png'):
-        assert open(tmp_path / 'a' / sub, 'rb').read() == open(
-            tmp_path / 'b' / sub, 'rb').read()
+        assert open(tmp_path / 'a' / sub,
+                    'rb').read() == open(tmp_path / 'b' / sub, 'rb').read()
     train, val = split_digits(1797, s.val_fraction, s.seed)
     assert not set(train) & set(val) and len(train) + len(val) == 1797
     label = Image.open(tmp_path / 'a' / 'SegmentationClass/train_00000.png')
@@ -167,11 +197,16 @@ def test_digit_scenes_deterministic_disjoint_and_voc_readable(tmp_path):
 
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
+
     from mmswtat.benchmark.accuracy.configs import _dataset
     init_default_scope('mmseg')
-    ds = DATASETS.build(_dataset(str(tmp_path / 'a'), 'val', [
-        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-        dict(type='PackSegInputs')]))
+    ds = DATASETS.build(
+        _dataset(
+            str(tmp_path / 'a'), 'val', [
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='PackSegInputs')
+            ]))
     assert len(ds) == 3 and len(ds.metainfo['classes']) == 11
     sample = ds[0]
     assert tuple(sample['inputs'].shape) == (3, 48, 48)
@@ -187,8 +222,8 @@ def test_swtat_config_is_the_shipped_fragment_with_channels_adapted():
     sw, pm = d['distill_losses']['loss_swtat'], d['distill_losses'][
         'loss_pmtat']
     assert (sw['window_size'], sw['shift_size']) == (4, 2)
-    assert sw['embed'] is False and sw['loss_weight'] == pm[
-        'loss_weight'] == 0.3
+    assert sw[
+        'embed'] is False and sw['loss_weight'] == pm['loss_weight'] == 0.3
     assert d['loss_forward_mappings']['loss_swtat']['student'] == dict(
         recorder='feat', connector='s4')
     e = distill_config('swtat', s, knobs=dict(embed=True, query='student'))
@@ -214,8 +249,8 @@ def test_reuse_refuses_reports_of_other_settings(tmp_path):
     s = quick_settings()
     run = dict(method='kd', weight=1.0, knobs={}, seed=0, mIoU=1.0)
     path = tmp_path / 'table.json'
-    path.write_text(json.dumps(dict(meta=dict(settings=s.to_dict()),
-                                    runs=[run])))
+    path.write_text(
+        json.dumps(dict(meta=dict(settings=s.to_dict()), runs=[run])))
     assert list(reusable_runs([str(path)], s).values()) == [run]
     import dataclasses
     other = dataclasses.replace(s, window_size=2)

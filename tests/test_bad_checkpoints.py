@@ -4,12 +4,12 @@ import pickle
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from seg_helpers import distiller_cfg
 
 import mmswtat  # noqa: F401  (safe globals)
 from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
                                       extract_state_dict, load_checkpoint_file)
-from seg_helpers import distiller_cfg
 
 
 @pytest.fixture(autouse=True)
@@ -71,8 +71,8 @@ CASES = [
 
 
 @pytest.mark.parametrize('kind,error,words', CASES)
-def test_bad_teacher_checkpoint_names_role_path_and_fix(tmp_path, kind,
-                                                        error, words):
+def test_bad_teacher_checkpoint_names_role_path_and_fix(
+        tmp_path, kind, error, words):
     path = _write(tmp_path, kind)
     with pytest.raises(error, match=words) as info:
         MODELS.build(distiller_cfg(teacher_ckpt=str(path)))
@@ -83,8 +83,10 @@ def test_bad_teacher_checkpoint_names_role_path_and_fix(tmp_path, kind,
 
 def test_bad_student_checkpoint_names_the_student(tmp_path):
     path = _write(tmp_path, 'empty')
-    with pytest.raises(CheckpointError, match=r"student checkpoint .*empty"
-                       r".*model\.student_ckpt"):
+    with pytest.raises(
+            CheckpointError,
+            match=r"student checkpoint .*empty"
+            r".*model\.student_ckpt"):
         MODELS.build(distiller_cfg(student_ckpt=str(path)))
 
 
@@ -112,8 +114,11 @@ def _distill_ckpt(tmp_path):
     torch.manual_seed(0)
     model = MODELS.build(distiller_cfg())
     path = tmp_path / 'iter_10.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=10),
-                    optimizer=dict(state={})), path)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(iter=10),
+            optimizer=dict(state={})), path)
     return model, path
 
 
@@ -121,8 +126,10 @@ def test_export_refuses_out_equal_to_checkpoint(tmp_path):
     from mmswtat.utils.student_checkpoint import export_student
     _, path = _distill_ckpt(tmp_path)
     before = path.read_bytes()
-    with pytest.raises(ValueError, match='is the distillation checkpoint '
-                       'itself.*iter_10_student.pth'):
+    with pytest.raises(
+            ValueError,
+            match='is the distillation checkpoint '
+            'itself.*iter_10_student.pth'):
         export_student(str(path), str(path))
     link = tmp_path / 'link.pth'
     link.symlink_to(path)
@@ -148,15 +155,15 @@ def test_export_into_directory_and_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(student_checkpoint.torch, 'save', interrupted)
     with pytest.raises(KeyboardInterrupt):
         student_checkpoint.export_student(str(path), str(target))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        'iter_10.pth', 'out']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_10.pth', 'out']
 
 
 def test_export_tool_refuses_to_overwrite(tmp_path):
     from cli_helpers import run_main
     _, path = _distill_ckpt(tmp_path)
-    proc = run_main(['tools/export_student.py', str(path), str(path)],
-                    check=False)
+    proc = run_main(
+        ['tools/export_student.py',
+         str(path), str(path)], check=False)
     assert proc.returncode != 0
     assert 'is the distillation checkpoint itself' in proc.stderr
 
@@ -179,7 +186,8 @@ def test_test_tool_refuses_a_teacher_checkpoint(tmp_path):
     model = MODELS.build(distiller_cfg())
     path = tmp_path / 'teacher.pth'
     torch.save(dict(state_dict=model.teacher.state_dict()), path)
-    with pytest.raises(ValueError,
-                       match='this is a teacher/plain model checkpoint: its '
-                       'keys do not start with student.'):
+    with pytest.raises(
+            ValueError,
+            match='this is a teacher/plain model checkpoint: its '
+            'keys do not start with student.'):
         load_test_student(model, str(path))

@@ -2,12 +2,12 @@
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-
-from mmswtat.registry import MODELS
-from mmswtat.utils.value_checks import ConfigTypeError
 from seg_helpers import build_tiny_distiller as build
 from seg_helpers import distiller_cfg, seg_batch
 from seg_helpers import seg_loss_step as loss_step
+
+from mmswtat.registry import MODELS
+from mmswtat.utils.value_checks import ConfigTypeError
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +32,12 @@ def test_random_teacher_warned_at_the_first_step_not_at_test(monkeypatch):
 
 # ------------------------------------------------------ config values (build)
 def swtat(**kw):
-    cfg = dict(type='mmswtat.SWTaTLoss', student_channels=64,
-               teacher_channels=256, window_size=2, shift_size=1)
+    cfg = dict(
+        type='mmswtat.SWTaTLoss',
+        student_channels=64,
+        teacher_channels=256,
+        window_size=2,
+        shift_size=1)
     cfg.update(kw)
     return cfg
 
@@ -62,15 +66,23 @@ LOSS_VALUES = [
     (dict(window_size=0), ValueError, 'window_size must be positive'),
     (dict(shift_size=2), ValueError, 'shift_size .* must be smaller than '
      'window_size'),
-    (dict(type='mmswtat.PatchMergeTaTLoss', window_size=None,
-          shift_size=None, num_merges=-1), ValueError,
-     'num_merges must be an int >= 0'),
-    (dict(type='mmswtat.PatchMergeTaTLoss', window_size=None,
-          shift_size=None, num_merges='many'), ConfigTypeError,
+    (dict(
+        type='mmswtat.PatchMergeTaTLoss',
+        window_size=None,
+        shift_size=None,
+        num_merges=-1), ValueError, 'num_merges must be an int >= 0'),
+    (dict(
+        type='mmswtat.PatchMergeTaTLoss',
+        window_size=None,
+        shift_size=None,
+        num_merges='many'), ConfigTypeError,
      "num_merges must be an int >= 0 or 'auto'"),
-    (dict(type='mmswtat.PatchMergeTaTLoss', window_size=None,
-          shift_size=None, num_merges='auto', max_tokens=0), ValueError,
-     'max_tokens must be an int >= 1'),
+    (dict(
+        type='mmswtat.PatchMergeTaTLoss',
+        window_size=None,
+        shift_size=None,
+        num_merges='auto',
+        max_tokens=0), ValueError, 'max_tokens must be an int >= 1'),
 ]
 
 
@@ -78,20 +90,23 @@ LOSS_VALUES = [
 def test_tat_loss_values_checked_at_build_naming_loss_and_key(
         kw, error, words):
     cfg = swtat(**kw)
-    cfg = {k: v for k, v in cfg.items() if v is not None or k not in (
-        'window_size', 'shift_size')}
-    with pytest.raises(error, match=r"distill_losses\['loss_x'\]: \w+Loss: "
-                       + words):
+    cfg = {
+        k: v
+        for k, v in cfg.items()
+        if v is not None or k not in ('window_size', 'shift_size')
+    }
+    with pytest.raises(
+            error, match=r"distill_losses\['loss_x'\]: \w+Loss: " + words):
         build(**one_loss(cfg))
 
 
 PEER_VALUES = [
-    (dict(type='mmswtat.KDLoss', tau=0), ValueError,
-     'KDLoss: tau must be a positive number'),
-    (dict(type='mmswtat.KDLoss', tau='4'), ConfigTypeError,
-     'KDLoss: tau must be a positive number'),
-    (dict(type='mmswtat.DISTLoss', beta=-1.0), ValueError,
-     'DISTLoss: beta must be a number >= 0'),
+    (dict(type='mmswtat.KDLoss',
+          tau=0), ValueError, 'KDLoss: tau must be a positive number'),
+    (dict(type='mmswtat.KDLoss',
+          tau='4'), ConfigTypeError, 'KDLoss: tau must be a positive number'),
+    (dict(type='mmswtat.DISTLoss',
+          beta=-1.0), ValueError, 'DISTLoss: beta must be a number >= 0'),
     (dict(type='mmswtat.ChannelWiseDivergence', loss_weight=-3), ValueError,
      'ChannelWiseDivergence: loss_weight must be a number >= 0'),
     (dict(type='mmswtat.FeatureMSELoss', loss_weight=[1.0]), ConfigTypeError,
@@ -110,17 +125,24 @@ def test_peer_loss_values_checked_at_build(cfg, error, words):
 
 def test_multi_level_value_names_the_level():
     levels = dict(feat='backbone')
-    mapping = dict(student=dict(recorder='feat', index=[2, 3]),
-                   teacher=dict(recorder='feat', index=[2, 3]))
-    cfg = swtat(per_level=dict(loss_weight=[1.0, -0.5],
-                               student_channels=[32, 64],
-                               teacher_channels=[128, 256]))
-    with pytest.raises(ValueError, match=r"distill_losses\['loss_x'\] "
-                       r'\(level 1\): SWTaTLoss: loss_weight must be a '
-                       'number >= 0, got -0.5'):
-        build(student_recorders=levels, teacher_recorders=levels,
-              distill_losses=dict(loss_x=cfg),
-              loss_forward_mappings=dict(loss_x=mapping))
+    mapping = dict(
+        student=dict(recorder='feat', index=[2, 3]),
+        teacher=dict(recorder='feat', index=[2, 3]))
+    cfg = swtat(
+        per_level=dict(
+            loss_weight=[1.0, -0.5],
+            student_channels=[32, 64],
+            teacher_channels=[128, 256]))
+    with pytest.raises(
+            ValueError,
+            match=r"distill_losses\['loss_x'\] "
+            r'\(level 1\): SWTaTLoss: loss_weight must be a '
+            'number >= 0, got -0.5'):
+        build(
+            student_recorders=levels,
+            teacher_recorders=levels,
+            distill_losses=dict(loss_x=cfg),
+            loss_forward_mappings=dict(loss_x=mapping))
 
 
 @pytest.mark.parametrize('value,error,words', [
@@ -140,29 +162,35 @@ def test_warmup_iters_whole_float_accepted():
     assert build(distill_warmup_iters=4.0).distill_warmup_iters == 4
 
 
-@pytest.mark.parametrize('key', ['check_finite', 'weights_only',
-                                 'teacher_ckpt_strict'])
+@pytest.mark.parametrize(
+    'key', ['check_finite', 'weights_only', 'teacher_ckpt_strict'])
 def test_flags_must_be_bool(key):
-    with pytest.raises(ConfigTypeError, match=f"{key} must be True or False, "
-                       "got 'no'.*counts as True"):
+    with pytest.raises(
+            ConfigTypeError,
+            match=f"{key} must be True or False, "
+            "got 'no'.*counts as True"):
         build(**{key: 'no'})
 
 
 def test_containers_of_the_wrong_form():
-    with pytest.raises(ConfigTypeError, match=r"student_recorders must be a "
-                       r"dict \{name: ...\}, got a list \['backbone.layer4'\]"
-                       r".*dict\(feat='backbone.layer4'\)"):
+    with pytest.raises(
+            ConfigTypeError,
+            match=r"student_recorders must be a "
+            r"dict \{name: ...\}, got a list \['backbone.layer4'\]"
+            r".*dict\(feat='backbone.layer4'\)"):
         build(student_recorders=['backbone.layer4'])
     with pytest.raises(ConfigTypeError, match='distill_losses must be a dict'):
         build(distill_losses=[swtat()])
-    with pytest.raises(ConfigTypeError,
-                       match=r"distill_losses\['loss_x'\] must be a "
-                       'registered module config'):
+    with pytest.raises(
+            ConfigTypeError,
+            match=r"distill_losses\['loss_x'\] must be a "
+            'registered module config'):
         build(**one_loss('SWTaTLoss'))
-    with pytest.raises(ConfigTypeError, match=r"loss_forward_mappings\["
-                       r"'loss_swtat'\] must be a dict"):
-        build(loss_forward_mappings=dict(loss_swtat='feat',
-                                         loss_pmtat=None))
+    with pytest.raises(
+            ConfigTypeError,
+            match=r"loss_forward_mappings\["
+            r"'loss_swtat'\] must be a dict"):
+        build(loss_forward_mappings=dict(loss_swtat='feat', loss_pmtat=None))
     with pytest.raises(ConfigTypeError, match='distill must be a dict'):
         build(distill='x')
     with pytest.raises(ConfigTypeError, match=r'distill\[0\] must be a dict'):
@@ -170,18 +198,23 @@ def test_containers_of_the_wrong_form():
 
 
 def test_indices_must_be_ints():
-    with pytest.raises(ConfigTypeError, match=r"loss_forward_mappings\["
-                       r"'loss_x'\]\['student'\]: index must be an int"):
-        build(student_recorders=dict(feat='backbone'),
-              teacher_recorders=dict(feat='backbone'),
-              distill_losses=dict(loss_x=swtat()),
-              loss_forward_mappings=dict(loss_x=dict(
-                  student=dict(recorder='feat', index='3'),
-                  teacher=dict(recorder='feat', index=3))))
-    with pytest.raises(ValueError, match="student recorder 'feat': index must "
-                       "be an int .*got '3'"):
-        build(student_recorders=dict(feat=dict(module='backbone',
-                                               index='3')))
+    with pytest.raises(
+            ConfigTypeError,
+            match=r"loss_forward_mappings\["
+            r"'loss_x'\]\['student'\]: index must be an int"):
+        build(
+            student_recorders=dict(feat='backbone'),
+            teacher_recorders=dict(feat='backbone'),
+            distill_losses=dict(loss_x=swtat()),
+            loss_forward_mappings=dict(
+                loss_x=dict(
+                    student=dict(recorder='feat', index='3'),
+                    teacher=dict(recorder='feat', index=3))))
+    with pytest.raises(
+            ValueError,
+            match="student recorder 'feat': index must "
+            "be an int .*got '3'"):
+        build(student_recorders=dict(feat=dict(module='backbone', index='3')))
 
 
 # ----------------------------------------------------- --cfg-options typos
@@ -189,21 +222,26 @@ def test_cfg_options_typo_in_a_loss_name_suggests_the_real_one():
     from mmengine.config import Config
     cfg = Config(dict(model=distiller_cfg()))
     cfg.merge_from_dict({'model.distill_losses.loss_swatt.window_size': 4})
-    with pytest.raises(ValueError, match=r"distill_losses\['loss_swatt'\] has "
-                       r"no 'type' \(it holds only window_size=4\)\. Did you "
-                       r"mean 'loss_swtat'\?.*distill_losses\.loss_swtat\."
-                       'window_size='):
+    with pytest.raises(
+            ValueError,
+            match=r"distill_losses\['loss_swatt'\] has "
+            r"no 'type' \(it holds only window_size=4\)\. Did you "
+            r"mean 'loss_swtat'\?.*distill_losses\.loss_swtat\."
+            'window_size='):
         MODELS.build(cfg.model)
 
 
 def test_connector_without_type_suggests_the_real_one():
-    s4 = dict(type='mmswtat.ConvBNConnector', in_channels=64,
-              out_channels=256)
-    with pytest.raises(ValueError, match=r"connectors\['s5'\] has no 'type'"
-                       r".*Did you mean 's4'\?"):
+    s4 = dict(type='mmswtat.ConvBNConnector', in_channels=64, out_channels=256)
+    with pytest.raises(
+            ValueError,
+            match=r"connectors\['s5'\] has no 'type'"
+            r".*Did you mean 's4'\?"):
         build(connectors=dict(s4=s4, s5=dict(out_channels=128)))
-    with pytest.raises(ValueError, match=r"connectors\['proj'\] has no "
-                       r"'type'.*The entries with a type are \[\]"):
+    with pytest.raises(
+            ValueError,
+            match=r"connectors\['proj'\] has no "
+            r"'type'.*The entries with a type are \[\]"):
         build(connectors=dict(proj=dict(out_channels=128)))
 
 
@@ -221,8 +259,8 @@ def with_s4(connector=S4):
 
 
 def no_dry_run(monkeypatch):
-    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
-                        'check_at_build', False)
+    monkeypatch.setattr(
+        MODELS.get('mmswtat.SingleTeacherDistiller'), 'check_at_build', False)
 
 
 @pytest.mark.dry_run
@@ -287,8 +325,8 @@ def test_dry_run_skipped_when_the_model_cannot_run_on_a_dummy(monkeypatch):
         raise TypeError('this model needs real data samples')
 
     monkeypatch.setattr(dry_run, 'record_forward', needs_real_samples)
-    cfg = distiller_cfg(student_recorders=dict(
-        feat=dict(module='backbone', index=7)))
+    cfg = distiller_cfg(
+        student_recorders=dict(feat=dict(module='backbone', index=7)))
     model = MODELS.build(cfg)  # no dry run: built
     model.train()
     with pytest.raises(IndexError, match='index 7 out of range'):
@@ -297,10 +335,13 @@ def test_dry_run_skipped_when_the_model_cannot_run_on_a_dummy(monkeypatch):
 
 @pytest.mark.dry_run
 def test_teacher_recorder_its_forward_never_reaches_fails_at_build():
-    with pytest.raises(RuntimeError, match=r"teacher recorders \['feat'\] "
-                       "were not reached by the teacher's 'extract_feat'"):
-        build(teacher_recorders=dict(feat='decode_head.conv_seg'),
-              teacher_forward='extract_feat')
+    with pytest.raises(
+            RuntimeError,
+            match=r"teacher recorders \['feat'\] "
+            "were not reached by the teacher's 'extract_feat'"):
+        build(
+            teacher_recorders=dict(feat='decode_head.conv_seg'),
+            teacher_forward='extract_feat')
 
 
 # ----------------------------------------------------------- NaN messages
@@ -316,10 +357,11 @@ def test_nan_at_iteration_0_points_at_inputs_and_weights():
     model = build()
     model.train()
     _poison(model)
-    with pytest.raises(FloatingPointError,
-                       match=r"distillation losses \['loss_swtat'\] not "
-                       'finite at iteration 0.*not the learning rate.*'
-                       r'the batch.*model\.teacher_ckpt'):
+    with pytest.raises(
+            FloatingPointError,
+            match=r"distillation losses \['loss_swtat'\] not "
+            'finite at iteration 0.*not the learning rate.*'
+            r'the batch.*model\.teacher_ckpt'):
         loss_step(model)
 
 
@@ -333,18 +375,20 @@ def test_nan_later_names_task_and_distill_losses():
         _poison(model)
         with torch.no_grad():
             model.student.decode_head.conv_seg.weight.fill_(float('inf'))
-        with pytest.raises(FloatingPointError,
-                           match=r"distillation losses \['loss_swtat'\] and "
-                           r"task losses \['decode.loss_ce'\] not finite at "
-                           r'iteration 7\. Lower the learning rate'):
+        with pytest.raises(
+                FloatingPointError,
+                match=r"distillation losses \['loss_swtat'\] and "
+                r"task losses \['decode.loss_ce'\] not finite at "
+                r'iteration 7\. Lower the learning rate'):
             loss_step(model)
         model = build()
         model.train()
         with torch.no_grad():
             model.student.decode_head.conv_seg.weight.fill_(float('inf'))
-        with pytest.raises(FloatingPointError,
-                           match=r"task losses \['decode.loss_ce'\] not "
-                           'finite.*clip gradients'):
+        with pytest.raises(
+                FloatingPointError,
+                match=r"task losses \['decode.loss_ce'\] not "
+                'finite.*clip gradients'):
             loss_step(model)
     finally:
         hub.update_info('iter', 0)
@@ -355,23 +399,25 @@ def _crop_config(tmp_path, child_lines):
     """A distillation config inheriting a base that binds the student's
     preprocessor at 32x32, as mmseg configs bind it at 512x512."""
     import json
+
     from mmengine.config import Config
     base = distiller_cfg()
     pre = base['student']['data_preprocessor']
     (tmp_path / 'base.py').write_text(
         "default_scope = 'mmseg'\n"
         f'data_preprocessor = {json.dumps(pre)}\n'
-        f'model = {json.dumps(base)}\n'.replace('null', 'None')
-        .replace('true', 'True').replace('false', 'False'))
-    (tmp_path / 'distill.py').write_text(
-        "_base_ = './base.py'\n" + child_lines)
+        f'model = {json.dumps(base)}\n'.replace('null', 'None').replace(
+            'true', 'True').replace('false', 'False'))
+    (tmp_path / 'distill.py').write_text("_base_ = './base.py'\n" +
+                                         child_lines)
     return Config.fromfile(str(tmp_path / 'distill.py'))
 
 
 def test_top_level_crop_change_reaches_the_student(tmp_path):
     from mmswtat.utils import build_runner_model
-    cfg = _crop_config(tmp_path, 'crop_size = (48, 48)\n'
-                       'data_preprocessor = dict(size=crop_size)\n')
+    cfg = _crop_config(
+        tmp_path, 'crop_size = (48, 48)\n'
+        'data_preprocessor = dict(size=crop_size)\n')
     assert tuple(cfg.model.student.data_preprocessor.size) == (32, 32)
     torch.manual_seed(0)
     model = build_runner_model(cfg)
@@ -383,8 +429,9 @@ def test_top_level_crop_change_reaches_the_student(tmp_path):
 
 def test_top_level_mean_std_and_channel_order_win(tmp_path):
     from mmswtat.utils import build_runner_model
-    cfg = _crop_config(tmp_path, 'data_preprocessor = dict(mean=[0., 0., 0.]'
-                       ', std=[1., 1., 1.], bgr_to_rgb=False)\n')
+    cfg = _crop_config(
+        tmp_path, 'data_preprocessor = dict(mean=[0., 0., 0.]'
+        ', std=[1., 1., 1.], bgr_to_rgb=False)\n')
     model = build_runner_model(cfg)
     pre = model.data_preprocessor
     assert pre.mean.flatten().tolist() == [0., 0., 0.]
@@ -396,16 +443,21 @@ def test_top_level_mean_std_and_channel_order_win(tmp_path):
 
 def test_top_level_preprocessor_of_another_type_is_an_error(tmp_path):
     from mmswtat.utils import build_runner_model
-    cfg = _crop_config(tmp_path, "data_preprocessor = dict(_delete_=True, "
-                       "type='mmdet.DetDataPreprocessor')\n")
-    with pytest.raises(ValueError, match=r'top-level data_preprocessor is a '
-                       r'DetDataPreprocessor, but model\.student\.data_'
-                       'preprocessor is a SegDataPreProcessor'):
+    cfg = _crop_config(
+        tmp_path, "data_preprocessor = dict(_delete_=True, "
+        "type='mmdet.DetDataPreprocessor')\n")
+    with pytest.raises(
+            ValueError,
+            match=r'top-level data_preprocessor is a '
+            r'DetDataPreprocessor, but model\.student\.data_'
+            'preprocessor is a SegDataPreProcessor'):
         build_runner_model(cfg)
 
 
 def test_misspelled_type_suggests_the_registered_one():
-    with pytest.raises(KeyError, match=r"distill_losses\['loss_x'\]: type "
-                       r"'mmswtat.SWTatLoss' is not registered; did you mean "
-                       r"'mmswtat.SWTaTLoss'"):
+    with pytest.raises(
+            KeyError,
+            match=r"distill_losses\['loss_x'\]: type "
+            r"'mmswtat.SWTatLoss' is not registered; did you mean "
+            r"'mmswtat.SWTaTLoss'"):
         build(**one_loss(swtat(type='mmswtat.SWTatLoss')))

@@ -12,16 +12,16 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-
 from cli_helpers import ROOT, run_tool
+from window_reference import (package_window_errors, pad_and_shift,
+                              window_partition, window_reverse_map)
+
 from mmswtat.benchmark import (NaiveWindowTaTLoss, merge_reports,
                                naive_window_tat, naive_window_tat_error,
                                plan_loss_cases)
 from mmswtat.models import SWTaTLoss
 from mmswtat.models.ops import (gather_windows, window_attention_mask,
                                 window_geometry)
-from window_reference import (package_window_errors, pad_and_shift,
-                              window_partition, window_reverse_map)
 
 F64 = torch.float64
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'benchmark.py')
@@ -86,9 +86,13 @@ def test_quick_run_writes_a_complete_report(tmp_path):
 
 def test_cases_that_cannot_fit_are_skipped_with_a_reason():
     cpu = torch.device('cpu')
-    cases = plan_loss_cases(cpu, sizes=[128], channels=[(512, 2048)],
-                            losses=['tat', 'swtat'], modes=['paper'],
-                            memory_fraction=1e-4)
+    cases = plan_loss_cases(
+        cpu,
+        sizes=[128],
+        channels=[(512, 2048)],
+        losses=['tat', 'swtat'],
+        modes=['paper'],
+        memory_fraction=1e-4)
     assert len(cases) == 2
     for c in cases:
         assert c['skip'].startswith('would not fit'), c
@@ -96,9 +100,14 @@ def test_cases_that_cannot_fit_are_skipped_with_a_reason():
     # too slow, with its estimate.
     cases = {
         c['loss']: c
-        for c in plan_loss_cases(cpu, sizes=[128], channels=[(512, 512)],
-                                 losses=['tat', 'swtat'], modes=['paper'],
-                                 case_budget=1e-3, memory_fraction=1.0)
+        for c in plan_loss_cases(
+            cpu,
+            sizes=[128],
+            channels=[(512, 512)],
+            losses=['tat', 'swtat'],
+            modes=['paper'],
+            case_budget=1e-3,
+            memory_fraction=1.0)
     }
     assert cases['tat']['est_gflop'] > 50 * cases['swtat']['est_gflop']
     assert 'too slow' in cases['tat']['skip']
@@ -124,13 +133,14 @@ def test_naive_equals_swtat_plain_pass(case):
 
     # As losses (embed=False: Q = T, K = V = S), values and gradients.
     s = randn(2, 6, *size, seed=7).requires_grad_(True)
-    loss = SWTaTLoss(6,
-                     6,
-                     window_size=window,
-                     shift_size=0,
-                     num_heads=heads,
-                     scale=scale,
-                     embed=False).double()
+    loss = SWTaTLoss(
+        6,
+        6,
+        window_size=window,
+        shift_size=0,
+        num_heads=heads,
+        scale=scale,
+        embed=False).double()
     ours = loss(s, t)
     (g_ours, ) = torch.autograd.grad(ours, s)
     naive = naive_window_tat(t, s, s, t, window, heads, scale)
@@ -159,8 +169,9 @@ def reference_pass(q, k, v, t, window, shift, heads):
     """One pass composed from the plain primitives (pad, roll, partition)."""
     b, _, h, w = t.shape
     geom = window_geometry(h, w, window, shift)
-    q, k, v, tw = (window_partition(pad_and_shift(x, geom), geom, heads)
-                   for x in (q, k, v, t))
+    q, k, v, tw = (
+        window_partition(pad_and_shift(x, geom), geom, heads)
+        for x in (q, k, v, t))
     mask = window_attention_mask(geom, t.device)
     recon = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
     err = (recon - tw).square().sum(-1)
@@ -190,9 +201,8 @@ def test_gathered_window_pass_equals_pad_roll_partition(case):
     for got, sh in ((plain, 0), (shifted, shift)):
         ref = reference_pass(*leaves, t, window, sh, heads)
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
-        grads = torch.autograd.grad((got * weight).sum(),
-                                    leaves,
-                                    retain_graph=True)
+        grads = torch.autograd.grad(
+            (got * weight).sum(), leaves, retain_graph=True)
         ref_grads = torch.autograd.grad((ref * weight).sum(), leaves)
         for g, r in zip(grads, ref_grads):
             torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
@@ -238,32 +248,40 @@ def test_step_sweep_over_crops_and_teacher_precisions(tmp_path):
     from mmengine.config import Config
     from seg_helpers import distiller_cfg
     config = tmp_path / 'tiny_distill.py'
-    Config(dict(
-        default_scope='mmseg', model=distiller_cfg(),
-        optim_wrapper=dict(type='OptimWrapper',
-                           optimizer=dict(type='SGD', lr=0.01)))).dump(
-                               str(config))
+    Config(
+        dict(
+            default_scope='mmseg',
+            model=distiller_cfg(),
+            optim_wrapper=dict(
+                type='OptimWrapper',
+                optimizer=dict(type='SGD', lr=0.01)))).dump(str(config))
     out = tmp_path / 'sweep.json'
-    proc = run_tool([SCRIPT, '--quick', '--part', 'step', '--config',
-                     str(config), '--crops', '32', '48', '--phases', 'student',
-                     'teacher', 'distill', 'distill_losses',
-                     '--teacher-precision', 'fp32', 'bf16', '--out',
-                     str(out)], timeout=600)
+    proc = run_tool([
+        SCRIPT, '--quick', '--part', 'step', '--config',
+        str(config), '--crops', '32', '48', '--phases', 'student', 'teacher',
+        'distill', 'distill_losses', '--teacher-precision', 'fp32', 'bf16',
+        '--out',
+        str(out)
+    ],
+                    timeout=600)
     report = json.loads(out.read_text())
     ran = sorted((c['crop'], c['teacher_precision'], c['phase'])
                  for c in report['step'])
-    assert ran == sorted(
-        [(crop, 'fp32', p) for crop in (32, 48)
-         for p in ('student', 'teacher', 'distill', 'distill_losses')] +
-        [(crop, 'bf16', p) for crop in (32, 48)
-         for p in ('teacher', 'distill')])
-    by = {(c['crop'], c['teacher_precision'], c['phase']): c
-          for c in report['step']}
+    assert ran == sorted([(crop, 'fp32', p) for crop in (32, 48)
+                          for p in ('student', 'teacher', 'distill',
+                                    'distill_losses')] +
+                         [(crop, 'bf16', p) for crop in (32, 48)
+                          for p in ('teacher', 'distill')])
+    by = {
+        (c['crop'], c['teacher_precision'], c['phase']): c
+        for c in report['step']
+    }
     assert all('error' not in c for c in by.values())
     assert by[(48, 'bf16', 'distill')]['teacher_runs_in'] == 'bf16'
     rows = report['step_summary']['settings']
-    assert [(r['crop'], r['teacher_precision']) for r in rows] == [
-        (32, 'fp32'), (32, 'bf16'), (48, 'fp32'), (48, 'bf16')]
+    assert [(r['crop'], r['teacher_precision'])
+            for r in rows] == [(32, 'fp32'), (32, 'bf16'), (48, 'fp32'),
+                               (48, 'bf16')]
     for r in rows:
         get = lambda p, prec=r['teacher_precision']: by[  # noqa: E731
             (r['crop'], prec, p)]['median_s']
@@ -274,6 +292,6 @@ def test_step_sweep_over_crops_and_teacher_precisions(tmp_path):
         assert r['losses_share'] == pytest.approx(
             get('distill_losses', 'fp32') / (a + b))
         # crop / 8 (stride 8) squared teacher positions
-        assert r['tokens'] == (r['crop'] // 8) ** 2
+        assert r['tokens'] == (r['crop'] // 8)**2
     assert report['step_summary']['overhead'] == rows[0]['overhead']
     assert 'c/(a+b_fp32)' in proc.stdout and 'b_fp32 / b' in proc.stdout

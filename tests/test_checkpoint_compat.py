@@ -9,10 +9,10 @@ import json
 import os.path as osp
 
 import pytest
+from cli_helpers import ROOT
 from mmengine.config import Config
 
 import mmswtat  # noqa: F401  (mmswtat:: configs)
-from cli_helpers import ROOT
 from mmswtat.utils import build_runner_model
 
 with open(osp.join(osp.dirname(__file__),
@@ -26,7 +26,8 @@ BUILDS = {
     'voc_embed': ('configs/swtat/deeplabv3_r101_to_r18_voc_embed.py', {}),
     'fpn_embed': ('configs/swtat/faster-rcnn_r101_to_r50_fpn_1x_coco.py', {
         'model.distill.distill_losses.loss_swtat.embed': True,
-        'model.distill.distill_losses.loss_pmtat.embed': True}),
+        'model.distill.distill_losses.loss_pmtat.embed': True
+    }),
     'cls_in1k': ('configs/swtat/resnet34_to_resnet18_in1k.py', {}),
 }
 

@@ -9,11 +9,11 @@ out as the shipped fragments.
 import os.path as osp
 
 import pytest
+from cli_helpers import ROOT, run_main, run_tool
 from mmengine.config import Config
 
-from cli_helpers import ROOT, run_main, run_tool
-from mmswtat.config_gen import (MatchError, choose_window,
-                                make_distill_config, match)
+from mmswtat.config_gen import (MatchError, choose_window, make_distill_config,
+                                match)
 from mmswtat.config_gen.probe import Feature, ModelProbe
 from mmswtat.config_gen.render import format_value
 from mmswtat.testing import seg_tiny_options
@@ -50,12 +50,12 @@ def generated(tmp_path_factory):
     others in this process (same code, no interpreter start per pair)."""
     out_dir = tmp_path_factory.mktemp('generated')
     out = {}
-    for i, (name, (student, teacher, _, *method)) in enumerate(
-            PAIRS.items()):
+    for i, (name, (student, teacher, _, *method)) in enumerate(PAIRS.items()):
         path = str(out_dir / f'{name}.py')
         if i == 0:
-            run_tool(['tools/make_distill_config.py', student, teacher,
-                      '--out', path])
+            run_tool([
+                'tools/make_distill_config.py', student, teacher, '--out', path
+            ])
         else:
             with open(path, 'w') as f:
                 f.write(make_distill_config(student, teacher, *method))
@@ -72,12 +72,13 @@ def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
         osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py'))
     assert [d.to_dict() for d in cfg.model.distill] == [
         fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
-        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')]
+        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')
+    ]
     assert cfg.model.distill == shipped.model.distill
     for key in ('type', 'student', 'teacher_ckpt'):
         assert cfg.model[key] == shipped.model[key], key
-    assert cfg.model.teacher.to_dict() == dict(cfg_path=SEG_R101,
-                                               pretrained=None)
+    assert cfg.model.teacher.to_dict() == dict(
+        cfg_path=SEG_R101, pretrained=None)
     assert cfg.model.teacher_forward == 'auto'
     # inherits the student's data, schedule and runtime
     assert cfg.train_cfg == shipped.train_cfg
@@ -107,17 +108,21 @@ def test_recipe_errors():
     from mmswtat.config_gen.match import Pair, Plan
     feat = Feature('backbone.layer4', 64, 8)
     plan = Plan('dense', [Pair(feat, feat)], None, (64, 64))
-    with pytest.raises(ValueError, match=r"\['swtat', 'tat'\] all distil "
-                       'the same matched map'):
+    with pytest.raises(
+            ValueError,
+            match=r"\['swtat', 'tat'\] all distil "
+            'the same matched map'):
         build_distill(plan, 'swtat+tat', 'seg')
     with pytest.raises(ValueError, match="decode head's last feature"):
         build_distill(plan, 'swtat_head', 'seg')
-    with pytest.raises(ValueError, match=r"\['cwd'\] cannot be used here; "
-                       'choose from swtat, sw, tat, fitnet,'):
+    with pytest.raises(
+            ValueError,
+            match=r"\['cwd'\] cannot be used here; "
+            'choose from swtat, sw, tat, fitnet,'):
         build_distill(plan, 'swtat+cwd', 'det')
     distill, notes = build_distill(plan, 'fitnet', 'seg')
-    assert distill['distill_losses'] == dict(loss_fitnet=dict(
-        type='mmswtat.FeatureMSELoss', loss_weight=1.0))
+    assert distill['distill_losses'] == dict(
+        loss_fitnet=dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0))
 
 
 def test_pspnet_teacher_matches_layer4_through_a_connector(generated):
@@ -129,8 +134,7 @@ def test_pspnet_teacher_matches_layer4_through_a_connector(generated):
 
 def test_retinanet_pair_reproduces_the_shipped_fpn_fragment(generated):
     cfg = generated['retina'][1]
-    assert cfg.model.distill.to_dict() == fragment('swtat_fpn.py',
-                                                   'swtat_fpn')
+    assert cfg.model.distill.to_dict() == fragment('swtat_fpn.py', 'swtat_fpn')
     assert cfg.model.teacher.backbone == dict(init_cfg=None)
 
 
@@ -150,10 +154,10 @@ def test_faster_rcnn_to_retinanet_pairs_levels_by_stride(generated):
 def test_classifiers_get_a_connector_windows_and_kd(generated):
     cfg = generated['cls'][1]
     distill = cfg.model.distill
-    assert distill.student_recorders == dict(feat='backbone.conv2',
-                                             logits='head.fc')
-    assert distill.teacher_recorders == dict(feat='backbone.layer4',
-                                             logits='head.fc')
+    assert distill.student_recorders == dict(
+        feat='backbone.conv2', logits='head.fc')
+    assert distill.teacher_recorders == dict(
+        feat='backbone.layer4', logits='head.fc')
     assert distill.connectors.proj.to_dict() == dict(
         type='mmswtat.ConvBNConnector', in_channels=1280, out_channels=2048)
     sw = distill.distill_losses.loss_swtat
@@ -164,18 +168,22 @@ def test_classifiers_get_a_connector_windows_and_kd(generated):
     assert 'loss_pmtat' not in distill.distill_losses
 
 
-@pytest.mark.parametrize('size,expected', [
-    ((64, 64), (8, 4)), ((7, 7), (4, 2)), ((13, 21), (8, 4)),
-    ((4, 4), (2, 1)), ((2, 3), (2, 0)), ((100, 167), (8, 4))])
+@pytest.mark.parametrize('size,expected',
+                         [((64, 64), (8, 4)), ((7, 7), (4, 2)),
+                          ((13, 21), (8, 4)), ((4, 4), (2, 1)),
+                          ((2, 3), (2, 0)), ((100, 167), (8, 4))])
 def test_window_choice(size, expected):
     assert choose_window(size)[:2] == expected
 
 
 def _probe(name: str, strides, task='det') -> ModelProbe:
-    return ModelProbe(name, 'mmdet', task, (800, 1333), 'test',
-                      stages=[Feature('backbone.layer1', 64, 4)],
-                      neck=[Feature('neck', 256, s, i)
-                            for i, s in enumerate(strides)])
+    return ModelProbe(
+        name,
+        'mmdet',
+        task, (800, 1333),
+        'test',
+        stages=[Feature('backbone.layer1', 64, 4)],
+        neck=[Feature('neck', 256, s, i) for i, s in enumerate(strides)])
 
 
 def test_no_common_stride_lists_both_sides():
@@ -195,8 +203,10 @@ def test_classifier_against_a_dense_model_is_refused():
 
 
 def test_unknown_method_exits_with_the_choices(tmp_path):
-    proc = run_main(['tools/make_distill_config.py', SEG_R18, SEG_R101,
-                     '--method', 'nope'], check=False)
+    proc = run_main([
+        'tools/make_distill_config.py', SEG_R18, SEG_R101, '--method', 'nope'
+    ],
+                    check=False)
     assert proc.returncode != 0
     assert 'unknown method' in proc.stderr
     assert 'choose from swtat, swtat_head, sw, tat, fitnet, cwd' in \
@@ -204,8 +214,10 @@ def test_unknown_method_exits_with_the_choices(tmp_path):
 
 
 def test_format_value_round_trips():
-    value = dict(a=dict(b=[1, 2.5, 'x' * 60], c=None, d=(3, ), e=True),
-                 f='auto', g=dict(h=dict(i=[0.25] * 12)))
+    value = dict(
+        a=dict(b=[1, 2.5, 'x' * 60], c=None, d=(3, ), e=True),
+        f='auto',
+        g=dict(h=dict(i=[0.25] * 12)))
     text = format_value(value, 0, 'v = ')
     assert eval(text) == value
     assert max(len(line) for line in text.splitlines()) <= 79
@@ -216,13 +228,17 @@ def test_format_value_round_trips():
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     out = tmp_path_factory.mktemp('data')
-    for kind, extra in (('voc', []), ('coco', []),
-                        ('imagenet', ['--num-classes', '8'])):
-        run_main(['tools/make_synthetic_data.py', kind, '--out', str(out),
-                  '--num-train', '4', '--num-val', '2', '--size', '64',
-                  *extra])
-    return dict(seg=str(out / 'VOCdevkit' / 'VOC2012'),
-                det=str(out / 'coco') + '/', cls=str(out / 'imagenet'))
+    for kind, extra in (('voc', []), ('coco', []), ('imagenet',
+                                                    ['--num-classes', '8'])):
+        run_main([
+            'tools/make_synthetic_data.py', kind, '--out',
+            str(out), '--num-train', '4', '--num-val', '2', '--size', '64',
+            *extra
+        ])
+    return dict(
+        seg=str(out / 'VOCdevkit' / 'VOC2012'),
+        det=str(out / 'coco') + '/',
+        cls=str(out / 'imagenet'))
 
 
 @pytest.mark.parametrize('name', list(PAIRS))
@@ -235,11 +251,16 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     if task == 'seg':
         opts = seg_tiny_options(path, data['seg'], iters=2)
     elif task == 'det':
-        opts = det_tiny_options(path, data['det'], img_size=64, iters=2,
-                                proposals=32, validate=False)
+        opts = det_tiny_options(
+            path,
+            data['det'],
+            img_size=64,
+            iters=2,
+            proposals=32,
+            validate=False)
     else:
-        opts = cls_tiny_options(path, data['cls'], img_size=64, iters=2,
-                                num_classes=8)
+        opts = cls_tiny_options(
+            path, data['cls'], img_size=64, iters=2, num_classes=8)
         opts['train_cfg.val_begin'] = 2  # no validation
     opts['model.teacher_ckpt'] = None  # random teacher: no download
     cfg = load_tool_config(path, opts, str(tmp_path))
@@ -247,8 +268,8 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     runner.train()
     logged = runner.message_hub.log_scalars
     assert runner.iter == 2
-    expected = ['loss_swtat'] + (['loss_kd'] if task == 'cls' else
-                                 ['loss_pmtat'])
+    expected = ['loss_swtat'
+                ] + (['loss_kd'] if task == 'cls' else ['loss_pmtat'])
     if name == 'deeplab':
         expected = ['loss_swtat_head', 'loss_pmtat_head', 'loss_cwd']
     for key in expected:

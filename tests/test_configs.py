@@ -4,18 +4,18 @@ import glob
 import os.path as osp
 
 import pytest
+from cli_helpers import ROOT
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
 import mmswtat  # noqa: F401  (mmswtat:: scope)
-from cli_helpers import ROOT
 from mmswtat.utils import resolve_config_path
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py')))
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_parses(path):
     cfg = Config.fromfile(path)
     if 'swtat' in path and '_base_' not in path:
@@ -29,9 +29,8 @@ def test_packaged_configs_resolve_with_scope(tmp_path):
     assert osp.samefile(
         path, osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py'))
     user = tmp_path / 'my_config.py'
-    user.write_text(
-        "_base_ = 'mmswtat::swtat/deeplabv3_r101_to_r18_voc.py'\n"
-        'train_cfg = dict(max_iters=10)\n')
+    user.write_text("_base_ = 'mmswtat::swtat/deeplabv3_r101_to_r18_voc.py'\n"
+                    'train_cfg = dict(max_iters=10)\n')
     cfg = Config.fromfile(str(user))
     assert cfg.train_cfg.max_iters == 10
     assert cfg.model.type == 'mmswtat.SingleTeacherDistiller'
@@ -43,10 +42,9 @@ def test_readme_mixin_into_own_config_builds(tmp_path):
     """The README's recipe: own student config + fragment +
     {{_base_.model}}."""
     student = tmp_path / 'my_student.py'
-    student.write_text(
-        "_base_ = 'mmswtat::students/"
-        "deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'\n"
-        'model = dict(pretrained=None)\n')
+    student.write_text("_base_ = 'mmswtat::students/"
+                       "deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'\n"
+                       'model = dict(pretrained=None)\n')
     mine = tmp_path / 'my_distill.py'
     mine.write_text(
         "_base_ = ['./my_student.py', "
@@ -72,6 +70,9 @@ def test_readme_mixin_into_own_config_builds(tmp_path):
 def test_scoped_type_builds_from_any_default_scope(scope):
     from mmengine.registry import MODELS
     with DefaultScope.overwrite_default_scope(scope):
-        loss = MODELS.build(dict(type='mmswtat.SWTaTLoss',
-                                 student_channels=8, teacher_channels=16))
+        loss = MODELS.build(
+            dict(
+                type='mmswtat.SWTaTLoss',
+                student_channels=8,
+                teacher_channels=16))
     assert type(loss).__name__ == 'SWTaTLoss'

@@ -7,11 +7,13 @@ from mmswtat.models import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 
 pytestmark = pytest.mark.cuda
 LOSSES = {
-    'tat': lambda impl: TaTLoss(32, 64, attn_impl=impl),
-    'swtat': lambda impl: SWTaTLoss(32, 64, window_size=4, shift_size=2,
-                                    attn_impl=impl),
-    'pmtat': lambda impl: PatchMergeTaTLoss(32, 64, num_merges=1,
-                                            attn_impl=impl),
+    'tat':
+    lambda impl: TaTLoss(32, 64, attn_impl=impl),
+    'swtat':
+    lambda impl: SWTaTLoss(
+        32, 64, window_size=4, shift_size=2, attn_impl=impl),
+    'pmtat':
+    lambda impl: PatchMergeTaTLoss(32, 64, num_merges=1, attn_impl=impl),
 }
 
 
@@ -33,16 +35,17 @@ def test_sdpa_equals_matmul_and_the_cpu_float64_value(name):
     torch.manual_seed(0)
     ref = LOSSES[name]('matmul').double()
     s, t = inputs()
-    v64, g64 = value_and_grad(ref, s.detach().cpu().double()
-                              .requires_grad_(True), t.cpu().double())
+    v64, g64 = value_and_grad(ref,
+                              s.detach().cpu().double().requires_grad_(True),
+                              t.cpu().double())
     for impl in ('matmul', 'sdpa'):
         loss = LOSSES[name](impl).cuda()
         loss.load_state_dict(ref.state_dict())
         value, grad = value_and_grad(loss, s, t)
-        torch.testing.assert_close(value.double().cpu(), v64, rtol=2e-3,
-                                   atol=1e-5)
-        torch.testing.assert_close(grad.double().cpu(), g64, rtol=5e-3,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            value.double().cpu(), v64, rtol=2e-3, atol=1e-5)
+        torch.testing.assert_close(
+            grad.double().cpu(), g64, rtol=5e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize('name', sorted(LOSSES))

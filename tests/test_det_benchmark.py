@@ -10,9 +10,15 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mmswtat.benchmark.accuracy.det_configs import (
-    DET_FRAGMENTS, DetNetSettings, backbone_channels, det_distill_config,
-    det_distiller_model, det_model, det_run_config, det_scores, fpn_levels)
+# yapf: disable
+from mmswtat.benchmark.accuracy.det_configs import (DET_FRAGMENTS,
+                                                    DetNetSettings,
+                                                    backbone_channels,
+                                                    det_distill_config,
+                                                    det_distiller_model,
+                                                    det_model, det_run_config,
+                                                    det_scores, fpn_levels)
+# yapf: enable
 from mmswtat.benchmark.accuracy.pretrain import backbone_cfg
 from mmswtat.benchmark.accuracy.settings import NetSettings, TrainSettings
 from mmswtat.datasets.digit_det_scenes import (DigitDetSettings,
@@ -22,7 +28,8 @@ from mmswtat.registry import MODELS
 TINY = DetNetSettings(
     teacher=NetSettings(base_channels=16, stem_channels=16, head_channels=16),
     student=NetSettings(base_channels=8, stem_channels=8, head_channels=8),
-    neck_channels=16, size=64)
+    neck_channels=16,
+    size=64)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +52,8 @@ def test_default_nets_are_the_stock_retinanet_shrunk():
                                                               True)
         assert bb['base_channels'] == net.base_channels
         assert model['neck']['in_channels'] == [
-            net.base_channels * k for k in (1, 2, 4, 8)]
+            net.base_channels * k for k in (1, 2, 4, 8)
+        ]
         assert model['neck']['out_channels'] == 64
         head = model['bbox_head']
         assert (head['num_classes'], head['in_channels'],
@@ -96,28 +104,35 @@ def test_distill_configs():
     assert set(nopm['loss_forward_mappings']) == {'loss_swtat'}
     pkd = det_distill_config('pkd', TINY, weight=3.0)
     assert pkd['distill_losses']['loss_pkd']['loss_weight'] == 3.0
-    knobs = dict(per_level=dict(window_size=[4, 4, 2, 2, 1],
-                                shift_size=[2, 2, 1, 1, 0]))
+    knobs = dict(
+        per_level=dict(
+            window_size=[4, 4, 2, 2, 1], shift_size=[2, 2, 1, 1, 0]))
     tuned = det_distill_config('swtat_nopm', TINY, weight=0.5, knobs=knobs)
     assert tuned['distill_losses']['loss_swtat']['per_level'] == \
         knobs['per_level']
     assert tuned['distill_losses']['loss_swtat']['loss_weight'] == 0.5
     assert det_distill_config('none', TINY) is None
-    with pytest.raises(ValueError, match=r"unknown detection method "
-                       r"'dist'; choose from none, swtat, swtat_nopm, "):
+    with pytest.raises(
+            ValueError,
+            match=r"unknown detection method "
+            r"'dist'; choose from none, swtat, swtat_nopm, "):
         det_distill_config('dist', TINY)
-    assert set(DET_FRAGMENTS) == {'none', 'swtat', 'swtat_nopm', 'pkd', 'cwd',
-                                  'fitnet'}
+    assert set(DET_FRAGMENTS) == {
+        'none', 'swtat', 'swtat_nopm', 'pkd', 'cwd', 'fitnet'
+    }
     # Window knobs set the SW-TaT loss only; others every loss.
     both = det_distill_config('swtat', TINY, knobs=dict(knobs, scale=1.0))
-    swtat, pm = (both['distill_losses'][k] for k in ('loss_swtat',
-                                                     'loss_pmtat'))
+    swtat, pm = (
+        both['distill_losses'][k] for k in ('loss_swtat', 'loss_pmtat'))
     assert swtat['per_level'] == knobs['per_level'] and 'per_level' not in pm
     # per_level knobs merge over the fragment's windows.
-    normed = det_distill_config('swtat', TINY, knobs=dict(
-        per_level=dict(normalize=['channel'] * 4 + ['none'])))
+    normed = det_distill_config(
+        'swtat',
+        TINY,
+        knobs=dict(per_level=dict(normalize=['channel'] * 4 + ['none'])))
     assert normed['distill_losses']['loss_swtat']['per_level'] == dict(
-        window_size=[8, 8, 8, 8, 4], shift_size=[4, 4, 4, 4, 2],
+        window_size=[8, 8, 8, 8, 4],
+        shift_size=[4, 4, 4, 4, 2],
         normalize=['channel'] * 4 + ['none'])
     assert swtat['scale'] == pm['scale'] == 1.0
     # FitNet: a shared regressor at the neck's width on every level.
@@ -131,19 +146,20 @@ def test_published_weights_and_sweep_grid():
     from mmswtat.benchmark.accuracy.bench import sweep_grid
     from mmswtat.benchmark.accuracy.det_configs import det_published_weight
     from mmswtat.benchmark.accuracy.tasks import TASKS
-    assert [det_published_weight(m) for m in DET_FRAGMENTS] == [
-        None, 0.2, 0.2, 6.0, 10.0, 1.0]
-    grid = sweep_grid(['none', 'swtat', 'pkd'], (0.5, 2.0),
-                      task=TASKS['det'])
+    assert [det_published_weight(m)
+            for m in DET_FRAGMENTS] == [None, 0.2, 0.2, 6.0, 10.0, 1.0]
+    grid = sweep_grid(['none', 'swtat', 'pkd'], (0.5, 2.0), task=TASKS['det'])
     assert grid[0] == ('none', None, {})
     assert ('swtat', 0.1, {}) in grid and ('pkd', 12.0, {}) in grid
     knobbed = [k for m, w, k in grid if m == 'swtat' and k]
-    assert knobbed == [dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
-                                           shift_size=[2, 2, 1, 0, 0])),
-                       dict(scale=1.0),
-                       dict(per_level=dict(normalize=['channel'] * 4 +
-                                           ['none'])),
-                       dict(embed=True)]
+    assert knobbed == [
+        dict(
+            per_level=dict(
+                window_size=[4, 4, 2, 1, 1], shift_size=[2, 2, 1, 0, 0])),
+        dict(scale=1.0),
+        dict(per_level=dict(normalize=['channel'] * 4 + ['none'])),
+        dict(embed=True)
+    ]
     with pytest.raises(ValueError, match="unknown detection method 'kd'"):
         sweep_grid(['kd'], task=TASKS['det'])
 
@@ -156,8 +172,11 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
     from cli_helpers import load_tool
     tool = load_tool('tools/analysis/accuracy_benchmark.py')
     torch.set_num_threads(2)
-    out = tool.main(['--task', 'det', '--quick', '--seeds', '1',
-                     '--baseline-factors', '--out-dir', str(tmp_path)])
+    out = tool.main([
+        '--task', 'det', '--quick', '--seeds', '1', '--baseline-factors',
+        '--out-dir',
+        str(tmp_path)
+    ])
     # The tool ran on its one thread and gave the caller's count back.
     assert torch.get_num_threads() == 2
     runs = out['records']
@@ -179,11 +198,14 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
                       if p.name.startswith('det-teacher'))
     assert len(teachers) == 1
     # Reused with the same settings; a changed teacher setting retrains.
-    tool.main(['--task', 'det', '--quick', '--seeds', '1', '--methods',
-               'none', '--baseline-factors', '--teacher-iters', '3',
-               '--out-dir', str(tmp_path / 'b'), '--cache-dir', str(cache)])
-    assert len([p for p in cache.iterdir()
-                if p.name.startswith('det-teacher')]) == 2
+    tool.main([
+        '--task', 'det', '--quick', '--seeds', '1', '--methods', 'none',
+        '--baseline-factors', '--teacher-iters', '3', '--out-dir',
+        str(tmp_path / 'b'), '--cache-dir',
+        str(cache)
+    ])
+    assert len(
+        [p for p in cache.iterdir() if p.name.startswith('det-teacher')]) == 2
     with pytest.raises(SystemExit, match='one regime'):
         tool.main(['--task', 'det', '--regime', 'long', '--quick'])
 
@@ -203,18 +225,28 @@ def test_smoke_teacher_and_distilled_student(tmp_path):
     root = str(tmp_path / 'data')
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter('always')
-        write_digit_detection(root, DigitDetSettings(
-            num_train=4, num_val=2, size=64, digit_size=(16, 32)),
+        write_digit_detection(
+            root,
+            DigitDetSettings(
+                num_train=4, num_val=2, size=64, digit_size=(16, 32)),
             fpn_levels(TINY))
     # 16-32 px digits at anchors 2x the stride leave P5..P7 empty.
-    named = {str(w.message).split('FPN level ')[1][:2] for w in seen
-             if 'FPN level' in str(w.message)}
+    named = {
+        str(w.message).split('FPN level ')[1][:2]
+        for w in seen if 'FPN level' in str(w.message)
+    }
     assert {'P6', 'P7'} <= named and 'P3' not in named
     train = TrainSettings(iters=2, batch_size=2, lr=0.01, weight_decay=1e-4)
     teacher_dir = str(tmp_path / 'teacher')
-    cfg = det_run_config(det_model(TINY.teacher, TINY), TINY, train, root,
-                         teacher_dir, seed=0, save_checkpoint=True,
-                         log_level='WARNING')
+    cfg = det_run_config(
+        det_model(TINY.teacher, TINY),
+        TINY,
+        train,
+        root,
+        teacher_dir,
+        seed=0,
+        save_checkpoint=True,
+        log_level='WARNING')
     _, metrics = _run(cfg)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert 0.0 <= metrics[key] <= 1.0
@@ -223,9 +255,14 @@ def test_smoke_teacher_and_distilled_student(tmp_path):
     assert osp.isfile(ckpt)
 
     distill = det_distill_config('swtat', TINY)
-    cfg = det_run_config(det_distiller_model(TINY, distill, ckpt), TINY,
-                         train, root, str(tmp_path / 'student'), seed=0,
-                         log_level='WARNING')
+    cfg = det_run_config(
+        det_distiller_model(TINY, distill, ckpt),
+        TINY,
+        train,
+        root,
+        str(tmp_path / 'student'),
+        seed=0,
+        log_level='WARNING')
     runner, metrics = _run(cfg)
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
     hub = runner.message_hub
@@ -242,6 +279,9 @@ def test_smoke_teacher_and_distilled_student(tmp_path):
 def test_scores_of_a_run_that_kept_no_box_are_zero():
     """CocoMetric returns {} when no box passed the score threshold."""
     assert det_scores({}) == dict(bbox_mAP=0.0, bbox_mAP_50=0.0)
-    got = det_scores({'coco/bbox_mAP': 0.25, 'coco/bbox_mAP_50': 0.5,
-                      'coco/bbox_mAP_75': 0.1})
+    got = det_scores({
+        'coco/bbox_mAP': 0.25,
+        'coco/bbox_mAP_50': 0.5,
+        'coco/bbox_mAP_75': 0.1
+    })
     assert got == dict(bbox_mAP=0.25, bbox_mAP_50=0.5)

@@ -5,10 +5,10 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from cli_helpers import ROOT
 from mmswtat.benchmark.accuracy.det_configs import (DetNetSettings,
                                                     det_distill_config,
                                                     det_model)
@@ -21,12 +21,12 @@ from mmswtat.utils.config_utils import resolve_config_path
 TINY = DetNetSettings(
     teacher=NetSettings(base_channels=16, stem_channels=16, head_channels=16),
     student=NetSettings(base_channels=8, stem_channels=8, head_channels=8),
-    neck_channels=16, size=64)
+    neck_channels=16,
+    size=64)
 
 #: name: (file, loss key, levels, published weight, loss of one level)
 FRAGMENTS = {
-    'pkd_fpn': ('pkd_fpn.py', 'loss_pkd', [0, 1, 2, 3], 6.0,
-                pkd_divergence),
+    'pkd_fpn': ('pkd_fpn.py', 'loss_pkd', [0, 1, 2, 3], 6.0, pkd_divergence),
     'cwd_fpn': ('cwd_fpn.py', 'loss_cwd', [0, 1, 2, 3, 4], 10.0,
                 lambda s, t: channel_wise_divergence(s, t, 1.0)),
 }
@@ -56,10 +56,12 @@ def test_fragment_gives_the_published_loss_per_level(name):
     distill = fragment(name)
     assert distill['distill_losses'][key]['loss_weight'] == weight
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='mmswtat.SingleTeacherDistiller',
-        student=det_model(TINY.student, TINY),
-        teacher=det_model(TINY.teacher, TINY), distill=distill))
+    model = MODELS.build(
+        dict(
+            type='mmswtat.SingleTeacherDistiller',
+            student=det_model(TINY.student, TINY),
+            teacher=det_model(TINY.teacher, TINY),
+            distill=distill))
     model.train()
     modules = model.distill_losses[key]
     assert len(modules) == len(levels)
@@ -80,11 +82,12 @@ def test_fragment_gives_the_published_loss_per_level(name):
     with torch.no_grad():
         teacher = model.teacher.extract_feat(data['inputs'])
     assert len(seen['fpn']) == len(teacher) == 5
-    want = sum(weight * one_level(seen['fpn'][i].detach().double(),
-                                  teacher[i].double()) for i in levels)
+    want = sum(weight *
+               one_level(seen['fpn'][i].detach().double(), teacher[i].double())
+               for i in levels)
     assert {'loss_cls', 'loss_bbox', key} <= set(losses)
-    torch.testing.assert_close(losses[key].double(), want, rtol=1e-5,
-                               atol=1e-7)
+    torch.testing.assert_close(
+        losses[key].double(), want, rtol=1e-5, atol=1e-7)
     losses[key].backward()
     for i in range(5):  # exactly the fragment's levels get a gradient
         grad = seen['fpn'][i].grad
@@ -103,8 +106,9 @@ def test_benchmark_method_is_the_fragment(method, key):
     """det_distill_config takes the shipped fragment, channels adapted."""
     got = det_distill_config(method, TINY)
     file = dict(pkd='pkd_fpn', cwd='cwd_fpn', swtat='swtat_fpn')[method]
-    shipped = Config.fromfile(osp.join(
-        ROOT, 'configs', '_base_', 'distill', file + '.py'))[file].to_dict()
+    shipped = Config.fromfile(
+        osp.join(ROOT, 'configs', '_base_', 'distill',
+                 file + '.py'))[file].to_dict()
     for loss in shipped['distill_losses'].values():
         for ch in ('student_channels', 'teacher_channels'):
             if ch in loss:

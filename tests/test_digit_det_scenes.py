@@ -26,10 +26,14 @@ THREE = FpnLevels(strides=(8, 16, 32), anchor_scale=2)
 
 def loop_box(ink, y, x):
     """Tight box of the ink, one pixel at a time (x1, y1 exclusive)."""
-    ys = [y + i for i in range(ink.shape[0]) for j in range(ink.shape[1])
-          if ink[i, j]]
-    xs = [x + j for i in range(ink.shape[0]) for j in range(ink.shape[1])
-          if ink[i, j]]
+    ys = [
+        y + i for i in range(ink.shape[0]) for j in range(ink.shape[1])
+        if ink[i, j]
+    ]
+    xs = [
+        x + j for i in range(ink.shape[0]) for j in range(ink.shape[1])
+        if ink[i, j]
+    ]
     return min(xs), min(ys), max(xs) + 1, max(ys) + 1
 
 
@@ -82,8 +86,8 @@ def test_written_annotations_match_the_scenes(tmp_path):
         mine = [s for s in scenes if s[0] == split]
         assert counts[split] == len(coco['images']) == len(mine)
         assert counts[f'{split}_boxes'] == len(coco['annotations'])
-        assert [c['name'] for c in coco['categories']] == list(
-            DIGIT_DET_CLASSES)
+        assert [c['name']
+                for c in coco['categories']] == list(DIGIT_DET_CLASSES)
         by_image = {}
         for ann in coco['annotations']:
             by_image.setdefault(ann['image_id'], []).append(ann)
@@ -104,12 +108,12 @@ def test_written_annotations_match_the_scenes(tmp_path):
 def test_deterministic_for_a_seed(tmp_path):
     a, _ = write(tmp_path, name='a')
     b, _ = write(tmp_path, name='b')
-    c, _ = write(tmp_path, DigitDetSettings(num_train=12, num_val=6, seed=6),
-                 name='c')
+    c, _ = write(
+        tmp_path, DigitDetSettings(num_train=12, num_val=6, seed=6), name='c')
     files = sorted(os.listdir(osp.join(a, 'images')))
     assert len(files) == 18
-    for sub, names in (('images', files),
-                       ('annotations', ['train.json', 'val.json'])):
+    for sub, names in (('images', files), ('annotations',
+                                           ['train.json', 'val.json'])):
         match, mismatch, errors = filecmp.cmpfiles(
             osp.join(a, sub), osp.join(b, sub), names, shallow=False)
         assert match == names and not mismatch and not errors
@@ -131,14 +135,13 @@ def test_train_and_val_use_disjoint_digit_images():
 def test_segmentation_scenes_ignore_the_overlap_limit():
     """The shared composition redraws positions only when asked: the
     segmentation scenes' digits may overlap freely."""
-    seg = DigitSceneSettings(num_train=30, num_val=0, size=64,
-                             digits=(3, 3), digit_size=(40, 44))
+    seg = DigitSceneSettings(
+        num_train=30, num_val=0, size=64, digits=(3, 3), digit_size=(40, 44))
     placed = [p for _, _, _, ps in iter_composed(seg) for p in ps]
     assert len(placed) == 90  # never dropped
     worst = max(
-        covered(a.box(), b.box())
-        for _, _, _, ps in iter_composed(seg) for i, a in enumerate(ps)
-        for b in ps[:i])
+        covered(a.box(), b.box()) for _, _, _, ps in iter_composed(seg)
+        for i, a in enumerate(ps) for b in ps[:i])
     assert worst > 0.3
 
 
@@ -185,16 +188,17 @@ def test_coco_dataset_reads_the_boxes(coco_root):
                                                         det_pipelines)
     init_default_scope('mmdet')
     for split, count in (('train', 12), ('val', 6)):
-        pipeline = det_pipelines(128)['train' if split == 'train' else
-                                      'test']
+        pipeline = det_pipelines(128)['train' if split == 'train' else 'test']
         ds = DATASETS.build(det_dataset(coco_root, split, pipeline))
         assert len(ds) == count
         assert ds.metainfo['classes'] == DIGIT_DET_CLASSES
         coco = load(coco_root, split)
         for i in (0, count - 1):
             info = ds.get_data_info(i)
-            anns = [a for a in coco['annotations']
-                    if a['image_id'] == info['img_id']]
+            anns = [
+                a for a in coco['annotations']
+                if a['image_id'] == info['img_id']
+            ]
             got = sorted((tuple(inst['bbox']), inst['bbox_label'])
                          for inst in info['instances'])
             want = sorted(((x, y, x + w, y + h), a['category_id'] - 1)
@@ -210,8 +214,8 @@ def _score(root, shift=0.0):
     import torch
     from mmdet.evaluation import CocoMetric
     coco = load(root, 'val')
-    metric = CocoMetric(ann_file=osp.join(root, 'annotations', 'val.json'),
-                        metric='bbox')
+    metric = CocoMetric(
+        ann_file=osp.join(root, 'annotations', 'val.json'), metric='bbox')
     metric.dataset_meta = dict(classes=DIGIT_DET_CLASSES)
     samples = []
     for img in coco['images']:
@@ -219,11 +223,15 @@ def _score(root, shift=0.0):
         boxes = torch.tensor([[x + shift, y, x + w + shift, y + h]
                               for x, y, w, h in (a['bbox'] for a in anns)],
                              dtype=torch.float32)
-        samples.append(dict(
-            img_id=img['id'], ori_shape=(128, 128),
-            pred_instances=dict(
-                bboxes=boxes, scores=torch.ones(len(anns)),
-                labels=torch.tensor([a['category_id'] - 1 for a in anns]))))
+        samples.append(
+            dict(
+                img_id=img['id'],
+                ori_shape=(128, 128),
+                pred_instances=dict(
+                    bboxes=boxes,
+                    scores=torch.ones(len(anns)),
+                    labels=torch.tensor([a['category_id'] - 1
+                                         for a in anns]))))
     metric.process({}, samples)
     return metric.compute_metrics(metric.results)
 

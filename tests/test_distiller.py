@@ -5,11 +5,11 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
-
-from mmswtat.registry import MODELS
 from seg_helpers import build_tiny_distiller as build
 from seg_helpers import distiller_cfg, seg_batch
 from seg_helpers import seg_loss_step as loss_step
+
+from mmswtat.registry import MODELS
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +27,8 @@ def test_teacher_frozen_in_eval_and_outside_state_dict():
     keys = model.state_dict().keys()
     assert not any(k.startswith('teacher') for k in keys)
     assert any(k.startswith('student.backbone') for k in keys)
-    assert any(k.startswith('distill_losses.loss_swtat.key_embed')
-               for k in keys)
+    assert any(
+        k.startswith('distill_losses.loss_swtat.key_embed') for k in keys)
     # The teacher is not a submodule: not in parameters() (optimizer, DDP).
     teacher_ids = {id(p) for p in model.teacher.parameters()}
     assert not teacher_ids & {id(p) for p in model.parameters()}
@@ -127,23 +127,24 @@ def test_wrong_recorder_path_lists_candidates():
 
 def test_undefined_recorder_in_mapping():
     with pytest.raises(ValueError, match="recorders are \\['feat'\\]"):
-        build(loss_forward_mappings=dict(
-            loss_swtat=dict(student='nope', teacher='feat'),
-            loss_pmtat=dict(student='feat', teacher='feat')))
+        build(
+            loss_forward_mappings=dict(
+                loss_swtat=dict(student='nope', teacher='feat'),
+                loss_pmtat=dict(student='feat', teacher='feat')))
 
 
 def at_first_step_only(monkeypatch):
     """Build without the build-time dry run (as for a model it cannot run
     on a dummy batch): the same checks then happen at the first step."""
-    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
-                        'check_at_build', False)
+    monkeypatch.setattr(
+        MODELS.get('mmswtat.SingleTeacherDistiller'), 'check_at_build', False)
 
 
 @pytest.mark.dry_run
 def test_tuple_index_out_of_range(monkeypatch):
     kw = dict(
-        student_recorders=dict(feat='backbone.layer4',
-                               bad=dict(module='backbone', index=7)),
+        student_recorders=dict(
+            feat='backbone.layer4', bad=dict(module='backbone', index=7)),
         loss_forward_mappings=dict(
             loss_swtat=dict(student='feat', teacher='feat'),
             loss_pmtat=dict(student='bad', teacher='feat')))
@@ -160,13 +161,16 @@ def test_tuple_index_out_of_range(monkeypatch):
 
 
 def test_recorder_that_feeds_no_loss_warns():
-    with pytest.warns(UserWarning, match=r"student_recorders\['extra'\] "
-                      'feed no distillation loss'):
-        build(student_recorders=dict(feat='backbone.layer4',
-                                     extra='backbone.layer3'),
-              loss_forward_mappings=dict(
-                  loss_swtat=dict(student='feat', teacher='feat'),
-                  loss_pmtat=dict(student='feat', teacher='feat')))
+    with pytest.warns(
+            UserWarning,
+            match=r"student_recorders\['extra'\] "
+            'feed no distillation loss'):
+        build(
+            student_recorders=dict(
+                feat='backbone.layer4', extra='backbone.layer3'),
+            loss_forward_mappings=dict(
+                loss_swtat=dict(student='feat', teacher='feat'),
+                loss_pmtat=dict(student='feat', teacher='feat')))
 
 
 @pytest.mark.dry_run
@@ -200,14 +204,19 @@ def test_no_losses_warns():
 
 def test_distill_grouping_and_conflict():
     cfg = distiller_cfg()
-    group = {k: cfg.pop(k) for k in ('student_recorders', 'teacher_recorders',
-                                     'distill_losses',
-                                     'loss_forward_mappings')}
+    group = {
+        k: cfg.pop(k)
+        for k in ('student_recorders', 'teacher_recorders', 'distill_losses',
+                  'loss_forward_mappings')
+    }
     model = MODELS.build(dict(cfg, distill=group))
     assert set(model.distill_losses) == {'loss_swtat', 'loss_pmtat'}
     with pytest.raises(ValueError, match='both directly and in distill'):
-        MODELS.build(dict(cfg, distill=group,
-                          student_recorders=dict(feat='backbone.layer4')))
+        MODELS.build(
+            dict(
+                cfg,
+                distill=group,
+                student_recorders=dict(feat='backbone.layer4')))
 
 
 def test_cfg_path_that_does_not_resolve():
@@ -236,15 +245,18 @@ def test_teacher_ckpt_loads_exactly(tmp_path):
     teacher = build().teacher
     torch.nn.init.constant_(teacher.backbone.stem[0].weight, 0.5)
     path = tmp_path / 't.pth'
-    torch.save(dict(state_dict={f'module.{k}': v
-                                for k, v in teacher.state_dict().items()}),
-               path)
+    torch.save(
+        dict(state_dict={
+            f'module.{k}': v
+            for k, v in teacher.state_dict().items()
+        }), path)
     model = build(teacher_ckpt=str(path))
     for k, v in teacher.state_dict().items():
         assert torch.equal(model.teacher.state_dict()[k], v)
 
 
 def test_unreachable_url_is_a_clear_error(monkeypatch):
+
     def offline(*args, **kwargs):
         raise OSError('network is unreachable')
 
@@ -323,16 +335,24 @@ def test_multi_level_mismatched_lists_and_bad_level_index(monkeypatch):
         student_recorders=dict(feats='backbone'),
         teacher_recorders=dict(feats='backbone'),
         distill_losses=dict(
-            loss_levels=dict(type='mmswtat.SWTaTLoss', student_channels=64,
-                             teacher_channels=256)))
+            loss_levels=dict(
+                type='mmswtat.SWTaTLoss',
+                student_channels=64,
+                teacher_channels=256)))
     with pytest.raises(ValueError, match='lists of equal length'):
-        build(**base, loss_forward_mappings=dict(loss_levels=dict(
-            student=dict(recorder='feats', index=[2, 3]),
-            teacher=dict(recorder='feats', index=[3]))))
-    kw = dict(base, teacher_forward='tensor',
-              loss_forward_mappings=dict(loss_levels=dict(
-                  student=dict(recorder='feats', index=[9]),
-                  teacher=dict(recorder='feats', index=[3]))))
+        build(
+            **base,
+            loss_forward_mappings=dict(
+                loss_levels=dict(
+                    student=dict(recorder='feats', index=[2, 3]),
+                    teacher=dict(recorder='feats', index=[3]))))
+    kw = dict(
+        base,
+        teacher_forward='tensor',
+        loss_forward_mappings=dict(
+            loss_levels=dict(
+                student=dict(recorder='feats', index=[9]),
+                teacher=dict(recorder='feats', index=[3]))))
     with pytest.raises(IndexError, match='index 9 out of range'):
         build(**kw)  # at build (dry run)
     at_first_step_only(monkeypatch)
@@ -343,9 +363,14 @@ def test_multi_level_mismatched_lists_and_bad_level_index(monkeypatch):
 
 
 # ------------------------------------------------- teacher normalisation
-CAFFE = dict(type='SegDataPreProcessor', mean=[103.53, 116.28, 123.675],
-             std=[1.0, 1.0, 1.0], bgr_to_rgb=False, pad_val=0,
-             seg_pad_val=255, size=(32, 32))
+CAFFE = dict(
+    type='SegDataPreProcessor',
+    mean=[103.53, 116.28, 123.675],
+    std=[1.0, 1.0, 1.0],
+    bgr_to_rgb=False,
+    pad_val=0,
+    seg_pad_val=255,
+    size=(32, 32))
 
 
 def _teacher_with(preprocessor):
@@ -361,11 +386,10 @@ def test_teacher_with_other_normalisation_gets_its_own_inputs():
     model = build(teacher=_teacher_with(CAFFE))
     batch = seg_batch(seed=3)
     student_in = model.data_preprocessor(copy.deepcopy(batch), True)['inputs']
-    own = model.teacher.data_preprocessor(copy.deepcopy(batch),
-                                          True)['inputs']
+    own = model.teacher.data_preprocessor(copy.deepcopy(batch), True)['inputs']
     assert not torch.allclose(student_in, own)
-    torch.testing.assert_close(model.teacher_inputs(student_in), own,
-                               rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(
+        model.teacher_inputs(student_in), own, rtol=1e-5, atol=1e-4)
     assert model.teacher_inputs(student_in).dtype == student_in.dtype
     assert not any('_teacher' in k for k in model.state_dict())
 
@@ -387,6 +411,8 @@ def test_teacher_with_the_same_normalisation_gets_the_same_tensor():
 
 def test_teacher_normalisation_with_other_channel_count_is_an_error():
     gray = dict(CAFFE, mean=[120.0], std=[60.0])
-    with pytest.raises(ValueError, match='normalises 3 channels and the '
-                       'teacher preprocessor 1'):
+    with pytest.raises(
+            ValueError,
+            match='normalises 3 channels and the '
+            'teacher preprocessor 1'):
         build(teacher=_teacher_with(gray))

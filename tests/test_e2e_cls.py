@@ -17,8 +17,8 @@ import pickle
 import pytest
 import torch
 import torch.nn.functional as F
-
 from cli_helpers import ROOT, metric, run_main, run_tool
+
 from mmswtat.testing import as_cli
 from mmswtat.testing.cls import cls_tiny_options
 
@@ -34,6 +34,7 @@ ITERS = 4
 def save_teacher(cfg_path: str, path: str, **overrides) -> torch.nn.Module:
     """Build a randomly initialised classifier and save it as mmengine does."""
     from mmengine.registry import init_default_scope
+
     from mmswtat.models.distillers import load_model_cfg
     from mmswtat.registry import MODELS
     init_default_scope('mmpretrain')
@@ -47,9 +48,10 @@ def save_teacher(cfg_path: str, path: str, **overrides) -> torch.nn.Module:
 def build_distiller(config: str, **overrides):
     """The distiller of a config as the runner builds it."""
     from mmengine.config import Config
+
     from mmswtat.utils import build_runner_model, resolve_config_path
-    return build_runner_model(Config.fromfile(resolve_config_path(config)),
-                              **overrides)
+    return build_runner_model(
+        Config.fromfile(resolve_config_path(config)), **overrides)
 
 
 def cls_batch(size: int, labels, seed: int = 0) -> dict:
@@ -58,8 +60,9 @@ def cls_batch(size: int, labels, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     return dict(
         inputs=[
-            torch.randint(0, 256, (3, size, size), generator=g,
-                          dtype=torch.uint8) for _ in labels
+            torch.randint(
+                0, 256, (3, size, size), generator=g, dtype=torch.uint8)
+            for _ in labels
         ],
         data_samples=[DataSample().set_gt_label(k) for k in labels])
 
@@ -92,9 +95,12 @@ def kd_reference(student: torch.Tensor, teacher: torch.Tensor,
 @pytest.fixture(scope='module')
 def imagenet(tmp_path_factory):
     out = tmp_path_factory.mktemp('imagenet')
-    run_main(['tools/make_synthetic_data.py', 'imagenet', '--out', str(out),
-              '--num-train', str(2 * ITERS), '--num-val', '8', '--size',
-              '64', '--num-classes', str(NUM_CLASSES)])
+    run_main([
+        'tools/make_synthetic_data.py', 'imagenet', '--out',
+        str(out), '--num-train',
+        str(2 * ITERS), '--num-val', '8', '--size', '64', '--num-classes',
+        str(NUM_CLASSES)
+    ])
     return str(out / 'imagenet')
 
 
@@ -109,11 +115,13 @@ def teacher_ckpt(tmp_path_factory):
 @pytest.fixture(scope='module')
 def distilled(imagenet, teacher_ckpt, tmp_path_factory):
     work = tmp_path_factory.mktemp('distill_cls')
-    opts = cls_tiny_options(DISTILL, imagenet, img_size=64, iters=ITERS,
-                            num_classes=NUM_CLASSES)
+    opts = cls_tiny_options(
+        DISTILL, imagenet, img_size=64, iters=ITERS, num_classes=NUM_CLASSES)
     opts['model.teacher_ckpt'] = teacher_ckpt
-    proc = run_main(['tools/train.py', DISTILL, '--work-dir', str(work),
-                     '--cfg-options', *as_cli(opts)])
+    proc = run_main([
+        'tools/train.py', DISTILL, '--work-dir',
+        str(work), '--cfg-options', *as_cli(opts)
+    ])
     return work, proc.stdout + proc.stderr
 
 
@@ -127,8 +135,8 @@ def test_train_logs_task_and_distill_losses(distilled):
     ckpt = torch.load(work / 'epoch_1.pth', weights_only=True)
     keys = ckpt['state_dict'].keys()
     assert not any(k.startswith('teacher') for k in keys)
-    assert ckpt['state_dict']['student.head.fc.weight'].shape == (
-        NUM_CLASSES, 512)
+    assert ckpt['state_dict']['student.head.fc.weight'].shape == (NUM_CLASSES,
+                                                                  512)
     # The paper's form (embed=False): SW-TaT has no parameters to save.
     assert not any(k.startswith('distill_losses.') for k in keys)
 
@@ -137,11 +145,13 @@ def test_test_export_and_mmpretrain_own_tool(distilled, imagenet, tmp_path):
     work, _ = distilled
     ckpt = str(work / 'epoch_1.pth')
     ours_pkl, theirs_pkl = tmp_path / 'ours.pkl', tmp_path / 'theirs.pkl'
-    ours = run_main(['tools/test.py', DISTILL, ckpt, '--work-dir',
-                     str(tmp_path / 'test'), '--out', str(ours_pkl),
-                     '--cfg-options', *as_cli(
-                         cls_tiny_options(DISTILL, imagenet, img_size=64,
-                                          num_classes=NUM_CLASSES))])
+    ours = run_main([
+        'tools/test.py', DISTILL, ckpt, '--work-dir',
+        str(tmp_path / 'test'), '--out',
+        str(ours_pkl), '--cfg-options', *as_cli(
+            cls_tiny_options(
+                DISTILL, imagenet, img_size=64, num_classes=NUM_CLASSES))
+    ])
     log = ours.stdout + ours.stderr
     top1, top5 = metric(log, 'accuracy/top1'), metric(log, 'accuracy/top5')
     assert 0.0 <= top1 <= top5 <= 100.0
@@ -149,8 +159,9 @@ def test_test_export_and_mmpretrain_own_tool(distilled, imagenet, tmp_path):
     exported = str(tmp_path / 'student.pth')
     run_main(['tools/export_student.py', ckpt, exported])
     state = torch.load(exported, weights_only=True)['state_dict']
-    assert state and not any(k.startswith(('student.', 'teacher.',
-                                           'distill_losses.')) for k in state)
+    assert state and not any(
+        k.startswith(('student.', 'teacher.', 'distill_losses.'))
+        for k in state)
     assert 'head.fc.weight' in state and 'backbone.layer4.1.conv2.weight' in \
         state
 
@@ -158,12 +169,14 @@ def test_test_export_and_mmpretrain_own_tool(distilled, imagenet, tmp_path):
     mim = osp.join(osp.dirname(mmpretrain.__file__), '.mim')
     stock_student = osp.join(mim, 'configs', 'resnet',
                              'resnet18_8xb32_in1k.py')
-    theirs = run_tool([osp.join(mim, 'tools', 'test.py'), stock_student,
-                       exported, '--work-dir', str(tmp_path / 'test_mmpre'),
-                       '--out', str(theirs_pkl), '--out-item', 'pred',
-                       '--cfg-options', *as_cli(
-                           cls_tiny_options(STUDENT, imagenet, img_size=64,
-                                            num_classes=NUM_CLASSES))])
+    theirs = run_tool([
+        osp.join(mim, 'tools', 'test.py'), stock_student, exported,
+        '--work-dir',
+        str(tmp_path / 'test_mmpre'), '--out',
+        str(theirs_pkl), '--out-item', 'pred', '--cfg-options', *as_cli(
+            cls_tiny_options(
+                STUDENT, imagenet, img_size=64, num_classes=NUM_CLASSES))
+    ])
     log = theirs.stdout + theirs.stderr
     assert metric(log, 'accuracy/top1') == top1
     assert metric(log, 'accuracy/top5') == top5
@@ -192,7 +205,8 @@ def test_in1k_config_at_224_distils_layer4_windows_and_logits():
     teacher = distiller.teacher
     calls = dict(fc=0, head=0)
     teacher.head.fc.register_forward_hook(  # before the recorder's hook
-        lambda *_: calls.__setitem__('fc', calls['fc'] + 1), prepend=True)
+        lambda *_: calls.__setitem__('fc', calls['fc'] + 1),
+        prepend=True)
     teacher.head.register_forward_hook(
         lambda *_: calls.__setitem__('head', calls['head'] + 1))
     seen = spy_records(distiller)
@@ -213,8 +227,10 @@ def test_in1k_config_at_224_distils_layer4_windows_and_logits():
     kd = distiller.distill_losses['loss_kd']
     torch.testing.assert_close(
         losses['loss_kd'].double(),
-        kd.loss_weight * kd_reference(seen['student']['logits'], logits,
-                                      kd.tau), rtol=1e-5, atol=1e-6)
+        kd.loss_weight *
+        kd_reference(seen['student']['logits'], logits, kd.tau),
+        rtol=1e-5,
+        atol=1e-6)
 
     sum(losses.values()).backward()
     assert distiller.student.head.fc.weight.grad.abs().sum() > 0
@@ -231,8 +247,8 @@ def test_cifar100_config_loads_teacher_and_distils(tmp_path):
     assert distiller.student.backbone.depth == 18
     assert distiller.teacher.backbone.depth == 34
     for name, value in saved.state_dict().items():
-        torch.testing.assert_close(distiller.teacher.state_dict()[name],
-                                   value, msg=name)
+        torch.testing.assert_close(
+            distiller.teacher.state_dict()[name], value, msg=name)
     seen = spy_records(distiller)
     batch = distiller.data_preprocessor(cls_batch(32, [5, 99]), True)
     distiller.train()
@@ -246,7 +262,8 @@ def test_cifar100_config_loads_teacher_and_distils(tmp_path):
         losses['loss_kd'].double(),
         kd.loss_weight * kd_reference(seen['student']['logits'],
                                       seen['teacher']['logits'], kd.tau),
-        rtol=1e-5, atol=1e-6)
+        rtol=1e-5,
+        atol=1e-6)
     sum(losses.values()).backward()
     assert distiller.student.head.fc.weight.grad.abs().sum() > 0
 
@@ -256,11 +273,14 @@ def test_cifar100_config_trains_through_tools(tmp_path):
     swapped for image folders (CIFAR100 insists on the real md5s); the
     pipelines, model, schedule and hooks are the config's."""
     from mmengine.config import Config
+
     from mmswtat.utils import resolve_config_path
     root = tmp_path / 'data'
-    run_main(['tools/make_synthetic_data.py', 'imagenet', '--out', str(root),
-              '--num-train', '4', '--num-val', '4', '--size', '32',
-              '--num-classes', '4'])
+    run_main([
+        'tools/make_synthetic_data.py', 'imagenet', '--out',
+        str(root), '--num-train', '4', '--num-val', '4', '--size', '32',
+        '--num-classes', '4'
+    ])
     cfg = Config.fromfile(resolve_config_path(CIFAR))
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         ds = cfg[loader].dataset
@@ -277,12 +297,14 @@ def test_cifar100_config_trains_through_tools(tmp_path):
     teacher = str(tmp_path / 'r34_cifar100.pth')
     save_teacher(CIFAR_TEACHER, teacher)
     # Labels 0..3 index the 100-class heads: keep num_classes=100.
-    opts = cls_tiny_options(config, str(root / 'imagenet'), img_size=32,
-                            iters=2, num_classes=100)
+    opts = cls_tiny_options(
+        config, str(root / 'imagenet'), img_size=32, iters=2, num_classes=100)
     opts['model.teacher_ckpt'] = teacher
     work = tmp_path / 'work'
-    proc = run_main(['tools/train.py', config, '--work-dir', str(work),
-                     '--cfg-options', *as_cli(opts)])
+    proc = run_main([
+        'tools/train.py', config, '--work-dir',
+        str(work), '--cfg-options', *as_cli(opts)
+    ])
     log = proc.stdout + proc.stderr
     assert 'Epoch(train) [1][2/2]' in log
     for key in ('loss', 'loss_swtat', 'loss_kd', 'accuracy/top1'):
@@ -292,8 +314,8 @@ def test_cifar100_config_trains_through_tools(tmp_path):
 
 # ------------------------------------------------------------------ helper
 def test_cls_tiny_options_reads_the_configs():
-    opts = cls_tiny_options(DISTILL, '/data', img_size=48, iters=3,
-                            num_classes=8, batch_size=2)
+    opts = cls_tiny_options(
+        DISTILL, '/data', img_size=48, iters=3, num_classes=8, batch_size=2)
     assert opts['train_dataloader.dataset.indices'] == 6
     assert opts['train_cfg.max_epochs'] == 1
     assert opts['model.student.head.num_classes'] == 8

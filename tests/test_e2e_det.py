@@ -16,10 +16,10 @@ import mmdet
 import pytest
 import torch
 import yaml
+from cli_helpers import ROOT, metric, run_main, run_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from cli_helpers import ROOT, metric, run_main, run_tool
 from mmswtat.testing import as_cli
 from mmswtat.testing.det import det_batch, det_tiny_options
 
@@ -39,8 +39,8 @@ ITERS = 2
 # Small images, few proposals, every detection kept (a barely trained
 # detector scores below the stock 0.05) so the predictions compared below
 # are not empty.
-TINY = dict(img_size=64, iters=ITERS, proposals=32, score_thr=0.0,
-            max_per_img=20)
+TINY = dict(
+    img_size=64, iters=ITERS, proposals=32, score_thr=0.0, max_per_img=20)
 
 
 def stock(rel: str) -> str:
@@ -73,9 +73,11 @@ def build_teacher(cfg_path: str, **overrides) -> torch.nn.Module:
 @pytest.fixture(scope='module')
 def coco(tmp_path_factory):
     out = tmp_path_factory.mktemp('coco')
-    run_main(['tools/make_synthetic_data.py', 'coco', '--out', str(out),
-              '--num-train', str(2 * ITERS), '--num-val', '2', '--size',
-              '64'])
+    run_main([
+        'tools/make_synthetic_data.py', 'coco', '--out',
+        str(out), '--num-train',
+        str(2 * ITERS), '--num-val', '2', '--size', '64'
+    ])
     return str(out / 'coco') + '/'
 
 
@@ -84,10 +86,12 @@ def teachers(tmp_path_factory):
     """Random R101 Mask R-CNN, and the same without its mask head (= R101
     Faster R-CNN: identical keys otherwise; the distiller loads strictly)."""
     out = tmp_path_factory.mktemp('teachers')
-    state = build_teacher('mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py'
-                          ).state_dict()
-    faster = {k: v for k, v in state.items()
-              if not k.startswith('roi_head.mask_head.')}
+    state = build_teacher(
+        'mmdet::mask_rcnn/mask-rcnn_r101_fpn_1x_coco.py').state_dict()
+    faster = {
+        k: v
+        for k, v in state.items() if not k.startswith('roi_head.mask_head.')
+    }
     assert len(faster) < len(state)
     paths = dict(mask=str(out / 'mask.pth'), faster=str(out / 'faster.pth'))
     torch.save(dict(state_dict=state, meta=dict()), paths['mask'])
@@ -101,9 +105,11 @@ def distilled(request, coco, teachers, tmp_path_factory):
     config = COCO[name][0]
     work = tmp_path_factory.mktemp(f'distill_{name}')
     opts = tiny(config, coco)
-    proc = run_main(['tools/train.py', config, '--work-dir', str(work),
-                     '--cfg-options', *opts,
-                     f'model.teacher_ckpt={teachers[name]}'])
+    proc = run_main([
+        'tools/train.py', config, '--work-dir',
+        str(work), '--cfg-options', *opts,
+        f'model.teacher_ckpt={teachers[name]}'
+    ])
     return name, work, proc.stdout + proc.stderr
 
 
@@ -140,18 +146,19 @@ def _masks(pred: dict) -> torch.Tensor:
     from pycocotools import mask as mask_utils
     if not masks:
         return torch.zeros(0, dtype=torch.bool)
-    return torch.from_numpy(
-        np.stack([mask_utils.decode(m) for m in masks])).bool()
+    return torch.from_numpy(np.stack([mask_utils.decode(m)
+                                      for m in masks])).bool()
 
 
 def test_test_export_and_mmdet_own_tool(distilled, coco, tmp_path):
     name, work, _ = distilled
     config, student, kinds = COCO[name]
     ckpt = str(work / 'epoch_1.pth')
-    ours = run_main(['tools/test.py', config, ckpt, '--work-dir',
-                     str(tmp_path / 'ours'), '--out',
-                     str(tmp_path / 'ours.pkl'), '--cfg-options',
-                     *tiny(config, coco)])
+    ours = run_main([
+        'tools/test.py', config, ckpt, '--work-dir',
+        str(tmp_path / 'ours'), '--out',
+        str(tmp_path / 'ours.pkl'), '--cfg-options', *tiny(config, coco)
+    ])
     ours_log = ours.stdout + ours.stderr
     maps = {k: metric(ours_log, f'coco/{k}_mAP') for k in kinds}
     assert all(0.0 <= v <= 1.0 for v in maps.values()), maps
@@ -159,16 +166,20 @@ def test_test_export_and_mmdet_own_tool(distilled, coco, tmp_path):
     exported = str(tmp_path / 'student.pth')
     run_main(['tools/export_student.py', ckpt, exported])
     state = torch.load(exported, weights_only=True)['state_dict']
-    assert state and not any(k.startswith(('student.', 'teacher.',
-                                           'distill_losses.')) for k in state)
+    assert state and not any(
+        k.startswith(('student.', 'teacher.', 'distill_losses.'))
+        for k in state)
 
     # mmdet's test.py as a command for Mask R-CNN (its entry point, without
     # mmswtat imported); in this process for Faster R-CNN.
     run = run_tool if name == 'mask' else run_main
-    theirs = run([osp.join(MMDET, 'tools', 'test.py'), stock(student),
-                  exported, '--work-dir', str(tmp_path / 'theirs'),
-                  '--out', str(tmp_path / 'theirs.pkl'),
-                  '--cfg-options', *tiny(stock(student), coco)])
+    theirs = run([
+        osp.join(MMDET, 'tools', 'test.py'),
+        stock(student), exported, '--work-dir',
+        str(tmp_path / 'theirs'), '--out',
+        str(tmp_path / 'theirs.pkl'), '--cfg-options',
+        *tiny(stock(student), coco)
+    ])
     theirs_log = theirs.stdout + theirs.stderr
     for kind, value in maps.items():
         assert metric(theirs_log, f'coco/{kind}_mAP') == value, kind
@@ -192,8 +203,7 @@ def test_coco_configs_use_metafile_teachers_and_stock_students():
         folder, fname = teacher.split('/')
         with open(stock(osp.join(folder, 'metafile.yml'))) as f:
             entries = yaml.safe_load(f)['Models']
-        entry = next(e for e in entries
-                     if e['Config'] == f'configs/{teacher}')
+        entry = next(e for e in entries if e['Config'] == f'configs/{teacher}')
         assert cfg.model.teacher_ckpt == entry['Weights'], config
         assert fname.replace('r101', 'r50') == student.split('/')[1]
         assert cfg.model.distill == Config.fromfile(FRAGMENT).swtat_fpn
@@ -204,8 +214,10 @@ def test_retinanet_config_loss_step():
     from mmswtat.registry import MODELS
     init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(ROOT, RETINA))
-    cfg.merge_from_dict({'model.teacher_ckpt': None,
-                         'model.student.backbone.init_cfg': None})
+    cfg.merge_from_dict({
+        'model.teacher_ckpt': None,
+        'model.student.backbone.init_cfg': None
+    })
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.train()
@@ -226,8 +238,10 @@ def test_retinanet_config_loss_step():
 @pytest.fixture(scope='module')
 def voc(tmp_path_factory):
     out = tmp_path_factory.mktemp('voc')
-    run_main(['tools/make_synthetic_data.py', 'voc-det', '--out', str(out),
-              '--num-train', '2', '--num-val', '1', '--size', '96'])
+    run_main([
+        'tools/make_synthetic_data.py', 'voc-det', '--out',
+        str(out), '--num-train', '2', '--num-val', '1', '--size', '96'
+    ])
     return str(out / 'VOCdevkit') + '/'
 
 
@@ -235,10 +249,11 @@ def test_voc_config_trains_one_iteration(voc, tmp_path):
     """A random teacher here (teacher_ckpt=None): checkpoint loading is
     covered by the COCO runs, the placeholder path by the test below."""
     work = tmp_path / 'work'
-    proc = run_main(['tools/train.py', VOC, '--work-dir', str(work),
-                     '--cfg-options',
-                     *tiny(VOC, voc, img_size=96, iters=1),
-                     'model.teacher_ckpt=None'])
+    proc = run_main([
+        'tools/train.py', VOC, '--work-dir',
+        str(work), '--cfg-options', *tiny(VOC, voc, img_size=96, iters=1),
+        'model.teacher_ckpt=None'
+    ])
     log = proc.stdout + proc.stderr
     assert 'Epoch(train) [1][1/1]' in log
     for key in TASK_LOSSES + ['loss_swtat', 'loss_pmtat']:
@@ -254,8 +269,9 @@ def test_voc_teacher_checkpoint_is_the_users_own(tmp_path, monkeypatch):
     assert 'PLACEHOLDER' in open(osp.join(ROOT, VOC)).read()
     cfg.merge_from_dict({'model.student.backbone.init_cfg': None})
     monkeypatch.chdir(tmp_path)  # the relative placeholder cannot exist here
-    with pytest.raises(FileNotFoundError,
-                       match=r"teacher checkpoint 'work_dirs/faster-rcnn_"
-                       r"r101_fpn_1x_voc0712/epoch_4.pth' does not exist; set "
-                       r'model.teacher_ckpt'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"teacher checkpoint 'work_dirs/faster-rcnn_"
+            r"r101_fpn_1x_voc0712/epoch_4.pth' does not exist; set "
+            r'model.teacher_ckpt'):
         MODELS.build(cfg.model)

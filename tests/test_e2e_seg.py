@@ -12,8 +12,8 @@ import os.path as osp
 
 import pytest
 import torch
-
 from cli_helpers import ROOT, metric, run_main, run_tool
+
 from mmswtat.testing import as_cli, seg_tiny_options
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc.py'
@@ -26,8 +26,10 @@ def distilled(voc, teacher_ckpt, tmp_path_factory):
     work = tmp_path_factory.mktemp('distill')
     opts = seg_tiny_options(DISTILL, voc, iters=ITERS)
     opts['model.teacher_ckpt'] = teacher_ckpt
-    proc = run_tool(['tools/train.py', DISTILL, '--work-dir', str(work),
-                     '--cfg-options', *as_cli(opts)])
+    proc = run_tool([
+        'tools/train.py', DISTILL, '--work-dir',
+        str(work), '--cfg-options', *as_cli(opts)
+    ])
     return work, proc.stdout + proc.stderr
 
 
@@ -47,30 +49,37 @@ def test_train_logs_task_and_distill_losses(distilled):
 def test_test_export_and_mmseg_own_tool(distilled, voc, tmp_path):
     work, _ = distilled
     ckpt = str(work / f'iter_{ITERS}.pth')
-    ours = run_tool(['tools/test.py', DISTILL, ckpt, '--work-dir',
-                     str(tmp_path / 'test'), '--cfg-options',
-                     *as_cli(seg_tiny_options(DISTILL, voc))])
+    ours = run_tool([
+        'tools/test.py', DISTILL, ckpt, '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options',
+        *as_cli(seg_tiny_options(DISTILL, voc))
+    ])
     miou = metric(ours.stdout + ours.stderr, 'mIoU')
     assert 0.0 <= miou <= 100.0
 
     exported = str(tmp_path / 'student.pth')
     run_tool(['tools/export_student.py', ckpt, exported])
     state = torch.load(exported, weights_only=True)['state_dict']
-    assert state and not any(k.startswith(('student.', 'teacher.',
-                                           'distill_losses.')) for k in state)
+    assert state and not any(
+        k.startswith(('student.', 'teacher.', 'distill_losses.'))
+        for k in state)
 
     import mmseg
-    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                          'test.py')
-    theirs = run_tool([mmseg_test, osp.join(ROOT, STUDENT), exported,
-                       '--work-dir', str(tmp_path / 'test_mmseg'),
-                       '--cfg-options',
-                       *as_cli(seg_tiny_options(STUDENT, voc))])
+    mmseg_test = osp.join(
+        osp.dirname(mmseg.__file__), '.mim', 'tools', 'test.py')
+    theirs = run_tool([
+        mmseg_test,
+        osp.join(ROOT, STUDENT), exported, '--work-dir',
+        str(tmp_path / 'test_mmseg'), '--cfg-options',
+        *as_cli(seg_tiny_options(STUDENT, voc))
+    ])
     assert metric(theirs.stdout + theirs.stderr, 'mIoU') == miou
 
 
 def test_export_refuses_a_plain_checkpoint(teacher_ckpt, tmp_path):
-    proc = run_main(['tools/export_student.py', teacher_ckpt,
-                     str(tmp_path / 'x.pth')], check=False)
+    proc = run_main(
+        ['tools/export_student.py', teacher_ckpt,
+         str(tmp_path / 'x.pth')],
+        check=False)
     assert proc.returncode != 0
     assert 'is not a distillation checkpoint' in proc.stderr

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-
 from cli_helpers import ROOT
 
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'gpu_check.sh')
@@ -17,8 +16,12 @@ SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'gpu_check.sh')
 
 def run_script(*args, out):
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable)
-    return subprocess.run(['bash', SCRIPT, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(['bash', SCRIPT, *args],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='a GPU is present')
@@ -26,8 +29,8 @@ def test_without_a_gpu_it_says_so_and_exits_0(tmp_path):
     proc = run_script(out=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert 'no GPU found' in proc.stdout
-    summary = json.loads((tmp_path / 'gpu_check' / 'gpu_check.json')
-                         .read_text())
+    summary = json.loads(
+        (tmp_path / 'gpu_check' / 'gpu_check.json').read_text())
     assert summary == {'gpu': None, 'status': 'no GPU found'}
     assert sorted(os.listdir(tmp_path / 'gpu_check')) == ['gpu_check.json']
 
@@ -43,12 +46,12 @@ def test_commands_are_valid_and_cover_the_checks(tmp_path, monkeypatch):
     for line in proc.stdout.splitlines():
         _, name, limit, *cmd = shlex.split(line)
         steps[name] = (int(limit), cmd)
-    assert set(steps) == {'cuda_tests', 'loss_sdpa', 'loss_matmul',
-                          'step_512_b4'}
+    assert set(steps) == {
+        'cuda_tests', 'loss_sdpa', 'loss_matmul', 'step_512_b4'
+    }
     assert sum(limit for limit, _ in steps.values()) < 8 * 60 - 20
     assert steps['cuda_tests'][1][-3:] == ['-m', 'cuda', 'tests']
-    tool = runpy.run_path(osp.join(ROOT, 'tools', 'analysis',
-                                   'benchmark.py'))
+    tool = runpy.run_path(osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
     args = {}
     for name, (_, cmd) in steps.items():
         if name != 'cuda_tests':
@@ -56,8 +59,8 @@ def test_commands_are_valid_and_cover_the_checks(tmp_path, monkeypatch):
             args[name] = tool['parse_args'](cmd[2:])  # flags exist, parse
             assert args[name].device == 'cuda'
             assert args[name].out.startswith(str(tmp_path / 'gpu_check'))
-    assert {args[n].attn_impl for n in ('loss_sdpa', 'loss_matmul')} == {
-        'sdpa', 'matmul'}
+    assert {args[n].attn_impl
+            for n in ('loss_sdpa', 'loss_matmul')} == {'sdpa', 'matmul'}
     assert args['loss_sdpa'].sizes == [64] and args['loss_sdpa'].batch == 4
     step = args['step_512_b4']
     assert (step.part, step.crops, step.step_batch) == ('step', [512], 4)

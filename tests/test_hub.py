@@ -11,7 +11,6 @@ import os.path as osp
 import textwrap
 
 import pytest
-
 from install_helpers import run_in_env
 
 STUDENT = 'mmswtat::students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py'
@@ -50,8 +49,9 @@ def installed(request, installed_env):
 def test_hub_api_on_an_install(installed, tmp_path):
     kind, where, python = installed
     out = run_in_env(python, ['-c', HUB], cwd=str(tmp_path)).stdout
-    found = dict(line.split(' ', 1) for line in out.splitlines()
-                 if line[:4] in ('FILE', 'DEPT', 'MODE'))
+    found = dict(
+        line.split(' ', 1) for line in out.splitlines()
+        if line[:4] in ('FILE', 'DEPT', 'MODE'))
     expected_root = osp.join(where, 'src' if kind == 'editable' else 'venv')
     assert found['FILE'].startswith(expected_root), found['FILE']
     assert found['DEPTH'] == '18 (512, 512)'
@@ -66,8 +66,9 @@ def test_pth_registers_the_scope_before_import(installed, tmp_path):
 
 
 def test_hub_api_in_process_from_another_directory(monkeypatch, tmp_path):
-    import mmswtat  # noqa: F401
     from mmengine.hub import get_config, get_model
+
+    import mmswtat  # noqa: F401
     monkeypatch.chdir(tmp_path)
     cfg = get_config(STUDENT)
     assert cfg.model.backbone.depth == 18

@@ -7,9 +7,9 @@ All reference comparisons run in float64 on tiny maps, relative tolerance
 import math
 
 import pytest
+import reference_tat as ref
 import torch
 
-import reference_tat as ref
 from mmswtat.models import KLDivLoss, PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 
 RTOL = 1e-6
@@ -41,37 +41,39 @@ def rel_err(a, b):
 # name -> (loss kwargs, teacher size, student size)
 SW_CASES = {
     'odd_13x10_w4_s2': (dict(window_size=4, shift_size=2), (13, 10), None),
-    'rect_w43_s21': (dict(window_size=(4, 3), shift_size=(2, 1)), (13, 10),
-                     None),
+    'rect_w43_s21': (dict(window_size=(4, 3),
+                          shift_size=(2, 1)), (13, 10), None),
     # Padding narrower than the shift: only the region labels keep wrapped
     # rows/columns apart (on 13x10 with shift 2 validity alone would do it).
     'odd_15x11_w4_s2': (dict(window_size=4, shift_size=2), (15, 11), None),
-    'rect_15x11_w43_s22_heads': (dict(
-        window_size=(4, 3), shift_size=(2, 2), num_heads=2), (15, 11), None),
-    'rect_shift_one_side': (dict(window_size=(4, 3), shift_size=(0, 1)),
-                            (13, 10), None),
-    'multi_head': (dict(window_size=(4, 3), shift_size=(2, 1), num_heads=2),
-                   (13, 10), None),
-    'four_heads': (dict(window_size=4, shift_size=2, num_heads=4), (9, 7),
-                   None),
+    'rect_15x11_w43_s22_heads':
+    (dict(window_size=(4, 3), shift_size=(2, 2), num_heads=2), (15, 11), None),
+    'rect_shift_one_side': (dict(window_size=(4, 3),
+                                 shift_size=(0, 1)), (13, 10), None),
+    'multi_head': (dict(window_size=(4, 3), shift_size=(2, 1),
+                        num_heads=2), (13, 10), None),
+    'four_heads': (dict(window_size=4, shift_size=2,
+                        num_heads=4), (9, 7), None),
     'shift_0': (dict(window_size=4, shift_size=0), (13, 10), None),
     'no_padding_8x8': (dict(window_size=4, shift_size=2), (8, 8), None),
     'window_ge_map': (dict(window_size=16, shift_size=8), (7, 6), None),
-    'window_ge_map_one_side': (dict(window_size=(16, 4), shift_size=(8, 2)),
-                               (13, 10), None),
-    'window_eq_map': (dict(window_size=(7, 6), shift_size=(3, 3)), (7, 6),
-                      None),
+    'window_ge_map_one_side': (dict(window_size=(16, 4),
+                                    shift_size=(8, 2)), (13, 10), None),
+    'window_eq_map': (dict(window_size=(7, 6),
+                           shift_size=(3, 3)), (7, 6), None),
     'resize_student': (dict(window_size=4, shift_size=2), (13, 10), (7, 5)),
-    'resize_student_up': (dict(window_size=(4, 3), shift_size=(2, 1)),
-                          (9, 7), (13, 10)),
-    'scale_auto': (dict(window_size=4, shift_size=2, scale='auto',
-                        num_heads=2), (13, 10), None),
-    'scale_0.5': (dict(window_size=4, shift_size=2, scale=0.5), (13, 10),
-                  None),
-    'query_student': (dict(window_size=(4, 3), shift_size=(2, 1),
-                           query='student'), (13, 10), None),
-    'loss_weight': (dict(window_size=4, shift_size=2, loss_weight=0.3),
-                    (13, 10), None),
+    'resize_student_up': (dict(window_size=(4, 3),
+                               shift_size=(2, 1)), (9, 7), (13, 10)),
+    'scale_auto':
+    (dict(window_size=4, shift_size=2, scale='auto',
+          num_heads=2), (13, 10), None),
+    'scale_0.5': (dict(window_size=4, shift_size=2,
+                       scale=0.5), (13, 10), None),
+    'query_student':
+    (dict(window_size=(4, 3), shift_size=(2, 1),
+          query='student'), (13, 10), None),
+    'loss_weight': (dict(window_size=4, shift_size=2,
+                         loss_weight=0.3), (13, 10), None),
 }
 
 
@@ -180,19 +182,19 @@ PM_CASES = {
     'k1_odd': (dict(num_merges=1), (13, 10), None, (7, 5)),
     'k2_odd': (dict(num_merges=2), (13, 10), None, (4, 3)),
     'k2_odd_both': (dict(num_merges=2), (11, 9), None, (3, 3)),
-    'auto_max20': (dict(num_merges='auto', max_tokens=20), (13, 10), None,
-                   (4, 3)),
-    'auto_max35': (dict(num_merges='auto', max_tokens=35), (13, 10), None,
-                   (7, 5)),
+    'auto_max20': (dict(num_merges='auto',
+                        max_tokens=20), (13, 10), None, (4, 3)),
+    'auto_max35': (dict(num_merges='auto',
+                        max_tokens=35), (13, 10), None, (7, 5)),
     'auto_default_no_merge': (dict(num_merges='auto'), (7, 5), None, (7, 5)),
     'multi_head': (dict(num_merges=1, num_heads=2), (13, 10), None, (7, 5)),
-    'scale_auto': (dict(num_merges=1, scale='auto', num_heads=2), (13, 10),
-                   None, (7, 5)),
+    'scale_auto': (dict(num_merges=1, scale='auto',
+                        num_heads=2), (13, 10), None, (7, 5)),
     'resize_student': (dict(num_merges=1), (13, 10), (6, 5), (7, 5)),
-    'query_student': (dict(num_merges=1, query='student'), (13, 10), None,
-                      (7, 5)),
-    'loss_weight': (dict(num_merges=1, loss_weight=0.7), (13, 10), None,
-                    (7, 5)),
+    'query_student': (dict(num_merges=1,
+                           query='student'), (13, 10), None, (7, 5)),
+    'loss_weight': (dict(num_merges=1,
+                         loss_weight=0.7), (13, 10), None, (7, 5)),
 }
 
 
@@ -223,20 +225,19 @@ def test_patch_merge_matches_reference(name, impl):
 # Our backward (custom window gather, fused squared error, additive masks)
 # against autograd through the float64 loop reference.
 GRAD_CASES = {
-    'sw_odd_13x10_w4_s2': (SWTaTLoss, dict(window_size=4, shift_size=2),
-                           (13, 10), None),
-    'sw_15x11_rect_heads': (SWTaTLoss,
-                            dict(window_size=(4, 3), shift_size=(2, 2),
-                                 num_heads=2), (15, 11), None),
-    'sw_8x8_no_padding': (SWTaTLoss, dict(window_size=4, shift_size=2),
-                          (8, 8), None),
-    'sw_resize_student': (SWTaTLoss, dict(window_size=4, shift_size=2),
-                          (13, 10), (7, 5)),
-    'sw_query_student': (SWTaTLoss,
-                         dict(window_size=(4, 3), shift_size=(2, 1),
-                              query='student'), (13, 10), None),
-    'tat_scale_auto': (TaTLoss, dict(scale='auto', num_heads=2), (7, 5),
-                       None),
+    'sw_odd_13x10_w4_s2': (SWTaTLoss, dict(window_size=4,
+                                           shift_size=2), (13, 10), None),
+    'sw_15x11_rect_heads':
+    (SWTaTLoss, dict(window_size=(4, 3), shift_size=(2, 2),
+                     num_heads=2), (15, 11), None),
+    'sw_8x8_no_padding': (SWTaTLoss, dict(window_size=4,
+                                          shift_size=2), (8, 8), None),
+    'sw_resize_student': (SWTaTLoss, dict(window_size=4,
+                                          shift_size=2), (13, 10), (7, 5)),
+    'sw_query_student':
+    (SWTaTLoss, dict(window_size=(4, 3), shift_size=(2, 1),
+                     query='student'), (13, 10), None),
+    'tat_scale_auto': (TaTLoss, dict(scale='auto', num_heads=2), (7, 5), None),
     'pm_k1_odd': (PatchMergeTaTLoss, dict(num_merges=1), (13, 10), None),
 }
 
@@ -244,8 +245,7 @@ GRAD_CASES = {
 def _reference_of(cls, s, t, kw):
     rkw = _ref_kwargs(kw)
     if cls is SWTaTLoss:
-        return ref.swtat_loss(s, t, kw['window_size'], kw['shift_size'],
-                              **rkw)
+        return ref.swtat_loss(s, t, kw['window_size'], kw['shift_size'], **rkw)
     if cls is TaTLoss:
         return ref.tat_loss(s, t, **rkw)
     return ref.patch_merge_loss(
@@ -293,9 +293,9 @@ def test_inputs_are_checked_once_per_call(monkeypatch):
 
 
 # ------------------------------------------------------ pass descriptions
-@pytest.mark.parametrize('cls, kw', [
-    (SWTaTLoss, {}), (TaTLoss, {}), (PatchMergeTaTLoss, {}),
-    (PatchMergeTaTLoss, dict(num_merges='auto', max_tokens=6))])
+@pytest.mark.parametrize(
+    'cls, kw', [(SWTaTLoss, {}), (TaTLoss, {}), (PatchMergeTaTLoss, {}),
+                (PatchMergeTaTLoss, dict(num_merges='auto', max_tokens=6))])
 def test_pass_layouts_describe_the_passes_run(cls, kw):
     s, t = feats(ts=(9, 7), seed=7)
     loss = _make_loss(cls, 4, 4, embed=False, **kw)
@@ -309,8 +309,8 @@ def test_pass_layouts_describe_the_passes_run(cls, kw):
         SWTaTLoss: [('plain', 0, (4, 3), (0, 0)),
                     ('shifted', 0, (4, 3), (2, 1))],
         TaTLoss: [('global', 0, (9, 7), (0, 0))],
-        PatchMergeTaTLoss: [('merged', 2 if kw else 1,
-                             (3, 2) if kw else (5, 4), (0, 0))],
+        PatchMergeTaTLoss: [('merged', 2 if kw else 1, (3, 2) if kw else
+                             (5, 4), (0, 0))],
     }[cls]
     assert [(lay.name, lay.merges, (lay.geom.wh, lay.geom.ww),
              (lay.geom.sh, lay.geom.sw)) for lay in layouts] == expected
@@ -481,9 +481,10 @@ def test_error_maps_sum_to_pass_losses(cls):
     q, k, v, tt = ref.project(s, t)
     if cls is SWTaTLoss:
         ref_passes = {
-            'plain': ref.pass_loss(
-                ref.window_pass_error(q, k, v, tt, (4, 3), 0), c),
-            'shifted': ref.pass_loss(
+            'plain':
+            ref.pass_loss(ref.window_pass_error(q, k, v, tt, (4, 3), 0), c),
+            'shifted':
+            ref.pass_loss(
                 ref.window_pass_error(q, k, v, tt, (4, 3), (2, 1)), c),
         }
         channels = c
@@ -625,8 +626,9 @@ def test_reference_sanity():
     """Checks of the reference itself."""
     # Softmax weights sum to one: a constant value map is reconstructed
     # exactly whatever the queries and keys (every valid query has a key).
-    t = torch.ones(1, 2, 5, 4, dtype=F64) * torch.tensor(
-        [1.5, -2.0], dtype=F64)[None, :, None, None]
+    t = torch.ones(
+        1, 2, 5, 4, dtype=F64) * torch.tensor([1.5, -2.0],
+                                              dtype=F64)[None, :, None, None]
     s = randn(1, 2, 5, 4, seed=55)
     q, k, _, tt = ref.project(s, t)
     err = ref.window_pass_error(q, k, t, tt, 2, 1)

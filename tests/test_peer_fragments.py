@@ -6,12 +6,12 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
-from cli_helpers import ROOT
-from mmswtat.registry import MODELS
 from seg_helpers import seg_batch, tiny_seg_model
+
+from mmswtat.registry import MODELS
 
 FRAGMENTS = {
     'kd_logits': ('kd_logits_r101_to_r18.py', 'loss_kd'),

@@ -2,9 +2,9 @@
 against the loop references of ``reference_peer.py`` (float64: values and
 gradients), plus errors and autocast behaviour."""
 import pytest
+import reference_peer as ref
 import torch
 
-import reference_peer as ref
 from mmswtat.models import (ChannelWiseDivergence, DISTLoss, FeatureMSELoss,
                             KDLoss, KLDivLoss, PKDLoss)
 from mmswtat.models.ops import valid_mask_from_labels
@@ -47,8 +47,12 @@ def check_value_and_grad(loss, reference, s, t, mask=None, weight=1.0):
 @pytest.mark.parametrize('tau', [1.0, 4.0, 0.5])
 def test_kd_classification(tau):
     s, t = randn(5, 7, seed=1), randn(5, 7, seed=2, scale=2)
-    check_value_and_grad(KDLoss(tau=tau, loss_weight=0.7),
-                         lambda a, b: ref.kd(a, b, tau), s, t, weight=0.7)
+    check_value_and_grad(
+        KDLoss(tau=tau, loss_weight=0.7),
+        lambda a, b: ref.kd(a, b, tau),
+        s,
+        t,
+        weight=0.7)
 
 
 @pytest.mark.parametrize('tau', [1.0, 4.0])
@@ -76,7 +80,8 @@ def test_kd_is_the_kldivloss_implementation():
     mask = mask_of(2, 4, 3, seed=8)
     assert isinstance(KLDivLoss(tau=2.0), KDLoss)
     torch.testing.assert_close(
-        KLDivLoss(tau=2.0)(s, t, mask), KDLoss(tau=2.0)(s, t, mask))
+        KLDivLoss(tau=2.0)(s, t, mask),
+        KDLoss(tau=2.0)(s, t, mask))
 
 
 def test_kd_dense_student_resized_to_teacher():
@@ -87,16 +92,16 @@ def test_kd_dense_student_resized_to_teacher():
 
 
 def test_valid_mask_from_labels():
-    labels = torch.tensor([[[0, 255, 1, 1], [2, 2, 255, 0],
-                            [1, 1, 1, 1], [255, 255, 0, 0]]])
+    labels = torch.tensor([[[0, 255, 1, 1], [2, 2, 255, 0], [1, 1, 1, 1],
+                            [255, 255, 0, 0]]])
     full = valid_mask_from_labels(labels, 255, (4, 4))
     assert torch.equal(full, labels != 255)
     half = valid_mask_from_labels(labels[:, None], 255, (2, 2))
     # Nearest neighbour: the top-left pixel of each 2x2 block.
     assert torch.equal(half, torch.tensor([[[True, True], [True, True]]]))
     assert torch.equal(
-        valid_mask_from_labels(labels[:, 1:], 255, (3, 4)),
-        labels[:, 1:] != 255)
+        valid_mask_from_labels(labels[:, 1:], 255, (3, 4)), labels[:, 1:]
+        != 255)
     with pytest.raises(ValueError, match='integer labels'):
         valid_mask_from_labels(labels.float(), 255, (2, 2))
 
@@ -106,8 +111,12 @@ def test_valid_mask_from_labels():
 @pytest.mark.parametrize('shape', [(2, 3, 4, 5), (1, 6, 3, 3)])
 def test_cwd_matches_reference(tau, shape):
     s, t = randn(*shape, seed=11), randn(*shape, seed=12, scale=3)
-    check_value_and_grad(ChannelWiseDivergence(tau=tau, loss_weight=3.0),
-                         lambda a, b: ref.cwd(a, b, tau), s, t, weight=3.0)
+    check_value_and_grad(
+        ChannelWiseDivergence(tau=tau, loss_weight=3.0),
+        lambda a, b: ref.cwd(a, b, tau),
+        s,
+        t,
+        weight=3.0)
 
 
 def test_cwd_is_spatial_not_class_softmax():
@@ -127,19 +136,19 @@ def test_cwd_is_spatial_not_class_softmax():
 def test_dist_classification(tau):
     s, t = randn(6, 5, seed=17), randn(6, 5, seed=18, scale=2)
     loss = DISTLoss(beta=1.0, gamma=2.0, tau=tau, loss_weight=0.5)
-    check_value_and_grad(loss, lambda a, b: ref.dist(a, b, tau, 1.0, 2.0),
-                         s, t, weight=0.5)
+    check_value_and_grad(
+        loss, lambda a, b: ref.dist(a, b, tau, 1.0, 2.0), s, t, weight=0.5)
 
 
 def test_dist_dense_rows_are_pixels():
     s, t = randn(2, 4, 3, 2, seed=19), randn(2, 4, 3, 2, seed=20, scale=2)
     loss = DISTLoss(beta=0.5, gamma=1.5)
-    check_value_and_grad(loss, lambda a, b: ref.dist(a, b, 1.0, 0.5, 1.5),
-                         s, t)
+    check_value_and_grad(loss, lambda a, b: ref.dist(a, b, 1.0, 0.5, 1.5), s,
+                         t)
     mask = mask_of(2, 3, 2, seed=21)
     check_value_and_grad(
-        loss, lambda a, b, m: ref.dist(a, b, 1.0, 0.5, 1.5, valid_mask=m),
-        s, t, mask)
+        loss, lambda a, b, m: ref.dist(a, b, 1.0, 0.5, 1.5, valid_mask=m), s,
+        t, mask)
     s2 = s.clone().requires_grad_(True)
     value = loss(s2, t, torch.zeros_like(mask))
     value.backward()
@@ -161,8 +170,8 @@ def test_dist_terms_separately():
 @pytest.mark.parametrize('shape', [(2, 3, 4, 5), (4, 6)])
 def test_feature_mse_matches_reference(shape):
     s, t = randn(*shape, seed=24), randn(*shape, seed=25, scale=2)
-    check_value_and_grad(FeatureMSELoss(loss_weight=2.0), ref.feature_mse, s,
-                         t, weight=2.0)
+    check_value_and_grad(
+        FeatureMSELoss(loss_weight=2.0), ref.feature_mse, s, t, weight=2.0)
 
 
 # -------------------------------------------------------------- errors
@@ -257,8 +266,8 @@ def test_pkd_student_resized_to_teacher():
     s, t = randn(2, 3, 2, 3, seed=30), randn(2, 3, 4, 6, seed=31)
     up = torch.nn.functional.interpolate(
         s, size=(4, 6), mode='bilinear', align_corners=False)
-    torch.testing.assert_close(PKDLoss()(s, t), ref.pkd(up, t), rtol=RTOL,
-                               atol=1e-12)
+    torch.testing.assert_close(
+        PKDLoss()(s, t), ref.pkd(up, t), rtol=RTOL, atol=1e-12)
 
 
 def test_pkd_is_one_minus_pearson():
@@ -270,15 +279,17 @@ def test_pkd_is_one_minus_pearson():
     s, t = randn(2, 3, 4, 5, seed=32), randn(2, 3, 4, 5, seed=33)
     t = t + 0.8 * s  # correlated, so r is far from 0
     m = 2 * 4 * 5
-    r = [np.corrcoef(s[:, c].flatten().numpy(),
-                     t[:, c].flatten().numpy())[0, 1] for c in range(3)]
+    r = [
+        np.corrcoef(s[:, c].flatten().numpy(), t[:, c].flatten().numpy())[0, 1]
+        for c in range(3)
+    ]
     want = (m - 1) / m * float(np.mean([1 - x for x in r]))
     loss = PKDLoss()
     assert abs(float(loss(s, t)) - want) < 1e-5
     affine = s * torch.tensor([0.1, 5.0, 30.0], dtype=F64).view(1, 3, 1, 1) \
         + randn(1, 3, 1, 1, seed=34) * 10
-    torch.testing.assert_close(loss(affine, t), loss(s, t), rtol=1e-5,
-                               atol=1e-7)
+    torch.testing.assert_close(
+        loss(affine, t), loss(s, t), rtol=1e-5, atol=1e-7)
     assert float(loss(t, t)) < 1e-12
     assert abs(float(loss(-t, t)) - 2 * (m - 1) / m) < 1e-5
 
@@ -295,17 +306,23 @@ def test_pkd_single_value_per_channel_is_finite():
 
 def test_pkd_errors_name_the_loss():
     loss = PKDLoss()
-    with pytest.raises(ValueError, match=r'PKDLoss: the student has 3 '
-                       r'channels and the teacher 5; .*ConvBNConnector'):
+    with pytest.raises(
+            ValueError,
+            match=r'PKDLoss: the student has 3 '
+            r'channels and the teacher 5; .*ConvBNConnector'):
         loss(randn(2, 3, 4, 4), randn(2, 5, 4, 4))
     with pytest.raises(ValueError, match='PKDLoss: batch sizes differ'):
         loss(randn(2, 3, 4, 4), randn(3, 3, 4, 4))
-    with pytest.raises(ValueError, match=r'PKDLoss expects \(N, C, H, W\) '
-                       r'student inputs, got \(2, 3\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'PKDLoss expects \(N, C, H, W\) '
+            r'student inputs, got \(2, 3\)'):
         loss(randn(2, 3), randn(2, 3))
     with pytest.raises(ValueError, match='PKDLoss takes no valid_mask'):
-        loss(randn(2, 3, 4, 5), randn(2, 3, 4, 5),
-             torch.ones(2, 4, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match='PKDLoss: loss_weight must be a '
-                       'number >= 0'):
+        loss(
+            randn(2, 3, 4, 5), randn(2, 3, 4, 5),
+            torch.ones(2, 4, 5, dtype=torch.bool))
+    with pytest.raises(
+            ValueError, match='PKDLoss: loss_weight must be a '
+            'number >= 0'):
         PKDLoss(loss_weight=-1)

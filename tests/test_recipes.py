@@ -7,27 +7,31 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from seg_helpers import build_tiny_distiller, distiller_cfg, seg_loss_step
 
 from mmswtat.models.distillers.distill_spec import merge_fragments
 from mmswtat.recipes import parse_recipe, recipe_label
-from seg_helpers import build_tiny_distiller, distiller_cfg, seg_loss_step
 
 SWTAT = dict(
     student_recorders=dict(feat='backbone.layer4'),
     teacher_recorders=dict(feat='backbone.layer4'),
     distill_losses=dict(
-        loss_swtat=dict(type='mmswtat.SWTaTLoss', student_channels=64,
-                        teacher_channels=256, window_size=2, shift_size=1)),
+        loss_swtat=dict(
+            type='mmswtat.SWTaTLoss',
+            student_channels=64,
+            teacher_channels=256,
+            window_size=2,
+            shift_size=1)),
     loss_forward_mappings=dict(
         loss_swtat=dict(student='feat', teacher='feat')))
 LOGITS = dict(
     student_recorders=dict(logits='decode_head.conv_seg'),
     teacher_recorders=dict(logits='decode_head.conv_seg'),
     distill_losses=dict(
-        loss_cwd=dict(type='mmswtat.ChannelWiseDivergence', tau=4.0,
-                      loss_weight=3.0)),
-    loss_forward_mappings=dict(loss_cwd=dict(student='logits',
-                                             teacher='logits')))
+        loss_cwd=dict(
+            type='mmswtat.ChannelWiseDivergence', tau=4.0, loss_weight=3.0)),
+    loss_forward_mappings=dict(
+        loss_cwd=dict(student='logits', teacher='logits')))
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +48,8 @@ def test_merge_unions_names_and_shares_identical_entries():
     merged = merge_fragments([SWTAT, fitnet, LOGITS, None])
     assert merged['student_recorders'] == dict(
         feat='backbone.layer4', logits='decode_head.conv_seg')
-    assert list(merged['distill_losses']) == ['loss_swtat', 'loss_fitnet',
-                                              'loss_cwd']
+    assert list(
+        merged['distill_losses']) == ['loss_swtat', 'loss_fitnet', 'loss_cwd']
     assert set(merged['loss_forward_mappings']) == set(
         merged['distill_losses'])
 
@@ -68,10 +72,12 @@ def test_merge_conflict_names_both_fragments_and_the_key():
     with pytest.raises(ValueError, match=r"distill_losses\['loss_cwd'\]"):
         merge_fragments([LOGITS, louder])
     with pytest.raises(ValueError, match='distill_warmup_iters'):
-        merge_fragments([dict(SWTAT, distill_warmup_iters=5),
-                         dict(LOGITS, distill_warmup_iters=7)])
-    with pytest.raises(ValueError,
-                       match=r"distill\[1\]: unknown key 'lossez'"):
+        merge_fragments([
+            dict(SWTAT, distill_warmup_iters=5),
+            dict(LOGITS, distill_warmup_iters=7)
+        ])
+    with pytest.raises(
+            ValueError, match=r"distill\[1\]: unknown key 'lossez'"):
         merge_fragments([SWTAT, dict(lossez={})])
     with pytest.raises(TypeError, match=r'distill\[0\] must be a dict'):
         merge_fragments(['swtat_layer4'])
@@ -114,8 +120,8 @@ def test_pre_activation_needs_clone_and_clone_records_it():
     # output is overwritten by the ReLU after the hook recorded it.
     with pytest.raises(RuntimeError, match=r"modified in place.*clone=True"):
         build_tiny_distiller(**_head_cfg('decode_head.convs.0.bn'))
-    model = build_tiny_distiller(**_head_cfg(dict(
-        module='decode_head.convs.0.bn', clone=True)))
+    model = build_tiny_distiller(
+        **_head_cfg(dict(module='decode_head.convs.0.bn', clone=True)))
     seen = {}
     model.compute_distill_losses = lambda s, t, labels=None: seen.update(
         s=s, t=t) or {}
@@ -126,8 +132,8 @@ def test_pre_activation_needs_clone_and_clone_records_it():
     assert (post >= 0).all()
     assert (seen['t']['head'] < 0).any()
     with pytest.raises(ValueError, match='clone must be True or False'):
-        build_tiny_distiller(**_head_cfg(dict(module='decode_head.convs.0',
-                                              clone='yes')))
+        build_tiny_distiller(
+            **_head_cfg(dict(module='decode_head.convs.0', clone='yes')))
 
 
 def test_missing_head_module_lists_the_heads_modules():
@@ -139,8 +145,8 @@ def test_missing_head_module_lists_the_heads_modules():
     assert "'convs'" in msg and "'conv_seg'" in msg
 
 
-FRAGMENT_DIR = osp.join(osp.dirname(__file__), '..', 'configs', '_base_',
-                        'distill')
+FRAGMENT_DIR = osp.join(
+    osp.dirname(__file__), '..', 'configs', '_base_', 'distill')
 
 
 def test_shipped_fragments_combine_in_a_config(tmp_path):
@@ -157,10 +163,12 @@ def test_shipped_fragments_combine_in_a_config(tmp_path):
     merged = merge_fragments(cfg.model.distill)
     assert set(merged['distill_losses']) == {
         'loss_swtat_head', 'loss_pmtat_head', 'loss_swtat', 'loss_pmtat',
-        'loss_cwd', 'loss_fitnet'}
+        'loss_cwd', 'loss_fitnet'
+    }
     # swtat_layer4 and fitnet_layer4 share the recorder and connector
     assert merged['student_recorders'] == dict(
-        head='decode_head.bottleneck', feat='backbone.layer4',
+        head='decode_head.bottleneck',
+        feat='backbone.layer4',
         logits='decode_head.conv_seg')
     assert set(merged['connectors']) == {'sh', 's4'}
     pre = cfg.swtat_head_preact
@@ -170,14 +178,18 @@ def test_shipped_fragments_combine_in_a_config(tmp_path):
 
 
 def test_recipe_names():
-    assert [c.name for c in parse_recipe('swtat_head+cwd')] == [
-        'swtat_head', 'cwd']
+    assert [c.name
+            for c in parse_recipe('swtat_head+cwd')] == ['swtat_head', 'cwd']
     assert recipe_label('swtat+kd') == 'SW-TaT + PM (layer4) + KD (logits)'
-    with pytest.raises(ValueError, match=r"unknown part\(s\) \['cdw'\].*"
-                       r'choose from swtat, swtat_head'):
+    with pytest.raises(
+            ValueError,
+            match=r"unknown part\(s\) \['cdw'\].*"
+            r'choose from swtat, swtat_head'):
         parse_recipe('swtat+cdw')
     with pytest.raises(ValueError, match='twice'):
         parse_recipe('cwd+cwd')
-    with pytest.raises(ValueError, match=r"\['kd'\] cannot be used here; "
-                       'choose from swtat, cwd'):
+    with pytest.raises(
+            ValueError,
+            match=r"\['kd'\] cannot be used here; "
+            'choose from swtat, cwd'):
         parse_recipe('kd', allowed=['swtat', 'cwd'])

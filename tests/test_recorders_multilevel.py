@@ -10,10 +10,10 @@ import os.path as osp
 
 import pytest
 import torch
+from cli_helpers import ROOT
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from cli_helpers import ROOT
 from mmswtat.registry import MODELS
 from mmswtat.testing.det import det_batch
 
@@ -50,24 +50,34 @@ def detector(depth: int) -> dict:
 
 
 def fpn_loss(**overrides) -> dict:
-    cfg = dict(type='mmswtat.SWTaTLoss', student_channels=256,
-               teacher_channels=256, window_size=2, shift_size=1)
+    cfg = dict(
+        type='mmswtat.SWTaTLoss',
+        student_channels=256,
+        teacher_channels=256,
+        window_size=2,
+        shift_size=1)
     cfg.update(overrides)
     return cfg
 
 
-def build(student_recorders=None, teacher_recorders=None, mappings=None,
+def build(student_recorders=None,
+          teacher_recorders=None,
+          mappings=None,
           **kwargs):
     """A distiller of the two detectors; by default one loss on all levels."""
-    cfg = dict(type='mmswtat.SingleTeacherDistiller', student=detector(18),
-               teacher=detector(34), **kwargs)
+    cfg = dict(
+        type='mmswtat.SingleTeacherDistiller',
+        student=detector(18),
+        teacher=detector(34),
+        **kwargs)
     if 'distill' not in kwargs:
         cfg['student_recorders'] = student_recorders or dict(fpn='neck')
         cfg['teacher_recorders'] = teacher_recorders or dict(fpn='neck')
         cfg.setdefault('distill_losses', dict(loss_fpn=fpn_loss()))
-        cfg['loss_forward_mappings'] = mappings or dict(loss_fpn=dict(
-            student=dict(recorder='fpn', index=LEVELS),
-            teacher=dict(recorder='fpn', index=LEVELS)))
+        cfg['loss_forward_mappings'] = mappings or dict(
+            loss_fpn=dict(
+                student=dict(recorder='fpn', index=LEVELS),
+                teacher=dict(recorder='fpn', index=LEVELS)))
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.train()
@@ -88,15 +98,17 @@ def record_student(model, data):
 
 
 def test_tuple_record_and_per_level_records_address_the_same_maps():
-    levels = dict(fpn='neck', p3=dict(module='neck', index=1),
-                  p6=dict(module='neck', index=-1))
-    model = build(student_recorders=levels, teacher_recorders=levels,
-                  distill_losses=dict(loss_p3=fpn_loss(), loss_p6=fpn_loss()),
-                  mappings=dict(
-                      loss_p3=dict(student='p3', teacher=dict(
-                          recorder='fpn', index=1)),
-                      loss_p6=dict(student=dict(recorder='fpn', index=4),
-                                   teacher='p6')))
+    levels = dict(
+        fpn='neck',
+        p3=dict(module='neck', index=1),
+        p6=dict(module='neck', index=-1))
+    model = build(
+        student_recorders=levels,
+        teacher_recorders=levels,
+        distill_losses=dict(loss_p3=fpn_loss(), loss_p6=fpn_loss()),
+        mappings=dict(
+            loss_p3=dict(student='p3', teacher=dict(recorder='fpn', index=1)),
+            loss_p6=dict(student=dict(recorder='fpn', index=4), teacher='p6')))
     data = preprocess(model)
     teacher = model.run_teacher(data['inputs'], data['data_samples'])
     student = record_student(model, data)
@@ -143,8 +155,7 @@ def test_fragment_applies_one_setting_to_every_level():
     assert len(swtat) == len(pmtat) == 5
     assert [m.window_size for m in swtat] == [(8, 8)] * 4 + [(4, 4)]
     assert [m.shift_size for m in swtat] == [(4, 4)] * 4 + [(2, 2)]
-    assert all(m.num_merges == 'auto' and m.max_tokens == 1024
-               for m in pmtat)
+    assert all(m.num_merges == 'auto' and m.max_tokens == 1024 for m in pmtat)
     assert all(m.loss_weight == 0.2 and m.scale == 'auto'
                for m in [*swtat, *pmtat])
     # The paper's form: raw FPN features, one parameter-free module per level.
@@ -185,16 +196,19 @@ def test_fragment_applies_one_setting_to_every_level():
 @pytest.mark.dry_run
 def test_levels_of_different_sizes_are_resized():
     """Student P2, P3 against teacher P3, P4 (maps twice as large)."""
-    model = build(mappings=dict(loss_fpn=dict(
-        student=dict(recorder='fpn', index=[0, 1]),
-        teacher=dict(recorder='fpn', index=[1, 2]))))
+    model = build(
+        mappings=dict(
+            loss_fpn=dict(
+                student=dict(recorder='fpn', index=[0, 1]),
+                teacher=dict(recorder='fpn', index=[1, 2]))))
     data = preprocess(model)
     teacher = model.run_teacher(data['inputs'], data['data_samples'])
     student = record_student(model, data)
     losses = model(**data, mode='loss')
     modules = model.distill_losses.loss_fpn
-    expected = (modules[0](student['fpn'][0], teacher['fpn'][1]) +
-                modules[1](student['fpn'][1], teacher['fpn'][2]))
+    expected = (
+        modules[0](student['fpn'][0], teacher['fpn'][1]) +
+        modules[1](student['fpn'][1], teacher['fpn'][2]))
     assert torch.isfinite(losses['loss_fpn'])
     assert torch.allclose(losses['loss_fpn'], expected, rtol=1e-5)
 
@@ -204,8 +218,9 @@ def fails_at_build_and_first_step(monkeypatch, error, match, **kwargs):
     with pytest.raises(error, match=match):
         build(**kwargs)
     with monkeypatch.context() as m:
-        m.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
-                  'check_at_build', False)
+        m.setattr(
+            MODELS.get('mmswtat.SingleTeacherDistiller'), 'check_at_build',
+            False)
         model = build(**kwargs)
     with pytest.raises(error, match=match):
         model(**preprocess(model), mode='loss')
@@ -215,12 +230,14 @@ def fails_at_build_and_first_step(monkeypatch, error, match, **kwargs):
 @pytest.mark.dry_run
 def test_level_index_out_of_range_in_mapping(monkeypatch):
     model = fails_at_build_and_first_step(
-        monkeypatch, IndexError,
+        monkeypatch,
+        IndexError,
         r"student feature 'fpn': index 5 out of range, it has 5 outputs "
         r"\(valid 0..4\)",
-        mappings=dict(loss_fpn=dict(
-            student=dict(recorder='fpn', index=[0, 5]),
-            teacher=dict(recorder='fpn', index=[0, 4]))))
+        mappings=dict(
+            loss_fpn=dict(
+                student=dict(recorder='fpn', index=[0, 5]),
+                teacher=dict(recorder='fpn', index=[0, 4]))))
     assert model.student_recorder.records == {}
     assert model.teacher_recorder.records == {}
 
@@ -228,38 +245,46 @@ def test_level_index_out_of_range_in_mapping(monkeypatch):
 @pytest.mark.dry_run
 def test_level_index_out_of_range_in_recorder(monkeypatch):
     fails_at_build_and_first_step(
-        monkeypatch, IndexError,
+        monkeypatch,
+        IndexError,
         r"student recorder 'p7' \('neck'\): index 5 out of range, it has 5 "
         r"outputs \(valid 0..4\)",
         student_recorders=dict(p7=dict(module='neck', index=5)),
-        mappings=dict(loss_fpn=dict(student='p7', teacher=dict(
-            recorder='fpn', index=4))))
+        mappings=dict(
+            loss_fpn=dict(student='p7', teacher=dict(recorder='fpn',
+                                                     index=4))))
 
 
 @pytest.mark.dry_run
 def test_index_on_a_single_tensor_is_an_error(monkeypatch):
     # In a recorder: the module does not return a tuple.
     fails_at_build_and_first_step(
-        monkeypatch, ValueError,
+        monkeypatch,
+        ValueError,
         r"\('backbone.layer4'\) is a single Tensor, not a tuple of levels; "
         'drop index',
         student_recorders=dict(c5=dict(module='backbone.layer4', index=0)),
-        mappings=dict(loss_fpn=dict(student='c5', teacher=dict(
-            recorder='fpn', index=4))),
+        mappings=dict(
+            loss_fpn=dict(student='c5', teacher=dict(recorder='fpn',
+                                                     index=4))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
     # In a mapping: the recorder holds one tensor.
     fails_at_build_and_first_step(
-        monkeypatch, ValueError,
+        monkeypatch,
+        ValueError,
         "'c5' is a single Tensor, not a tuple of levels; drop index",
         student_recorders=dict(c5='backbone.layer4'),
-        mappings=dict(loss_fpn=dict(
-            student=dict(recorder='c5', index=[0]),
-            teacher=dict(recorder='fpn', index=[4]))),
+        mappings=dict(
+            loss_fpn=dict(
+                student=dict(recorder='c5', index=[0]),
+                teacher=dict(recorder='fpn', index=[4]))),
         distill_losses=dict(loss_fpn=fpn_loss(student_channels=512)))
 
 
 @pytest.mark.dry_run
 def test_whole_tuple_without_index_names_the_fix(monkeypatch):
     fails_at_build_and_first_step(
-        monkeypatch, ValueError, r'tuple of 5 levels.*index=',
+        monkeypatch,
+        ValueError,
+        r'tuple of 5 levels.*index=',
         mappings=dict(loss_fpn=dict(student='fpn', teacher='fpn')))

@@ -7,12 +7,12 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
+from seg_helpers import distiller_cfg, seg_batch
 
 import mmswtat  # noqa: F401  (safe globals)
 from mmswtat.registry import MODELS
 from mmswtat.utils import check_amp_device
 from mmswtat.utils.checkpoint import load_checkpoint_file
-from seg_helpers import distiller_cfg, seg_batch
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,7 @@ def test_mmengine_checkpoint_types_allowed_but_not_arbitrary_getattr():
     assert loaded['hub'].statistics('max') == 1.5
 
     class Sneaky:
+
         def __reduce__(self):
             return getattr, (np.ndarray, 'tofile')
 

@@ -9,7 +9,6 @@ import os.path as osp
 
 import pytest
 import torch
-
 from seg_helpers import distiller_cfg, tiny_seg_model
 
 STUDENT_CFG = osp.join(
@@ -89,16 +88,16 @@ def test_single_token_passes_warn(logged):
 
 
 def test_ineffective_passes_from_layouts():
-    from mmswtat.models.ops import REFERENCE_SIZE, ineffective_passes
     from mmswtat.models.losses import SWTaTLoss, TaTLoss
+    from mmswtat.models.ops import REFERENCE_SIZE, ineffective_passes
     sw = SWTaTLoss(8, 8, window_size=8, shift_size=4, embed=False)
     ref = sw.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)
     assert len(ineffective_passes(sw.pass_layouts(4, 4), ref)) == 3
     assert ineffective_passes(sw.pass_layouts(16, 16), ref) == []
     tat = TaTLoss(8, 8, embed=False)  # global by design: nothing to say
     assert ineffective_passes(
-        tat.pass_layouts(4, 4),
-        tat.pass_layouts(REFERENCE_SIZE, REFERENCE_SIZE)) == []
+        tat.pass_layouts(4, 4), tat.pass_layouts(REFERENCE_SIZE,
+                                                 REFERENCE_SIZE)) == []
 
 
 @pytest.mark.dry_run
@@ -123,46 +122,54 @@ def test_schedule_values_that_cannot_work(cfg, message):
 
     from mmswtat.utils.value_checks import check_train_schedule
     with pytest.raises(ValueError, match=message):
-        check_train_schedule(Config(dict(train_cfg=dict(max_iters=4),
-                                         **cfg)))
+        check_train_schedule(Config(dict(train_cfg=dict(max_iters=4), **cfg)))
 
 
-@pytest.mark.parametrize('key,value', [
-    ('lr', '0.01'), ('lr', -1), ('lr', float('nan')),
-    ('weight_decay', '0.1'), ('momentum', -1), ('betas', '0.9')])
+@pytest.mark.parametrize('key,value', [('lr', '0.01'), ('lr', -1),
+                                       ('lr', float('nan')),
+                                       ('weight_decay', '0.1'),
+                                       ('momentum', -1), ('betas', '0.9')])
 def test_optimizer_numbers_must_be_numbers_at_least_zero(key, value):
     from mmengine.config import Config
 
     from mmswtat.utils.value_checks import check_train_schedule
-    with pytest.raises(ValueError,
-                       match=f'optim_wrapper.optimizer: {key} must'):
-        check_train_schedule(Config(dict(
-            train_cfg=dict(max_iters=4),
-            optim_wrapper=dict(optimizer={'type': 'SGD', 'lr': 0.1,
-                                          key: value}))))
+    with pytest.raises(
+            ValueError, match=f'optim_wrapper.optimizer: {key} must'):
+        check_train_schedule(
+            Config(
+                dict(
+                    train_cfg=dict(max_iters=4),
+                    optim_wrapper=dict(optimizer={
+                        'type': 'SGD',
+                        'lr': 0.1,
+                        key: value
+                    }))))
 
 
 def test_zero_learning_rate_warns(logged):
     from mmengine.config import Config
 
     from mmswtat.utils.value_checks import check_train_schedule
-    check_train_schedule(Config(dict(
-        train_cfg=dict(max_iters=4),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0)))))
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(max_iters=4),
+                optim_wrapper=dict(optimizer=dict(type='SGD', lr=0)))))
     assert any('lr=0: no weight changes' in m for m in logged)
 
 
 @pytest.mark.parametrize('key,value', [('max_iters', 0), ('max_iters', -3),
-                                       ('max_epochs', 0),
-                                       ('val_interval', 0)])
+                                       ('max_epochs', 0), ('val_interval', 0)])
 def test_nothing_to_train_is_an_error(key, value):
     from mmengine.config import Config
 
     from mmswtat.utils.value_checks import check_train_schedule
-    cfg = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', **{
-        key: value})))
-    with pytest.raises(ValueError, match=f'train_cfg: {key} must be an int '
-                       f'> 0, got {value}.*train_cfg.{key}='):
+    cfg = Config(
+        dict(train_cfg=dict(type='IterBasedTrainLoop', **{key: value})))
+    with pytest.raises(
+            ValueError,
+            match=f'train_cfg: {key} must be an int '
+            f'> 0, got {value}.*train_cfg.{key}='):
         check_train_schedule(cfg)
     check_train_schedule(Config(dict(train_cfg=dict(max_iters=10))))
 
@@ -182,10 +189,13 @@ def test_warmup_as_long_as_the_run_warns(logged):
     from mmengine.config import Config
 
     from mmswtat.utils.value_checks import check_train_schedule
-    check_train_schedule(Config(dict(
-        train_cfg=dict(max_iters=100),
-        model=dict(type='mmswtat.SingleTeacherDistiller',
-                   distill_warmup_iters=100))))
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(max_iters=100),
+                model=dict(
+                    type='mmswtat.SingleTeacherDistiller',
+                    distill_warmup_iters=100))))
     assert any('never reach their full value' in m for m in logged)
 
 
@@ -194,8 +204,8 @@ def _distill_state(tmp_path, name='distill.pth', **save):
     torch.manual_seed(0)
     model = MODELS.build(distiller_cfg())
     path = tmp_path / name
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=1),
-                    **save), path)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(iter=1), **save), path)
     return model, str(path)
 
 
@@ -209,8 +219,10 @@ def test_teacher_checkpoint_with_no_key_loading_fails_even_non_strict(
     init_default_scope('mmseg')
     teacher = MODELS.build(tiny_seg_model(50))
     for strict in (True, False):
-        with pytest.raises(RuntimeError, match='none of its .* keys loads.*'
-                           'distillation checkpoint.*export_student'):
+        with pytest.raises(
+                RuntimeError,
+                match='none of its .* keys loads.*'
+                'distillation checkpoint.*export_student'):
             load_weights(teacher, path, 'teacher', strict=strict)
 
 
@@ -225,8 +237,8 @@ def test_check_output_path(tmp_path):
     with pytest.raises(IsADirectoryError, match='existing directory'):
         check_output_path(str(tmp_path), True, 'tool', '--out', '.pkl')
     with pytest.raises(ValueError, match=r'must be a \.pkl or \.pickle file'):
-        check_output_path(str(tmp_path / 'b.txt'), False, 't', '--out',
-                          ('.pkl', '.pickle'))
+        check_output_path(
+            str(tmp_path / 'b.txt'), False, 't', '--out', ('.pkl', '.pickle'))
     out = str(tmp_path / 'r.pickle')  # mmengine's DumpResults takes it
     assert check_output_path(out, False, 't', '--out', ('.pkl', '.pickle'))
     with pytest.raises(ValueError, match='is empty'):
@@ -237,8 +249,8 @@ def test_export_refuses_existing_file_and_never_a_training_checkpoint(
         tmp_path):
     from mmswtat.utils.student_checkpoint import export_student
     _, src = _distill_state(tmp_path)
-    _, other = _distill_state(tmp_path, 'other.pth', optimizer=dict(
-        state={}, param_groups=[]))
+    _, other = _distill_state(
+        tmp_path, 'other.pth', optimizer=dict(state={}, param_groups=[]))
     before = open(other, 'rb').read()
     for force in (False, True):
         with pytest.raises(ValueError, match='existing training checkpoint'):
@@ -258,8 +270,8 @@ def test_work_dir_lock_names_the_running_run(tmp_path):
                                               work_dir_lock)
     with work_dir_lock(str(tmp_path)) as path:
         assert json.load(open(path))['pid'] == os.getpid()
-        with pytest.raises(WorkDirBusyError,
-                           match=f'process {os.getpid()} .*--work-dir'):
+        with pytest.raises(
+                WorkDirBusyError, match=f'process {os.getpid()} .*--work-dir'):
             with work_dir_lock(str(tmp_path), resume=True):
                 pass
     assert not osp.exists(osp.join(tmp_path, LOCK_NAME))
@@ -292,8 +304,10 @@ def test_resume_refuses_plain_and_other_config_checkpoints(tmp_path):
     with pytest.raises(ValueError, match='this is a plain model checkpoint'):
         check_resume(plain_path, model, cfg)
     torch.save(dict(state_dict=[1, 2]), plain_path)
-    with pytest.raises(ValueError, match='not a training checkpoint: its '
-                       'state_dict is a list'):
+    with pytest.raises(
+            ValueError,
+            match='not a training checkpoint: its '
+            'state_dict is a list'):
         check_resume(plain_path, model, cfg)
     # Another distillation config: a recorder on layer3 (other channels).
     from mmengine.config import Config
@@ -304,8 +318,8 @@ def test_resume_refuses_plain_and_other_config_checkpoints(tmp_path):
     other = MODELS.build(other_cfg)
     other_path = str(tmp_path / 'other.pth')
     saved = Config(dict(model=other_cfg)).pretty_text
-    torch.save(dict(state_dict=other.state_dict(), meta=dict(cfg=saved)),
-               other_path)
+    torch.save(
+        dict(state_dict=other.state_dict(), meta=dict(cfg=saved)), other_path)
     with pytest.raises(ValueError) as e:
         check_resume(other_path, model, cfg)
     msg = str(e.value)
@@ -315,8 +329,7 @@ def test_resume_refuses_plain_and_other_config_checkpoints(tmp_path):
 
 
 # ------------------------------------ test.py on a plain (student) config
-def test_plain_config_loads_the_student_of_a_distillation_checkpoint(
-        tmp_path):
+def test_plain_config_loads_the_student_of_a_distillation_checkpoint(tmp_path):
     from mmengine.registry import init_default_scope
 
     from mmswtat.registry import MODELS
@@ -329,8 +342,10 @@ def test_plain_config_loads_the_student_of_a_distillation_checkpoint(
     for k, v in trained.student_state_dict().items():
         assert torch.equal(student.state_dict()[k], v), k
     other = MODELS.build(tiny_seg_model(50))  # another architecture
-    with pytest.raises(ValueError, match='(?s)does not fit the test model.*'
-                       'distillation config it was trained with'):
+    with pytest.raises(
+            ValueError,
+            match='(?s)does not fit the test model.*'
+            'distillation config it was trained with'):
         load_test_plain(other, path)
     fc = tmp_path / 'fc.pth'  # no key of it fits: never a random model
     torch.save(dict(state_dict={'fc.weight': torch.zeros(2, 2)}), fc)
@@ -356,15 +371,15 @@ def test_cfg_options_key_without_value(capsys):
     assert args.cfg_options == {'a.b': 1}
 
 
-@pytest.mark.parametrize('argv', [
-    ['--quick', '--sizes', '0'], ['--window', '0'], ['--sizes', '-2'],
-    ['--repeats', '0'], ['--batch', '0'], ['--channels', '0:8'],
-    ['--memory-fraction', '2'], ['--case-timeout', 'nan'],
-    ['--window', '4', '--shift', '4'],
-    ['--part', 'step', '--config', 'missing.py'],
-    ['--report', 'missing.json'], ['--device', 'bogus'],
-    ['--device', 'cuda:99'], ['--out', ''],
-    ['--part', 'step', '--config', STUDENT_CFG]])
+@pytest.mark.parametrize(
+    'argv', [['--quick', '--sizes', '0'], ['--window', '0'], ['--sizes', '-2'],
+             ['--repeats', '0'], ['--batch', '0'], ['--channels', '0:8'],
+             ['--memory-fraction', '2'], ['--case-timeout', 'nan'],
+             ['--window', '4', '--shift', '4'],
+             ['--part', 'step', '--config', 'missing.py'],
+             ['--report', 'missing.json'], ['--device', 'bogus'],
+             ['--device', 'cuda:99'], ['--out', ''],
+             ['--part', 'step', '--config', STUDENT_CFG]])
 def test_benchmark_cli_refuses_bad_numbers(argv, capsys):
     parse_args = _tool('tools/analysis/benchmark.py').parse_args
     with pytest.raises(SystemExit):
@@ -374,8 +389,10 @@ def test_benchmark_cli_refuses_bad_numbers(argv, capsys):
 
 def test_benchmark_quick_keeps_given_values(capsys):
     parse_args = _tool('tools/analysis/benchmark.py').parse_args
-    args = parse_args(['--quick', '--sizes', '16', '--window', '2',
-                       '--shift', '1', '--part', 'loss'])
+    args = parse_args([
+        '--quick', '--sizes', '16', '--window', '2', '--shift', '1', '--part',
+        'loss'
+    ])
     assert (args.sizes, args.window, args.shift) == ([16], 2, 1)
     assert args.repeats == 1  # not given: the quick value
     assert '--quick keeps the values you gave' in capsys.readouterr().err
@@ -384,19 +401,18 @@ def test_benchmark_quick_keeps_given_values(capsys):
 def test_benchmark_failed_case_exits_non_zero():
     from mmswtat.benchmark import failed_cases
     exit_status = _tool('tools/analysis/benchmark.py').exit_status
-    report = dict(loss=[dict(median_s=1.0), dict(skip='too big')],
-                  step=[dict(error='FileNotFoundError: x')])
+    report = dict(
+        loss=[dict(median_s=1.0), dict(skip='too big')],
+        step=[dict(error='FileNotFoundError: x')])
     assert failed_cases(report) == ['step 1: FileNotFoundError: x']
     assert exit_status(report) == 1
     assert exit_status(dict(loss=[dict(median_s=1.0)])) == 0
 
 
-@pytest.mark.parametrize('argv', [['--seeds', '0'], ['--iters', '-1'],
-                                  ['--teacher-iters', '0'],
-                                  ['--first-seed', '-1'],
-                                  ['--factors', '0'],
-                                  ['--best-from', 'missing.json'],
-                                  ['--reuse', 'missing.json']])
+@pytest.mark.parametrize(
+    'argv', [['--seeds', '0'], ['--iters', '-1'], ['--teacher-iters', '0'],
+             ['--first-seed', '-1'], ['--factors', '0'],
+             ['--best-from', 'missing.json'], ['--reuse', 'missing.json']])
 def test_accuracy_benchmark_cli_refuses_bad_numbers(argv):
     parse_args = _tool('tools/analysis/accuracy_benchmark.py').parse_args
     with pytest.raises(SystemExit):
@@ -405,6 +421,7 @@ def test_accuracy_benchmark_cli_refuses_bad_numbers(argv):
 
 # ---------------------------------------------------------- data mistakes
 class _Dataset:
+
     def __init__(self, data_list, data_root='data/voc'):
         self.data_list = data_list
         self.data_root = data_root
@@ -416,8 +433,10 @@ class _Dataset:
 
 def test_empty_dataset_names_root_and_split():
     from mmswtat.datasets.checks import check_dataset
-    with pytest.raises(ValueError, match="train dataset .*data_root='data/"
-                       "voc'.*ann_file=.*train.txt.*is empty"):
+    with pytest.raises(
+            ValueError,
+            match="train dataset .*data_root='data/"
+            "voc'.*ann_file=.*train.txt.*is empty"):
         check_dataset(_Dataset([]), 'train')
 
 
@@ -427,34 +446,51 @@ def test_runner_names_an_empty_split(voc, tmp_path):
     split = tmp_path / 'empty.txt'
     split.write_text('')
     loader = dict(
-        batch_size=1, num_workers=0,
+        batch_size=1,
+        num_workers=0,
         sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=dict(type='PascalVOCDataset', data_root=voc,
-                     ann_file=str(split), pipeline=[],
-                     data_prefix=dict(img_path='JPEGImages',
-                                      seg_map_path='SegmentationClass')))
-    with pytest.raises(ValueError, match='val/test dataset .*PascalVOC'
-                       f'Dataset: data_root={voc!r}.*empty.txt.*is empty'):
+        dataset=dict(
+            type='PascalVOCDataset',
+            data_root=voc,
+            ann_file=str(split),
+            pipeline=[],
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass')))
+    with pytest.raises(
+            ValueError,
+            match='val/test dataset .*PascalVOC'
+            f'Dataset: data_root={voc!r}.*empty.txt.*is empty'):
         DistillRunner.build_dataloader(loader)
 
 
 def test_runner_names_a_missing_split_file_and_missing_labels(voc, tmp_path):
     from mmswtat.engine import DistillRunner
     loader = dict(
-        batch_size=1, num_workers=0,
+        batch_size=1,
+        num_workers=0,
         sampler=dict(type='DefaultSampler', shuffle=True),
-        dataset=dict(type='PascalVOCDataset', data_root=voc,
-                     ann_file='ImageSets/Segmentation/nope.txt', pipeline=[],
-                     data_prefix=dict(img_path='JPEGImages',
-                                      seg_map_path='SegmentationClass')))
-    with pytest.raises(FileNotFoundError, match='train dataset .*nope.txt'
-                       '.*cannot be read.*Check train_dataloader.dataset'):
+        dataset=dict(
+            type='PascalVOCDataset',
+            data_root=voc,
+            ann_file='ImageSets/Segmentation/nope.txt',
+            pipeline=[],
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass')))
+    with pytest.raises(
+            FileNotFoundError,
+            match='train dataset .*nope.txt'
+            '.*cannot be read.*Check train_dataloader.dataset'):
         DistillRunner.build_dataloader(loader)
     from mmswtat.datasets.checks import check_dataset
-    items = [dict(img_path=osp.join(voc, 'JPEGImages', 'x.jpg'),
-                  seg_map_path=str(tmp_path / 'x.png'))]
-    with pytest.raises(FileNotFoundError, match="lists image '.*x.jpg', "
-                       'which does not exist'):
+    items = [
+        dict(
+            img_path=osp.join(voc, 'JPEGImages', 'x.jpg'),
+            seg_map_path=str(tmp_path / 'x.png'))
+    ]
+    with pytest.raises(
+            FileNotFoundError,
+            match="lists image '.*x.jpg', "
+            'which does not exist'):
         check_dataset(_Dataset(items), 'train')
 
 
@@ -468,16 +504,18 @@ def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
         Image.new('RGB', (a, a)).save(img)
         Image.new('L', (b, b)).save(seg)
         items.append(dict(img_path=str(img), seg_map_path=str(seg)))
-    with pytest.raises(ValueError, match=r"1\.jpg' \(16x16\) with .*1\.png' "
-                       r'\(12x12'):
+    with pytest.raises(
+            ValueError, match=r"1\.jpg' \(16x16\) with .*1\.png' "
+            r'\(12x12'):
         check_dataset(_Dataset(items), 'train')
     check_dataset(_Dataset(items[:1]), 'train')
     same = [dict(items[0], seg_map_path=items[0]['img_path'])]
     with pytest.raises(ValueError, match='as its own label map'):
         check_dataset(_Dataset(same), 'train')
     (tmp_path / '0.png').write_text('<html>not found</html>')
-    with pytest.raises(ValueError, match=r"lists '.*0\.png', which is not "
-                       'an image'):
+    with pytest.raises(
+            ValueError, match=r"lists '.*0\.png', which is not "
+            'an image'):
         check_dataset(_Dataset(items[:1]), 'train')
 
 
@@ -485,15 +523,21 @@ def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
 def _probe(task, path='a.py'):
     from mmswtat.config_gen.probe import Feature, ModelProbe
     stage = Feature(module='backbone.layer4', channels=64, stride=8)
-    return ModelProbe(path, 'mmseg' if task == 'seg' else 'mmdet', task,
-                      (64, 64), 'test', stages=[stage])
+    return ModelProbe(
+        path,
+        'mmseg' if task == 'seg' else 'mmdet',
+        task, (64, 64),
+        'test',
+        stages=[stage])
 
 
 def test_generator_refuses_different_tasks():
     from mmswtat.config_gen import MatchError
     from mmswtat.config_gen.match import match
-    with pytest.raises(MatchError, match='a seg student and a det teacher '
-                       'are models of different tasks'):
+    with pytest.raises(
+            MatchError,
+            match='a seg student and a det teacher '
+            'are models of different tasks'):
         match(_probe('seg'), _probe('det'))
 
 
@@ -503,14 +547,14 @@ def test_generator_names_self_distillation(tmp_path):
     cfg.write_text('x = 1\n')
     link = tmp_path / 'b.py'
     link.symlink_to(cfg)
-    assert 'self-distillation' in self_distillation_note(str(cfg),
-                                                         str(link))
+    assert 'self-distillation' in self_distillation_note(str(cfg), str(link))
     other = tmp_path / 'c.py'
     other.write_text('x = 1\n')
     assert self_distillation_note(str(cfg), str(other)) is None
 
 
 # ------------------------------------------- the tools, end to end (fast)
+
 
 def test_tools_refuse_before_any_work(tmp_path):
     """Each tool stops before building anything, naming the problem (their
@@ -524,31 +568,47 @@ def test_tools_refuse_before_any_work(tmp_path):
     busy = tmp_path / 'busy'
     busy.mkdir()
     with open(busy / '.mmswtat_train.lock', 'w') as f:  # this process
-        json.dump(dict(pid=os.getpid(), host=__import__('socket')
-                       .gethostname(), started='now', command='pytest'), f)
+        json.dump(
+            dict(
+                pid=os.getpid(),
+                host=__import__('socket').gethostname(),
+                started='now',
+                command='pytest'), f)
     cases = [
-        (['tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
-          str(existing)], 'already exists; give another path, or --force'),
-        (['tools/test.py', STUDENT_CFG, ckpt, '--out',
-          str(tmp_path / 'out.pkl')], 'is an existing directory'),
-        (['tools/export_student.py', ckpt, str(existing)],
-         'export_student.py: OUT .* already exists'),
-        (['tools/train.py', STUDENT_CFG, '--work-dir', str(busy)],
+        ([
+            'tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
+            str(existing)
+        ], 'already exists; give another path, or --force'),
+        ([
+            'tools/test.py', STUDENT_CFG, ckpt, '--out',
+            str(tmp_path / 'out.pkl')
+        ], 'is an existing directory'),
+        (['tools/export_student.py', ckpt,
+          str(existing)], 'export_student.py: OUT .* already exists'),
+        (['tools/train.py', STUDENT_CFG, '--work-dir',
+          str(busy)],
          f'in use by another training run \\(process {os.getpid()}'),
-        (['tools/train.py', STUDENT_CFG, '--work-dir', str(tmp_path / 'w'),
-          '--cfg-options', 'train_cfg.max_iters=0'],
-         'max_iters must be an int > 0, got 0: nothing would be trained'),
-        (['tools/train.py', STUDENT_CFG, '--cfg-options',
-          'model.teacher_ckpt'], "'model.teacher_ckpt' is not KEY=VALUE"),
-        (['tools/train.py', STUDENT_CFG, '--work-dir', ''],
-         '--work-dir is empty'),
-        (['tools/train.py', STUDENT_CFG, '--work-dir', str(existing)],
+        ([
+            'tools/train.py', STUDENT_CFG, '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', 'train_cfg.max_iters=0'
+        ], 'max_iters must be an int > 0, got 0: nothing would be trained'),
+        ([
+            'tools/train.py', STUDENT_CFG, '--cfg-options',
+            'model.teacher_ckpt'
+        ], "'model.teacher_ckpt' is not KEY=VALUE"),
+        (['tools/train.py', STUDENT_CFG, '--work-dir',
+          ''], '--work-dir is empty'),
+        (['tools/train.py', STUDENT_CFG, '--work-dir',
+          str(existing)],
          "--work-dir '.*mine.py' is an existing file, not a folder"),
-        (['tools/test.py', STUDENT_CFG, ckpt, '--show-dir', str(existing)],
+        (['tools/test.py', STUDENT_CFG, ckpt, '--show-dir',
+          str(existing)],
          "--show-dir '.*mine.py' is an existing file, not a folder"),
         (['tools/export_student.py', ckpt, ''], 'OUT is empty'),
-        (['tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
-          str(tmp_path / 'cfg.txt')], r'--out must be a \.py file'),
+        ([
+            'tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
+            str(tmp_path / 'cfg.txt')
+        ], r'--out must be a \.py file'),
     ]
     for args, message in cases:
         proc = run_main(args, check=False)

@@ -7,19 +7,26 @@ channels, the teacher's 256, 4x4 maps. One shared ``s4`` projection
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from seg_helpers import build_distiller, distiller_cfg, preprocessed_seg_batch
 
 from mmswtat.registry import MODELS
-from seg_helpers import (build_distiller, distiller_cfg,
-                         preprocessed_seg_batch)
 
 C_S, C_T = 64, 256
 S4 = dict(type='mmswtat.ConvBNConnector', in_channels=C_S, out_channels=C_T)
 LOSSES = dict(
-    loss_swtat=dict(type='mmswtat.SWTaTLoss', student_channels=C_T,
-                    teacher_channels=C_T, embed=False, window_size=2,
-                    shift_size=1),
-    loss_pmtat=dict(type='mmswtat.PatchMergeTaTLoss', student_channels=C_T,
-                    teacher_channels=C_T, embed=False, num_merges=1))
+    loss_swtat=dict(
+        type='mmswtat.SWTaTLoss',
+        student_channels=C_T,
+        teacher_channels=C_T,
+        embed=False,
+        window_size=2,
+        shift_size=1),
+    loss_pmtat=dict(
+        type='mmswtat.PatchMergeTaTLoss',
+        student_channels=C_T,
+        teacher_channels=C_T,
+        embed=False,
+        num_merges=1))
 
 
 @pytest.fixture(autouse=True)
@@ -27,13 +34,15 @@ def mmseg_scope():
     init_default_scope('mmseg')
 
 
-def shared_cfg(losses=tuple(LOSSES), student=None, teacher='feat',
-               **overrides) -> dict:
+def shared_cfg(
+        losses=tuple(LOSSES), student=None, teacher='feat',
+        **overrides) -> dict:
     """``losses`` all mapped to ``student`` (default: 'feat' through s4)."""
     student = student or dict(recorder='feat', connector='s4')
     cfg = dict(
         connectors=dict(s4=S4),
-        distill_losses={name: LOSSES[name] for name in losses},
+        distill_losses={name: LOSSES[name]
+                        for name in losses},
         loss_forward_mappings={
             name: dict(student=student, teacher=teacher)
             for name in losses
@@ -69,8 +78,10 @@ def connector_grads(model, names):
     model.zero_grad(set_to_none=True)
     losses = model(**preprocess(model), mode='loss')
     sum(losses[n] for n in names).backward()
-    return {k: p.grad.clone()
-            for k, p in model.connectors.s4.named_parameters()}
+    return {
+        k: p.grad.clone()
+        for k, p in model.connectors.s4.named_parameters()
+    }
 
 
 def test_shared_connector_runs_once_and_feeds_both_losses():
@@ -96,11 +107,11 @@ def test_shared_connector_runs_once_and_feeds_both_losses():
 def test_shared_connector_equals_per_loss_connectors_with_its_weights():
     """Same losses as two per-loss copies of it, at half the projections."""
     shared = build(shared_cfg())
-    per_loss = build(shared_cfg(
-        connectors=None,
-        student=dict(recorder='feat', connector=S4)))
-    assert set(per_loss.connectors) == {'loss_swtat_student',
-                                        'loss_pmtat_student'}
+    per_loss = build(
+        shared_cfg(
+            connectors=None, student=dict(recorder='feat', connector=S4)))
+    assert set(
+        per_loss.connectors) == {'loss_swtat_student', 'loss_pmtat_student'}
     with torch.no_grad():
         shared.connectors.s4.conv.weight.normal_()
     for key in per_loss.connectors:
@@ -134,13 +145,14 @@ def test_shared_connector_gradient_is_the_sum_over_its_losses():
 def test_shared_connector_in_checkpoint_and_optimizer_not_in_student():
     model = build(shared_cfg())
     keys = set(model.state_dict())
-    assert {'connectors.s4.conv.weight', 'connectors.s4.norm.weight',
-            'connectors.s4.norm.running_mean'} <= keys
+    assert {
+        'connectors.s4.conv.weight', 'connectors.s4.norm.weight',
+        'connectors.s4.norm.running_mean'
+    } <= keys
     params = {id(p) for p in model.parameters()}
     assert all(id(p) in params for p in model.connectors.s4.parameters())
     student = model.student_state_dict()
-    assert student and not any('connectors' in k or 's4' in k
-                               for k in student)
+    assert student and not any('connectors' in k or 's4' in k for k in student)
     assert set(student) == set(model.student.state_dict())
 
 
@@ -154,9 +166,10 @@ def test_shared_connector_in_distill_group_and_conflict():
     calls = Calls(model.connectors.s4)
     model(**preprocess(model), mode='loss')
     assert len(calls.outputs) == 1
-    with pytest.raises(ValueError,
-                       match='connectors is given both directly and in '
-                       'distill'):
+    with pytest.raises(
+            ValueError,
+            match='connectors is given both directly and in '
+            'distill'):
         MODELS.build(dict(cfg, distill=group, connectors=dict(s4=S4)))
 
 
@@ -192,8 +205,8 @@ def test_shared_connector_error_keeps_no_state(monkeypatch):
     with pytest.raises(ValueError, match='student_channels=256'):
         build(cfg)  # at build (dry run)
     # Without the dry run (a model it cannot run): at the first step.
-    monkeypatch.setattr(MODELS.get('mmswtat.SingleTeacherDistiller'),
-                        'check_at_build', False)
+    monkeypatch.setattr(
+        MODELS.get('mmswtat.SingleTeacherDistiller'), 'check_at_build', False)
     model = build(cfg)
     calls = Calls(model.connectors.s4)
     with pytest.raises(ValueError, match='student_channels=256'):
@@ -229,8 +242,9 @@ def test_head_loss_inputs_share_within_one_call():
     assert items[0].student is items[1].student is calls.outputs[0]
     assert items[0].teacher is teacher['feat']
     with torch.no_grad():
-        only = list(model.distill_head.loss_inputs(
-            student, teacher, names=['loss_pmtat']))
+        only = list(
+            model.distill_head.loss_inputs(
+                student, teacher, names=['loss_pmtat']))
     assert [i.name for i in only] == ['loss_pmtat']
     assert len(calls.outputs) == 2
     with torch.no_grad():
@@ -246,64 +260,77 @@ def test_unknown_shared_connector_name():
             match=r"\['loss_swtat'\]\['student'\]: connector 's5' is not a "
             r"shared connector \(defined: \['s4'\]\); define it with "
             r'connectors=dict\(s5=dict\(type=\.\.\.\)\)'):
-        MODELS.build(shared_cfg(student=dict(recorder='feat',
-                                             connector='s5')))
+        MODELS.build(shared_cfg(student=dict(recorder='feat', connector='s5')))
     with pytest.raises(ValueError, match=r'\(defined: \[\]\)'):
         MODELS.build(shared_cfg(connectors=None))
 
 
 def test_shared_connector_name_collision_and_invalid_names():
-    with pytest.raises(ValueError,
-                       match="name 'loss_pmtat_student' collides with the "
-                       "per-loss connector key 'loss_pmtat_student' of "
-                       "distill loss 'loss_pmtat'"):
-        MODELS.build(shared_cfg(connectors=dict(s4=S4,
-                                                loss_pmtat_student=S4)))
-    with pytest.raises(ValueError, match=r"name 'layer4\.proj' is not a "
-                       r"valid module name.*without '\.'"):
+    with pytest.raises(
+            ValueError,
+            match="name 'loss_pmtat_student' collides with the "
+            "per-loss connector key 'loss_pmtat_student' of "
+            "distill loss 'loss_pmtat'"):
+        MODELS.build(shared_cfg(connectors=dict(s4=S4, loss_pmtat_student=S4)))
+    with pytest.raises(
+            ValueError,
+            match=r"name 'layer4\.proj' is not a "
+            r"valid module name.*without '\.'"):
         MODELS.build(shared_cfg(connectors={'s4': S4, 'layer4.proj': S4}))
-    with pytest.raises(ValueError, match="'keys' is an attribute of "
-                       'nn.ModuleDict'):
+    with pytest.raises(
+            ValueError, match="'keys' is an attribute of "
+            'nn.ModuleDict'):
         MODELS.build(shared_cfg(connectors=dict(s4=S4, keys=S4)))
-    with pytest.raises(ValueError, match=r"connectors\['s4'\] must be a "
-                       'registered module config'):
+    with pytest.raises(
+            ValueError,
+            match=r"connectors\['s4'\] must be a "
+            'registered module config'):
         MODELS.build(shared_cfg(connectors=dict(s4='ConvBNConnector')))
 
 
 def test_learnable_teacher_connector_is_rejected():
-    teacher_s4 = dict(type='mmswtat.ConvBNConnector', in_channels=C_T,
-                      out_channels=C_T)
+    teacher_s4 = dict(
+        type='mmswtat.ConvBNConnector', in_channels=C_T, out_channels=C_T)
     fix = 'Put the projection on the student side'
     # Shared, referenced from the teacher side.
-    with pytest.raises(ValueError, match=r"\['loss_swtat'\]\['teacher'\]: "
-                       r"shared connector 't4' \(ConvBNConnector\) on the "
-                       r'teacher side has trainable parameters.*' + fix):
-        MODELS.build(shared_cfg(
-            connectors=dict(s4=S4, t4=teacher_s4),
-            teacher=dict(recorder='feat', connector='t4')))
+    with pytest.raises(
+            ValueError,
+            match=r"\['loss_swtat'\]\['teacher'\]: "
+            r"shared connector 't4' \(ConvBNConnector\) on the "
+            r'teacher side has trainable parameters.*' + fix):
+        MODELS.build(
+            shared_cfg(
+                connectors=dict(s4=S4, t4=teacher_s4),
+                teacher=dict(recorder='feat', connector='t4')))
     # Per-loss.
-    with pytest.raises(ValueError, match=r"\['loss_swtat'\]\['teacher'\]: "
-                       r'connector \(ConvBNConnector\) on the teacher side '
-                       'has trainable parameters.*' + fix):
-        MODELS.build(shared_cfg(
-            teacher=dict(recorder='feat', connector=teacher_s4)))
+    with pytest.raises(
+            ValueError,
+            match=r"\['loss_swtat'\]\['teacher'\]: "
+            r'connector \(ConvBNConnector\) on the teacher side '
+            'has trainable parameters.*' + fix):
+        MODELS.build(
+            shared_cfg(teacher=dict(recorder='feat', connector=teacher_s4)))
 
 
 def test_parameter_free_teacher_connectors_are_allowed():
     resize = dict(type='mmswtat.ResizeConnector', size=4)
-    for shared, teacher in (
-            (dict(s4=S4, t4=resize), dict(recorder='feat', connector='t4')),
-            (dict(s4=S4), dict(recorder='feat', connector=resize))):
+    for shared, teacher in ((dict(s4=S4, t4=resize),
+                             dict(recorder='feat', connector='t4')),
+                            (dict(s4=S4),
+                             dict(recorder='feat', connector=resize))):
         model = build(shared_cfg(connectors=shared, teacher=teacher))
         losses = model(**preprocess(model), mode='loss')
         assert torch.isfinite(losses['loss_swtat'])
 
 
 def test_unused_shared_connector_warns():
-    with pytest.warns(UserWarning, match=r"shared connectors \['t4'\] are "
-                      'not referenced'):
-        build(shared_cfg(connectors=dict(
-            s4=S4, t4=dict(type='mmswtat.ResizeConnector', size=4))))
+    with pytest.warns(
+            UserWarning, match=r"shared connectors \['t4'\] are "
+            'not referenced'):
+        build(
+            shared_cfg(
+                connectors=dict(
+                    s4=S4, t4=dict(type='mmswtat.ResizeConnector', size=4))))
 
 
 @pytest.mark.dry_run
@@ -311,15 +338,18 @@ def test_connector_width_must_match_the_loss_at_build_time():
     # The usual slip: a 64 -> 256 connector added, student_channels left at
     # the recorded width. One clear error at build time, naming the fix.
     losses = dict(LOSSES)
-    losses['loss_pmtat'] = dict(losses['loss_pmtat'], student_channels=C_S,
-                                embed=True)
-    with pytest.raises(ValueError,
-                       match=r"'loss_pmtat' declares student_channels=64, "
-                       r"but shared connector 's4' outputs 256 channels; "
-                       r'set student_channels=256'):
+    losses['loss_pmtat'] = dict(
+        losses['loss_pmtat'], student_channels=C_S, embed=True)
+    with pytest.raises(
+            ValueError,
+            match=r"'loss_pmtat' declares student_channels=64, "
+            r"but shared connector 's4' outputs 256 channels; "
+            r'set student_channels=256'):
         MODELS.build(shared_cfg(distill_losses=losses))
     per_loss = dict(recorder='feat', connector=S4)
     with pytest.raises(ValueError, match='its student connector outputs 256'):
-        MODELS.build(shared_cfg(
-            ('loss_pmtat', ), student=per_loss, connectors=None,
-            distill_losses=dict(loss_pmtat=losses['loss_pmtat'])))
+        MODELS.build(
+            shared_cfg(('loss_pmtat', ),
+                       student=per_loss,
+                       connectors=None,
+                       distill_losses=dict(loss_pmtat=losses['loss_pmtat'])))

@@ -14,16 +14,16 @@ import textwrap
 import mmdet
 import mmseg
 import pytest
-
 from cli_helpers import ROOT, run_main, run_tool
 from install_helpers import run_in_env
+
 from mmswtat.testing import as_cli, seg_tiny_options
 from mmswtat.testing.det import det_tiny_options
 
-MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                       'train.py')
-MMDET_TRAIN = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                       'train.py')
+MMSEG_TRAIN = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+MMDET_TRAIN = osp.join(
+    osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
 SEG_SHIPPED = osp.join(ROOT,
                        'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
 DET_SHIPPED = osp.join(ROOT,
@@ -60,21 +60,28 @@ def _trained(log: str, losses) -> None:
         assert f'{key}:' in log, key
 
 
-def test_mmseg_train_py_trains_the_shipped_config(voc, teacher_ckpt,
-                                                  tmp_path):
+def test_mmseg_train_py_trains_the_shipped_config(voc, teacher_ckpt, tmp_path):
     opts = seg_tiny_options(SEG_SHIPPED, voc, iters=2)
     opts['model.teacher_ckpt'] = teacher_ckpt
-    proc = run_tool([MMSEG_TRAIN, SEG_SHIPPED, '--work-dir', str(tmp_path),
-                     '--cfg-options', *as_cli(opts)])
+    proc = run_tool([
+        MMSEG_TRAIN, SEG_SHIPPED, '--work-dir',
+        str(tmp_path), '--cfg-options', *as_cli(opts)
+    ])
     _trained(proc.stdout + proc.stderr, ('decode.loss_ce', 'loss_swtat'))
 
 
 def test_mmdet_train_py_trains_the_shipped_config(tmp_path):
     data = tmp_path / 'data'
-    run_main(['tools/make_synthetic_data.py', 'coco', '--out', str(data),
-              '--num-train', '4', '--num-val', '2', '--size', '64'])
-    opts = det_tiny_options(DET_SHIPPED, str(data / 'coco') + '/',
-                            img_size=64, iters=2, validate=False)
+    run_main([
+        'tools/make_synthetic_data.py', 'coco', '--out',
+        str(data), '--num-train', '4', '--num-val', '2', '--size', '64'
+    ])
+    opts = det_tiny_options(
+        DET_SHIPPED,
+        str(data / 'coco') + '/',
+        img_size=64,
+        iters=2,
+        validate=False)
     opts['model.teacher_ckpt'] = None  # random teacher
     # Tiny widths: R18 backbones on both sides (the FPNs stay 256 wide, as
     # the losses expect); test_e2e_det.py and the RetinaNet loss step there
@@ -82,8 +89,10 @@ def test_mmdet_train_py_trains_the_shipped_config(tmp_path):
     for role in ('student', 'teacher'):
         opts[f'model.{role}.backbone.depth'] = 18
         opts[f'model.{role}.neck.in_channels'] = [64, 128, 256, 512]
-    proc = run_tool([MMDET_TRAIN, DET_SHIPPED, '--work-dir',
-                     str(tmp_path / 'work'), '--cfg-options', *as_cli(opts)])
+    proc = run_tool([
+        MMDET_TRAIN, DET_SHIPPED, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *as_cli(opts)
+    ])
     _trained(proc.stdout + proc.stderr, ('loss_cls', 'loss_pmtat'))
 
 
@@ -100,8 +109,11 @@ def test_readme_recipe_trains_with_mmseg_train_py_when_installed(
     _, _, python = installed_env('regular')  # shared with test_hub.py
     opts = seg_tiny_options(recipe, voc, iters=2)
     opts['model.teacher_ckpt'] = teacher_ckpt
-    proc = run_in_env(python, [MMSEG_TRAIN, recipe, '--work-dir',
-                               str(tmp_path / 'work'), '--cfg-options',
-                               *as_cli(opts)], cwd=str(tmp_path))
-    _trained(proc.stdout + proc.stderr, ('decode.loss_ce', 'loss_swtat',
-                                         'loss_pmtat'))
+    proc = run_in_env(
+        python, [
+            MMSEG_TRAIN, recipe, '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options', *as_cli(opts)
+        ],
+        cwd=str(tmp_path))
+    _trained(proc.stdout + proc.stderr,
+             ('decode.loss_ce', 'loss_swtat', 'loss_pmtat'))

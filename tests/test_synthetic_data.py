@@ -1,7 +1,6 @@
 """Tests for :mod:`mmswtat.datasets.synthetic` and its CLI
 ``tools/make_synthetic_data.py`` (the writers import no OpenMMLab package)."""
 from __future__ import annotations
-
 import hashlib
 import json
 import os
@@ -12,9 +11,9 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
+from cli_helpers import run_tool
 from PIL import Image
 
-from cli_helpers import run_tool
 from mmswtat.datasets.synthetic import (FORMATS, make_coco, make_imagenet,
                                         make_voc, make_voc_det)
 
@@ -239,8 +238,8 @@ def test_voc_det(tmp_path):
 
 
 def test_imagenet(tmp_path):
-    summary = make_imagenet(str(tmp_path), num_train=12, num_val=6, size=32,
-                            num_classes=3)
+    summary = make_imagenet(
+        str(tmp_path), num_train=12, num_val=6, size=32, num_classes=3)
     assert 'imagenet' in summary
     root = tmp_path / 'imagenet'
     wnids = read_list(root / 'meta' / 'classes.txt')
@@ -276,8 +275,8 @@ def test_imagenet(tmp_path):
 
 def test_imagenet_is_learnable(tmp_path):
     """A nearest-mean-colour classifier already separates the classes."""
-    make_imagenet(str(tmp_path), num_train=50, num_val=20, size=32,
-                  num_classes=5)
+    make_imagenet(
+        str(tmp_path), num_train=50, num_val=20, size=32, num_classes=5)
     root = tmp_path / 'imagenet'
 
     def feats(split):
@@ -347,7 +346,8 @@ def test_out_of_range_arguments_are_rejected(tmp_path, options, words):
 
 
 def test_cli_reports_a_bad_size_without_a_traceback(tmp_path):
-    res = run_tool([str(SCRIPT), 'voc', '--out', str(tmp_path), '--size', '8'],
+    res = run_tool([str(SCRIPT), 'voc', '--out',
+                    str(tmp_path), '--size', '8'],
                    check=False)
     assert res.returncode == 1
     assert res.stderr.strip() == 'size must be >= 16, got 8'

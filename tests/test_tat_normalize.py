@@ -1,12 +1,12 @@
 """The TaT losses' ``normalize=`` scale option against float64 loop
 references built on ``reference_tat.py`` (values and gradients)."""
 import pytest
-import torch
-
 import reference_tat as ref
+import torch
+from window_reference import package_window_errors
+
 from mmswtat.models import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 from mmswtat.models.ops import tat_normalize
-from window_reference import package_window_errors
 
 F64 = torch.float64
 EPS = 1e-2  # the relative variance floor of normalize='channel'
@@ -67,19 +67,20 @@ def pm_ref(s, t, normalize):
         v, tt = standardize_ref(v, tt)
     q, k, v, tt = (ref.merge_once(x) for x in (q, k, v, tt))
     h, w = tt.shape[-2:]
-    loss = ref.pass_loss(ref.window_pass_error(q, k, v, tt, (h, w), 0),
-                         tt.shape[1])
+    loss = ref.pass_loss(
+        ref.window_pass_error(q, k, v, tt, (h, w), 0), tt.shape[1])
     if normalize == 'teacher_rms':
         loss = loss / mean_square_ref(t)
     return loss
 
 
 CASES = {
-    'swtat': (lambda **kw: SWTaTLoss(3, 3, window_size=4, shift_size=2,
-                                     embed=False, **kw), swtat_ref),
+    'swtat': (lambda **kw: SWTaTLoss(
+        3, 3, window_size=4, shift_size=2, embed=False, **kw), swtat_ref),
     'tat': (lambda **kw: TaTLoss(3, 3, embed=False, **kw), tat_ref),
-    'patch_merge': (lambda **kw: PatchMergeTaTLoss(
-        3, 3, num_merges=1, embed=False, **kw), pm_ref),
+    'patch_merge':
+    (lambda **kw: PatchMergeTaTLoss(3, 3, num_merges=1, embed=False, **kw),
+     pm_ref),
 }
 
 
@@ -127,9 +128,10 @@ def test_scale_free_in_the_teacher():
     torch.testing.assert_close(
         _loss_fixed_attention(q, k, v + off, t + off, 'channel'),
         _loss_fixed_attention(q, k, v, t, 'channel'))
-    assert abs(float(_loss_fixed_attention(q, k, v + off, t + off,
-                                           'teacher_rms') -
-                     _loss_fixed_attention(q, k, v, t, 'teacher_rms'))) > 1e-3
+    assert abs(
+        float(
+            _loss_fixed_attention(q, k, v + off, t + off, 'teacher_rms') -
+            _loss_fixed_attention(q, k, v, t, 'teacher_rms'))) > 1e-3
 
 
 def test_default_is_raw_and_modes_differ():
@@ -140,8 +142,10 @@ def test_default_is_raw_and_modes_differ():
     assert make().normalize == 'none'
     torch.testing.assert_close(default, make(normalize='none')(s, t))
     torch.testing.assert_close(default, reference(s, t, 'none'))
-    values = {m: float(make(normalize=m)(s, t))
-              for m in ('none', 'channel', 'teacher_rms')}
+    values = {
+        m: float(make(normalize=m)(s, t))
+        for m in ('none', 'channel', 'teacher_rms')
+    }
     assert len({round(v, 9) for v in values.values()}) == 3
     assert "normalize='channel'" in repr(make(normalize='channel'))
 
@@ -154,8 +158,8 @@ def test_error_maps_follow_normalize():
         loss = make(normalize=mode)
         maps = loss.error_maps(s, t)
         from_maps = sum(m.sum() for m in maps.values()) / (2 * t.numel())
-        torch.testing.assert_close(from_maps, loss(s, t), rtol=1e-9,
-                                   atol=1e-12)
+        torch.testing.assert_close(
+            from_maps, loss(s, t), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize('bad', ['rms', None, 'Channel'])
@@ -167,23 +171,24 @@ def test_bad_normalize(bad):
 def test_channel_mode_refuses_a_one_position_map():
     """A 1x1 map (RetinaNet's P7 at 128 px) has no channel variance: one
     clear error instead of an infinite loss."""
-    loss = SWTaTLoss(4, 4, window_size=2, shift_size=0,
-                     normalize='channel').double()
-    with pytest.raises(ValueError, match=r"one position .*per_level=dict\("
-                       r"normalize="):
+    loss = SWTaTLoss(
+        4, 4, window_size=2, shift_size=0, normalize='channel').double()
+    with pytest.raises(
+            ValueError, match=r"one position .*per_level=dict\("
+            r"normalize="):
         loss(randn(2, 4, 1, 1, seed=1), randn(2, 4, 1, 1, seed=2))
-    assert torch.isfinite(loss(randn(2, 4, 2, 2, seed=1),
-                               randn(2, 4, 2, 2, seed=2)))
+    assert torch.isfinite(
+        loss(randn(2, 4, 2, 2, seed=1), randn(2, 4, 2, 2, seed=2)))
 
 
 def test_fp32_under_bf16_autocast():
     t = randn(2, 4, 8, 8, seed=9, scale=3.0).relu().to(torch.bfloat16)
     s = randn(2, 4, 8, 8, seed=10).to(torch.bfloat16)
     for mode in ('channel', 'teacher_rms'):
-        loss = SWTaTLoss(4, 4, window_size=4, shift_size=2, embed=False,
-                         normalize=mode)
+        loss = SWTaTLoss(
+            4, 4, window_size=4, shift_size=2, embed=False, normalize=mode)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             got = loss(s, t)
         assert got.dtype == torch.float32
-        torch.testing.assert_close(got, loss(s.float(), t.float()),
-                                   rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(
+            got, loss(s.float(), t.float()), rtol=1e-6, atol=1e-7)

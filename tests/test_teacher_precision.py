@@ -10,10 +10,10 @@ import pytest
 import torch
 from mmengine.optim import AmpOptimWrapper
 from mmengine.registry import init_default_scope
+from seg_helpers import distiller_cfg, seg_batch
 
 from mmswtat.models.distillers import precision as prec
 from mmswtat.registry import MODELS
-from seg_helpers import distiller_cfg, seg_batch
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +48,8 @@ def compare_with_fp32(precision, device, bound):
         l_ref = ref.compute_distill_losses(s_ref, t_ref)
         l_low = ref.compute_distill_losses(s_ref, t_low)
     for name in l_ref:
-        assert l_low[name].item() == pytest.approx(l_ref[name].item(),
-                                                   rel=2 * bound), name
+        assert l_low[name].item() == pytest.approx(
+            l_ref[name].item(), rel=2 * bound), name
 
 
 def test_bf16_teacher_features_and_losses_close_to_fp32(monkeypatch):
@@ -86,8 +86,8 @@ def test_fp32_teacher_stays_fp32_inside_an_outer_autocast():
 
 def test_auto_picks_bf16_only_where_fast_and_logs_once(monkeypatch):
     logged = []
-    monkeypatch.setattr(prec, 'print_log', lambda msg, **kw: logged.append(
-        msg))
+    monkeypatch.setattr(prec, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
     for flags, chosen in ((set(), 'fp32'), ({'avx512_bf16'}, 'bf16'),
                           ({'amx_bf16', 'avx2'}, 'bf16')):
         monkeypatch.setattr(prec, 'cpu_flags', lambda f=flags: frozenset(f))
@@ -111,8 +111,8 @@ def test_cpu_flags_read_from_proc_cpuinfo():
         assert flags == frozenset()
         return
     assert ('avx512_bf16' in text) == ('avx512_bf16' in flags)
-    assert prec.has_fast_bf16('cpu') == any(
-        f in text.split() for f in prec.FAST_BF16_CPU_FLAGS)
+    assert prec.has_fast_bf16('cpu') == any(f in text.split()
+                                            for f in prec.FAST_BF16_CPU_FLAGS)
 
 
 def test_bf16_without_fast_bf16_warns_that_it_may_be_slower(monkeypatch):
@@ -127,14 +127,18 @@ def test_bf16_without_fast_bf16_warns_that_it_may_be_slower(monkeypatch):
 
 
 def test_unknown_precision_lists_the_choices():
-    with pytest.raises(ValueError, match="teacher_precision must be one of "
-                       "'fp32', 'bf16', 'fp16', 'auto', got 'half'"):
+    with pytest.raises(
+            ValueError,
+            match="teacher_precision must be one of "
+            "'fp32', 'bf16', 'fp16', 'auto', got 'half'"):
         build('half')
 
 
 def test_fp16_on_cpu_names_bf16():
-    with pytest.raises(ValueError, match="'fp16' needs a GPU.*use "
-                       "teacher_precision='bf16'"):
+    with pytest.raises(
+            ValueError,
+            match="'fp16' needs a GPU.*use "
+            "teacher_precision='bf16'"):
         prec.resolve_teacher_precision('fp16', 'cpu')
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="teacher_precision='bf16'"):
@@ -143,8 +147,10 @@ def test_fp16_on_cpu_names_bf16():
 
 def test_to_fp32_walks_containers_and_keeps_other_types():
     half = torch.ones(2, dtype=torch.bfloat16)
-    out = prec.to_fp32(dict(a=(half, [half.half()]), b=torch.ones(
-        1, dtype=torch.float64), c=3))
+    out = prec.to_fp32(
+        dict(
+            a=(half, [half.half()]), b=torch.ones(1, dtype=torch.float64),
+            c=3))
     assert out['a'][0].dtype == out['a'][1][0].dtype == torch.float32
     assert isinstance(out['a'], tuple) and isinstance(out['a'][1], list)
     assert out['b'].dtype == torch.float64 and out['c'] == 3
@@ -181,21 +187,27 @@ def test_cuda_amp_step_with_each_teacher_precision_is_finite(precision):
 
 
 @pytest.mark.cuda
-def test_cuda_train_tool_amp_iteration_with_half_teacher(voc, teacher_ckpt,
-                                                         tmp_path):
+def test_cuda_train_tool_amp_iteration_with_half_teacher(
+        voc, teacher_ckpt, tmp_path):
     """One ``tools/train.py --amp`` (fp16) iteration of the VOC config with a
     bf16 teacher (fp16 on a GPU without bf16): finite losses."""
     import os
     import shutil
+
     from cli_helpers import metric, run_tool
+
     from mmswtat.testing import as_cli, seg_tiny_options
     config = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
     precision = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     opts = seg_tiny_options(config, voc, iters=1)
-    opts.update({'model.teacher_ckpt': teacher_ckpt,
-                 'model.teacher_precision': precision})
-    proc = run_tool(['tools/train.py', config, '--amp', '--work-dir',
-                     str(tmp_path), '--cfg-options', *as_cli(opts)])
+    opts.update({
+        'model.teacher_ckpt': teacher_ckpt,
+        'model.teacher_precision': precision
+    })
+    proc = run_tool([
+        'tools/train.py', config, '--amp', '--work-dir',
+        str(tmp_path), '--cfg-options', *as_cli(opts)
+    ])
     log = proc.stdout + proc.stderr
     assert f'the teacher runs in {precision} on cuda' in log
     for key in ('decode.loss_ce', 'loss_swtat', 'loss_pmtat'):

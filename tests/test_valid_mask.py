@@ -5,12 +5,12 @@ import copy
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from seg_helpers import SIZE, tiny_seg_model
 
 from mmswtat.models.distillers import DistillSpec
 from mmswtat.models.distillers.valid_mask import level_mask, stack_labels
 from mmswtat.registry import MODELS
 from mmswtat.testing import random_seg_batch
-from seg_helpers import SIZE, tiny_seg_model
 
 STRIDE = 8  # the tiny D8 models' logits are SIZE / 8 = 4 pixels wide
 
@@ -30,8 +30,8 @@ def kd_cfg(valid_mask=dict(ignore_index=255), loss=None, **model):
         distill_losses=dict(
             loss_kd=loss or dict(type='mmswtat.KDLoss', tau=2.0)),
         loss_forward_mappings=dict(
-            loss_kd=dict(student='logits', teacher='logits',
-                         valid_mask=valid_mask)))
+            loss_kd=dict(
+                student='logits', teacher='logits', valid_mask=valid_mask)))
 
 
 @pytest.fixture(scope='module')
@@ -59,16 +59,19 @@ def step(model, raw):
     seen = {}
 
     def keep(role):
+
         def hook(module, args, out):
             if role == 'student':
                 out.retain_grad()
             seen[role] = out
+
         return hook
 
     # prepend: before the teacher recorder's hook stops its forward
-    handles = [getattr(model, role).decode_head.conv_seg.
-               register_forward_hook(keep(role), prepend=True)
-               for role in ('student', 'teacher')]
+    handles = [
+        getattr(model, role).decode_head.conv_seg.register_forward_hook(
+            keep(role), prepend=True) for role in ('student', 'teacher')
+    ]
     try:
         data = model.data_preprocessor(copy.deepcopy(raw), True)
         torch.manual_seed(1)  # the same dropout in every step
@@ -81,8 +84,8 @@ def step(model, raw):
 
 def mask_by_hand(data, ignore_index=255):
     """labels != ignore_index at the logit pixels (nearest: every 8th)."""
-    labels = torch.stack([ds.gt_sem_seg.data[0] for ds in data[
-        'data_samples']])
+    labels = torch.stack(
+        [ds.gt_sem_seg.data[0] for ds in data['data_samples']])
     return labels[:, ::STRIDE, ::STRIDE] != ignore_index
 
 
@@ -124,8 +127,9 @@ def test_the_loss_follows_the_ignored_pixels_only(model):
         other, seen, data = step(model, batch(**kw))
         assert other['loss_kd'].item() != pytest.approx(
             base['loss_kd'].item(), rel=1e-4)
-        assert other['loss_kd'].item() == pytest.approx(kd_reference(
-            seen['student'], seen['teacher'], mask_by_hand(data)), rel=1e-5)
+        assert other['loss_kd'].item() == pytest.approx(
+            kd_reference(seen['student'], seen['teacher'], mask_by_hand(data)),
+            rel=1e-5)
 
 
 def test_no_gradient_at_ignored_pixels(model):
@@ -147,37 +151,40 @@ def test_true_takes_the_student_decode_heads_ignore_index():
     losses, seen, data = step(model, batch(ignore_rows=0, block=False))
     mask = mask_by_hand(data, ignore_index=3)
     assert 0 < int(mask.sum()) < mask.numel()
-    assert losses['loss_kd'].item() == pytest.approx(kd_reference(
-        seen['student'], seen['teacher'], mask), rel=1e-5)
+    assert losses['loss_kd'].item() == pytest.approx(
+        kd_reference(seen['student'], seen['teacher'], mask), rel=1e-5)
 
 
 def test_one_mask_per_level_size():
     """Multi-level: each level's mask is on that level's grid."""
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='mmswtat.SingleTeacherDistiller',
-        student=tiny_seg_model(18), teacher=tiny_seg_model(18),
-        student_recorders=dict(feats='backbone'),
-        teacher_recorders=dict(feats='backbone'),
-        distill_losses=dict(loss_dist=dict(type='mmswtat.DISTLoss')),
-        loss_forward_mappings=dict(loss_dist=dict(
-            student=dict(recorder='feats', index=[0, 3]),
-            teacher=dict(recorder='feats', index=[0, 3]),
-            valid_mask=dict(ignore_index=255))))).train()
+    model = MODELS.build(
+        dict(
+            type='mmswtat.SingleTeacherDistiller',
+            student=tiny_seg_model(18),
+            teacher=tiny_seg_model(18),
+            student_recorders=dict(feats='backbone'),
+            teacher_recorders=dict(feats='backbone'),
+            distill_losses=dict(loss_dist=dict(type='mmswtat.DISTLoss')),
+            loss_forward_mappings=dict(
+                loss_dist=dict(
+                    student=dict(recorder='feats', index=[0, 3]),
+                    teacher=dict(recorder='feats', index=[0, 3]),
+                    valid_mask=dict(ignore_index=255))))).train()
     data = model.data_preprocessor(batch(), True)
     student, teacher = model.record_features(data['inputs'],
                                              data['data_samples'])
     labels = stack_labels(data['data_samples'], ['loss_dist'])
     assert labels.shape == (2, 1, SIZE, SIZE)
-    items = list(model.distill_head.loss_inputs(student, teacher,
-                                                labels=labels))
+    items = list(
+        model.distill_head.loss_inputs(student, teacher, labels=labels))
     assert [i.teacher.shape[-1] for i in items] == [8, 4]  # layer1, layer4
     for item, stride in zip(items, (4, 8)):
         want = labels[:, 0, ::stride, ::stride] != 255
         assert torch.equal(item.valid_mask, want)
     total = model.compute_distill_losses(student, teacher, labels)
-    ref = sum(i.module(i.student, i.teacher, valid_mask=i.valid_mask)
-              for i in items)
+    ref = sum(
+        i.module(i.student, i.teacher, valid_mask=i.valid_mask) for i in items)
     assert total['loss_dist'].item() == pytest.approx(ref.item(), rel=1e-6)
     with pytest.raises(ValueError, match=r'ask for a valid_mask; pass'):
         model.compute_distill_losses(student, teacher)
@@ -209,9 +216,12 @@ def spec(valid_mask, **extra):
         student_recorders=dict(logits='head'),
         teacher_recorders=dict(logits='head'),
         distill_losses=dict(loss_kd=dict(type='mmswtat.KDLoss')),
-        loss_forward_mappings=dict(loss_kd=dict(
-            student='logits', teacher='logits', valid_mask=valid_mask,
-            **extra)))
+        loss_forward_mappings=dict(
+            loss_kd=dict(
+                student='logits',
+                teacher='logits',
+                valid_mask=valid_mask,
+                **extra)))
 
 
 def test_spec_forms_and_bad_values():
@@ -221,11 +231,13 @@ def test_spec_forms_and_bad_values():
     assert spec(dict(ignore_index=0)).routes['loss_kd'].valid_mask == 0
     for bad in (255, 'yes', dict(ignore_index='255'), dict(ignore=255),
                 dict(ignore_index=True)):
-        with pytest.raises(ValueError, match=r"\['valid_mask'\] must be "
-                           r'True .*dict\(ignore_index=255\)'):
+        with pytest.raises(
+                ValueError,
+                match=r"\['valid_mask'\] must be "
+                r'True .*dict\(ignore_index=255\)'):
             spec(bad)
-    with pytest.raises(ValueError,
-                       match=r"unknown keys \['valid_masks'\] \(allowed"):
+    with pytest.raises(
+            ValueError, match=r"unknown keys \['valid_masks'\] \(allowed"):
         spec(None, valid_masks=True)
 
 
@@ -234,13 +246,16 @@ def test_labels_and_dense_teacher_errors():
     stacked = stack_labels([_Sample(x) for x in same], ['loss_kd'])
     assert stacked.shape == (2, 1, 8, 8)
     with pytest.raises(ValueError, match='differ in size'):
-        stack_labels([_Sample(same[0]), _Sample(torch.zeros(1, 8, 6))],
-                     ['loss_kd'])
-    with pytest.raises(ValueError, match=r'needs dense teacher logits .* '
-                       r"remove valid_mask from loss_forward_mappings"):
+        stack_labels(
+            [_Sample(same[0]), _Sample(torch.zeros(1, 8, 6))], ['loss_kd'])
+    with pytest.raises(
+            ValueError,
+            match=r'needs dense teacher logits .* '
+            r"remove valid_mask from loss_forward_mappings"):
         level_mask('loss_kd', 255, stacked, torch.zeros(2, 4), {})
 
 
 class _Sample:
+
     def __init__(self, data):
         self.gt_sem_seg = type('PixelData', (), dict(data=data))()

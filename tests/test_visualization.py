@@ -8,15 +8,17 @@ data (conftest.py: seg_layer4_run).
 import importlib.util
 import json
 import os
-import re
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from cli_helpers import ROOT, SEG_WINDOW_OPTS, run_tool
+from PIL import Image
+from window_reference import pad_and_shift, window_partition
+
+# yapf: disable
 from mmswtat.analysis import (attention_size, boundaries, curves_size,
                               draw_curves, draw_features, draw_loss_maps,
                               draw_query_attention, draw_window_overlay,
@@ -25,36 +27,44 @@ from mmswtat.analysis import (attention_size, boundaries, curves_size,
                               loss_maps_size, overlay_size, pca_rgb,
                               query_attention, query_cell, save_figure,
                               split_series, to_windows)
+# yapf: enable
 from mmswtat.models.losses import PatchMergeTaTLoss, SWTaTLoss, TaTLoss
 from mmswtat.models.ops import patch_merge
 from mmswtat.testing import as_cli, seg_tiny_options
-from window_reference import pad_and_shift, window_partition
 
 DISTILL = 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
 ITERS = 8  # the session's layer4 run (conftest.py: seg_layer4_run)
 WINDOW_OPTS = SEG_WINDOW_OPTS
-
 
 ALL = ['swtat_pad_heads', 'swtat_rect', 'tat', 'pm']
 
 
 def _losses():
     return {
-        'swtat_pad_heads': SWTaTLoss(6, 8, window_size=4, shift_size=2,
-                                     num_heads=2, scale='auto',
-                                     loss_weight=0.5),
-        'swtat_rect': SWTaTLoss(6, 8, window_size=(3, 5), shift_size=(1, 2)),
-        'tat': TaTLoss(6, 8, num_heads=2),
-        'pm': PatchMergeTaTLoss(6, 8, num_merges=1, num_heads=4,
-                                scale='auto', loss_weight=2.0),
+        'swtat_pad_heads':
+        SWTaTLoss(
+            6,
+            8,
+            window_size=4,
+            shift_size=2,
+            num_heads=2,
+            scale='auto',
+            loss_weight=0.5),
+        'swtat_rect':
+        SWTaTLoss(6, 8, window_size=(3, 5), shift_size=(1, 2)),
+        'tat':
+        TaTLoss(6, 8, num_heads=2),
+        'pm':
+        PatchMergeTaTLoss(
+            6, 8, num_merges=1, num_heads=4, scale='auto', loss_weight=2.0),
     }
 
 
 def _maps(seed=0):
     g = torch.Generator().manual_seed(seed)
     # Odd teacher size (7x9): padding in every window pass and in the merge.
-    return (torch.randn(2, 6, 5, 6, generator=g),
-            torch.randn(2, 8, 7, 9, generator=g))
+    return (torch.randn(2, 6, 5, 6,
+                        generator=g), torch.randn(2, 8, 7, 9, generator=g))
 
 
 def _png(path):
@@ -124,8 +134,8 @@ def test_query_attention_follows_the_mask_and_rebuilds_the_output(name):
         values = to_windows(ins.value, layout, heads)
         for y in range(7):
             for x in range(9):
-                att = query_attention(loss, ins, pass_name, y, x,
-                                      batch_index=1)
+                att = query_attention(
+                    loss, ins, pass_name, y, x, batch_index=1)
                 w = att.weights
                 np.testing.assert_allclose(w.sum((1, 2)), 1, rtol=1e-5)
                 assert (w[:, ~att.allowed] == 0).all()
@@ -148,7 +158,9 @@ def test_query_attention_follows_the_mask_and_rebuilds_the_output(name):
                 out = torch.einsum('hl,hdl->hd',
                                    torch.from_numpy(w).reshape(heads, -1), v)
                 torch.testing.assert_close(
-                    out.reshape(-1), p.tokens[1, :, qy, qx], rtol=1e-4,
+                    out.reshape(-1),
+                    p.tokens[1, :, qy, qx],
+                    rtol=1e-4,
                     atol=1e-5)
     # Padding (7x9 maps) and the shift hide keys somewhere.
     assert masked_somewhere == (name != 'pm')
@@ -180,7 +192,8 @@ def test_pca_rgb_shares_one_basis():
     g = torch.Generator().manual_seed(0)
     teacher = torch.randn(16, 5, 6, generator=g)
     rgb_t, rgb_same, rgb_other = pca_rgb(
-        [teacher, teacher.clone(), torch.zeros(16, 3, 4)])
+        [teacher, teacher.clone(),
+         torch.zeros(16, 3, 4)])
     assert rgb_t.shape == (5, 6, 3) and rgb_other.shape == (3, 4, 3)
     assert rgb_t.min() >= 0 and rgb_t.max() <= 1 and rgb_t.std() > 0.1
     np.testing.assert_array_equal(rgb_t, rgb_same)
@@ -196,19 +209,27 @@ def test_figures_have_their_sizes(tmp_path):
     layouts = [p.layout for p in ins.passes.values()]
     image = np.random.default_rng(0).integers(0, 255, (56, 72, 3), np.uint8)
     figs = {
-        'overlay': (draw_window_overlay(image, layouts, 'x', (6, 0)),
-                    overlay_size((56, 72))),
+        'overlay': (draw_window_overlay(image, layouts, 'x',
+                                        (6, 0)), overlay_size((56, 72))),
         'features': (draw_features(
-            np.zeros((7, 9, 3)), {k: np.ones((7, 9, 3)) for k in ins.passes},
-            np.zeros((7, 9)), {k: np.ones((7, 9)) for k in ins.passes}),
-            features_size(2)),
+            np.zeros((7, 9, 3)), {k: np.ones((7, 9, 3))
+                                  for k in ins.passes}, np.zeros((7, 9)),
+            {k: np.ones((7, 9))
+             for k in ins.passes}), features_size(2)),
         'maps': (draw_loss_maps(
-            {k: p.error_map[0].numpy() for k, p in ins.passes.items()},
-            {k: p.loss for k, p in ins.passes.items()},
-            {k: p.layout for k, p in ins.passes.items()}), loss_maps_size(2)),
+            {
+                k: p.error_map[0].numpy()
+                for k, p in ins.passes.items()
+            }, {
+                k: p.loss
+                for k, p in ins.passes.items()
+            }, {
+                k: p.layout
+                for k, p in ins.passes.items()
+            }), loss_maps_size(2)),
         'attention': (draw_query_attention(
-            query_attention(loss, ins, 'shifted', 6, 0), np.ones((7, 9)), 1),
-            attention_size()),
+            query_attention(loss, ins, 'shifted', 6, 0), np.ones((7, 9)),
+            1), attention_size()),
     }
     assert overlay_size((56, 72)) == (72 * 7, 56 * 7)
     for name, (fig, size) in figs.items():
@@ -219,8 +240,8 @@ def test_figures_have_their_sizes(tmp_path):
 def _write_run(work, stamp, records, config=None):
     vis = work / stamp / 'vis_data'
     vis.mkdir(parents=True)
-    (vis / 'scalars.json').write_text(
-        ''.join(json.dumps(r) + '\n' for r in records))
+    (vis / 'scalars.json').write_text(''.join(
+        json.dumps(r) + '\n' for r in records))
     if config is not None:
         (vis / 'config.py').write_text(config)
 
@@ -229,12 +250,23 @@ def test_scalars_epoch_based_run_and_runs(tmp_path):
     # mmpretrain/mmdet style: validation logged with step = epoch.
     records = []
     for it in range(1, 7):
-        records.append(dict(lr=0.1, loss=3.0 - it * 0.1, loss_cls=1.0,
-                            loss_kd=2.0 - it * 0.1, epoch=(it - 1) // 3 + 1,
-                            iter=it, step=it))
+        records.append(
+            dict(
+                lr=0.1,
+                loss=3.0 - it * 0.1,
+                loss_cls=1.0,
+                loss_kd=2.0 - it * 0.1,
+                epoch=(it - 1) // 3 + 1,
+                iter=it,
+                step=it))
         if it % 3 == 0:
-            records.append({'accuracy/top1': 10.0 * it, 'accuracy/top5': 50,
-                            'data_time': 0.1, 'time': 0.2, 'step': it // 3})
+            records.append({
+                'accuracy/top1': 10.0 * it,
+                'accuracy/top5': 50,
+                'data_time': 0.1,
+                'time': 0.2,
+                'step': it // 3
+            })
     config = ("model = dict(type='mmswtat.SingleTeacherDistiller', "
               "distill=dict(distill_losses=dict(loss_kd=dict(type='X'))))\n")
     _write_run(tmp_path, '20240101_000000', records[:4], config)
@@ -242,7 +274,8 @@ def test_scalars_epoch_based_run_and_runs(tmp_path):
     (tmp_path / '20240103_000000' / 'vis_data').mkdir(parents=True)  # test run
 
     assert find_scalar_files(str(tmp_path)) == [
-        str(tmp_path / '20240102_000000' / 'vis_data' / 'scalars.json')]
+        str(tmp_path / '20240102_000000' / 'vis_data' / 'scalars.json')
+    ]
     assert len(find_scalar_files(str(tmp_path), 'all')) == 2
     run = load_run(str(tmp_path))
     assert run.label == tmp_path.name
@@ -286,38 +319,47 @@ def trained(seg_layer4_run, voc, teacher_ckpt):
     """The session's layer4 distillation run (synthetic VOC, a random R101
     teacher, 8 iterations with 4x4 windows shifted by 2)."""
     work = seg_layer4_run['work']
-    assert (seg_layer4_run['options'][
-        'model.distill.distill_losses.loss_swtat.window_size'] == 4)
+    assert (seg_layer4_run['options']
+            ['model.distill.distill_losses.loss_swtat.window_size'] == 4)
     opts = dict(seg_tiny_options(DISTILL, voc, iters=ITERS), **WINDOW_OPTS)
     image = sorted(os.listdir(osp.join(voc, 'JPEGImages')))[0]
-    return dict(work=work, ckpt=str(work / f'iter_{ITERS}.pth'),
-                teacher=teacher_ckpt,
-                image=osp.join(voc, 'JPEGImages', image), opts=opts)
+    return dict(
+        work=work,
+        ckpt=str(work / f'iter_{ITERS}.pth'),
+        teacher=teacher_ckpt,
+        image=osp.join(voc, 'JPEGImages', image),
+        opts=opts)
 
 
 def test_visualize_distill_writes_the_pictures(trained, tmp_path):
     out = tmp_path / 'vis'
     proc = run_tool([
         'tools/analysis/visualize_distill.py', DISTILL, trained['ckpt'],
-        trained['image'], '--out', str(out), '--teacher-ckpt',
-        trained['teacher'], '--query', '0,1', '--cfg-options',
-        *as_cli(trained['opts'])])
+        trained['image'], '--out',
+        str(out), '--teacher-ckpt', trained['teacher'], '--query', '0,1',
+        '--cfg-options', *as_cli(trained['opts'])
+    ])
     assert '4/4 [2/2] loss_pmtat' in proc.stdout
     expected = {
-        'loss_swtat': dict(windows=overlay_size((64, 64)),
-                           features=features_size(2),
-                           loss_maps=loss_maps_size(2),
-                           attention_plain=attention_size(),
-                           attention_shifted=attention_size()),
-        'loss_pmtat': dict(windows=overlay_size((64, 64)),
-                           features=features_size(1),
-                           loss_maps=loss_maps_size(1),
-                           attention_merged=attention_size()),
+        'loss_swtat':
+        dict(
+            windows=overlay_size((64, 64)),
+            features=features_size(2),
+            loss_maps=loss_maps_size(2),
+            attention_plain=attention_size(),
+            attention_shifted=attention_size()),
+        'loss_pmtat':
+        dict(
+            windows=overlay_size((64, 64)),
+            features=features_size(1),
+            loss_maps=loss_maps_size(1),
+            attention_merged=attention_size()),
     }
     assert sorted(os.listdir(out)) == sorted(expected)
     for folder, files in expected.items():
-        assert sorted(os.listdir(out / folder)) == sorted(
-            [f'{k}.png' for k in files] + ['maps.npz'])
+        assert sorted(os.listdir(
+            out / folder)) == sorted([f'{k}.png'
+                                      for k in files] + ['maps.npz'])
         for name, size in files.items():
             assert _png(out / folder / f'{name}.png') == size, (folder, name)
     assert overlay_size((64, 64)) == (512, 512)
@@ -326,7 +368,7 @@ def test_visualize_distill_writes_the_pictures(trained, tmp_path):
     # (B*C*H*W) per pass, averaged and weighted, equals the value the loss
     # module's own forward gave on the features the distiller selected.
     for folder, passes in (('loss_swtat', ('plain', 'shifted')),
-                           ('loss_pmtat', ('merged',))):
+                           ('loss_pmtat', ('merged', ))):
         data = np.load(out / folder / 'maps.npz')
         pass_losses = []
         for name in passes:
@@ -334,13 +376,13 @@ def test_visualize_distill_writes_the_pictures(trained, tmp_path):
             b, h, w = err.shape
             assert b == 1 and (err >= 0).all() and err.sum() > 0
             value = err.sum() / (b * int(data[f'{name}_channels']) * h * w)
-            assert value == pytest.approx(float(data[f'{name}_loss']),
-                                          rel=1e-6)
+            assert value == pytest.approx(
+                float(data[f'{name}_loss']), rel=1e-6)
             pass_losses.append(value)
         assert np.mean(pass_losses) * float(data['loss_weight']) == \
             pytest.approx(float(data['forward']), rel=1e-4)
-        assert float(data['total']) == pytest.approx(float(data['forward']),
-                                                     rel=1e-4)
+        assert float(data['total']) == pytest.approx(
+            float(data['forward']), rel=1e-4)
         assert f"{folder}: " in proc.stdout
     assert data['merged_error'].shape[1:] == (4, 4)  # num_merges=1: one merge
     # The shifted pass at (0, 1) wraps around: some keys are masked.
@@ -352,14 +394,14 @@ def test_visualize_distill_writes_the_pictures(trained, tmp_path):
 def test_visualize_distill_query_cells():
     assert query_cell((8, 6), (64, 48), 'l') == (4, 3)
     assert query_cell((8, 6), (64, 48), 'l', query_px=(63, 10)) == (7, 1)
-    with pytest.raises(ValueError,
-                       match='outside the 8x6 teacher map of loss_swtat'):
+    with pytest.raises(
+            ValueError, match='outside the 8x6 teacher map of loss_swtat'):
         query_cell((8, 6), (64, 48), 'loss_swtat', query=(8, 0))
     with pytest.raises(ValueError, match='outside the 64x48 model input'):
         query_cell((8, 6), (64, 48), 'l', query_px=(64, 0))
     tool = _tool('visualize_distill')
-    args = tool.parse_args(['c', 'k', 'i', '--out', 'o', '--query-px',
-                            '63,10'])
+    args = tool.parse_args(
+        ['c', 'k', 'i', '--out', 'o', '--query-px', '63,10'])
     assert args.query_px == (63, 10) and args.query is None
     with pytest.raises(SystemExit):  # argparse: not "Y,X"
         tool.parse_args(['c', 'k', 'i', '--out', 'o', '--query', '3'])
@@ -369,10 +411,10 @@ def test_visualize_distill_wrong_paths(trained, tmp_path):
     tool = _tool('visualize_distill')
     base = [DISTILL, trained['ckpt'], trained['image']]
     cases = [
-        ([DISTILL, trained['ckpt'], str(tmp_path / 'no.jpg')],
-         "image '.*no.jpg' does not exist"),
-        ([DISTILL, str(tmp_path / 'no.pth'), trained['image']],
-         "checkpoint '.*no.pth' does not exist"),
+        ([DISTILL, trained['ckpt'],
+          str(tmp_path / 'no.jpg')], "image '.*no.jpg' does not exist"),
+        ([DISTILL, str(tmp_path / 'no.pth'),
+          trained['image']], "checkpoint '.*no.pth' does not exist"),
         (['configs/swtat/nope.py', trained['ckpt'], trained['image']],
          "config file 'configs/swtat/nope.py' does not exist"),
         (base + ['--teacher-ckpt', str(tmp_path / 't.pth')],
@@ -381,25 +423,30 @@ def test_visualize_distill_wrong_paths(trained, tmp_path):
     for argv, message in cases:
         with pytest.raises(SystemExit) as exc:
             tool.main(argv + ['--out', str(tmp_path)])
-        assert re.search(message, str(exc.value.code)), (argv,
-                                                         exc.value.code)
+        assert re.search(message, str(exc.value.code)), (argv, exc.value.code)
 
 
 def test_plot_logs_on_the_training_run(trained, tmp_path):
     out = tmp_path / 'curves.png'
-    proc = run_tool(['tools/analysis/plot_logs.py', str(trained['work']),
-                     '--out', str(out)])
+    proc = run_tool([
+        'tools/analysis/plot_logs.py',
+        str(trained['work']), '--out',
+        str(out)
+    ])
     assert _png(out) == curves_size()
     assert "distillation ['loss_swtat', 'loss_pmtat']" in proc.stdout
     assert "losses ['decode.loss_ce', 'aux.loss_ce']" in proc.stdout
     assert 'mIoU' in proc.stdout and str(out) in proc.stdout
     tool = _tool('plot_logs')
-    for argv, message in (
-            ([str(tmp_path / 'none'), '--out', str(out)], 'does not exist'),
-            ([str(tmp_path), '--out', str(out)], 'no <timestamp>/vis_data'),
-            ([str(trained['work']), '--out', str(out), '--metrics', 'mAP'],
-             r"metrics \['mAP'\] were not logged"),
-            ([str(trained['work']), '--out', 'curves.pdf'], 'must be a .png')):
+    for argv, message in (([str(tmp_path / 'none'), '--out',
+                            str(out)], 'does not exist'),
+                          ([str(tmp_path), '--out',
+                            str(out)], 'no <timestamp>/vis_data'), ([
+                                str(trained['work']), '--out',
+                                str(out), '--metrics', 'mAP'
+                            ], r"metrics \['mAP'\] were not logged"),
+                          ([str(trained['work']), '--out',
+                            'curves.pdf'], 'must be a .png')):
         with pytest.raises(SystemExit) as exc:
             tool.main(argv)
         assert re.search(message, str(exc.value.code)), (argv, exc.value.code)

@@ -30,7 +30,8 @@ def pad_and_shift(x: Tensor, geom: WindowGeometry) -> Tensor:
     return x
 
 
-def window_partition(x: Tensor, geom: WindowGeometry,
+def window_partition(x: Tensor,
+                     geom: WindowGeometry,
                      num_heads: int = 1) -> Tensor:
     """Split a padded map into windows of tokens, one slice per head.
 
@@ -49,8 +50,7 @@ def window_partition(x: Tensor, geom: WindowGeometry,
     nh, nw = geom.hp // geom.wh, geom.wp // geom.ww
     x = x.view(b, num_heads, c // num_heads, nh, geom.wh, nw, geom.ww)
     x = x.permute(3, 5, 0, 1, 4, 6, 2)
-    return x.reshape(nh * nw, b * num_heads, geom.wh * geom.ww,
-                     c // num_heads)
+    return x.reshape(nh * nw, b * num_heads, geom.wh * geom.ww, c // num_heads)
 
 
 def window_reverse_map(values: Tensor, geom: WindowGeometry,

@@ -31,8 +31,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 STOCK_TEACHER = ('mmseg::deeplabv3/'
                  'deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py')
-DISTILL = osp.join(ROOT,
-                   'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
+DISTILL = osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py')
 STUDENT = osp.join(
     ROOT, 'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
 
@@ -43,7 +42,10 @@ def run(step: str, cmd: list, log: str) -> str:
     start = time.time()
     lines = []
     with open(log, 'w') as f, subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             cwd=ROOT) as proc:
         for line in proc.stdout:
             f.write(line)
@@ -51,10 +53,14 @@ def run(step: str, cmd: list, log: str) -> str:
             m = re.search(r'Iter\((train|test|val)\)\s*\[\s*(\d+)/(\d+)\]',
                           line)
             if m:
-                print(f'\r[demo]   {m.group(1)} {m.group(2)}/{m.group(3)}'
-                      f'  ({time.time() - start:.0f}s)', end='', flush=True)
-    print(f'\r[demo]   done in {time.time() - start:.0f}s (log: {log})',
-          flush=True)
+                print(
+                    f'\r[demo]   {m.group(1)} {m.group(2)}/{m.group(3)}'
+                    f'  ({time.time() - start:.0f}s)',
+                    end='',
+                    flush=True)
+    print(
+        f'\r[demo]   done in {time.time() - start:.0f}s (log: {log})',
+        flush=True)
     if proc.returncode:
         sys.stdout.write(''.join(lines[-40:]))
         raise SystemExit(f'[demo] {step} failed (exit {proc.returncode}); '
@@ -73,8 +79,8 @@ def main() -> None:
     iters = int(os.environ.get('DEMO_ITERS', 120))
     teacher_iters = int(os.environ.get('DEMO_TEACHER_ITERS', iters))
     crop = int(os.environ.get('DEMO_CROP', 64))
-    out = osp.abspath(os.environ.get('DEMO_DIR',
-                                     osp.join(ROOT, 'work_dirs/demo')))
+    out = osp.abspath(
+        os.environ.get('DEMO_DIR', osp.join(ROOT, 'work_dirs/demo')))
     os.makedirs(out, exist_ok=True)
     py = sys.executable
     data_root = osp.join(out, 'data/VOCdevkit/VOC2012')
@@ -82,33 +88,42 @@ def main() -> None:
     run('1/5 synthetic VOC dataset', [
         py, 'tools/make_synthetic_data.py', 'voc', '--out',
         osp.join(out, 'data'), '--num-train', '200', '--num-val', '40',
-        '--size', str(crop), '--seed', '0', '--force'
+        '--size',
+        str(crop), '--seed', '0', '--force'
     ], osp.join(out, 'data.log'))
 
     def train(step, config, work, n, extra=()):
-        opts = seg_tiny_options(config, data_root, crop=crop, iters=n,
-                                batch_size=4, lr=0.05)
+        opts = seg_tiny_options(
+            config, data_root, crop=crop, iters=n, batch_size=4, lr=0.05)
         opts['randomness.seed'] = 0
-        run(step, [py, 'tools/train.py', config, '--work-dir', work,
-                   '--cfg-options', *as_cli(opts), *extra],
-            osp.join(out, osp.basename(work) + '_train.log'))
+        run(step, [
+            py, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
+            *as_cli(opts), *extra
+        ], osp.join(out,
+                    osp.basename(work) + '_train.log'))
         return osp.join(work, f'iter_{n}.pth')
 
     def test(step, config, ckpt, work, extra=()):
         opts = seg_tiny_options(config, data_root, crop=crop)
-        text = run(step, [py, 'tools/test.py', config, ckpt, '--work-dir',
-                          work, '--cfg-options', *as_cli(opts), *extra],
-                   osp.join(out, osp.basename(work) + '_test.log'))
+        text = run(step, [
+            py, 'tools/test.py', config, ckpt, '--work-dir', work,
+            '--cfg-options', *as_cli(opts), *extra
+        ], osp.join(out,
+                    osp.basename(work) + '_test.log'))
         return miou(text)
 
     teacher_ckpt = train('2/5 teacher DeepLabV3 R101-D8', STOCK_TEACHER,
                          osp.join(out, 'teacher'), teacher_iters)
-    windows = ['model.distill.distill_losses.loss_swtat.window_size=4',
-               'model.distill.distill_losses.loss_swtat.shift_size=2']
+    windows = [
+        'model.distill.distill_losses.loss_swtat.window_size=4',
+        'model.distill.distill_losses.loss_swtat.shift_size=2'
+    ]
     weight = os.environ.get('DEMO_DISTILL_WEIGHT')
     if weight is not None:
-        windows += [f'model.distill.distill_losses.{name}.loss_weight={weight}'
-                    for name in ('loss_swtat', 'loss_pmtat')]
+        windows += [
+            f'model.distill.distill_losses.{name}.loss_weight={weight}'
+            for name in ('loss_swtat', 'loss_pmtat')
+        ]
     distill_ckpt = train('3/5 SW-TaT distillation R101 -> R18', DISTILL,
                          osp.join(out, 'distill'), iters,
                          [f'model.teacher_ckpt={teacher_ckpt}', *windows])
@@ -116,14 +131,16 @@ def main() -> None:
                           osp.join(out, 'baseline'), iters)
 
     run('curves', [
-        py, 'tools/analysis/plot_logs.py', osp.join(out, 'distill'),
+        py, 'tools/analysis/plot_logs.py',
+        osp.join(out, 'distill'),
         osp.join(out, 'baseline'), '--labels', 'SW-TaT', 'baseline', '--out',
         osp.join(out, 'curves.png'), '--force'
     ], osp.join(out, 'curves.log'))
 
     results = [
-        ('teacher R101-D8', test('5/5 test teacher', STOCK_TEACHER,
-                                 teacher_ckpt, osp.join(out, 'test_teacher'))),
+        ('teacher R101-D8',
+         test('5/5 test teacher', STOCK_TEACHER, teacher_ckpt,
+              osp.join(out, 'test_teacher'))),
         ('student R18-D8, SW-TaT distilled',
          test('5/5 test distilled student', DISTILL, distill_ckpt,
               osp.join(out, 'test_distill'))),
@@ -131,8 +148,8 @@ def main() -> None:
          test('5/5 test baseline student', STUDENT, baseline_ckpt,
               osp.join(out, 'test_baseline'))),
     ]
-    weights = (f'd = z = {weight} (DEMO_DISTILL_WEIGHT)' if weight else
-               "the config's d and z")
+    weights = (f'd = z = {weight} (DEMO_DISTILL_WEIGHT)'
+               if weight else "the config's d and z")
     print(f'\n(distillation loss weights: {weights}; SW-TaT window 4, shift '
           f'2 on the 8x8 layer4 map; crop {crop}, batch 4, from random '
           'initialisation)')

@@ -21,15 +21,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='distillation checkpoint')
-    parser.add_argument('out', help='output .pth file (or an existing '
-                        'directory: CHECKPOINT_student.pth in it)')
     parser.add_argument(
-        '--no-weights-only', action='store_true',
+        'out',
+        help='output .pth file (or an existing '
+        'directory: CHECKPOINT_student.pth in it)')
+    parser.add_argument(
+        '--no-weights-only',
+        action='store_true',
         help='load CHECKPOINT with weights_only=False (pickled objects '
         'allowed): only for files you trust')
-    parser.add_argument('--force', action='store_true',
-                        help='replace an existing OUT (never a training '
-                        'checkpoint)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='replace an existing OUT (never a training '
+        'checkpoint)')
     args = parser.parse_args(argv)
     try:
         path, n = export_student(args.checkpoint, args.out,

@@ -24,8 +24,7 @@ from mmswtat.config_gen import METHODS, MatchError, make_distill_config
 from mmswtat.utils.output_files import check_output_path
 
 
-def parse_args(
-        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,8 +60,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.out is not None:  # before the probe: fail fast
             check_output_path(args.out, args.force, '', '--out', '.py')
         text = make_distill_config(
-            args.student, args.teacher, method=args.method,
-            teacher_ckpt=args.teacher_ckpt, command=command)
+            args.student,
+            args.teacher,
+            method=args.method,
+            teacher_ckpt=args.teacher_ckpt,
+            command=command)
     except (MatchError, ValueError, OSError) as e:
         print(f'make_distill_config: {e}', file=sys.stderr)
         return 2
@@ -74,8 +76,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.makedirs(osp.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:
         f.write(text)
-    print(f'wrote {args.out}; train it with\n'
-          f'    python tools/train.py {args.out}', file=sys.stderr)
+    print(
+        f'wrote {args.out}; train it with\n'
+        f'    python tools/train.py {args.out}',
+        file=sys.stderr)
     return 0
 
 

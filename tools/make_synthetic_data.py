@@ -75,33 +75,62 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=_EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument('--out', required=True, help='output directory')
-        p.add_argument('--force', action='store_true',
-                       help='write into folders that already hold files '
-                       '(files of the same names are replaced)')
-        p.add_argument('--num-train', type=int, default=200,
-                       help='number of training images (default 200)')
-        p.add_argument('--num-val', type=int, default=50,
-                       help='number of val/test images (default 50)')
-        p.add_argument('--size', type=int, default=size,
-                       help=f'image side in pixels (default {size})')
-        p.add_argument('--seed', type=int, default=0,
-                       help='random seed; same seed => same bytes')
+        p.add_argument(
+            '--force',
+            action='store_true',
+            help='write into folders that already hold files '
+            '(files of the same names are replaced)')
+        p.add_argument(
+            '--num-train',
+            type=int,
+            default=200,
+            help='number of training images (default 200)')
+        p.add_argument(
+            '--num-val',
+            type=int,
+            default=50,
+            help='number of val/test images (default 50)')
+        p.add_argument(
+            '--size',
+            type=int,
+            default=size,
+            help=f'image side in pixels (default {size})')
+        p.add_argument(
+            '--seed',
+            type=int,
+            default=0,
+            help='random seed; same seed => same bytes')
         if name == 'imagenet':
-            p.add_argument('--num-classes', type=int, default=10,
-                           help='number of classes (default 10)')
+            p.add_argument(
+                '--num-classes',
+                type=int,
+                default=10,
+                help='number of classes (default 10)')
         else:
-            p.add_argument('--num-classes-used', type=int, default=5,
-                           help='how many object classes appear (default 5)')
-            p.add_argument('--max-objects', type=int, default=3,
-                           help='max objects per image (default 3)')
+            p.add_argument(
+                '--num-classes-used',
+                type=int,
+                default=5,
+                help='how many object classes appear (default 5)')
+            p.add_argument(
+                '--max-objects',
+                type=int,
+                default=3,
+                help='max objects per image (default 3)')
         if name in ('voc', 'cocostuff10k'):
-            p.add_argument('--boundary', type=int, default=1,
-                           help='half width of the ignore band around '
-                           'objects (default 1, 0 = none)')
+            p.add_argument(
+                '--boundary',
+                type=int,
+                default=1,
+                help='half width of the ignore band around '
+                'objects (default 1, 0 = none)')
         if name == 'voc-det':
-            p.add_argument('--min-obj-size', type=int, default=36,
-                           help='min object box side (default 36, so boxes '
-                           'survive bbox_min_size=32 of voc0712.py)')
+            p.add_argument(
+                '--min-obj-size',
+                type=int,
+                default=36,
+                help='min object box side (default 36, so boxes '
+                'survive bbox_min_size=32 of voc0712.py)')
     return parser
 
 
@@ -119,8 +148,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     force = options.pop('force')
     try:
         for folder in fmt.folders:
-            check_output_dir(osp.join(options['out'], folder), force,
-                             'tools/make_synthetic_data.py', '--out')
+            check_output_dir(
+                osp.join(options['out'], folder), force,
+                'tools/make_synthetic_data.py', '--out')
     except (ValueError, OSError) as e:  # not empty / a file / no path
         raise SystemExit(str(e)) from None
     writer = fmt.writer

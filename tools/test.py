@@ -14,15 +14,12 @@ from typing import Optional, Sequence
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
-from mmswtat.utils.cli import (add_runner_args, build_runner,
-                               parse_runner_args)
+from mmswtat.utils.cli import add_runner_args, build_runner, parse_runner_args
 from mmswtat.utils.output_files import check_output_dir, check_output_path
-from mmswtat.utils.student_checkpoint import (load_test_plain,
-                                              load_test_student)
+from mmswtat.utils.student_checkpoint import load_test_plain, load_test_student
 
 
-def parse_args(
-        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a (distilled) model')
     parser.add_argument('config', help='config file path or scope::path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -87,9 +84,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         kind = load_test_plain(model, args.checkpoint)
         runner.logger.info(
             f'Loaded the student.* weights of distillation checkpoint '
-            f'{args.checkpoint} into this plain config\'s model'
-            if kind == 'distillation' else
-            f'Loaded checkpoint {args.checkpoint}')
+            f'{args.checkpoint} into this plain config\'s model' if kind ==
+            'distillation' else f'Loaded checkpoint {args.checkpoint}')
     runner.test()
 
 

@@ -13,15 +13,13 @@ from typing import Optional, Sequence
 from mmengine.logging import print_log
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
-from mmswtat.utils import check_amp_device, load_tool_config
 from mmswtat.engine.work_dir_lock import WorkDirBusyError, work_dir_lock
-from mmswtat.utils.cli import (add_runner_args, build_runner,
-                               parse_runner_args)
+from mmswtat.utils import check_amp_device, load_tool_config
+from mmswtat.utils.cli import add_runner_args, build_runner, parse_runner_args
 from mmswtat.utils.value_checks import check_train_schedule
 
 
-def parse_args(
-        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train (and distil) a model')
     parser.add_argument('config', help='config file path or scope::path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
@@ -63,9 +61,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     try:
-        lock = work_dir_lock(cfg.work_dir, args.resume is not None,
-                             log=lambda m: print_log(m, 'current',
-                                                     logging.WARNING))
+        lock = work_dir_lock(
+            cfg.work_dir,
+            args.resume is not None,
+            log=lambda m: print_log(m, 'current', logging.WARNING))
         with lock:
             runner = build_runner(cfg)
             runner.train()

@@ -19,7 +19,6 @@ teacher_cfg = 'mmpretrain::resnet/resnet34_8xb32_in1k.py'
 # From mmpretrain's configs/resnet/metafile.yml (resnet34_8xb32_in1k).
 teacher_ckpt = 'https://download.openmmlab.com/mmclassification/v0/resnet/resnet34_8xb32_in1k_20210831-f257d4e6.pth'  # noqa: E501
 
-
 model = dict(
     _delete_=True,
     type='mmswtat.SingleTeacherDistiller',

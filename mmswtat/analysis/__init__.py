@@ -15,9 +15,8 @@ from .distill_inputs import (build_distiller, image_pipeline, load_image,
 from .distill_report import query_cell, write_loss_report
 from .features import channel_norm, pca_rgb
 from .figures import (attention_size, draw_features, draw_loss_maps,
-                      draw_query_attention, draw_window_overlay,
-                      features_size, loss_maps_size, new_figure,
-                      overlay_size, save_figure)
+                      draw_query_attention, draw_window_overlay, features_size,
+                      loss_maps_size, new_figure, overlay_size, save_figure)
 from .passes import (boundaries, from_windows, locate, to_windows,
                      window_positions)
 from .scalars import (RunLog, find_scalar_files, load_run, read_records,
@@ -26,14 +25,13 @@ from .tat_inspection import (PassInspection, QueryAttention, TaTInspection,
                              inspect_tat_loss, query_attention)
 
 __all__ = [
-    'to_windows', 'from_windows', 'locate',
-    'window_positions', 'boundaries', 'PassInspection', 'TaTInspection',
-    'QueryAttention', 'inspect_tat_loss', 'query_attention', 'pca_rgb',
-    'channel_norm', 'new_figure', 'save_figure', 'draw_window_overlay',
-    'draw_features', 'draw_loss_maps', 'draw_query_attention',
-    'overlay_size', 'features_size', 'loss_maps_size', 'attention_size',
-    'RunLog', 'find_scalar_files', 'read_records', 'split_series',
-    'select_metrics', 'load_run', 'draw_curves', 'curves_size',
+    'to_windows', 'from_windows', 'locate', 'window_positions', 'boundaries',
+    'PassInspection', 'TaTInspection', 'QueryAttention', 'inspect_tat_loss',
+    'query_attention', 'pca_rgb', 'channel_norm', 'new_figure', 'save_figure',
+    'draw_window_overlay', 'draw_features', 'draw_loss_maps',
+    'draw_query_attention', 'overlay_size', 'features_size', 'loss_maps_size',
+    'attention_size', 'RunLog', 'find_scalar_files', 'read_records',
+    'split_series', 'select_metrics', 'load_run', 'draw_curves', 'curves_size',
     'build_distiller', 'image_pipeline', 'load_image', 'record_features',
     'loss_inputs', 'query_cell', 'write_loss_report'
 ]

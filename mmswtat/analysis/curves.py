@@ -32,9 +32,15 @@ def draw_curves(runs: Sequence[RunLog],
     """
     fig = new_figure(*curves_size())
     ax_task, ax_distill, ax_val = fig.subplots(
-        1, 3, sharex=True,
-        gridspec_kw=dict(left=0.05, right=0.99, bottom=0.14,
-                         top=0.86 if title else 0.9, wspace=0.22))
+        1,
+        3,
+        sharex=True,
+        gridspec_kw=dict(
+            left=0.05,
+            right=0.99,
+            bottom=0.14,
+            top=0.86 if title else 0.9,
+            wspace=0.22))
     prefix = len(runs) > 1
 
     def name(run: RunLog, key: str) -> str:
@@ -49,8 +55,11 @@ def draw_curves(runs: Sequence[RunLog],
 
     for run in runs:
         if 'loss' in run.train:
-            plot(ax_task, run.train['loss'], name(run, 'loss (total)'),
-                 linewidth=2)
+            plot(
+                ax_task,
+                run.train['loss'],
+                name(run, 'loss (total)'),
+                linewidth=2)
         for key in run.task_keys:
             plot(ax_task, run.train[key], name(run, key))
         for key in run.distill_keys:
@@ -63,8 +72,7 @@ def draw_curves(runs: Sequence[RunLog],
     panels = ((ax_task, 'task losses (and the total)', 'no losses logged'),
               (ax_distill, 'distillation losses',
                'no distillation losses\n(not a distillation run, or pass '
-               '--distill-keys)'),
-              (ax_val, 'validation', 'no validation yet'))
+               '--distill-keys)'), (ax_val, 'validation', 'no validation yet'))
     for ax, heading, empty in panels:
         ax.set_title(heading, fontsize=10)
         ax.set_xlabel('iteration', fontsize=9)
@@ -74,8 +82,15 @@ def draw_curves(runs: Sequence[RunLog],
         if ax.lines:
             ax.legend(fontsize=7)
         else:
-            ax.text(0.5, 0.5, empty, ha='center', va='center',
-                    transform=ax.transAxes, fontsize=9, color='gray')
+            ax.text(
+                0.5,
+                0.5,
+                empty,
+                ha='center',
+                va='center',
+                transform=ax.transAxes,
+                fontsize=9,
+                color='gray')
     if title:
         fig.suptitle(title, fontsize=11)
     return fig

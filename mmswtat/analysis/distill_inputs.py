@@ -16,9 +16,8 @@ from torch import Tensor
 
 from mmswtat.models.losses import BaseTaTLoss
 from mmswtat.utils import build_runner_model
-from mmswtat.utils.checkpoint import (extract_state_dict,
-                                      load_checkpoint_file, load_state,
-                                      student_weights)
+from mmswtat.utils.checkpoint import (extract_state_dict, load_checkpoint_file,
+                                      load_state, student_weights)
 
 LossInput = Tuple[str, BaseTaTLoss, Tensor, Tensor]
 
@@ -42,12 +41,17 @@ def build_distiller(cfg: Config, checkpoint: str, device: str):
     state = extract_state_dict(
         load_checkpoint_file(checkpoint, 'distillation'), checkpoint,
         'distillation')
-    student_weights(state, checkpoint, 'a plain or exported student '
-                    'checkpoint cannot show the distillation losses')
+    student_weights(
+        state, checkpoint, 'a plain or exported student '
+        'checkpoint cannot show the distillation losses')
     try:
-        load_state(model, state, checkpoint, 'distillation',
-                   fix='Use the config it was trained with (and the same '
-                   '--cfg-options).')
+        load_state(
+            model,
+            state,
+            checkpoint,
+            'distillation',
+            fix='Use the config it was trained with (and the same '
+            '--cfg-options).')
     except RuntimeError as e:
         raise ValueError(str(e)) from None
     return model.to(device).eval()

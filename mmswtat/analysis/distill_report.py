@@ -110,7 +110,9 @@ def write_loss_report(loss: BaseTaTLoss,
     written = {}
     written['windows'] = save_figure(
         draw_window_overlay(
-            picture, list(layouts.values()), query=(y, x),
+            picture,
+            list(layouts.values()),
+            query=(y, x),
             title=f'{folder}: {h}x{w} teacher map, stride ~{stride:g}'),
         osp.join(out_dir, 'windows.png'))
 
@@ -118,29 +120,37 @@ def write_loss_report(loss: BaseTaTLoss,
     recon = {k: p.reconstruction[0] for k, p in ins.passes.items()}
     rgbs = pca_rgb([target] + list(recon.values()))
     written['features'] = save_figure(
-        draw_features(rgbs[0], dict(zip(recon, rgbs[1:])),
-                      channel_norm(target),
-                      {k: channel_norm(v) for k, v in recon.items()},
-                      title=f'{folder}: teacher vs student reconstruction'),
+        draw_features(
+            rgbs[0],
+            dict(zip(recon, rgbs[1:])),
+            channel_norm(target), {
+                k: channel_norm(v)
+                for k, v in recon.items()
+            },
+            title=f'{folder}: teacher vs student reconstruction'),
         osp.join(out_dir, 'features.png'))
 
     maps = {k: p.error_map[0].cpu().numpy() for k, p in ins.passes.items()}
     written['loss_maps'] = save_figure(
-        draw_loss_maps(maps, {k: p.loss for k, p in ins.passes.items()},
-                       layouts,
-                       title=f'{folder}: per-position squared error '
-                       f'(loss = sum / (B*C*H*W))'),
-        osp.join(out_dir, 'loss_maps.png'))
+        draw_loss_maps(
+            maps, {
+                k: p.loss
+                for k, p in ins.passes.items()
+            },
+            layouts,
+            title=f'{folder}: per-position squared error '
+            f'(loss = sum / (B*C*H*W))'), osp.join(out_dir, 'loss_maps.png'))
 
-    arrays = dict(total=np.float64(ins.total), forward=np.float64(forward),
-                  loss_weight=np.float64(loss.loss_weight),
-                  query=np.array([y, x]))
+    arrays = dict(
+        total=np.float64(ins.total),
+        forward=np.float64(forward),
+        loss_weight=np.float64(loss.loss_weight),
+        query=np.array([y, x]))
     for pass_name, p in ins.passes.items():
         att = query_attention(loss, ins, pass_name, y, x)
         grid = patch_merge(ins.target, p.layout.merges)[0]
         written[f'attention_{pass_name}'] = save_figure(
-            draw_query_attention(att, channel_norm(grid), head,
-                                 title=folder),
+            draw_query_attention(att, channel_norm(grid), head, title=folder),
             osp.join(out_dir, f'attention_{pass_name}.png'))
         arrays[f'{pass_name}_error'] = p.error_map.cpu().numpy()
         arrays[f'{pass_name}_loss'] = np.float64(p.loss)

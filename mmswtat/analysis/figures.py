@@ -33,8 +33,8 @@ _PASS_STYLE = {
 
 def new_figure(width: int, height: int) -> Figure:
     """A figure of exactly ``width x height`` pixels on an Agg canvas."""
-    fig = Figure(figsize=((width + 1e-3) / DPI, (height + 1e-3) / DPI),
-                 dpi=DPI)
+    fig = Figure(
+        figsize=((width + 1e-3) / DPI, (height + 1e-3) / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
@@ -112,18 +112,31 @@ def draw_window_overlay(image: np.ndarray,
     if query is not None and layouts:
         height, width = layouts[0].sizes[0]
         sy, sx = h_in / height, w_in / width
-        ax.plot([(query[1] + 0.5) * sx], [(query[0] + 0.5) * sy], marker='*',
-                markersize=14, color='red', markeredgecolor='white',
+        ax.plot([(query[1] + 0.5) * sx], [(query[0] + 0.5) * sy],
+                marker='*',
+                markersize=14,
+                color='red',
+                markeredgecolor='white',
                 linestyle='none')
-        handles.append(Line2D([], [], marker='*', color='red',
-                              linestyle='none', label=f'query {query}'))
+        handles.append(
+            Line2D([], [],
+                   marker='*',
+                   color='red',
+                   linestyle='none',
+                   label=f'query {query}'))
     if handles:
-        ax.legend(handles=handles, loc='lower right', fontsize=8,
-                  framealpha=0.7)
+        ax.legend(
+            handles=handles, loc='lower right', fontsize=8, framealpha=0.7)
     if title:
-        ax.text(0.01, 0.99, title, transform=ax.transAxes, va='top',
-                fontsize=9, color='black',
-                bbox=dict(facecolor='white', alpha=0.75, linewidth=0))
+        ax.text(
+            0.01,
+            0.99,
+            title,
+            transform=ax.transAxes,
+            va='top',
+            fontsize=9,
+            color='black',
+            bbox=dict(facecolor='white', alpha=0.75, linewidth=0))
     return fig
 
 
@@ -153,10 +166,17 @@ def draw_features(teacher_rgb: np.ndarray,
     n = len(recon_rgb)
     fig = new_figure(*features_size(n))
     top = 1 - TITLE / features_size(n)[1]
-    axes = fig.subplots(2, 1 + n, squeeze=False,
-                        gridspec_kw=dict(left=0.02, right=0.98, bottom=0.03,
-                                         top=top - 0.04, wspace=0.08,
-                                         hspace=0.12))
+    axes = fig.subplots(
+        2,
+        1 + n,
+        squeeze=False,
+        gridspec_kw=dict(
+            left=0.02,
+            right=0.98,
+            bottom=0.03,
+            top=top - 0.04,
+            wspace=0.08,
+            hspace=0.12))
     vmax = max([float(teacher_norm.max())] +
                [float(v.max()) for v in recon_norm.values()]) or 1.0
     names = ['teacher'] + [f'reconstruction ({k})' for k in recon_rgb]
@@ -165,8 +185,8 @@ def draw_features(teacher_rgb: np.ndarray,
     for j, (name, rgb, norm) in enumerate(zip(names, rgbs, norms)):
         axes[0, j].imshow(rgb, interpolation='nearest')
         axes[0, j].set_title(f'{name}\nPCA to RGB', fontsize=9)
-        axes[1, j].imshow(norm, cmap='magma', vmin=0, vmax=vmax,
-                          interpolation='nearest')
+        axes[1, j].imshow(
+            norm, cmap='magma', vmin=0, vmax=vmax, interpolation='nearest')
         axes[1, j].set_title('channel L2 norm', fontsize=9)
         for ax in axes[:, j]:
             ax.set_xticks([])
@@ -197,17 +217,27 @@ def draw_loss_maps(maps: Dict[str, np.ndarray],
     n = len(maps)
     width, height = loss_maps_size(n)
     fig = new_figure(width, height)
-    axes = fig.subplots(1, n, squeeze=False,
-                        gridspec_kw=dict(left=0.03, right=0.9, bottom=0.04,
-                                         top=1 - (TITLE + 20) / height,
-                                         wspace=0.3))[0]
+    axes = fig.subplots(
+        1,
+        n,
+        squeeze=False,
+        gridspec_kw=dict(
+            left=0.03,
+            right=0.9,
+            bottom=0.04,
+            top=1 - (TITLE + 20) / height,
+            wspace=0.3))[0]
     # One colour scale for passes on the same grid, so they compare.
     by_shape: Dict[tuple, float] = {}
     for m in maps.values():
         by_shape[m.shape] = max(by_shape.get(m.shape, 0.0), float(m.max()))
     for ax, (name, m) in zip(axes, maps.items()):
-        im = ax.imshow(m, cmap='inferno', vmin=0,
-                       vmax=by_shape[m.shape] or 1.0, interpolation='nearest')
+        im = ax.imshow(
+            m,
+            cmap='inferno',
+            vmin=0,
+            vmax=by_shape[m.shape] or 1.0,
+            interpolation='nearest')
         layout = layouts.get(name)
         if layout is not None and layout.merges == 0:
             rows, cols = boundaries(layout)
@@ -216,8 +246,10 @@ def draw_loss_maps(maps: Dict[str, np.ndarray],
                 ax.axhline(r - 0.5, **style)
             for c in cols:
                 ax.axvline(c - 0.5, **style)
-        ax.set_title(f'{name}: loss {losses.get(name, float("nan")):.4g}\n'
-                     f'{m.shape[0]}x{m.shape[1]} positions', fontsize=9)
+        ax.set_title(
+            f'{name}: loss {losses.get(name, float("nan")):.4g}\n'
+            f'{m.shape[0]}x{m.shape[1]} positions',
+            fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
@@ -254,9 +286,15 @@ def draw_query_attention(att: QueryAttention,
     heads = att.weights.shape[0]
     width, height = attention_size()
     fig = new_figure(width, height)
-    axes = fig.subplots(1, 2, gridspec_kw=dict(
-        left=0.05, right=0.84, bottom=0.15, top=1 - (TITLE + 40) / height,
-        wspace=0.2))
+    axes = fig.subplots(
+        1,
+        2,
+        gridspec_kw=dict(
+            left=0.05,
+            right=0.84,
+            bottom=0.15,
+            top=1 - (TITLE + 40) / height,
+            wspace=0.2))
     vmax = float(weights.max()) or 1.0
     hidden = ~att.allowed & att.real
     qy, qx = att.query_cell
@@ -265,17 +303,27 @@ def draw_query_attention(att: QueryAttention,
     ax = axes[0]
     shown = np.ma.masked_where(~att.allowed | ~att.real, weights)
     cmap = _cmap_with_bad('viridis', 'lightgray')
-    im = ax.imshow(shown, cmap=cmap, vmin=0, vmax=vmax,
-                   interpolation='nearest')
+    im = ax.imshow(
+        shown, cmap=cmap, vmin=0, vmax=vmax, interpolation='nearest')
     ys, xs = np.nonzero(hidden)
     ax.scatter(xs, ys, marker='x', color='red', s=_marker(att.rows.shape))
     for y, x in zip(*np.nonzero(~att.real)):
-        ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False,
-                               hatch='///', edgecolor='dimgray',
-                               linewidth=0))
+        ax.add_patch(
+            Rectangle((x - 0.5, y - 0.5),
+                      1,
+                      1,
+                      fill=False,
+                      hatch='///',
+                      edgecolor='dimgray',
+                      linewidth=0))
     wy, wx = np.nonzero((att.rows == qy) & (att.cols == qx))
-    ax.scatter(wx, wy, marker='*', color='white', edgecolor='black',
-               s=2 * _marker(att.rows.shape))
+    ax.scatter(
+        wx,
+        wy,
+        marker='*',
+        color='white',
+        edgecolor='black',
+        s=2 * _marker(att.rows.shape))
     if att.rows.shape[0] <= 16:
         ax.set_yticks(range(att.rows.shape[0]))
         ax.set_yticklabels(att.rows[:, 0], fontsize=7)
@@ -286,8 +334,7 @@ def draw_query_attention(att: QueryAttention,
         ax.set_xticklabels(att.cols[0], fontsize=7)
     else:
         ax.set_xticks([])
-    ax.set_title('window (as attended)\nticks: map row / column',
-                 fontsize=9)
+    ax.set_title('window (as attended)\nticks: map row / column', fontsize=9)
 
     # Map view.
     ax = axes[1]
@@ -299,11 +346,23 @@ def draw_query_attention(att: QueryAttention,
     canvas = np.full((grid_h, grid_w), np.nan)
     keep = att.allowed & att.real
     canvas[att.rows[keep], att.cols[keep]] = weights[keep]
-    ax.imshow(np.ma.masked_invalid(canvas), cmap='viridis', vmin=0,
-              vmax=vmax, interpolation='nearest', alpha=0.9)
-    ax.scatter(att.cols[hidden], att.rows[hidden], marker='x', color='red',
-               s=_marker((grid_h, grid_w)))
-    ax.scatter([qx], [qy], marker='*', color='white', edgecolor='black',
+    ax.imshow(
+        np.ma.masked_invalid(canvas),
+        cmap='viridis',
+        vmin=0,
+        vmax=vmax,
+        interpolation='nearest',
+        alpha=0.9)
+    ax.scatter(
+        att.cols[hidden],
+        att.rows[hidden],
+        marker='x',
+        color='red',
+        s=_marker((grid_h, grid_w)))
+    ax.scatter([qx], [qy],
+               marker='*',
+               color='white',
+               edgecolor='black',
                s=2 * _marker((grid_h, grid_w)))
     ax.set_xlim(-0.5, grid_w - 0.5)
     ax.set_ylim(grid_h - 0.5, -0.5)
@@ -312,22 +371,31 @@ def draw_query_attention(att: QueryAttention,
     ax.set_title(f'on the {grid_h}x{grid_w} map', fontsize=9)
     cax = fig.add_axes([0.86, 0.15, 0.02, 0.64])
     fig.colorbar(im, cax=cax, label='attention weight')
-    fig.legend(handles=[
-        (Patch(facecolor='lightgray'),
-         Line2D([], [], marker='x', color='red', linestyle='none')),
-        Patch(facecolor='white', hatch='///', edgecolor='dimgray'),
-        Line2D([], [], marker='*', color='white', markeredgecolor='black',
-               linestyle='none'),
-    ], labels=['masked key', 'padding', 'query'], loc='lower center',
-               ncol=3, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.45, 0.0))
+    fig.legend(
+        handles=[
+            (Patch(facecolor='lightgray'),
+             Line2D([], [], marker='x', color='red', linestyle='none')),
+            Patch(facecolor='white', hatch='///', edgecolor='dimgray'),
+            Line2D([], [],
+                   marker='*',
+                   color='white',
+                   markeredgecolor='black',
+                   linestyle='none'),
+        ],
+        labels=['masked key', 'padding', 'query'],
+        loc='lower center',
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.45, 0.0))
     which = f'head {head}' if head is not None else (
         f'mean of {heads} heads' if heads > 1 else '1 head')
     n_keys = int(att.real.sum())
     fig.suptitle(
         (title + '\n' if title else '') +
         f'{att.layout.name} pass, query {att.query_yx}: {n_keys} keys, '
-        f'{int(hidden.sum())} masked, {which}', fontsize=10)
+        f'{int(hidden.sum())} masked, {which}',
+        fontsize=10)
     return fig
 
 

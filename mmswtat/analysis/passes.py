@@ -30,8 +30,8 @@ def to_windows(x: Tensor, layout: PassLayout, num_heads: int = 1) -> Tensor:
         and ``L = wh * ww``: the channel-first windows the loss attends on
         (:func:`~mmswtat.models.ops.gather_windows`).
     """
-    return gather_windows(patch_merge(x, layout.merges), layout.geom,
-                          num_heads)
+    return gather_windows(
+        patch_merge(x, layout.merges), layout.geom, num_heads)
 
 
 def from_windows(windows: Tensor,
@@ -138,5 +138,5 @@ def boundaries(layout: PassLayout) -> Tuple[List[int], List[int]]:
                  for k in range(padded // window)}
         return sorted(v for v in found if 0 < v < size)
 
-    return (lines(height, geom.hp, geom.wh, geom.sh),
-            lines(width, geom.wp, geom.ww, geom.sw))
+    return (lines(height, geom.hp, geom.wh,
+                  geom.sh), lines(width, geom.wp, geom.ww, geom.sw))

@@ -58,8 +58,8 @@ class RunLog:
 
 def _timestamp_dirs(work_dir: str) -> List[str]:
     found = glob.glob(osp.join(glob.escape(work_dir), '*', SCALARS))
-    return sorted(found, key=lambda p: osp.basename(
-        osp.dirname(osp.dirname(p))))
+    return sorted(
+        found, key=lambda p: osp.basename(osp.dirname(osp.dirname(p))))
 
 
 def find_scalar_files(path: str, run: str = 'latest') -> List[str]:
@@ -96,8 +96,9 @@ def find_scalar_files(path: str, run: str = 'latest') -> List[str]:
         return files
     if run == 'latest':
         return files[-1:]
-    chosen = [f for f in files
-              if osp.basename(osp.dirname(osp.dirname(f))) == run]
+    chosen = [
+        f for f in files if osp.basename(osp.dirname(osp.dirname(f))) == run
+    ]
     if not chosen:
         names = [osp.basename(osp.dirname(osp.dirname(f))) for f in files]
         raise FileNotFoundError(f'no run {run!r} under {path!r}; runs: '
@@ -161,8 +162,9 @@ def _ordered_keys(records: Sequence[dict]) -> List[str]:
     return list(keys)
 
 
-def split_series(records: Sequence[dict]
-                 ) -> Tuple[Dict[str, Series], Dict[str, Series]]:
+def split_series(
+        records: Sequence[dict]
+) -> Tuple[Dict[str, Series], Dict[str, Series]]:
     """Training and validation series, validation steps in iterations.
 
     Epoch-based runs log validation with ``step`` = epoch; it is mapped to
@@ -170,9 +172,9 @@ def split_series(records: Sequence[dict]
     """
     train = [r for r in records if _is_train(r)]
     val = [r for r in records if not _is_train(r)]
-    train_series = _series(train, [r['step'] for r in train],
-                           [k for k in _ordered_keys(train)
-                            if k not in ('step', 'iter', 'epoch')])
+    train_series = _series(train, [r['step'] for r in train], [
+        k for k in _ordered_keys(train) if k not in ('step', 'iter', 'epoch')
+    ])
     epoch_end: Dict[int, float] = {}
     for r in train:
         if 'epoch' in r:
@@ -202,8 +204,8 @@ def distill_loss_names(config_file: str) -> Optional[List[str]]:
     except Exception:  # a config of another version, missing scopes...
         return _names_by_regex(config_file)
     model = cfg.get('model') or {}
-    losses = model.get('distill_losses') or (model.get('distill') or {}).get(
-        'distill_losses') or {}
+    losses = model.get('distill_losses') or (model.get('distill') or
+                                             {}).get('distill_losses') or {}
     return list(losses)
 
 
@@ -213,8 +215,8 @@ def _names_by_regex(config_file: str) -> Optional[List[str]]:
     match = re.search(r'distill_losses\s*=\s*dict\(', text)
     if not match:
         return None
-    return sorted(set(re.findall(r'\b(loss_\w+)\s*=\s*dict\(',
-                                 text[match.end():])))
+    return sorted(
+        set(re.findall(r'\b(loss_\w+)\s*=\s*dict\(', text[match.end():])))
 
 
 def select_metrics(available: Sequence[str],
@@ -258,8 +260,12 @@ def load_run(path: str,
     if label is None:
         label = osp.basename(osp.normpath(path))
         if osp.isfile(path):
-            label = osp.basename(osp.dirname(osp.dirname(osp.dirname(
-                osp.abspath(path)))))
+            label = osp.basename(
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(path)))))
     wanted = set(distill_keys)
-    return RunLog(label=label, files=files, train=train, val=val,
-                  distill_keys=[k for k in train if k in wanted])
+    return RunLog(
+        label=label,
+        files=files,
+        train=train,
+        val=val,
+        distill_keys=[k for k in train if k in wanted])

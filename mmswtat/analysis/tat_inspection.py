@@ -178,9 +178,9 @@ def query_attention(loss: BaseTaTLoss,
         scale = qw.shape[-1]**-0.5
     logits = torch.einsum('hd,hdl->hl', qw, kw) * scale
     mask = window_attention_mask(layout.geom, qw.device)
-    allowed = (torch.ones(logits.shape[-1], dtype=torch.bool,
-                          device=qw.device)
-               if mask is None else mask[window, 0, token])
+    allowed = (
+        torch.ones(logits.shape[-1], dtype=torch.bool, device=qw.device)
+        if mask is None else mask[window, 0, token])
     weights = logits.masked_fill(~allowed, float('-inf')).softmax(-1)
     geom = layout.geom
     shape = (heads, geom.wh, geom.ww)

@@ -14,8 +14,8 @@ The library behind ``tools/analysis/benchmark.py`` (not imported by
   baseline of the loss micro-benchmark.
 """
 from .execution import (QUICK_SETTINGS, RESULT_TAG, apply_quick_settings,
-                        check_device, execute, resolve_device,
-                        run_case, run_isolated, run_part, worker_main)
+                        check_device, execute, resolve_device, run_case,
+                        run_isolated, run_part, worker_main)
 from .loss_cases import (LOSSES, MODES, build_loss, loss_cost, plan_loss_cases,
                          run_loss_case)
 from .memory import PeakMemory, available_bytes
@@ -32,15 +32,13 @@ from .timing import calibrate_gflops, fmt_s, time_phase
 __all__ = [
     'DEFAULT_CONFIG', 'LOSSES', 'MODES', 'PHASES', 'QUICK_SETTINGS',
     'RESULT_TAG', 'TEACHER_PHASES', 'apply_quick_settings', 'check_device',
-    'NaiveWindowTaTLoss', 'PeakMemory',
-    'available_bytes', 'build_distiller', 'build_loss', 'calibrate_gflops',
-    'default_crop', 'execute', 'failed_cases', 'finish_report', 'fmt_s',
-    'loss_cost',
-    'loss_summary', 'loss_table', 'machine_info', 'merge_reports',
-    'naive_window_tat', 'naive_window_tat_error', 'output_path',
-    'plan_loss_cases', 'plan_step_cases', 'print_report', 'render',
-    'resolve_device', 'run_case', 'run_isolated', 'run_loss_case', 'run_part',
-    'run_step_case', 'save', 'settings_summary', 'settings_table',
-    'show_reports', 'start_report', 'step_case', 'step_table', 'time_phase',
-    'worker_main'
+    'NaiveWindowTaTLoss', 'PeakMemory', 'available_bytes', 'build_distiller',
+    'build_loss', 'calibrate_gflops', 'default_crop', 'execute',
+    'failed_cases', 'finish_report', 'fmt_s', 'loss_cost', 'loss_summary',
+    'loss_table', 'machine_info', 'merge_reports', 'naive_window_tat',
+    'naive_window_tat_error', 'output_path', 'plan_loss_cases',
+    'plan_step_cases', 'print_report', 'render', 'resolve_device', 'run_case',
+    'run_isolated', 'run_loss_case', 'run_part', 'run_step_case', 'save',
+    'settings_summary', 'settings_table', 'show_reports', 'start_report',
+    'step_case', 'step_table', 'time_phase', 'worker_main'
 ]

@@ -47,15 +47,16 @@ def apply_quick_settings(args: Dict[str, Any], given: Any) -> List[str]:
         from the quick one (the tool says so).
     """
     quick = dict(QUICK_SETTINGS, crops=[32])
-    kept = [f'--{k.replace("_", "-")} {args[k]} (quick: {v})'
-            for k, v in quick.items() if k in given and args[k] != v]
+    kept = [
+        f'--{k.replace("_", "-")} {args[k]} (quick: {v})'
+        for k, v in quick.items() if k in given and args[k] != v
+    ]
     args.update({k: v for k, v in quick.items() if k not in given})
     return kept
 
 
 # The directory that holds the mmswtat package (importable by the worker).
-_PACKAGE_PARENT = osp.dirname(
-    osp.dirname(osp.dirname(osp.abspath(__file__))))
+_PACKAGE_PARENT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def check_device(name: str) -> str:
@@ -130,8 +131,7 @@ EXACT_MEMORY_ENV = {'MALLOC_MMAP_THRESHOLD_': str(128 * 1024)}
 
 def run_isolated(spec: Dict[str, Any],
                  timeout: float,
-                 extra_env: Optional[Dict[str, str]] = None
-                 ) -> Dict[str, Any]:
+                 extra_env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """Run one case in a fresh interpreter; its result or the error tail.
 
     Args:
@@ -142,13 +142,10 @@ def run_isolated(spec: Dict[str, Any],
     Returns:
         Its result, or ``{'error': ...}``.
     """
-    cmd = [
-        sys.executable, '-m', 'mmswtat.benchmark.worker',
-        json.dumps(spec)
-    ]
+    cmd = [sys.executable, '-m', 'mmswtat.benchmark.worker', json.dumps(spec)]
     env = dict(os.environ)
-    env['PYTHONPATH'] = (_PACKAGE_PARENT + os.pathsep +
-                         env.get('PYTHONPATH', ''))
+    env['PYTHONPATH'] = (
+        _PACKAGE_PARENT + os.pathsep + env.get('PYTHONPATH', ''))
     env.update(extra_env or {})
     try:
         proc = subprocess.run(
@@ -187,8 +184,7 @@ def execute(spec: Dict[str, Any],
         except Exception as e:  # keep the other cases going, report this
             return dict(error=f'{type(e).__name__}: {e}')
     result = run_isolated(spec, case_timeout)
-    if ('error' in result or spec['device'] != 'cpu'
-            or cpu_memory != 'exact'):
+    if ('error' in result or spec['device'] != 'cpu' or cpu_memory != 'exact'):
         return result
     mem = run_isolated(
         dict(spec, warmup=0, repeats=1), case_timeout, EXACT_MEMORY_ENV)
@@ -199,9 +195,10 @@ def execute(spec: Dict[str, Any],
     result['timing_run_peak_delta_mib'] = result['peak_delta_mib']
     result['peak_mib'] = mem['peak_mib']
     result['peak_delta_mib'] = mem['peak_delta_mib']
-    result['memory_method'] = (mem['memory_method'] + ', separate one-'
-                               'iteration run with MALLOC_MMAP_THRESHOLD_='
-                               + EXACT_MEMORY_ENV['MALLOC_MMAP_THRESHOLD_'])
+    result['memory_method'] = (
+        mem['memory_method'] + ', separate one-'
+        'iteration run with MALLOC_MMAP_THRESHOLD_=' +
+        EXACT_MEMORY_ENV['MALLOC_MMAP_THRESHOLD_'])
     return result
 
 
@@ -230,21 +227,22 @@ def run_part(report: Dict[str, Any], part: str, cases: List[Dict[str, Any]],
     """
     report[part] = cases
     for i, spec in enumerate(cases):
-        label = (f"[{part} {i + 1}/{len(cases)}] " +
-                 (f"{spec['loss']} {spec['mode']} {spec['cs']}->"
-                  f"{spec['ct']} {spec['size']}x{spec['size']}"
-                  if part == 'loss' else
-                  f"{spec['phase']} crop {spec['crop']} teacher "
-                  f"{spec.get('teacher_precision', 'fp32')}"))
+        label = (
+            f"[{part} {i + 1}/{len(cases)}] " +
+            (f"{spec['loss']} {spec['mode']} {spec['cs']}->"
+             f"{spec['ct']} {spec['size']}x{spec['size']}" if part == 'loss'
+             else f"{spec['phase']} crop {spec['crop']} teacher "
+             f"{spec.get('teacher_precision', 'fp32')}"))
         if 'skip' in spec:
             print(f"{label}: skipped ({spec['skip']})", flush=True)
             continue
         spec['loadavg_before'] = loadavg()
         spec.update(execute(spec, **execute_options))
         spec['loadavg_after'] = loadavg()
-        print(f'{label}: ' + (spec['error'] if 'error' in spec else
-                              f"{fmt_s(spec['median_s'])}, peak "
-                              f"{spec['peak_mib']:.0f} MiB (+"
-                              f"{spec['peak_delta_mib']:.0f})"),
-              flush=True)
+        print(
+            f'{label}: ' + (spec['error'] if 'error' in spec else
+                            f"{fmt_s(spec['median_s'])}, peak "
+                            f"{spec['peak_mib']:.0f} MiB (+"
+                            f"{spec['peak_delta_mib']:.0f})"),
+            flush=True)
         save(report, out)

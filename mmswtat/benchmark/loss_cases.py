@@ -56,15 +56,10 @@ def build_loss(name: str,
         return SWTaTLoss(
             cs, ct, window_size=window, shift_size=shift, embed=embed)
     if name == 'swtat_plain':
-        return SWTaTLoss(
-            cs, ct, window_size=window, shift_size=0, embed=embed)
+        return SWTaTLoss(cs, ct, window_size=window, shift_size=0, embed=embed)
     if name == 'pmtat':
         return PatchMergeTaTLoss(
-            cs,
-            ct,
-            num_merges=num_merges,
-            max_tokens=max_tokens,
-            embed=embed)
+            cs, ct, num_merges=num_merges, max_tokens=max_tokens, embed=embed)
     if name == 'naive_window':
         return NaiveWindowTaTLoss(cs, ct, window_size=window, embed=embed)
     raise ValueError(f'unknown loss {name!r}; choose from {LOSSES}')
@@ -149,8 +144,8 @@ def plan_loss_cases(device: torch.device,
                     *,
                     losses: Sequence[str] = LOSSES,
                     modes: Sequence[str] = MODES,
-                    channels: Sequence[Tuple[int, int]] = ((512, 2048),
-                                                           (512, 512)),
+                    channels: Sequence[Tuple[int,
+                                             int]] = ((512, 2048), (512, 512)),
                     sizes: Sequence[int] = (32, 64, 128),
                     batch: int = 2,
                     window: int = 8,

@@ -76,8 +76,9 @@ def naive_window_tat_error(query: Tensor,
     factor = resolve_scale(scale)
     if factor is None:
         factor = 1.0 / math.sqrt(query.shape[1] // num_heads)
-    q, k, v, t = (_unfold_windows(x, wh, ww, num_heads)
-                  for x in (query, key, value, target))
+    q, k, v, t = (
+        _unfold_windows(x, wh, ww, num_heads)
+        for x in (query, key, value, target))
     sim = torch.einsum('nhdi,nhdj->nhij', q, k) * factor  # (B*nW, h, L, L)
     attn = sim.softmax(dim=-1)
     recon = torch.einsum('nhij,nhdj->nhdi', attn, v)  # (B*nW, h, d, L)
@@ -126,7 +127,10 @@ class NaiveWindowTaTLoss(BaseTaTLoss):
         super().__init__(student_channels, teacher_channels, **kwargs)
         self.window_size = to_2tuple(window_size, 'window_size')
 
-    def passes(self, query: Tensor, key: Tensor, value: Tensor,
+    def passes(self,
+               query: Tensor,
+               key: Tensor,
+               value: Tensor,
                target: Tensor,
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         err = naive_window_tat_error(query, key, value, target,

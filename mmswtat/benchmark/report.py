@@ -48,12 +48,13 @@ def loss_table(cases: List[Dict[str, Any]]) -> str:
 def loss_summary(cases: List[Dict[str, Any]]) -> List[str]:
     """Speed-up of SW-TaT over global TaT and its memory growth with H*W."""
     lines = []
-    done = {(c['loss'], c['mode'], c['cs'], c['ct'], c['size']): c
-            for c in cases if 'median_s' in c}
+    done = {
+        (c['loss'], c['mode'], c['cs'], c['ct'], c['size']): c
+        for c in cases if 'median_s' in c
+    }
     keys = sorted({k[1:4] for k in done})
     for mode, cs, ct in keys:
-        sizes = sorted(k[4] for k in done
-                       if k[:4] == ('swtat', mode, cs, ct))
+        sizes = sorted(k[4] for k in done if k[:4] == ('swtat', mode, cs, ct))
         for size in sizes:
             sw = done[('swtat', mode, cs, ct, size)]
             tat = done.get(('tat', mode, cs, ct, size))
@@ -124,9 +125,11 @@ def start_report(device: torch.device, threads: int,
     """
     report: Dict[str, Any] = dict(
         machine=machine_info(device, threads), settings=settings)
-    print(f"benchmark on {report['machine'].get('cpu', device)} "
-          f'({device}, {threads} threads, load average '
-          f"{report['machine'].get('loadavg_start')})", flush=True)
+    print(
+        f"benchmark on {report['machine'].get('cpu', device)} "
+        f'({device}, {threads} threads, load average '
+        f"{report['machine'].get('loadavg_start')})",
+        flush=True)
     return report
 
 
@@ -217,8 +220,8 @@ def finish_report(report: Dict[str, Any], out: str) -> Dict[str, Any]:
     return report
 
 
-def show_reports(paths: List[str], out: Optional[str] = None
-                 ) -> Dict[str, Any]:
+def show_reports(paths: List[str],
+                 out: Optional[str] = None) -> Dict[str, Any]:
     """Print the tables of earlier runs, merged (see :func:`merge_reports`).
 
     Args:

@@ -35,9 +35,17 @@ def default_crop(device: torch.device) -> int:
     return 512 if device.type == 'cuda' else 256
 
 
-def step_case(phase: str, *, config: str, crop: int, batch: int,
-              device: torch.device, warmup: int, repeats: int, threads: int,
-              lr: Optional[float], seed: int,
+def step_case(phase: str,
+              *,
+              config: str,
+              crop: int,
+              batch: int,
+              device: torch.device,
+              warmup: int,
+              repeats: int,
+              threads: int,
+              lr: Optional[float],
+              seed: int,
               teacher_precision: str = 'fp32') -> Dict[str, Any]:
     """One step-benchmark case (a JSON-able dict, ``kind='step'``).
 
@@ -57,10 +65,19 @@ def step_case(phase: str, *, config: str, crop: int, batch: int,
     Returns:
         The case, in the report's format.
     """
-    return dict(kind='step', phase=phase, config=config, crop=crop,
-                batch=batch, device=str(device), warmup=warmup,
-                repeats=repeats, threads=threads, lr=lr, seed=seed,
-                teacher_precision=teacher_precision)
+    return dict(
+        kind='step',
+        phase=phase,
+        config=config,
+        crop=crop,
+        batch=batch,
+        device=str(device),
+        warmup=warmup,
+        repeats=repeats,
+        threads=threads,
+        lr=lr,
+        seed=seed,
+        teacher_precision=teacher_precision)
 
 
 def plan_step_cases(device: torch.device,
@@ -102,16 +119,24 @@ def plan_step_cases(device: torch.device,
     crops = [default_crop(device)] if not crops else crops
     threads = torch.get_num_threads() if threads is None else threads
     return [
-        step_case(phase, config=config, crop=crop, batch=batch, device=device,
-                  warmup=warmup, repeats=repeats, threads=threads, lr=lr,
-                  seed=seed, teacher_precision=precision)
-        for crop in crops for i, precision in enumerate(precisions)
-        for phase in phases if i == 0 or phase in TEACHER_PHASES
+        step_case(
+            phase,
+            config=config,
+            crop=crop,
+            batch=batch,
+            device=device,
+            warmup=warmup,
+            repeats=repeats,
+            threads=threads,
+            lr=lr,
+            seed=seed,
+            teacher_precision=precision) for crop in crops
+        for i, precision in enumerate(precisions) for phase in phases
+        if i == 0 or phase in TEACHER_PHASES
     ]
 
 
-def step_options(crop: int, teacher_precision: str = 'fp32'
-                 ) -> Dict[str, Any]:
+def step_options(crop: int, teacher_precision: str = 'fp32') -> Dict[str, Any]:
     """Overrides that make a distillation config buildable offline.
 
     Args:
@@ -131,7 +156,9 @@ def step_options(crop: int, teacher_precision: str = 'fp32'
     }
 
 
-def build_distiller(config: str, crop: int, device: torch.device,
+def build_distiller(config: str,
+                    crop: int,
+                    device: torch.device,
                     lr: Optional[float],
                     teacher_precision: str = 'fp32') -> tuple:
     """The distiller of ``config`` and its optimizer wrapper (runner-like).
@@ -151,6 +178,7 @@ def build_distiller(config: str, crop: int, device: torch.device,
     """
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
+
     import mmswtat  # noqa: F401
     from mmswtat.utils import (build_runner_model, is_distiller_config,
                                load_tool_config)
@@ -279,10 +307,14 @@ def phase_step(model: torch.nn.Module, phase: str, batch: Dict[str, list],
             s_rec, t_rec = model.record_features(inputs, samples)
             s_rec = {k: _leaves(v) for k, v in s_rec.items()}
             info['features'] = dict(
-                student={k: _shapes(v)
-                         for k, v in s_rec.items()},
-                teacher={k: _shapes(v)
-                         for k, v in t_rec.items()})
+                student={
+                    k: _shapes(v)
+                    for k, v in s_rec.items()
+                },
+                teacher={
+                    k: _shapes(v)
+                    for k, v in t_rec.items()
+                })
 
             def fn() -> None:
                 model.zero_grad(set_to_none=True)
@@ -311,16 +343,19 @@ def run_step_case(spec: Dict[str, Any]) -> Dict[str, Any]:
     """
     device = torch.device(spec['device'])
     torch.manual_seed(spec.get('seed', 0))
-    cfg, model, optim_cfg, build_optim_wrapper = cached_distiller(
-        spec, device)
+    cfg, model, optim_cfg, build_optim_wrapper = cached_distiller(spec, device)
     num_classes = int(
-        model.student.decode_head.num_classes if hasattr(
-            model.student, 'decode_head') else 2)
+        model.student.decode_head.
+        num_classes if hasattr(model.student, 'decode_head') else 2)
     from mmswtat.testing import random_seg_batch
     crop = spec['crop']
     # Some ignored pixels, as at VOC borders.
-    batch = random_seg_batch(spec['batch'], crop, num_classes,
-                             spec.get('seed', 0), ignore_rows=crop // 8)
+    batch = random_seg_batch(
+        spec['batch'],
+        crop,
+        num_classes,
+        spec.get('seed', 0),
+        ignore_rows=crop // 8)
     phase = spec['phase']
     info: Dict[str, Any] = {}
     fn = phase_step(model, phase, batch, optim_cfg, build_optim_wrapper, info)

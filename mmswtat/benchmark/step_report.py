@@ -54,10 +54,14 @@ def settings_summary(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     ``losses_share`` (d / (a + b)), ``tokens`` (teacher feature positions
     H*W), ``teacher_early_exit_saving`` (1 - b / teacher full).
     """
-    by = {(c['crop'], c.get('teacher_precision', 'fp32'), c['phase']): c
-          for c in cases}
-    per_crop = {(c['crop'], c['phase']): c for c in cases
-                if c['phase'] in ('student', 'distill_losses')}
+    by = {
+        (c['crop'], c.get('teacher_precision', 'fp32'), c['phase']): c
+        for c in cases
+    }
+    per_crop = {
+        (c['crop'], c['phase']): c
+        for c in cases if c['phase'] in ('student', 'distill_losses')
+    }
     out = []
     for crop, precision, phase in by:
         if phase != 'distill':
@@ -67,20 +71,28 @@ def settings_summary(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         c = _time(by, crop, precision, 'distill')
         if None in (a, b, c):
             continue
-        row = dict(crop=crop, teacher_precision=precision,
-                   teacher_runs_in=by[(crop, precision, 'distill')].get(
-                       'teacher_runs_in', precision),
-                   a_s=a, b_s=b, c_s=c, overhead=c / (a + b),
-                   extra_s=c - a - b)
+        row = dict(
+            crop=crop,
+            teacher_precision=precision,
+            teacher_runs_in=by[(crop, precision,
+                                'distill')].get('teacher_runs_in', precision),
+            a_s=a,
+            b_s=b,
+            c_s=c,
+            overhead=c / (a + b),
+            extra_s=c - a - b)
         b32 = _time(by, crop, 'fp32', 'teacher')
         if b32 is not None:
-            row.update(b_fp32_s=b32, overhead_vs_fp32_floor=c / (a + b32),
-                       teacher_speedup=b32 / b)
+            row.update(
+                b_fp32_s=b32,
+                overhead_vs_fp32_floor=c / (a + b32),
+                teacher_speedup=b32 / b)
         d = _time(per_crop, crop, 'distill_losses')
         if d is not None:
             row.update(losses_s=d, losses_share=d / (a + b))
-            shapes = per_crop[(crop, 'distill_losses')].get(
-                'features', {}).get('teacher', {})
+            shapes = per_crop[(crop,
+                               'distill_losses')].get('features',
+                                                      {}).get('teacher', {})
             first = next(iter(shapes.values()), None)
             if first and isinstance(first[0], int):
                 row['tokens'] = first[-2] * first[-1]

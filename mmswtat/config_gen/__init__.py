@@ -6,7 +6,6 @@ from .probe import Feature, ModelProbe, probe_model
 
 __all__ = [
     'Feature', 'GENERATOR_COMPONENTS', 'KD_LOSS', 'METHODS', 'MatchError',
-    'ModelProbe', 'Plan',
-    'build_distill', 'choose_window', 'find_checkpoint',
+    'ModelProbe', 'Plan', 'build_distill', 'choose_window', 'find_checkpoint',
     'make_distill_config', 'match', 'probe_model'
 ]

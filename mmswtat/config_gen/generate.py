@@ -26,8 +26,13 @@ def _connector_name(module: str, neck: bool) -> str:
     return f's{found.group(1)}' if found else 'proj'
 
 
-def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
-                  name: str, task: str, rec: str, suffix: str = '',
+def _feature_part(pairs: List[Pair],
+                  neck: bool,
+                  crop: Tuple[int, int],
+                  name: str,
+                  task: str,
+                  rec: str,
+                  suffix: str = '',
                   connector_name: Optional[str] = None,
                   logits: Optional[Pair] = None) -> Tuple[dict, List[str]]:
     """The fragment of one feature component on ``pairs``, and its notes.
@@ -57,19 +62,25 @@ def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
         connector = connector_name or _connector_name(first.student.module,
                                                       neck)
         distill['connectors'] = {
-            connector: dict(type='mmswtat.ConvBNConnector',
-                            in_channels=c_s, out_channels=c_t)}
+            connector:
+            dict(
+                type='mmswtat.ConvBNConnector',
+                in_channels=c_s,
+                out_channels=c_t)
+        }
         notes += [
             f'Connector: the student has {c_s} channels and the teacher '
             f'{c_t}, so ONE shared 1x1 conv + BN connector ({connector!r}) '
             f'lifts the student map{"s of every level" if neck else ""} to '
             f'{c_t} channels; every loss uses its output (run once per '
             'step) with embed=False: Q = T, K = V = connector(S), target T '
-            "(the paper's plain inner products).", '']
+            "(the paper's plain inner products).", ''
+        ]
     else:
-        notes += [f'No connector: both sides have {c_t} channels; embed=False '
-                  "is the paper's plain inner product (Q = T, K = V = S).",
-                  '']
+        notes += [
+            f'No connector: both sides have {c_t} channels; embed=False '
+            "is the paper's plain inner product (Q = T, K = V = S).", ''
+        ]
     windows = []
     notes.append('Windows (in tokens of the teacher map at the training '
                  f'crop {crop[0]}x{crop[1]}; the student map is '
@@ -83,12 +94,12 @@ def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
     notes += [
         '  Two windows or more per side keep the attention local (one '
         'window = global TaT); 8x8 windows of 64 tokens cover about one '
-        'object part, and memory is tokens*64 instead of tokens^2.', '']
+        'object part, and memory is tokens*64 instead of tokens^2.', ''
+    ]
     comp = COMPONENTS[name]
-    ctx = LossContext(c_t, windows, neck,
-                      weight=comp.published if task == 'seg' else 1.0)
-    losses = {k + suffix: v
-              for k, v in method_losses(name, ctx, task).items()}
+    ctx = LossContext(
+        c_t, windows, neck, weight=comp.published if task == 'seg' else 1.0)
+    losses = {k + suffix: v for k, v in method_losses(name, ctx, task).items()}
     notes.append(f'Method {name!r}: {COMPONENTS[name].comment}')
     if name == 'swtat' and task == 'cls':
         notes.append('  No patch-merging term on classification maps: the '
@@ -99,7 +110,8 @@ def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
             f'loss_weight={ctx.level_weight} per level; scale=\'auto\' '
             '(1/sqrt(d)) because patch merging makes tokens up to '
             f'{c_t}*4^k wide; num_merges=\'auto\' merges 2x2 until at most '
-            '1024 tokens remain on every level.']
+            '1024 tokens remain on every level.'
+        ]
     elif 'loss_pmtat' + suffix in losses:
         notes.append('  Patch merging: one 2x2 merge, then a global TaT on '
                      'the coarse tokens (the long-range part windows miss).')
@@ -121,23 +133,24 @@ def _feature_part(pairs: List[Pair], neck: bool, crop: Tuple[int, int],
             'dominate the task loss.')
     mappings = {}
     for loss in losses:
-        student = rec if connector is None and not neck else dict(
-            recorder=rec)
+        student = rec if connector is None and not neck else dict(recorder=rec)
         teacher = rec
         if neck:
             student['index'] = [p.student.index for p in pairs]
-            teacher = dict(recorder=rec,
-                           index=[p.teacher.index for p in pairs])
+            teacher = dict(
+                recorder=rec, index=[p.teacher.index for p in pairs])
         if connector is not None:
             student['connector'] = connector
         mappings[loss] = dict(student=student, teacher=teacher)
     if logits is not None:
         losses['loss_kd'] = dict(KD_LOSS)
         mappings['loss_kd'] = dict(student='logits', teacher='logits')
-        notes += ['', f'Logit KD on head.fc ({logits.teacher.channels} '
-                  f'classes): {KD_LOSS["type"]} with tau = '
-                  f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
-                  f'{KD_LOSS["loss_weight"]}.']
+        notes += [
+            '', f'Logit KD on head.fc ({logits.teacher.channels} '
+            f'classes): {KD_LOSS["type"]} with tau = '
+            f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
+            f'{KD_LOSS["loss_weight"]}.'
+        ]
     distill['distill_losses'] = losses
     distill['loss_forward_mappings'] = mappings
     return distill, notes
@@ -153,7 +166,8 @@ def _logit_part(name: str) -> Tuple[dict, List[str]]:
     return part, [
         f'Method {name!r}: {comp.comment} From the shipped fragment '
         f'configs/_base_/distill/{file} ({key}): weight '
-        f'{comp.published:g} ({comp.source}).']
+        f'{comp.published:g} ({comp.source}).'
+    ]
 
 
 def default_method(plan: Plan, task: str) -> str:
@@ -190,8 +204,9 @@ def build_distill(plan: Plan, method: str,
             components on the same map, or no head feature.
     """
     comps = parse_recipe(method, GENERATOR_COMPONENTS[task])
-    same_map = [c.name for c in comps
-                if c.kind == 'feature' and c.placement != 'head']
+    same_map = [
+        c.name for c in comps if c.kind == 'feature' and c.placement != 'head'
+    ]
     if len(same_map) > 1:
         raise ValueError(f'method {method!r}: {same_map} all distil the '
                          'same matched map; keep one of them')
@@ -199,8 +214,10 @@ def build_distill(plan: Plan, method: str,
     for comp in comps:
         if comp.kind == 'logit' and task == 'cls':
             if same_map:
-                notes += ['', "Method 'kd': classifiers get logit KD on "
-                          'head.fc with their feature loss already.']
+                notes += [
+                    '', "Method 'kd': classifiers get logit KD on "
+                    'head.fc with their feature loss already.'
+                ]
                 continue
             part = dict(
                 student_recorders=dict(logits=plan.logits.student.module),
@@ -208,9 +225,11 @@ def build_distill(plan: Plan, method: str,
                 distill_losses=dict(loss_kd=dict(KD_LOSS)),
                 loss_forward_mappings=dict(
                     loss_kd=dict(student='logits', teacher='logits')))
-            more = [f'Logit KD on head.fc ({plan.logits.teacher.channels} '
-                    f'classes): {KD_LOSS["type"]} with tau = '
-                    f'{KD_LOSS["tau"]}, weight {KD_LOSS["loss_weight"]}.']
+            more = [
+                f'Logit KD on head.fc ({plan.logits.teacher.channels} '
+                f'classes): {KD_LOSS["type"]} with tau = '
+                f'{KD_LOSS["tau"]}, weight {KD_LOSS["loss_weight"]}.'
+            ]
         elif comp.kind == 'logit':
             part, more = _logit_part(comp.name)
         elif comp.placement == 'head':
@@ -223,21 +242,28 @@ def build_distill(plan: Plan, method: str,
                     'write its recorders by hand (configs/_base_/distill/'
                     'swtat_head_r101_to_r18.py shows how)')
             part, more = _feature_part([plan.head], False, plan.crop,
-                                       comp.name, task, 'head', '_head',
-                                       'sh')
-            more = [f'Placement: the decode head\'s last feature '
-                    f'({plan.head.student.module}), where the official '
-                    'TaT-seg code distils.'] + more
+                                       comp.name, task, 'head', '_head', 'sh')
+            more = [
+                f'Placement: the decode head\'s last feature '
+                f'({plan.head.student.module}), where the official '
+                'TaT-seg code distils.'
+            ] + more
         else:
-            part, more = _feature_part(plan.pairs, plan.kind == 'neck',
-                                       plan.crop, comp.name, task,
-                                       'fpn' if plan.kind == 'neck' else
-                                       'feat', logits=plan.logits)
+            part, more = _feature_part(
+                plan.pairs,
+                plan.kind == 'neck',
+                plan.crop,
+                comp.name,
+                task,
+                'fpn' if plan.kind == 'neck' else 'feat',
+                logits=plan.logits)
         parts.append(part)
         notes += ([''] if notes else []) + more
     if len(parts) > 1:
-        notes += ['', f'Recipe {method!r}: a list of fragments, merged by the '
-                  'distiller name by name (shared names must be identical).']
+        notes += [
+            '', f'Recipe {method!r}: a list of fragments, merged by the '
+            'distiller name by name (shared names must be identical).'
+        ]
     return (parts[0] if len(parts) == 1 else parts), notes
 
 
@@ -308,18 +334,21 @@ def make_distill_config(student_cfg: str,
         notes = notes + ['', self_note]
     ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
     if ckpt is None:
-        print(f'[make_distill_config] no checkpoint for {teacher_cfg}: '
-              f'teacher_ckpt is a placeholder, set it before training',
-              file=sys.stderr)
+        print(
+            f'[make_distill_config] no checkpoint for {teacher_cfg}: '
+            f'teacher_ckpt is a placeholder, set it before training',
+            file=sys.stderr)
     elif '://' not in ckpt and not osp.isfile(ckpt):
-        print(f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
-              '(yet): the config is written, but training stops at model '
-              'build until that file is there (or set model.teacher_ckpt)',
-              file=sys.stderr)
+        print(
+            f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
+            '(yet): the config is written, but training stops at model '
+            'build until that file is there (or set model.teacher_ckpt)',
+            file=sys.stderr)
     teacher_entry = dict(cfg_path='TEACHER', **_teacher_overrides(teacher))
     parts = distill if isinstance(distill, list) else [distill]
-    recorded = list(dict.fromkeys(
-        m for part in parts for m in part['teacher_recorders'].values()))
+    recorded = list(
+        dict.fromkeys(m for part in parts
+                      for m in part['teacher_recorders'].values()))
     in_features = all(m.split('.')[0] in FEATURE_PREFIXES for m in recorded)
     last = recorded[0] if len(recorded) == 1 else \
         f'the last of {", ".join(recorded)}'
@@ -333,16 +362,16 @@ def make_distill_config(student_cfg: str,
         f"config's {student.crop_source}).", '',
         'Probed (random weights, one dummy batch; deepest module per stride, '
         'map sizes at the training crop):', '  student:'
-    ] + [f'    {s}' for s in student.summary()] + ['  teacher:'] + [
-        f'    {s}' for s in teacher.summary()] + ['']
+    ] + [f'    {s}' for s in student.summary()
+         ] + ['  teacher:'] + [f'    {s}' for s in teacher.summary()] + ['']
     matched = any(c.kind == 'feature' and c.placement != 'head'
                   for c in parse_recipe(method, METHODS))
     if matched and plan.kind == 'neck':
         header.append('Matched by stride: every neck level both have: ' +
                       ', '.join(f'student neck[{p.student.index}] <- teacher'
                                 f' neck[{p.teacher.index}] (stride '
-                                f'{p.student.stride})' for p in plan.pairs) +
-                      '.')
+                                f'{p.student.stride})'
+                                for p in plan.pairs) + '.')
     elif matched:
         p = plan.pairs[0]
         header.append(
@@ -350,20 +379,24 @@ def make_distill_config(student_cfg: str,
             f'deepest common stride ({p.student.stride}): student '
             f'{p.student.module} <- teacher {p.teacher.module}.')
     header += [''] + notes + [
-        '', 'Teacher early exit: teacher_forward=\'auto\' runs the teacher '
-        + ('through extract_feat' if in_features else 'with mode=\'tensor\' '
-           '(a recorded module is outside backbone/neck)') +
-        f' and stops right after {last}; nothing after it runs.']
+        '', 'Teacher early exit: teacher_forward=\'auto\' runs the teacher ' +
+        ('through extract_feat' if in_features else 'with mode=\'tensor\' '
+         '(a recorded module is outside backbone/neck)') +
+        f' and stops right after {last}; nothing after it runs.'
+    ]
     text = [comment_block([h for h in header]), '']
     text.append(f'_base_ = [{_where(student_cfg)!r}]')
     text.append("custom_imports = dict(imports=['mmswtat'], "
                 'allow_failed_imports=False)')
-    if 'custom_hooks' not in Config.fromfile(
-            _resolve(student_cfg)):
-        text += ['# Exact --resume: also restore the torch RNG state.',
-                 "custom_hooks = [dict(type='mmswtat.RNGStateHook')]"]
-    text += ['', f'student_cfg = {_where(student_cfg)!r}',
-             f'teacher_cfg = {_where(teacher_cfg)!r}']
+    if 'custom_hooks' not in Config.fromfile(_resolve(student_cfg)):
+        text += [
+            '# Exact --resume: also restore the torch RNG state.',
+            "custom_hooks = [dict(type='mmswtat.RNGStateHook')]"
+        ]
+    text += [
+        '', f'student_cfg = {_where(student_cfg)!r}',
+        f'teacher_cfg = {_where(teacher_cfg)!r}'
+    ]
     ckpt_line = f'teacher_ckpt = {(ckpt or CKPT_PLACEHOLDER)!r}'
     if len(ckpt_line) > 79:
         ckpt_line += '  # noqa: E501'
@@ -371,10 +404,14 @@ def make_distill_config(student_cfg: str,
         text.append('# SET ME: your trained teacher (a missing file stops '
                     'the run at model build).')
     text += [ckpt_line, '']
-    model = dict(_delete_=True, type='mmswtat.SingleTeacherDistiller',
-                 student=dict(cfg_path='STUDENT'), teacher=teacher_entry,
-                 teacher_ckpt='CKPT', teacher_forward='auto',
-                 distill=distill)
+    model = dict(
+        _delete_=True,
+        type='mmswtat.SingleTeacherDistiller',
+        student=dict(cfg_path='STUDENT'),
+        teacher=teacher_entry,
+        teacher_ckpt='CKPT',
+        teacher_forward='auto',
+        distill=distill)
     body = 'model = ' + format_value(model, 0, 'model = ')
     body = body.replace("'STUDENT'", 'student_cfg').replace(
         "'TEACHER'", 'teacher_cfg').replace("'CKPT'", 'teacher_ckpt')

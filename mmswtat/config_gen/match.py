@@ -61,8 +61,10 @@ def _error(student: ModelProbe, teacher: ModelProbe, what: str) -> MatchError:
 
 def _match_neck(student: ModelProbe, teacher: ModelProbe) -> List[Pair]:
     by_stride = {f.stride: f for f in teacher.neck}
-    pairs = [Pair(f, by_stride[f.stride]) for f in student.neck
-             if f.stride in by_stride]
+    pairs = [
+        Pair(f, by_stride[f.stride]) for f in student.neck
+        if f.stride in by_stride
+    ]
     if not pairs:
         raise _error(student, teacher,
                      'the necks have no output level of a common stride')
@@ -106,17 +108,19 @@ def match(student: ModelProbe, teacher: ModelProbe) -> Plan:
             on each side.
     """
     if (student.task == 'cls') != (teacher.task == 'cls'):
-        raise _error(student, teacher,
-                     f'a {student.task} student and a {teacher.task} teacher '
-                     'take different batches; pair two classifiers, or two '
-                     'dense (segmentation/detection) models')
+        raise _error(
+            student, teacher,
+            f'a {student.task} student and a {teacher.task} teacher '
+            'take different batches; pair two classifiers, or two '
+            'dense (segmentation/detection) models')
     if student.task != teacher.task:
-        raise _error(student, teacher,
-                     f'a {student.task} student and a {teacher.task} teacher '
-                     'are models of different tasks (the teacher runs on the '
-                     "student's data, and its features were learned for "
-                     'another task); pair two models of the same task (two '
-                     'segmentors or two detectors)')
+        raise _error(
+            student, teacher,
+            f'a {student.task} student and a {teacher.task} teacher '
+            'are models of different tasks (the teacher runs on the '
+            "student's data, and its features were learned for "
+            'another task); pair two models of the same task (two '
+            'segmentors or two detectors)')
     logits = None
     if student.task == 'cls':
         if student.logits is None or teacher.logits is None:

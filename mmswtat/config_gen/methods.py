@@ -38,12 +38,12 @@ class LossContext:
     @property
     def level_weight(self) -> float:
         """Per-level weight: the levels sum to the weight of one map."""
-        return (round(self.weight / len(self.windows), 4)
-                if self.multi else self.weight)
+        return (round(self.weight /
+                      len(self.windows), 4) if self.multi else self.weight)
 
     def common(self) -> dict:
-        cfg = dict(student_channels=self.channels,
-                   teacher_channels=self.channels)
+        cfg = dict(
+            student_channels=self.channels, teacher_channels=self.channels)
         if self.multi:
             cfg['scale'] = 'auto'
         cfg.update(embed=False, loss_weight=self.level_weight)
@@ -59,17 +59,21 @@ def _sw(ctx: LossContext) -> dict:
     else:
         cfg['window_size'], cfg['shift_size'] = ctx.windows[0]
         # keep the keys in the order of the shipped fragments
-        cfg = dict(type=cfg.pop('type'),
-                   student_channels=cfg.pop('student_channels'),
-                   teacher_channels=cfg.pop('teacher_channels'),
-                   window_size=cfg.pop('window_size'),
-                   shift_size=cfg.pop('shift_size'), **cfg)
+        cfg = dict(
+            type=cfg.pop('type'),
+            student_channels=cfg.pop('student_channels'),
+            teacher_channels=cfg.pop('teacher_channels'),
+            window_size=cfg.pop('window_size'),
+            shift_size=cfg.pop('shift_size'),
+            **cfg)
     return cfg
 
 
 def _pm(ctx: LossContext) -> dict:
-    cfg = dict(type='mmswtat.PatchMergeTaTLoss',
-               student_channels=ctx.channels, teacher_channels=ctx.channels)
+    cfg = dict(
+        type='mmswtat.PatchMergeTaTLoss',
+        student_channels=ctx.channels,
+        teacher_channels=ctx.channels)
     if ctx.multi:
         cfg.update(num_merges='auto', max_tokens=1024, scale='auto')
     else:
@@ -96,23 +100,27 @@ def tat(ctx: LossContext) -> Dict[str, dict]:
 def fitnet(ctx: LossContext) -> Dict[str, dict]:
     """FitNet: the mean squared error to the teacher map (behind the same
     connector)."""
-    return dict(loss_fitnet=dict(type='mmswtat.FeatureMSELoss',
-                                 loss_weight=ctx.level_weight))
+    return dict(
+        loss_fitnet=dict(
+            type='mmswtat.FeatureMSELoss', loss_weight=ctx.level_weight))
 
 
 #: Feature-loss builders of the generator's feature components (names of
 #: :data:`mmswtat.recipes.COMPONENTS`).
 LOSS_BUILDERS: Dict[str, Callable[[LossContext], Dict[str, dict]]] = dict(
-    swtat=swtat, swtat_head=swtat, sw=lambda ctx: swtat(ctx, with_pm=False),
-    tat=tat, fitnet=fitnet)
+    swtat=swtat,
+    swtat_head=swtat,
+    sw=lambda ctx: swtat(ctx, with_pm=False),
+    tat=tat,
+    fitnet=fitnet)
 #: Components the generator writes, by task.
 GENERATOR_COMPONENTS = dict(
     seg=('swtat', 'swtat_head', 'sw', 'tat', 'fitnet', 'cwd', 'dist', 'kd'),
     det=('swtat', 'sw', 'tat', 'fitnet'),
     cls=('swtat', 'sw', 'tat', 'fitnet', 'kd'))
 #: Every name the generator takes (``--method`` help).
-METHODS = tuple(dict.fromkeys(n for names in GENERATOR_COMPONENTS.values()
-                              for n in names))
+METHODS = tuple(
+    dict.fromkeys(n for names in GENERATOR_COMPONENTS.values() for n in names))
 
 
 def method_losses(name: str, ctx: LossContext, task: str) -> Dict[str, dict]:

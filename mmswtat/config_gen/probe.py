@@ -43,8 +43,7 @@ class Feature:
                 math.ceil(crop[1] / self.stride))
 
     def describe(self, crop: Tuple[int, int]) -> str:
-        where = self.module + ('' if self.index is None else
-                               f'[{self.index}]')
+        where = self.module + ('' if self.index is None else f'[{self.index}]')
         if not self.stride:
             return f'{where}: {self.channels} logits'
         h, w = self.size_at(crop)
@@ -222,8 +221,9 @@ def _record(model: nn.Module, task: str, side: Tuple[int, int]):
             module = model.get_submodule(path)
         except AttributeError:
             continue
-        handles.append(module.register_forward_hook(
-            lambda mod, args, out, path=path: seen.__setitem__(path, out)))
+        handles.append(
+            module.register_forward_hook(
+                lambda mod, args, out, path=path: seen.__setitem__(path, out)))
     x = torch.randn(1, 3, *side)
     try:
         with torch.no_grad():
@@ -279,9 +279,14 @@ def probe_model(cfg_path: str, role: str = 'model') -> ModelProbe:
         stride = _stride(side, out)
         by_stride.pop(stride, None)  # keep the last (deepest) per stride
         by_stride[stride] = Feature(path, int(out.shape[1]), stride)
-    probe = ModelProbe(cfg_path, scope, task, crop, source,
-                       stages=list(by_stride.values()),
-                       model_cfg=model_cfg)
+    probe = ModelProbe(
+        cfg_path,
+        scope,
+        task,
+        crop,
+        source,
+        stages=list(by_stride.values()),
+        model_cfg=model_cfg)
     if isinstance(neck_out, (tuple, list)) and neck_out and all(
             _is_map(o) for o in neck_out):
         probe.neck = [

@@ -61,8 +61,11 @@ def comment_block(lines: List[str]) -> str:
     for line in lines:
         lead = ' ' * (len(line) - len(line.lstrip()))
         out.extend(
-            textwrap.wrap(line, WIDTH - 2, initial_indent='# ' + lead,
-                          subsequent_indent='# ' + lead + '  ',
-                          break_on_hyphens=False, break_long_words=False)
-            or ['#'])
+            textwrap.wrap(
+                line,
+                WIDTH - 2,
+                initial_indent='# ' + lead,
+                subsequent_indent='# ' + lead + '  ',
+                break_on_hyphens=False,
+                break_long_words=False) or ['#'])
     return '\n'.join(out)

@@ -23,8 +23,8 @@ def _describe(dataset: Any) -> str:
 
 
 def _empty(where: str, role: str) -> ValueError:
-    key = ('train_dataloader' if role == 'train' else
-           'val_dataloader / test_dataloader')
+    key = ('train_dataloader'
+           if role == 'train' else 'val_dataloader / test_dataloader')
     return ValueError(
         f'the {role} dataset ({where}) is empty: no sample was found. '
         f'Check {key}.dataset: its data_root, ann_file (the split list) '
@@ -35,8 +35,8 @@ def _describe_cfg(cfg: dict) -> str:
     """``Type: data_root=..., ann_file=...`` of a dataset config (wrappers
     unwrapped)."""
     if isinstance(cfg.get('datasets'), (list, tuple)):
-        return '; '.join(_describe_cfg(c) for c in cfg['datasets']
-                         if isinstance(c, dict))
+        return '; '.join(
+            _describe_cfg(c) for c in cfg['datasets'] if isinstance(c, dict))
     if isinstance(cfg.get('dataset'), dict):
         return _describe_cfg(cfg['dataset'])
     keys = ('data_root', 'ann_file', 'data_prefix')
@@ -48,8 +48,8 @@ def dataset_build_error(dataset_cfg: dict, role: str,
                         error: BaseException) -> FileNotFoundError:
     """A dataset that cannot be built (e.g. its split file does not exist),
     naming the dataset config and the keys to check."""
-    key = ('train_dataloader' if role == 'train' else
-           'val_dataloader / test_dataloader')
+    key = ('train_dataloader'
+           if role == 'train' else 'val_dataloader / test_dataloader')
     return FileNotFoundError(
         f'the {role} dataset ({_describe_cfg(dataset_cfg)}) cannot be read: '
         f'{error or type(error).__name__}. Check {key}.dataset: its '
@@ -107,12 +107,16 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
     except TypeError:  # an iterable dataset: nothing to count
         return
     if size == 0:
-        raise _empty('; '.join(f'{type(b).__name__}: {_describe(b)}'
-                               for b in _base_datasets(dataset)), role)
+        raise _empty(
+            '; '.join(f'{type(b).__name__}: {_describe(b)}'
+                      for b in _base_datasets(dataset)), role)
     for base in _base_datasets(dataset):
         _check_pairs(base, role)
-    print_log(f'checked the {role} dataset: {size} samples, images and '
-              'labels of equal sizes', logger='current', level=10)
+    print_log(
+        f'checked the {role} dataset: {size} samples, images and '
+        'labels of equal sizes',
+        logger='current',
+        level=10)
 
 
 def _base_datasets(dataset: Any) -> list:

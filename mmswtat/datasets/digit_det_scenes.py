@@ -111,8 +111,8 @@ def assign_levels(scales: Sequence[float], levels: FpnLevels) -> np.ndarray:
 
 def level_counts(scales: Sequence[float], levels: FpnLevels) -> List[int]:
     """Objects per level (:func:`assign_levels`), finest first."""
-    return np.bincount(assign_levels(scales, levels),
-                       minlength=len(levels.strides)).tolist()
+    return np.bincount(
+        assign_levels(scales, levels), minlength=len(levels.strides)).tolist()
 
 
 def warn_empty_levels(scales: Sequence[float], levels: FpnLevels,
@@ -159,26 +159,30 @@ def coco_annotations(split: str, items: List[Tuple[str, List[PlacedDigit]]],
     """
     images, annotations = [], []
     for image_id, (file_name, placed) in enumerate(items, 1):
-        images.append(dict(id=image_id, file_name=file_name, width=size,
-                           height=size))
+        images.append(
+            dict(id=image_id, file_name=file_name, width=size, height=size))
         for p in placed:
             box = p.box()
             if box is None:  # no ink pixel: nothing to see, no object
                 continue
             w, h = box[2] - box[0], box[3] - box[1]
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=image_id,
-                     category_id=p.digit + 1, bbox=[box[0], box[1], w, h],
-                     area=w * h, iscrowd=0))
-    categories = [dict(id=d + 1, name=name)
-                  for d, name in enumerate(DIGIT_DET_CLASSES)]
-    return dict(images=images, annotations=annotations,
-                categories=categories)
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=p.digit + 1,
+                    bbox=[box[0], box[1], w, h],
+                    area=w * h,
+                    iscrowd=0))
+    categories = [
+        dict(id=d + 1, name=name) for d, name in enumerate(DIGIT_DET_CLASSES)
+    ]
+    return dict(images=images, annotations=annotations, categories=categories)
 
 
 def write_digit_detection(root: str, settings: DigitDetSettings,
                           levels: FpnLevels = FpnLevels()
-                          ) -> Dict[str, int]:
+                          ) -> Dict[str, int]:  # yapf: disable
     """Write the detection scenes under ``root`` (layout in the module doc).
 
     Warns (:func:`warn_empty_levels`) for each of ``levels`` that no
@@ -197,7 +201,9 @@ def write_digit_detection(root: str, settings: DigitDetSettings,
     for d in (img_dir, ann_dir):
         os.makedirs(d, exist_ok=True)
     items: Dict[str, List[Tuple[str, List[PlacedDigit]]]] = {
-        'train': [], 'val': []}
+        'train': [],
+        'val': []
+    }
     for split, name, image, placed in iter_composed(
             settings, max_overlap=settings.max_overlap):
         Image.fromarray(image).save(
@@ -210,7 +216,9 @@ def write_digit_detection(root: str, settings: DigitDetSettings,
             json.dump(coco, f)
         counts[split] = len(entries)
         counts[f'{split}_boxes'] = len(coco['annotations'])
-    scales = [box_scale(p.box()) for _, placed in items['train']
-              for p in placed if p.box() is not None]
+    scales = [
+        box_scale(p.box()) for _, placed in items['train'] for p in placed
+        if p.box() is not None
+    ]
     warn_empty_levels(scales, levels, 'digit detection scenes (train)')
     return counts

@@ -68,8 +68,10 @@ class DigitSceneSettings:
     seed: int = 0
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+        }
 
 
 def load_sources() -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
@@ -92,8 +94,9 @@ def load_sources() -> Tuple[np.ndarray, np.ndarray, List[np.ndarray]]:
             '(pinned in requirements/runtime.txt)') from e
     digits = load_digits()
     images = digits.images.astype(np.float32) / 16.0
-    photos = [np.asarray(p, dtype=np.uint8)
-              for p in load_sample_images().images]
+    photos = [
+        np.asarray(p, dtype=np.uint8) for p in load_sample_images().images
+    ]
     return images, digits.target.astype(np.int64), photos
 
 
@@ -114,8 +117,8 @@ def photo_crop(photos: List[np.ndarray], size: int,
     side = int(min(h, w, size * rng.uniform(1.0, 4.0)))
     y, x = rng.randint(h - side + 1), rng.randint(w - side + 1)
     crop = Image.fromarray(photo[y:y + side, x:x + side])
-    return np.asarray(crop.resize((size, size), Image.BILINEAR),
-                      dtype=np.float32)
+    return np.asarray(
+        crop.resize((size, size), Image.BILINEAR), dtype=np.float32)
 
 
 def upscale_digit(digit: np.ndarray, side: int) -> np.ndarray:
@@ -150,7 +153,8 @@ class PlacedDigit:
         return footprint_box(self.ink, self.y, self.x)
 
 
-def footprint_box(ink: np.ndarray, y: int = 0,
+def footprint_box(ink: np.ndarray,
+                  y: int = 0,
                   x: int = 0) -> Optional[Tuple[int, int, int, int]]:
     """Tight box of a bool mask, offset by ``(y, x)``.
 
@@ -170,8 +174,8 @@ def footprint_box(ink: np.ndarray, y: int = 0,
             y + int(rows[-1]) + 1)
 
 
-def overlap_fraction(a: Tuple[int, int, int, int],
-                     b: Tuple[int, int, int, int]) -> float:
+def overlap_fraction(a: Tuple[int, int, int, int], b: Tuple[int, int, int,
+                                                            int]) -> float:
     """Intersection of boxes ``a`` and ``b`` over the smaller one's area."""
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
@@ -181,10 +185,14 @@ def overlap_fraction(a: Tuple[int, int, int, int],
     return w * h / smaller
 
 
-def compose_scene(settings: DigitSceneSettings, digits: np.ndarray,
-                  targets: np.ndarray, pool: np.ndarray,
-                  photos: List[np.ndarray], rng: np.random.RandomState,
-                  plain: bool = False, max_overlap: Optional[float] = None,
+def compose_scene(settings: DigitSceneSettings,
+                  digits: np.ndarray,
+                  targets: np.ndarray,
+                  pool: np.ndarray,
+                  photos: List[np.ndarray],
+                  rng: np.random.RandomState,
+                  plain: bool = False,
+                  max_overlap: Optional[float] = None,
                   tries: int = 20) -> Tuple[np.ndarray, List[PlacedDigit]]:
     """Paint a few digits from ``pool`` on a photo crop (the shared part of
     the segmentation and detection scenes).
@@ -237,8 +245,8 @@ def compose_scene(settings: DigitSceneSettings, digits: np.ndarray,
         if plain:
             colour = np.full(3, 255, np.float32)
         elif np.abs(colour - mean).mean() < 60:
-            colour = np.where(mean > 127, colour * 0.3, 255 - 0.3 *
-                              (255 - colour)).astype(np.float32)
+            colour = np.where(mean > 127, colour * 0.3,
+                              255 - 0.3 * (255 - colour)).astype(np.float32)
         a = np.clip(alpha * 1.3, 0, 1)[..., None]
         image[y:y + side, x:x + side] = (1 - a) * patch + a * colour
         placed.append(PlacedDigit(int(idx), int(targets[idx]), y, x, ink))
@@ -269,9 +277,12 @@ def label_map(settings: DigitSceneSettings,
     return label
 
 
-def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
-                 targets: np.ndarray, pool: np.ndarray,
-                 photos: List[np.ndarray], rng: np.random.RandomState,
+def render_scene(settings: DigitSceneSettings,
+                 digits: np.ndarray,
+                 targets: np.ndarray,
+                 pool: np.ndarray,
+                 photos: List[np.ndarray],
+                 rng: np.random.RandomState,
                  plain: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """One segmentation scene from the digit images in ``pool``
     (:func:`compose_scene` and :func:`label_map`).
@@ -280,8 +291,8 @@ def render_scene(settings: DigitSceneSettings, digits: np.ndarray,
         ``(image, label)``: ``(S, S, 3)`` uint8 RGB and ``(S, S)`` uint8
         class indices (0 background, ``d + 1`` digit ``d``).
     """
-    image, placed = compose_scene(settings, digits, targets, pool, photos,
-                                  rng, plain)
+    image, placed = compose_scene(settings, digits, targets, pool, photos, rng,
+                                  plain)
     return image, label_map(settings, placed)
 
 
@@ -298,21 +309,27 @@ def iter_composed(settings: DigitSceneSettings,
     :func:`compose_scene`.
     """
     digits, targets, photos = load_sources()
-    train_ids, val_ids = split_digits(len(digits), settings.val_fraction,
-                                      settings.seed)
-    for split, pool, count, offset in (
-            ('train', train_ids, settings.num_train, 1),
-            ('val', val_ids, settings.num_val, 2)):
+    train_ids, val_ids = split_digits(
+        len(digits), settings.val_fraction, settings.seed)
+    for split, pool, count, offset in (('train', train_ids, settings.num_train,
+                                        1), ('val', val_ids, settings.num_val,
+                                             2)):
         rng = np.random.RandomState([settings.seed, offset])
         for i in range(count):
-            image, placed = compose_scene(settings, digits, targets, pool,
-                                          photos, rng,
-                                          max_overlap=max_overlap)
+            image, placed = compose_scene(
+                settings,
+                digits,
+                targets,
+                pool,
+                photos,
+                rng,
+                max_overlap=max_overlap)
             yield split, f'{split}_{i:05d}', image, placed
 
 
-def iter_scenes(settings: DigitSceneSettings
-                ) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]:
+def iter_scenes(
+    settings: DigitSceneSettings
+) -> Iterator[Tuple[str, str, np.ndarray, np.ndarray]]:
     """Yield ``(split, name, image, label)`` of every segmentation scene."""
     for split, name, image, placed in iter_composed(settings):
         yield split, name, image, label_map(settings, placed)
@@ -349,7 +366,9 @@ def write_digit_scenes(root: str,
     return {k: len(v) for k, v in names.items()}
 
 
-def digit_crops(settings: DigitSceneSettings, num: int, size: int = 32,
+def digit_crops(settings: DigitSceneSettings,
+                num: int,
+                size: int = 32,
                 seed: int = 0,
                 plain_fraction: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
     """Single training-split digits for classification pretraining (the
@@ -363,17 +382,25 @@ def digit_crops(settings: DigitSceneSettings, num: int, size: int = 32,
         ``(images, targets)``: ``(num, size, size, 3)`` uint8 and ``(num,)``.
     """
     digits, targets, photos = load_sources()
-    train_ids, _ = split_digits(len(digits), settings.val_fraction,
-                                settings.seed)
+    train_ids, _ = split_digits(
+        len(digits), settings.val_fraction, settings.seed)
     rng = np.random.RandomState([settings.seed, 3, seed])
     one = DigitSceneSettings(
-        size=size, digits=(1, 1),
-        digit_size=(int(size * 0.6), size), noise=settings.noise)
+        size=size,
+        digits=(1, 1),
+        digit_size=(int(size * 0.6), size),
+        noise=settings.noise)
     images = np.zeros((num, size, size, 3), np.uint8)
     labels = np.zeros(num, np.int64)
     for i in range(num):
-        image, label = render_scene(one, digits, targets, train_ids, photos,
-                                    rng, plain=rng.rand() < plain_fraction)
+        image, label = render_scene(
+            one,
+            digits,
+            targets,
+            train_ids,
+            photos,
+            rng,
+            plain=rng.rand() < plain_fraction)
         images[i] = image
         labels[i] = int(label.max()) - 1
     return images, labels

@@ -25,8 +25,8 @@ def _peek(filename: str) -> dict:
         return load_checkpoint_file(filename, 'resume', True,
                                     'a checkpoint you trust')
     try:
-        return torch.load(filename, map_location='cpu', mmap=True,
-                          weights_only=True)
+        return torch.load(
+            filename, map_location='cpu', mmap=True, weights_only=True)
     except Exception:  # noqa: BLE001  (legacy format, URL...: full load)
         return load_checkpoint_file(filename, 'resume', True,
                                     'a checkpoint you trust')
@@ -49,10 +49,9 @@ def _flatten(cfg: Any, prefix: str = 'model') -> Dict[str, Any]:
 
 #: Model config keys that may change between a run and its resumption
 #: (paths, loading flags, loss weights): they do not change what is trained.
-RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path',
-                    'weights_only', 'teacher_ckpt_strict', 'check_finite',
-                    'loss_weight', 'distill_warmup_iters', 'pretrained',
-                    'teacher_precision',
+RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path', 'weights_only',
+                    'teacher_ckpt_strict', 'check_finite', 'loss_weight',
+                    'distill_warmup_iters', 'pretrained', 'teacher_precision',
                     'init_cfg')
 
 
@@ -60,7 +59,8 @@ def _safe(key: str) -> bool:
     return any(part in RESUME_SAFE_KEYS for part in key.split('.'))
 
 
-def config_differences(saved: Optional[str], model_cfg: Any,
+def config_differences(saved: Optional[str],
+                       model_cfg: Any,
                        limit: int = 8,
                        structural: bool = False) -> List[str]:
     """``'key: checkpoint X, this config Y'`` for each differing model key.
@@ -80,11 +80,12 @@ def config_differences(saved: Optional[str], model_cfg: Any,
     except Exception:  # noqa: BLE001  (an unparsable config text)
         return []
     old, new = _flatten(old or {}), _flatten(model_cfg or {})
-    lines = [f'{k}: checkpoint {old.get(k, "(absent)")!r}, this config '
-             f'{new.get(k, "(absent)")!r}'
-             for k in sorted(set(old) | set(new))
-             if old.get(k, '(absent)') != new.get(k, '(absent)')
-             and not (structural and _safe(k))]
+    lines = [
+        f'{k}: checkpoint {old.get(k, "(absent)")!r}, this config '
+        f'{new.get(k, "(absent)")!r}' for k in sorted(set(old) | set(new))
+        if old.get(k, '(absent)') != new.get(k, '(absent)')
+        and not (structural and _safe(k))
+    ]
     if len(lines) > limit:
         lines = lines[:limit] + [f'... (+{len(lines) - limit} more)']
     return lines
@@ -105,7 +106,9 @@ def _head(names: List[str], n: int = 4) -> str:
     return ', '.join(names[:n]) + more
 
 
-def check_resume(filename: str, model: nn.Module, model_cfg: Any,
+def check_resume(filename: str,
+                 model: nn.Module,
+                 model_cfg: Any,
                  optimizer_state: Optional[dict] = None) -> None:
     """Refuse a checkpoint that this run cannot resume.
 
@@ -153,18 +156,23 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
             'use tools/export_student.py and load_from')
     missing = sorted(set(ours) - set(theirs))
     unexpected = sorted(set(theirs) - set(ours))
-    shapes = sorted(k for k in set(ours) & set(theirs)
-                    if ours[k] != theirs[k])
+    shapes = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
     groups = []
     if optimizer_state is not None and isinstance(
             checkpoint.get('optimizer'), Mapping):
-        old = [len(g.get('params', ()))
-               for g in checkpoint['optimizer'].get('param_groups', ())]
-        new = [len(g.get('params', ()))
-               for g in optimizer_state.get('param_groups', ())]
+        old = [
+            len(g.get('params', ()))
+            for g in checkpoint['optimizer'].get('param_groups', ())
+        ]
+        new = [
+            len(g.get('params', ()))
+            for g in optimizer_state.get('param_groups', ())
+        ]
         if old and new and old != new:
-            groups = [f'optimizer parameter groups: checkpoint {old} '
-                      f'parameters, this run {new}']
+            groups = [
+                f'optimizer parameter groups: checkpoint {old} '
+                f'parameters, this run {new}'
+            ]
     saved_cfg = (checkpoint.get('meta') or {}).get('cfg')
     structural = config_differences(saved_cfg, model_cfg, structural=True)
     if not (missing or unexpected or shapes or groups or structural):
@@ -177,11 +185,11 @@ def check_resume(filename: str, model: nn.Module, model_cfg: Any,
         parts.append(f'{len(unexpected)} of its weights are not in this '
                      f'run [{_head(unexpected)}]')
     if shapes:
-        parts.append(f'{len(shapes)} weights differ in shape [' + _head(
-            [f'{k} {theirs[k]} vs {ours[k]}' for k in shapes]) + ']')
+        parts.append(f'{len(shapes)} weights differ in shape [' +
+                     _head([f'{k} {theirs[k]} vs {ours[k]}'
+                            for k in shapes]) + ']')
     parts += groups
-    diff = config_differences(saved_cfg, model_cfg,
-                              structural=not parts)
+    diff = config_differences(saved_cfg, model_cfg, structural=not parts)
     cfg_text = ('model config keys that differ (checkpoint vs this '
                 'config): ' + '; '.join(diff) if diff else
                 'the checkpoint names no config (or the same model '

@@ -4,8 +4,8 @@ import copy
 import os
 
 import torch
-from mmengine.dist import is_distributed
 from mmengine.device import get_device
+from mmengine.dist import is_distributed
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner

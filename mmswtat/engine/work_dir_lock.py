@@ -48,7 +48,8 @@ def _is_main_process() -> bool:
 
 
 @contextmanager
-def work_dir_lock(work_dir: str, resume: bool = False,
+def work_dir_lock(work_dir: str,
+                  resume: bool = False,
                   log=print) -> Iterator[Optional[str]]:
     """Hold ``WORK_DIR/.mmswtat_train.lock`` while a run trains.
 
@@ -69,9 +70,11 @@ def work_dir_lock(work_dir: str, resume: bool = False,
         return
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, LOCK_NAME)
-    me = dict(pid=os.getpid(), host=socket.gethostname(),
-              started=time.strftime('%Y-%m-%d %H:%M:%S'),
-              command=' '.join([osp.basename(sys.executable)] + sys.argv))
+    me = dict(
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        started=time.strftime('%Y-%m-%d %H:%M:%S'),
+        command=' '.join([osp.basename(sys.executable)] + sys.argv))
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -91,10 +94,9 @@ def work_dir_lock(work_dir: str, resume: bool = False,
             raise WorkDirBusyError(
                 f'work dir {work_dir!r} is in use by another training run '
                 f'({what}); two runs in one work dir overwrite each other\'s '
-                f'checkpoints and logs. Give this run another --work-dir'
-                + (', or wait for that run to end before --resume'
-                   if resume else '')
-                + f'; if that run is gone, delete {path}')
+                f'checkpoints and logs. Give this run another --work-dir' +
+                (', or wait for that run to end before --resume'
+                 if resume else '') + f'; if that run is gone, delete {path}')
         with os.fdopen(fd, 'w') as f:
             json.dump(me, f)
         break

@@ -37,8 +37,7 @@ def _proposal_options(prefix: str, model: dict,
                       proposals: int) -> Dict[str, object]:
     """Fewer RPN proposals and sampled RoIs in two-stage detectors."""
     opts: Dict[str, object] = {}
-    for stage, rpn_key in (('train_cfg', 'rpn_proposal'), ('test_cfg',
-                                                           'rpn')):
+    for stage, rpn_key in (('train_cfg', 'rpn_proposal'), ('test_cfg', 'rpn')):
         cfg = model.get(stage) or {}
         if 'max_per_img' in (cfg.get(rpn_key) or {}):
             opts[f'{prefix}.{stage}.{rpn_key}.nms_pre'] = proposals
@@ -109,8 +108,8 @@ def det_tiny_options(config: str,
     loop = cfg.train_cfg.get('type', 'EpochBasedTrainLoop')
     epoch_based = 'Epoch' in loop or 'max_epochs' in cfg.train_cfg
     length = 1 if epoch_based else iters
-    opts['train_cfg.max_epochs' if epoch_based else
-         'train_cfg.max_iters'] = length
+    opts['train_cfg.max_epochs'
+         if epoch_based else 'train_cfg.max_iters'] = length
     opts['train_cfg.val_interval'] = length
     opts['default_hooks.checkpoint.interval'] = length
     if not validate:
@@ -156,8 +155,8 @@ def det_tiny_options(config: str,
             continue
         if proposals is not None:
             opts.update(_proposal_options(prefix, model, proposals))
-        for name, value in (('score_thr', score_thr),
-                            ('max_per_img', max_per_img)):
+        for name, value in (('score_thr', score_thr), ('max_per_img',
+                                                       max_per_img)):
             if value is None:
                 continue
             key = _test_key(prefix, model, name)
@@ -197,12 +196,15 @@ def det_batch(batch: int = 2,
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for _ in range(batch):
-        inputs.append(torch.randint(0, 256, (3, size, size), generator=g,
-                                    dtype=torch.uint8))
+        inputs.append(
+            torch.randint(
+                0, 256, (3, size, size), generator=g, dtype=torch.uint8))
         lo, hi = size // 4, size - size // 4
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size),
-            scale_factor=(1.0, 1.0)))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                scale_factor=(1.0, 1.0)))
         gt = InstanceData()
         gt.bboxes = torch.tensor([[lo, lo, hi, hi]], dtype=torch.float32)
         gt.labels = torch.randint(0, num_classes, (1, ), generator=g)

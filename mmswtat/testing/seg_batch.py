@@ -27,8 +27,8 @@ def random_seg_batch(batch: int,
     inputs, samples = [], []
     for _ in range(batch):
         inputs.append(
-            torch.randint(0, 256, (3, size, size), generator=g,
-                          dtype=torch.uint8))
+            torch.randint(
+                0, 256, (3, size, size), generator=g, dtype=torch.uint8))
         label = torch.randint(0, num_classes, (1, size, size), generator=g)
         label[:, :ignore_rows] = 255
         sample = SegDataSample(

@@ -28,8 +28,8 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
 
 def _key(role: str) -> str:
     """Where the user sets this role's checkpoint."""
-    return (f'model.{role}_ckpt' if role in ('teacher', 'student') else
-            'the checkpoint argument')
+    return (f'model.{role}_ckpt'
+            if role in ('teacher', 'student') else 'the checkpoint argument')
 
 
 def _looks_like(filename: str) -> str:
@@ -68,8 +68,8 @@ def _read(filename: str, role: str, weights_only: bool, opt_in: str):
         raise CheckpointError(f'{where} is empty (0 bytes: an interrupted '
                               f'download or save?); {fix}')
     try:
-        return torch.load(filename, map_location='cpu',
-                          weights_only=weights_only)
+        return torch.load(
+            filename, map_location='cpu', weights_only=weights_only)
     except pickle.UnpicklingError as e:
         if 'Unsupported global' in str(e):
             raise UnsafeCheckpointError(
@@ -159,15 +159,15 @@ def extract_state_dict(checkpoint: dict,
             f'{type(state).__name__}, not a dict of weights (or a dict with '
             f"'state_dict'); set {_key(role)} to a file saved with "
             'torch.save(model.state_dict()) or by a runner')
-    if not state or not any(isinstance(v, torch.Tensor)
-                            for v in state.values()):
+    if not state or not any(
+            isinstance(v, torch.Tensor) for v in state.values()):
         some = ', '.join(repr(k) for k in list(state)[:5])
         raise CheckpointError(
             f'{role} checkpoint {filename!r} holds no weights (a dict '
             f'without tensors; keys: {some or "none"}); set {_key(role)} to '
             'a model checkpoint')
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v)
-                       for k, v in state.items())
+    return OrderedDict(
+        (k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
 
 
 def _head(names: List[str], n: int = 5) -> str:
@@ -175,10 +175,12 @@ def _head(names: List[str], n: int = 5) -> str:
     return ', '.join(names[:n]) + more
 
 
-def student_weights(state: Dict[str, torch.Tensor],
-                    filename: str,
-                    fix: str = 'a plain or exported student checkpoint has '
-                    'none') -> Dict[str, torch.Tensor]:
+def student_weights(
+    state: Dict[str, torch.Tensor],
+    filename: str,
+    fix: str = 'a plain or exported student checkpoint has '
+    'none'
+) -> Dict[str, torch.Tensor]:
     """The ``student.*`` entries of a distillation checkpoint, unprefixed.
 
     Args:
@@ -191,8 +193,10 @@ def student_weights(state: Dict[str, torch.Tensor],
             ``tools/train.py`` with a distillation config).
     """
     prefix = 'student.'
-    student = {k[len(prefix):]: v for k, v in state.items()
-               if k.startswith(prefix)}
+    student = {
+        k[len(prefix):]: v
+        for k, v in state.items() if k.startswith(prefix)
+    }
     if not student:
         some = ', '.join(list(state)[:5])
         raise ValueError(
@@ -228,13 +232,13 @@ def load_weights(model: nn.Module,
         RuntimeError: Keys do not match (``strict``), naming a few of them.
     """
     checkpoint = load_checkpoint_file(filename, role, weights_only)
-    load_state(model, extract_state_dict(checkpoint, filename, role),
-               filename, role, strict, fix)
+    load_state(model, extract_state_dict(checkpoint, filename, role), filename,
+               role, strict, fix)
     return checkpoint.get('meta') if isinstance(checkpoint, dict) else None
 
 
-def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str,
-                    role: str, wanted: int, missing: List[str],
+def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str, role: str,
+                    wanted: int, missing: List[str],
                     unexpected: List[str]) -> str:
     """The message for a checkpoint of which no key fits the model."""
     prefixes = sorted({k.split('.')[0] for k in state})
@@ -250,8 +254,9 @@ def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str,
                'that file')
     else:
         why = ('its keys start with ' + _head(prefixes) + ', the model\'s '
-               'with ' + _head(sorted({k.split('.')[0] for k in missing}))
-               + '; give a checkpoint of this architecture')
+               'with ' + _head(sorted({k.split('.')[0]
+                                       for k in missing})) +
+               '; give a checkpoint of this architecture')
     return (f'{role} checkpoint {filename!r} does not match the {role} '
             f'model: none of its {len(state)} keys loads (0 of {wanted} '
             f'weights; {role}_ckpt_strict=False cannot help, the {role} '
@@ -278,21 +283,24 @@ def load_state(model: nn.Module,
         raise RuntimeError(
             f'{role} checkpoint {filename!r} does not fit the {role} model '
             f'(is it a checkpoint of this architecture?): {e}') from None
-    missing = [k for k in result.missing_keys
-               if not k.endswith('num_batches_tracked')]
+    missing = [
+        k for k in result.missing_keys if not k.endswith('num_batches_tracked')
+    ]
     unexpected = list(result.unexpected_keys)
-    wanted = [k for k in model.state_dict()
-              if not k.endswith('num_batches_tracked')]
+    wanted = [
+        k for k in model.state_dict() if not k.endswith('num_batches_tracked')
+    ]
     if wanted and len(missing) == len(wanted):
         # Nothing loaded: an error whatever ``strict`` says.
-        raise RuntimeError(_nothing_loaded(state, filename, role,
-                                           len(wanted), missing, unexpected))
+        raise RuntimeError(
+            _nothing_loaded(state, filename, role, len(wanted), missing,
+                            unexpected))
     if missing or unexpected:
         msg = (f'{role} checkpoint {filename!r} does not match the {role} '
                f'model: {len(missing)} missing keys [{_head(missing)}], '
-               f'{len(unexpected)} unexpected keys [{_head(unexpected)}]. '
-               + (fix or 'Is it a checkpoint of this architecture? Set '
-                  f'model.{role}_ckpt_strict=False to load it anyway.'))
+               f'{len(unexpected)} unexpected keys [{_head(unexpected)}]. ' +
+               (fix or 'Is it a checkpoint of this architecture? Set '
+                f'model.{role}_ckpt_strict=False to load it anyway.'))
         if strict:
             raise RuntimeError(msg)
         from mmengine.logging import print_log

@@ -27,8 +27,8 @@ def _number_type(kind: type, **bounds) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(
                 f'must be {want}, got {text!r}') from None
         try:
-            return check_number('option', 'value', value,
-                                integer=kind is int, **bounds)
+            return check_number(
+                'option', 'value', value, integer=kind is int, **bounds)
         except ValueError as e:  # "option: value must be an int > 0, ..."
             raise argparse.ArgumentTypeError(
                 str(e).replace('option: value ', '')) from None
@@ -51,9 +51,8 @@ def existing_file(text: str) -> str:
     """argparse ``type=`` for an input file that must exist."""
     import os.path as osp
     if not osp.isfile(text):
-        raise argparse.ArgumentTypeError(
-            f'no such file: {text!r}' + (' (a directory)' if osp.isdir(text)
-                                         else ''))
+        raise argparse.ArgumentTypeError(f'no such file: {text!r}' + (
+            ' (a directory)' if osp.isdir(text) else ''))
     return text
 
 
@@ -120,9 +119,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_runner_args(parser: argparse.ArgumentParser,
-                      argv: Optional[Sequence[str]] = None
-                      ) -> argparse.Namespace:
+def parse_runner_args(
+        parser: argparse.ArgumentParser,
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse ``argv`` (default ``sys.argv[1:]``), and export ``LOCAL_RANK``
     for launchers that only pass a flag."""
     args = parser.parse_args(argv)

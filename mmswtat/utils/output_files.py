@@ -19,8 +19,7 @@ def check_output_path(path: str,
                       force: bool,
                       owner: str,
                       option: str = 'OUT',
-                      suffix: Union[None, str, Sequence[str]] = None
-                      ) -> str:
+                      suffix: Union[None, str, Sequence[str]] = None) -> str:
     """``path`` if a tool may write its output file there.
 
     Args:
@@ -68,7 +67,9 @@ def check_output_path(path: str,
     return path
 
 
-def check_output_dir(path: str, force: bool, owner: str,
+def check_output_dir(path: str,
+                     force: bool,
+                     owner: str,
                      option: str = '--out') -> str:
     """``path`` if a tool may write its output files into that folder.
 

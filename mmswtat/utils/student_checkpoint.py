@@ -10,8 +10,8 @@ from typing import Dict, Tuple
 import torch
 import torch.nn as nn
 
-from .checkpoint import (extract_state_dict, load_checkpoint_file,
-                         load_state, student_weights)
+from .checkpoint import (extract_state_dict, load_checkpoint_file, load_state,
+                         student_weights)
 
 PREFIX = 'student.'
 
@@ -20,17 +20,17 @@ def _training_checkpoint(path: str) -> bool:
     """Whether ``path`` is a training checkpoint (optimizer or message hub).
     """
     try:
-        checkpoint = torch.load(path, map_location='cpu', mmap=True,
-                                weights_only=True)
+        checkpoint = torch.load(
+            path, map_location='cpu', mmap=True, weights_only=True)
     except Exception:  # noqa: BLE001  (not a (safe) torch file)
         try:
-            checkpoint = torch.load(path, map_location='cpu',
-                                    weights_only=True)
+            checkpoint = torch.load(
+                path, map_location='cpu', weights_only=True)
         except Exception:  # noqa: BLE001
             return False
     return isinstance(checkpoint, dict) and any(
-        k in checkpoint for k in ('optimizer', 'message_hub',
-                                  'param_schedulers'))
+        k in checkpoint
+        for k in ('optimizer', 'message_hub', 'param_schedulers'))
 
 
 def export_path(src: str, dst: str, force: bool = False) -> str:
@@ -74,8 +74,8 @@ def atomic_save(obj: dict, dst: str) -> None:
     """
     folder = osp.dirname(osp.abspath(dst))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(dst)}.',
-                               suffix='.tmp')
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(dst)}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
@@ -86,7 +86,8 @@ def atomic_save(obj: dict, dst: str) -> None:
         raise
 
 
-def export_student(src: str, dst: str,
+def export_student(src: str,
+                   dst: str,
                    weights_only: bool = True,
                    force: bool = False) -> Tuple[str, int]:
     """Write the student of ``src`` as a plain model checkpoint.
@@ -118,10 +119,13 @@ def export_student(src: str, dst: str,
         extract_state_dict(checkpoint, src, 'distillation'), src,
         'a plain model checkpoint needs no export')
     meta = dict(checkpoint.get('meta') or {})
-    out_meta = {k: meta[k] for k in ('dataset_meta', 'iter', 'epoch',
-                                     'mmengine_version') if k in meta}
-    out_meta.update(exported_from=osp.abspath(src),
-                    mmswtat_version=mmswtat.__version__)
+    out_meta = {
+        k: meta[k]
+        for k in ('dataset_meta', 'iter', 'epoch', 'mmengine_version')
+        if k in meta
+    }
+    out_meta.update(
+        exported_from=osp.abspath(src), mmswtat_version=mmswtat.__version__)
     atomic_save(dict(state_dict=student, meta=out_meta), dst)
     return dst, len(student)
 
@@ -131,7 +135,8 @@ def is_distillation_state(state: Dict[str, torch.Tensor]) -> bool:
     return any(k.startswith(PREFIX) for k in state)
 
 
-def load_test_student(model: nn.Module, filename: str,
+def load_test_student(model: nn.Module,
+                      filename: str,
                       weights_only: bool = True) -> str:
     """Load a distillation or an exported student checkpoint to test.
 
@@ -149,8 +154,7 @@ def load_test_student(model: nn.Module, filename: str,
         ValueError: Neither: e.g. a teacher or another model's checkpoint.
     """
     state = extract_state_dict(
-        load_checkpoint_file(filename, 'test', weights_only), filename,
-        'test')
+        load_checkpoint_file(filename, 'test', weights_only), filename, 'test')
     if is_distillation_state(state):
         state = student_weights(state, filename)
         kind = 'distillation'
@@ -161,8 +165,7 @@ def load_test_student(model: nn.Module, filename: str,
     except RuntimeError as e:
         if kind == 'distillation':
             raise ValueError(
-                f'{e} (was it trained with another student config?)'
-            ) from None
+                f'{e} (was it trained with another student config?)') from None
         some = ', '.join(list(state)[:3])
         raise ValueError(
             f'checkpoint {filename!r} does not fit this distillation '
@@ -174,7 +177,8 @@ def load_test_student(model: nn.Module, filename: str,
     return kind
 
 
-def load_test_plain(model: nn.Module, filename: str,
+def load_test_plain(model: nn.Module,
+                    filename: str,
                     weights_only: bool = True) -> str:
     """Load a checkpoint into the model of a plain (non-distillation) config.
 
@@ -197,15 +201,19 @@ def load_test_plain(model: nn.Module, filename: str,
             distillation config or another student config).
     """
     state = extract_state_dict(
-        load_checkpoint_file(filename, 'test', weights_only), filename,
-        'test')
+        load_checkpoint_file(filename, 'test', weights_only), filename, 'test')
     kind = 'plain'
     if is_distillation_state(state):
         state = student_weights(state, filename)
         kind = 'distillation'
     try:
-        load_state(model, state, filename, 'test', strict=False,
-                   fix='Is it a checkpoint of this config\'s model?')
+        load_state(
+            model,
+            state,
+            filename,
+            'test',
+            strict=False,
+            fix='Is it a checkpoint of this config\'s model?')
     except RuntimeError as e:
         if kind == 'distillation':
             raise ValueError(

@@ -70,11 +70,11 @@ def _nearest_type(msg: str) -> str:
 
     from mmswtat.registry import MODELS
     name = msg.split(' is not in')[0].split('.')[-1]
-    close = difflib.get_close_matches(name, list(MODELS.module_dict), n=2,
-                                      cutoff=0.6)
+    close = difflib.get_close_matches(
+        name, list(MODELS.module_dict), n=2, cutoff=0.6)
     names = ' or '.join(repr(f'mmswtat.{c}') for c in close)
-    return (f'; did you mean {names}?' if close else
-            ' (a mmswtat type needs the mmswtat. prefix)')
+    return (f'; did you mean {names}?'
+            if close else ' (a mmswtat type needs the mmswtat. prefix)')
 
 
 def _given(value: Any) -> str:
@@ -114,8 +114,8 @@ def check_number(owner: str,
         ValueError: Out of range, fractional for an int, NaN or inf.
     """
     want = 'an int' if integer else 'a number'
-    bound = (' > 0' if positive else
-             f' >= {minimum}' if minimum is not None else '')
+    bound = (' > 0'
+             if positive else f' >= {minimum}' if minimum is not None else '')
     if not is_number(value):
         raise ConfigTypeError(
             f'{owner}: {key} must be {want}{bound}, got {_given(value)}')
@@ -141,9 +141,9 @@ def check_bool(owner: str, key: str, value: Any) -> bool:
     """
     if not isinstance(value, bool):
         raise ConfigTypeError(
-            f'{owner}: {key} must be True or False, got {_given(value)}'
-            + ('; a non-empty string counts as True in Python'
-               if isinstance(value, str) else ''))
+            f'{owner}: {key} must be True or False, got {_given(value)}' +
+            ('; a non-empty string counts as True in Python' if isinstance(
+                value, str) else ''))
     return value
 
 
@@ -189,8 +189,12 @@ def check_train_schedule(cfg: Any) -> None:
     for key in ('max_iters', 'max_epochs', 'val_interval'):
         if key in train_cfg:
             try:
-                check_number('train_cfg', key, train_cfg[key], positive=True,
-                             integer=True)
+                check_number(
+                    'train_cfg',
+                    key,
+                    train_cfg[key],
+                    positive=True,
+                    integer=True)
             except ValueError as e:
                 value = train_cfg[key]
                 what = ''
@@ -202,15 +206,26 @@ def check_train_schedule(cfg: Any) -> None:
                               f'train_cfg.{key}=1000') from None
     loader = cfg.get('train_dataloader') or {}
     if isinstance(loader, dict) and 'batch_size' in loader:
-        check_number('train_dataloader', 'batch_size', loader['batch_size'],
-                     positive=True, integer=True)
+        check_number(
+            'train_dataloader',
+            'batch_size',
+            loader['batch_size'],
+            positive=True,
+            integer=True)
     if isinstance(loader, dict) and 'num_workers' in loader:
-        check_number('train_dataloader', 'num_workers',
-                     loader['num_workers'], minimum=0, integer=True)
+        check_number(
+            'train_dataloader',
+            'num_workers',
+            loader['num_workers'],
+            minimum=0,
+            integer=True)
     hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
     if isinstance(hook, dict) and 'interval' in hook:
-        interval = check_number('default_hooks.checkpoint', 'interval',
-                                hook['interval'], integer=True)
+        interval = check_number(
+            'default_hooks.checkpoint',
+            'interval',
+            hook['interval'],
+            integer=True)
         if interval == 0 or interval < -1:
             raise ValueError(
                 f'default_hooks.checkpoint: interval must be an int > 0 '
@@ -225,11 +240,12 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
     from mmengine.logging import print_log
     optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
     lr = optimizer.get('lr') if isinstance(optimizer, dict) else None
-    for key, value in (optimizer.items() if isinstance(optimizer, dict)
-                       else ()):
+    for key, value in (optimizer.items() if isinstance(optimizer, dict) else
+                       ()):
         if key in NON_NEGATIVE_OPTIMIZER_KEYS and value is not None or (
-                isinstance(value, str) and _given(value).endswith(
-                    'without quotes)')):  # a quoted number: never meant
+                isinstance(value, str)
+                and _given(value).endswith('without quotes)')
+        ):  # a quoted number: never meant
             check_number('optim_wrapper.optimizer', key, value, minimum=0)
     if lr == 0 and ('lr', 0) not in _SAID:
         _SAID.add(('lr', 0))
@@ -237,7 +253,9 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
             'optim_wrapper.optimizer: lr=0: no weight changes (the '
             'schedulers scale the base lr, so it stays 0); only BN '
             'statistics move. Set a learning rate > 0, e.g. --cfg-options '
-            'optim_wrapper.optimizer.lr=0.01', logger='current', level=30)
+            'optim_wrapper.optimizer.lr=0.01',
+            logger='current',
+            level=30)
 
 
 def _say_warmup(cfg: Any, train_cfg: Any) -> None:
@@ -257,4 +275,5 @@ def _say_warmup(cfg: Any, train_cfg: Any) -> None:
             'ramp up for the whole run and never reach their full value. '
             f'Set distill_warmup_iters < {max_iters} (e.g. '
             f'{max(max_iters // 10, 1)}) or 0 for no ramp',
-            logger='current', level=30)
+            logger='current',
+            level=30)

@@ -36,88 +36,138 @@ from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
                                                      det_quick_settings)
 from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
 from mmswtat.benchmark.accuracy.tasks import TASKS
-from mmswtat.utils.cli import (existing_file, non_negative_int,
-                               positive_float, positive_int)
+from mmswtat.utils.cli import (existing_file, non_negative_int, positive_float,
+                               positive_int)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--task', default='seg', choices=list(TASKS),
-                   help='seg: DeepLabV3 on the digit scenes (mIoU); det: '
-                   'RetinaNet on the digit detection scenes (bbox mAP, '
-                   'docs/detection.md)')
-    p.add_argument('--methods', nargs='+',
-                   help='methods to run. seg: components of '
-                   'mmswtat/recipes.py or recipes joined by + (default: '
-                   f'{" ".join(DEFAULT_METHODS)}); det: '
-                   f'{" ".join(DET_METHODS)} (default: all)')
-    p.add_argument('--regime', default='default', choices=list(REGIMES),
-                   help='default: 300-iteration students, 1,000-iteration '
-                   'teacher; long: 2,000-iteration students, the teacher '
-                   'trained 5,000 iterations (docs/accuracy.md)')
-    p.add_argument('--teacher-width', type=positive_int,
-                   help="teacher's base_channels (default 32: half-width "
-                   'ResNet-18; 64 = full width); its heads scale with it')
-    p.add_argument('--size', type=positive_int,
-                   help='scene size in pixels (default 64: an 8x8 layer4 '
-                   'map); SW-TaT keeps window 4, shift 2')
-    p.add_argument('--teacher-precision', choices=['bf16', 'fp32', 'auto'],
-                   help="table: the distillers' teacher_precision (a knob "
-                   "of every distilled run; default: the distiller's fp32)")
-    p.add_argument('--knob', action='append', default=[],
-                   metavar='KEY=VALUE',
-                   help='table: a knob added to every distilled method '
-                   '(repeatable), e.g. logit_factor=3 (a recipe\'s logit '
-                   'weight x3: swtat_head+cwd at 1 is then 0.1 + 9) or '
-                   'preact=True')
-    p.add_argument('--baseline-factors', nargs='*', type=positive_float,
-                   default=[0.5, 2.0],
-                   help='table: also train the undistilled student for '
-                   'these multiples of the schedule (its plateau, N/2 vs N, '
-                   'and the matched-compute column); none to skip')
-    p.add_argument('--seeds', type=positive_int, default=3,
-                   help='number of seeds (0..N-1); mean ± std over them')
-    p.add_argument('--first-seed', type=non_negative_int, default=0,
-                   help='seeds are FIRST..FIRST+N-1 (split a run over '
-                   'processes, then merge the reports with --reuse)')
-    p.add_argument('--sweep', action='store_true',
-                   help='loss-weight sweep of every method plus SW-TaT knobs')
-    p.add_argument('--best-from', metavar='SWEEP_JSON',
-                   type=existing_file,
-                   help='run each method at its best setting of this sweep')
-    p.add_argument('--reuse', nargs='+', default=[], metavar='JSON',
-                   type=existing_file,
-                   help='reports whose runs (same settings, method, weight, '
-                   'knobs, seed) are taken instead of re-run')
-    p.add_argument('--report-only', action='store_true',
-                   help='train nothing: report the --reuse runs that the '
-                   'table/sweep asks for (merges split runs)')
-    p.add_argument('--knob-methods', nargs='*',
-                   help='sweep: methods whose knob variants are tried '
-                   '(default: every method that has some: seg swtat, '
-                   'swtat_head; det swtat, swtat_nopm); none to skip them')
-    p.add_argument('--factors', nargs='+', type=positive_float,
-                   help='sweep: weight factors around the published weight '
-                   '(default 0.3 1 3 10)')
+    p.add_argument(
+        '--task',
+        default='seg',
+        choices=list(TASKS),
+        help='seg: DeepLabV3 on the digit scenes (mIoU); det: '
+        'RetinaNet on the digit detection scenes (bbox mAP, '
+        'docs/detection.md)')
+    p.add_argument(
+        '--methods',
+        nargs='+',
+        help='methods to run. seg: components of '
+        'mmswtat/recipes.py or recipes joined by + (default: '
+        f'{" ".join(DEFAULT_METHODS)}); det: '
+        f'{" ".join(DET_METHODS)} (default: all)')
+    p.add_argument(
+        '--regime',
+        default='default',
+        choices=list(REGIMES),
+        help='default: 300-iteration students, 1,000-iteration '
+        'teacher; long: 2,000-iteration students, the teacher '
+        'trained 5,000 iterations (docs/accuracy.md)')
+    p.add_argument(
+        '--teacher-width',
+        type=positive_int,
+        help="teacher's base_channels (default 32: half-width "
+        'ResNet-18; 64 = full width); its heads scale with it')
+    p.add_argument(
+        '--size',
+        type=positive_int,
+        help='scene size in pixels (default 64: an 8x8 layer4 '
+        'map); SW-TaT keeps window 4, shift 2')
+    p.add_argument(
+        '--teacher-precision',
+        choices=['bf16', 'fp32', 'auto'],
+        help="table: the distillers' teacher_precision (a knob "
+        "of every distilled run; default: the distiller's fp32)")
+    p.add_argument(
+        '--knob',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='table: a knob added to every distilled method '
+        '(repeatable), e.g. logit_factor=3 (a recipe\'s logit '
+        'weight x3: swtat_head+cwd at 1 is then 0.1 + 9) or '
+        'preact=True')
+    p.add_argument(
+        '--baseline-factors',
+        nargs='*',
+        type=positive_float,
+        default=[0.5, 2.0],
+        help='table: also train the undistilled student for '
+        'these multiples of the schedule (its plateau, N/2 vs N, '
+        'and the matched-compute column); none to skip')
+    p.add_argument(
+        '--seeds',
+        type=positive_int,
+        default=3,
+        help='number of seeds (0..N-1); mean ± std over them')
+    p.add_argument(
+        '--first-seed',
+        type=non_negative_int,
+        default=0,
+        help='seeds are FIRST..FIRST+N-1 (split a run over '
+        'processes, then merge the reports with --reuse)')
+    p.add_argument(
+        '--sweep',
+        action='store_true',
+        help='loss-weight sweep of every method plus SW-TaT knobs')
+    p.add_argument(
+        '--best-from',
+        metavar='SWEEP_JSON',
+        type=existing_file,
+        help='run each method at its best setting of this sweep')
+    p.add_argument(
+        '--reuse',
+        nargs='+',
+        default=[],
+        metavar='JSON',
+        type=existing_file,
+        help='reports whose runs (same settings, method, weight, '
+        'knobs, seed) are taken instead of re-run')
+    p.add_argument(
+        '--report-only',
+        action='store_true',
+        help='train nothing: report the --reuse runs that the '
+        'table/sweep asks for (merges split runs)')
+    p.add_argument(
+        '--knob-methods',
+        nargs='*',
+        help='sweep: methods whose knob variants are tried '
+        '(default: every method that has some: seg swtat, '
+        'swtat_head; det swtat, swtat_nopm); none to skip them')
+    p.add_argument(
+        '--factors',
+        nargs='+',
+        type=positive_float,
+        help='sweep: weight factors around the published weight '
+        '(default 0.3 1 3 10)')
     p.add_argument('--iters', type=positive_int, help='student iterations')
-    p.add_argument('--teacher-iters', type=positive_int,
-                   help='teacher iterations')
+    p.add_argument(
+        '--teacher-iters', type=positive_int, help='teacher iterations')
     p.add_argument('--data-seed', type=non_negative_int, help='dataset seed')
-    p.add_argument('--threads', type=non_negative_int, default=1,
-                   help='torch threads per process (default 1: measured on '
-                   'a busy 2-core machine, 2 threads spin-waited at 10 s/it '
-                   'against 0.4 s/it for 1; run processes side by side '
-                   'with --first-seed instead)')
-    p.add_argument('--quick', action='store_true',
-                   help='tiny networks and data, a few iterations (smoke)')
+    p.add_argument(
+        '--threads',
+        type=non_negative_int,
+        default=1,
+        help='torch threads per process (default 1: measured on '
+        'a busy 2-core machine, 2 threads spin-waited at 10 s/it '
+        'against 0.4 s/it for 1; run processes side by side '
+        'with --first-seed instead)')
+    p.add_argument(
+        '--quick',
+        action='store_true',
+        help='tiny networks and data, a few iterations (smoke)')
     p.add_argument('--out-dir', default='work_dirs/accuracy')
-    p.add_argument('--force', action='store_true',
-                   help="replace the report (table.* or sweep.*) that "
-                   '--out-dir already holds (its runs are lost unless '
-                   'given to --reuse)')
-    p.add_argument('--cache-dir', default=None,
-                   help='cache of data/backbones/teacher (default '
-                   'OUT_DIR/cache)')
+    p.add_argument(
+        '--force',
+        action='store_true',
+        help="replace the report (table.* or sweep.*) that "
+        '--out-dir already holds (its runs are lost unless '
+        'given to --reuse)')
+    p.add_argument(
+        '--cache-dir',
+        default=None,
+        help='cache of data/backbones/teacher (default '
+        'OUT_DIR/cache)')
     return p.parse_args(argv)
 
 
@@ -147,9 +197,9 @@ def check_reports(out_dir: str, name: str, force: bool) -> None:
     from mmswtat.utils.output_files import check_output_path
     for ext in ('json', 'md', 'png'):
         try:
-            check_output_path(os.path.join(out_dir, f'{name}.{ext}'), force,
-                              'tools/analysis/accuracy_benchmark.py',
-                              '--out-dir report')
+            check_output_path(
+                os.path.join(out_dir, f'{name}.{ext}'), force,
+                'tools/analysis/accuracy_benchmark.py', '--out-dir report')
         except FileExistsError as e:
             raise SystemExit(
                 f'{e}; to keep its runs, give a new --out-dir and --reuse '
@@ -185,46 +235,71 @@ def _main(argv=None) -> dict:
         s = quick_settings() if args.quick else regime_settings(args.regime)
     if args.teacher_width:
         w = args.teacher_width
-        s = dataclasses.replace(s, teacher=dataclasses.replace(
-            s.teacher, base_channels=w, stem_channels=w, head_channels=2 * w))
+        s = dataclasses.replace(
+            s,
+            teacher=dataclasses.replace(
+                s.teacher,
+                base_channels=w,
+                stem_channels=w,
+                head_channels=2 * w))
     if args.size:
-        s = dataclasses.replace(s, data=dataclasses.replace(
-            s.data, size=args.size))
+        s = dataclasses.replace(
+            s, data=dataclasses.replace(s.data, size=args.size))
     if args.iters:
-        s = dataclasses.replace(s, student_train=dataclasses.replace(
-            s.student_train, iters=args.iters))
+        s = dataclasses.replace(
+            s,
+            student_train=dataclasses.replace(
+                s.student_train, iters=args.iters))
     if args.teacher_iters:
-        s = dataclasses.replace(s, teacher_train=dataclasses.replace(
-            s.teacher_train, iters=args.teacher_iters))
+        s = dataclasses.replace(
+            s,
+            teacher_train=dataclasses.replace(
+                s.teacher_train, iters=args.teacher_iters))
     if args.data_seed is not None:
-        s = dataclasses.replace(s, data=dataclasses.replace(
-            s.data, seed=args.data_seed))
-    check_reports(args.out_dir, 'sweep' if args.sweep else 'table',
-                  args.force)
+        s = dataclasses.replace(
+            s, data=dataclasses.replace(s.data, seed=args.data_seed))
+    check_reports(args.out_dir, 'sweep' if args.sweep else 'table', args.force)
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.sweep:
         knobs = None if args.knob_methods is None else {
-            m: v for m, v in task.method_knobs.items()
-            if m in args.knob_methods}
-        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS,
-                          knobs, task)
-        out = run_sweep(s, grid, seeds, args.out_dir, cache,
-                        reuse=args.reuse, report_only=args.report_only)
+            m: v
+            for m, v in task.method_knobs.items() if m in args.knob_methods
+        }
+        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS, knobs,
+                          task)
+        out = run_sweep(
+            s,
+            grid,
+            seeds,
+            args.out_dir,
+            cache,
+            reuse=args.reuse,
+            report_only=args.report_only)
     else:
         best = best_settings(args.best_from) if args.best_from else None
         knobs = parse_knobs(args.knob)
         if args.teacher_precision:
             knobs['teacher_precision'] = args.teacher_precision
         if knobs:
-            best = {m: with_knobs((best or {}).get(m) or (
-                m, task.published_weight(m), {}), **knobs)
-                for m in args.methods if m != 'none'}
+            best = {
+                m:
+                with_knobs((best or {}).get(m)
+                           or (m, task.published_weight(m), {}), **knobs)
+                for m in args.methods if m != 'none'
+            }
         extra = baseline_grid(args.baseline_factors or (),
                               s.student_train.iters)
-        out = run_table(s, args.methods, seeds, args.out_dir, cache, best,
-                        reuse=args.reuse, report_only=args.report_only,
-                        extra=extra)
+        out = run_table(
+            s,
+            args.methods,
+            seeds,
+            args.out_dir,
+            cache,
+            best,
+            reuse=args.reuse,
+            report_only=args.report_only,
+            extra=extra)
     print(open(out['paths']['md']).read())
     print(f'[accuracy] reports: {out["paths"]}')
     return out

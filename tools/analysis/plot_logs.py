@@ -24,12 +24,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Plot task losses, distillation losses and validation '
         "metrics from mmengine's vis_data/scalars.json")
-    parser.add_argument('work_dirs', nargs='+', metavar='WORK_DIR',
-                        help='training work dir(s), timestamp folder(s) or '
-                        'scalars.json file(s)')
+    parser.add_argument(
+        'work_dirs',
+        nargs='+',
+        metavar='WORK_DIR',
+        help='training work dir(s), timestamp folder(s) or '
+        'scalars.json file(s)')
     parser.add_argument('--out', required=True, help='output PNG')
-    parser.add_argument('--force', action='store_true',
-                        help='replace an existing --out')
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing --out')
     parser.add_argument(
         '--run',
         default='latest',
@@ -37,7 +40,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'e.g. a resumed training) or a timestamp folder name')
     parser.add_argument('--labels', nargs='+', help='legend name per work dir')
     parser.add_argument(
-        '--metrics', nargs='+', help='validation metrics to plot (default: '
+        '--metrics',
+        nargs='+',
+        help='validation metrics to plot (default: '
         'the primary one first, at most four)')
     parser.add_argument(
         '--distill-keys',
@@ -65,14 +70,18 @@ def main(argv: Optional[List[str]] = None) -> None:
         except (FileNotFoundError, ValueError) as e:
             sys.exit(f'plot_logs.py: error: {e}')
         steps = max((len(x) for x, _ in run.train.values()), default=0)
-        print(f'[plot_logs] {run.label}: {len(run.files)} run(s), {steps} '
-              f'training points, losses {run.task_keys}, distillation '
-              f'{run.distill_keys}, metrics {list(run.val)}', flush=True)
+        print(
+            f'[plot_logs] {run.label}: {len(run.files)} run(s), {steps} '
+            f'training points, losses {run.task_keys}, distillation '
+            f'{run.distill_keys}, metrics {list(run.val)}',
+            flush=True)
         if args.distill_keys:
             absent = [k for k in args.distill_keys if k not in run.train]
             if absent:
-                print(f'[plot_logs] warning: {run.label} never logged '
-                      f'{absent}', flush=True)
+                print(
+                    f'[plot_logs] warning: {run.label} never logged '
+                    f'{absent}',
+                    flush=True)
         runs.append(run)
     if args.metrics:
         logged = {m for run in runs for m in run.val}

@@ -53,12 +53,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Pictures of a SW-TaT distiller on one image: window '
         'grids, teacher vs reconstruction, per-position loss, attention')
     parser.add_argument('config', help='distillation config (or scope::path)')
-    parser.add_argument('checkpoint', help='distillation checkpoint '
-                        '(tools/train.py output)')
+    parser.add_argument(
+        'checkpoint',
+        help='distillation checkpoint '
+        '(tools/train.py output)')
     parser.add_argument('image', help='input image file')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--force', action='store_true',
-                        help='write into a non-empty --out folder')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='write into a non-empty --out folder')
     parser.add_argument(
         '--teacher-ckpt',
         help='teacher checkpoint (default: model.teacher_ckpt of the config)')
@@ -100,8 +104,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         check_output_dir(args.out, args.force, '')
     except OSError as e:
         fail(str(e))
-    for what, path in (('checkpoint', args.checkpoint),
-                       ('image', args.image)):
+    for what, path in (('checkpoint', args.checkpoint), ('image', args.image)):
         if not osp.isfile(path):
             fail(f'{what} {path!r} does not exist')
     if args.teacher_ckpt and not osp.isfile(args.teacher_ckpt) and \
@@ -137,17 +140,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         # Connectors (e.g. the shared student projection) normalise like
         # the losses' embeddings: running statistics unless --batch-stats.
         model.connectors.train(args.batch_stats)
-        items = loss_inputs(model, student_rec, teacher_rec, args.losses,
-                            log)
+        items = loss_inputs(model, student_rec, teacher_rec, args.losses, log)
         if not items:
             fail('no TaT-type distillation loss (SWTaTLoss, TaTLoss, '
                  'PatchMergeTaTLoss) in this config: nothing to show')
         for i, (folder, loss, s, t) in enumerate(items, 1):
             log(f'4/4 [{i}/{len(items)}] {folder}')
             loss.train(args.batch_stats)
-            written = write_loss_report(
-                loss, s, t, picture, osp.join(args.out, folder), folder,
-                args.query, args.query_px, args.head, log)
+            written = write_loss_report(loss, s, t, picture,
+                                        osp.join(args.out,
+                                                 folder), folder, args.query,
+                                        args.query_px, args.head, log)
             for path in written.values():
                 print(f'    {path}')
     except (ValueError, RuntimeError) as e:

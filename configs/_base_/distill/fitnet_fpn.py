@@ -19,13 +19,12 @@ fitnet_fpn = dict(
     teacher_recorders=dict(fpn='neck'),
     connectors=dict(
         fr=dict(
-            type='mmswtat.ConvBNConnector',
-            in_channels=256,
+            type='mmswtat.ConvBNConnector', in_channels=256,
             out_channels=256)),
     distill_losses=dict(
         loss_fitnet=dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0)),
     loss_forward_mappings=dict(
         loss_fitnet=dict(
-            student=dict(recorder='fpn', index=[0, 1, 2, 3, 4],
-                         connector='fr'),
+            student=dict(
+                recorder='fpn', index=[0, 1, 2, 3, 4], connector='fr'),
             teacher=dict(recorder='fpn', index=[0, 1, 2, 3, 4]))))

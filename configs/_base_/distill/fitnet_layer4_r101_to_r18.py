@@ -18,8 +18,7 @@ fitnet_layer4 = dict(
     teacher_recorders=dict(feat='backbone.layer4'),
     connectors=dict(
         s4=dict(
-            type='mmswtat.ConvBNConnector',
-            in_channels=512,
+            type='mmswtat.ConvBNConnector', in_channels=512,
             out_channels=2048)),
     distill_losses=dict(
         loss_fitnet=dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0)),

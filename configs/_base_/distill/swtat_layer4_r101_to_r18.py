@@ -42,8 +42,7 @@ swtat_layer4 = dict(
     teacher_recorders=dict(feat='backbone.layer4'),
     connectors=dict(
         s4=dict(
-            type='mmswtat.ConvBNConnector',
-            in_channels=512,
+            type='mmswtat.ConvBNConnector', in_channels=512,
             out_channels=2048)),
     distill_losses=dict(
         loss_swtat=dict(

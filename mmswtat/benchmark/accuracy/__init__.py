@@ -9,6 +9,6 @@ from .settings import BenchmarkSettings, NetSettings, quick_settings
 
 __all__ = [
     'BenchmarkSettings', 'DEFAULT_METHODS', 'NetSettings', 'baseline_grid',
-    'check_methods',
-    'distill_config', 'quick_settings', 'run_sweep', 'run_table', 'sweep_grid'
+    'check_methods', 'distill_config', 'quick_settings', 'run_sweep',
+    'run_table', 'sweep_grid'
 ]

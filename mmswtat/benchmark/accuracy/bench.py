@@ -51,8 +51,7 @@ def sweep_grid(methods: Sequence[str],
     return grid
 
 
-def baseline_grid(factors: Sequence[float],
-                  iters: int) -> List[Setting]:
+def baseline_grid(factors: Sequence[float], iters: int) -> List[Setting]:
     """The undistilled student at other schedule lengths (``iters`` knob):
     its plateau (N/2 vs N) and the matched-compute reference (what the
     baseline gains from the wall-clock a costlier method spends)."""
@@ -71,8 +70,10 @@ def best_settings(sweep_json: str) -> Dict[str, Setting]:
     with open(sweep_json) as f:
         data = json.load(f)
     rows = summarise(data['runs'], metric_of(data['meta']))
-    return {m: (m, r['weight'], r['knobs'])
-            for m, r in best_per_method(rows).items()}
+    return {
+        m: (m, r['weight'], r['knobs'])
+        for m, r in best_per_method(rows).items()
+    }
 
 
 def reusable_runs(paths: Sequence[str],
@@ -97,9 +98,15 @@ def _run_key(method, weight, knobs, seed) -> tuple:
     return (method, weight, json.dumps(knobs, sort_keys=True), seed)
 
 
-def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
-             seeds: Sequence[int], out_dir: str, cache_root: str, name: str,
-             title: str, log=print, reuse: Sequence[str] = (),
+def _run_all(settings: BenchmarkSettings,
+             grid: Sequence[Setting],
+             seeds: Sequence[int],
+             out_dir: str,
+             cache_root: str,
+             name: str,
+             title: str,
+             log=print,
+             reuse: Sequence[str] = (),
              report_only: bool = False) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     task = task_of(settings)
@@ -108,8 +115,11 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
     prep = prepare(settings, cache_root, log)
     log(f'[bench] teacher {metric} {prep.teacher[metric]:.2f}; pretraining '
         f'{prep.pretrain}')
-    meta = dict(settings=settings.to_dict(), seeds=list(seeds),
-                pretrain=prep.pretrain, grid=[list(g) for g in grid])
+    meta = dict(
+        settings=settings.to_dict(),
+        seeds=list(seeds),
+        pretrain=prep.pretrain,
+        grid=[list(g) for g in grid])
     if task.name != 'seg':
         meta.update(task=task.name, metrics=list(task.shown))
     records: List[dict] = []
@@ -124,9 +134,9 @@ def _run_all(settings: BenchmarkSettings, grid: Sequence[Setting],
             elif report_only:
                 log(f'[bench] {tag} seed {seed}: not in --reuse, left out')
                 continue
-            records.append(old or run_method(
-                settings, prep, method, seed, work, weight, knobs, cache_root,
-                log))
+            records.append(
+                old or run_method(settings, prep, method, seed, work, weight,
+                                  knobs, cache_root, log))
             write_report(out_dir, name, records, meta, prep.teacher, title)
     paths = write_report(out_dir, name, records, meta, prep.teacher, title)
     return dict(records=records, teacher=prep.teacher, paths=paths)
@@ -136,7 +146,7 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
               seeds: Sequence[int], out_dir: str, cache_root: str,
               best: Optional[Dict[str, Setting]] = None, log=print,
               reuse: Sequence[str] = (), report_only: bool = False,
-              extra: Sequence[Setting] = ()) -> dict:
+              extra: Sequence[Setting] = ()) -> dict:  # yapf: disable
     """Every method (at its published weight, or at ``best``) x seeds,
     plus the ``extra`` settings (e.g. :func:`baseline_grid`).
 
@@ -153,9 +163,13 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
                     reuse, report_only)
 
 
-def run_sweep(settings: BenchmarkSettings, grid: Sequence[Setting],
-              seeds: Sequence[int], out_dir: str, cache_root: str,
-              log=print, reuse: Sequence[str] = (),
+def run_sweep(settings: BenchmarkSettings,
+              grid: Sequence[Setting],
+              seeds: Sequence[int],
+              out_dir: str,
+              cache_root: str,
+              log=print,
+              reuse: Sequence[str] = (),
               report_only: bool = False) -> dict:
     """The sweep grid x seeds (reports ``sweep.{json,md,png}``); runs
     found in the ``reuse`` reports (same settings) are not repeated."""

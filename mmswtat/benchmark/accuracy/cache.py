@@ -19,8 +19,11 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def cached(root: str, kind: str, settings: dict,
-           build: Callable[[str], None], log=print) -> str:
+def cached(root: str,
+           kind: str,
+           settings: dict,
+           build: Callable[[str], None],
+           log=print) -> str:
     """Return the directory of ``kind`` built from ``settings``.
 
     Args:

@@ -39,7 +39,8 @@ def _bn(cfg):
     return cfg
 
 
-def seg_model(net: NetSettings, size: int,
+def seg_model(net: NetSettings,
+              size: int,
               pretrained: Optional[str] = None,
               background_weight: float = 1.0) -> dict:
     """The VOC DeepLabV3 model config at ``net``'s widths.
@@ -56,7 +57,8 @@ def seg_model(net: NetSettings, size: int,
     bb.pop('type')
     model['backbone'].update(bb)
     model['decode_head'].update(
-        in_channels=net.layer4_channels, channels=net.head_channels,
+        in_channels=net.layer4_channels,
+        channels=net.head_channels,
         num_classes=len(DIGIT_SCENE_CLASSES))
     model['auxiliary_head'].update(
         in_channels=net.layer3_channels,
@@ -66,8 +68,8 @@ def seg_model(net: NetSettings, size: int,
         weights = [background_weight] + [1.0] * (len(DIGIT_SCENE_CLASSES) - 1)
         for head in ('decode_head', 'auxiliary_head'):
             model[head]['loss_decode']['class_weight'] = weights
-    model['data_preprocessor'] = dict(model['data_preprocessor'],
-                                      size=(size, size))
+    model['data_preprocessor'] = dict(
+        model['data_preprocessor'], size=(size, size))
     return model
 
 
@@ -75,13 +77,13 @@ def _dataset(data_root: str, split: str, pipeline: list) -> dict:
     return dict(
         type='BaseSegDataset',
         data_root=data_root,
-        data_prefix=dict(img_path='JPEGImages',
-                         seg_map_path='SegmentationClass'),
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
         ann_file=f'ImageSets/Segmentation/{split}.txt',
         img_suffix='.jpg',
         seg_map_suffix='.png',
-        metainfo=dict(classes=DIGIT_SCENE_CLASSES,
-                      palette=DIGIT_SCENE_PALETTE),
+        metainfo=dict(
+            classes=DIGIT_SCENE_CLASSES, palette=DIGIT_SCENE_PALETTE),
         pipeline=pipeline)
 
 
@@ -93,18 +95,25 @@ def set_runtime(cfg: Config, train: TrainSettings, work_dir: str, seed: int,
     the end only when asked, the seed, a unique experiment name. The
     learning-rate schedule is the task's own."""
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=train.iters,
-                         val_interval=train.iters + 1)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop',
+        max_iters=train.iters,
+        val_interval=train.iters + 1)
     cfg.optim_wrapper = dict(
         type='OptimWrapper',
-        optimizer=dict(type='SGD', lr=train.lr, momentum=0.9,
-                       weight_decay=train.weight_decay),
+        optimizer=dict(
+            type='SGD',
+            lr=train.lr,
+            momentum=0.9,
+            weight_decay=train.weight_decay),
         clip_grad=None)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
-                                    log_metric_by_epoch=False)
+    cfg.default_hooks.logger = dict(
+        type='LoggerHook', interval=50, log_metric_by_epoch=False)
     cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False,
-        interval=train.iters if save_checkpoint else -1, save_last=False)
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=train.iters if save_checkpoint else -1,
+        save_last=False)
     cfg.randomness = dict(seed=seed)
     cfg.custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
     cfg.work_dir = work_dir
@@ -118,8 +127,12 @@ def set_runtime(cfg: Config, train: TrainSettings, work_dir: str, seed: int,
     cfg.resume = False
 
 
-def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
-               data_root: str, work_dir: str, seed: int,
+def run_config(model: dict,
+               settings: BenchmarkSettings,
+               train: TrainSettings,
+               data_root: str,
+               work_dir: str,
+               seed: int,
                save_checkpoint: bool = False,
                load_from: Optional[str] = None) -> Config:
     """A complete runner config: ``model`` trained on the digit scenes.
@@ -135,8 +148,11 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
         load_from: Initial weights of the whole model (baseline runs).
     """
     cfg = copy.deepcopy(_voc())
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                dict(type='PackSegInputs')]
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'),
+        dict(type='PackSegInputs')
+    ]
     cfg.model = model
     # The top-level preprocessor is merged over a distiller's student one
     # (its values win), so it must be the student's own.
@@ -145,19 +161,28 @@ def run_config(model: dict, settings: BenchmarkSettings, train: TrainSettings,
         model.get('student', {}).get('data_preprocessor',
                                      cfg.data_preprocessor))
     cfg.train_dataloader = dict(
-        batch_size=train.batch_size, num_workers=0, persistent_workers=False,
+        batch_size=train.batch_size,
+        num_workers=0,
+        persistent_workers=False,
         sampler=dict(type='InfiniteSampler', shuffle=True),
         dataset=_dataset(data_root, 'train', pipeline))
     cfg.test_dataloader = dict(
-        batch_size=1, num_workers=0, persistent_workers=False,
+        batch_size=1,
+        num_workers=0,
+        persistent_workers=False,
         sampler=dict(type='DefaultSampler', shuffle=False),
         dataset=_dataset(data_root, 'val', pipeline))
     cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
     set_runtime(cfg, train, work_dir, seed, save_checkpoint, load_from,
                 settings.log_level)
     cfg.param_scheduler = [
-        dict(type='PolyLR', eta_min=train.lr / 100, power=0.9, begin=0,
-             end=train.iters, by_epoch=False)
+        dict(
+            type='PolyLR',
+            eta_min=train.lr / 100,
+            power=0.9,
+            begin=0,
+            end=train.iters,
+            by_epoch=False)
     ]
     return cfg
 
@@ -170,8 +195,10 @@ def distiller_model(settings: BenchmarkSettings, distill: Optional[dict],
     size = settings.data.size
     return dict(
         type='mmswtat.SingleTeacherDistiller',
-        student=seg_model(settings.student, size,
-                          background_weight=settings.background_weight),
+        student=seg_model(
+            settings.student,
+            size,
+            background_weight=settings.background_weight),
         teacher=seg_model(settings.teacher, size),
         teacher_ckpt=teacher_ckpt,
         student_ckpt=student_ckpt,

@@ -85,11 +85,14 @@ def fpn_levels(settings: DetNetSettings) -> FpnLevels:
     anchor size, for the data's level check."""
     head = _retinanet().model.bbox_head
     strides = tuple(int(s) for s in head.anchor_generator.strides)
-    return FpnLevels(strides=strides, anchor_scale=settings.anchor_scale,
-                     first=int(math.log2(strides[0])))  # stride 8: P3
+    return FpnLevels(
+        strides=strides,
+        anchor_scale=settings.anchor_scale,
+        first=int(math.log2(strides[0])))  # stride 8: P3
 
 
-def det_model(net: NetSettings, settings: DetNetSettings,
+def det_model(net: NetSettings,
+              settings: DetNetSettings,
               pretrained: Optional[str] = None) -> dict:
     """The stock RetinaNet R50-FPN model config at ``net``'s widths.
 
@@ -107,18 +110,22 @@ def det_model(net: NetSettings, settings: DetNetSettings,
     """
     model = copy.deepcopy(_retinanet().model.to_dict())
     model['backbone'].update(
-        depth=net.depth, base_channels=net.base_channels,
-        stem_channels=net.stem_channels, deep_stem=True,
+        depth=net.depth,
+        base_channels=net.base_channels,
+        stem_channels=net.stem_channels,
+        deep_stem=True,
         init_cfg=(None if pretrained is None else dict(
             type='Pretrained', checkpoint=pretrained)))
     if pretrained is None or not settings.frozen:
         model['backbone'].update(frozen_stages=-1, norm_eval=False)
-    model['neck'].update(in_channels=backbone_channels(net),
-                         out_channels=settings.neck_channels)
+    model['neck'].update(
+        in_channels=backbone_channels(net),
+        out_channels=settings.neck_channels)
     head = model['bbox_head']
-    head.update(num_classes=len(DIGIT_DET_CLASSES),
-                in_channels=settings.neck_channels,
-                feat_channels=net.head_channels)
+    head.update(
+        num_classes=len(DIGIT_DET_CLASSES),
+        in_channels=settings.neck_channels,
+        feat_channels=net.head_channels)
     head['anchor_generator'].update(octave_base_scale=settings.anchor_scale)
     return model
 
@@ -150,16 +157,17 @@ WINDOW_KNOBS = ('window_size', 'shift_size', 'per_level')
 #: Windows that act on more levels at 128 px (P3..P7: 16, 8, 4, 2, 1
 #: tokens a side): two or more windows a side on P3, P4 and P5 (the stock
 #: fragment's 8x8 windows cover P4 whole, so only P3 has real windows).
-SMALL_WINDOWS = dict(per_level=dict(window_size=[4, 4, 2, 1, 1],
-                                    shift_size=[2, 2, 1, 0, 0]))
+SMALL_WINDOWS = dict(
+    per_level=dict(window_size=[4, 4, 2, 1, 1], shift_size=[2, 2, 1, 0, 0]))
 #: Knob variants of the sweep, each at the published weight: the small
 #: windows, the paper's plain inner product (``scale=1.0``) instead of the
 #: fragment's ``'auto'``, and the SW-TaT maps standardised per channel
 #: (``normalize='channel'``, as PKD does) on P3-P6 (P7 is 1x1 at 128 px:
 #: no channel variance, refused), and learned query/key/value embeddings
 #: per level (``embed=True``; FitNet's learned regressor helped here).
-CHANNEL_NORMALIZED = dict(per_level=dict(
-    normalize=['channel', 'channel', 'channel', 'channel', 'none']))
+CHANNEL_NORMALIZED = dict(
+    per_level=dict(
+        normalize=['channel', 'channel', 'channel', 'channel', 'none']))
 DET_METHOD_KNOBS = dict(
     swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED),
            dict(embed=True)),
@@ -186,7 +194,8 @@ def det_published_weight(name: str) -> Optional[float]:
     return max(float(c.get('loss_weight', 1.0)) for c in losses.values())
 
 
-def det_distill_config(name: str, settings: DetNetSettings,
+def det_distill_config(name: str,
+                       settings: DetNetSettings,
                        weight: Optional[float] = None,
                        knobs: Optional[dict] = None) -> Optional[dict]:
     """The ``distill=`` dict of a detection method, from its shipped FPN
@@ -230,17 +239,19 @@ def det_distill_config(name: str, settings: DetNetSettings,
             elif windowed or k not in WINDOW_KNOBS:
                 cfg[k] = v
     for conn in (distill.get('connectors') or {}).values():
-        conn.update(in_channels=settings.neck_channels,
-                    out_channels=settings.neck_channels)
+        conn.update(
+            in_channels=settings.neck_channels,
+            out_channels=settings.neck_channels)
     if weight is not None:
         top = max(float(c.get('loss_weight', 1.0)) for c in losses.values())
         for cfg in losses.values():
-            cfg['loss_weight'] = (weight * float(cfg.get('loss_weight', 1.0))
-                                  / top)
+            cfg['loss_weight'] = (
+                weight * float(cfg.get('loss_weight', 1.0)) / top)
     return distill
 
 
-def det_distiller_model(settings: DetNetSettings, distill: Optional[dict],
+def det_distiller_model(settings: DetNetSettings,
+                        distill: Optional[dict],
                         teacher_ckpt: Optional[str],
                         student_ckpt: Optional[str] = None,
                         pretrained: Optional[str] = None) -> dict:
@@ -282,21 +293,30 @@ def det_pipelines(size: int) -> Dict[str, list]:
     """The stock train and test pipelines at ``size`` (no flip)."""
     scale = (size, size)
     return dict(
-        train=[dict(type='LoadImageFromFile'),
-               dict(type='LoadAnnotations', with_bbox=True),
-               dict(type='Resize', scale=scale, keep_ratio=True),
-               dict(type='PackDetInputs')],
-        test=[dict(type='LoadImageFromFile'),
-              dict(type='Resize', scale=scale, keep_ratio=True),
-              dict(type='LoadAnnotations', with_bbox=True),
-              dict(type='PackDetInputs',
-                   meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                              'scale_factor'))])
+        train=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='Resize', scale=scale, keep_ratio=True),
+            dict(type='PackDetInputs')
+        ],
+        test=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=scale, keep_ratio=True),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(
+                type='PackDetInputs',
+                meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                           'scale_factor'))
+        ])
 
 
-def det_run_config(model: dict, settings: DetNetSettings,
-                   train: TrainSettings, data_root: str, work_dir: str,
-                   seed: int, save_checkpoint: bool = False,
+def det_run_config(model: dict,
+                   settings: DetNetSettings,
+                   train: TrainSettings,
+                   data_root: str,
+                   work_dir: str,
+                   seed: int,
+                   save_checkpoint: bool = False,
                    load_from: Optional[str] = None,
                    log_level: str = 'INFO') -> Config:
     """A complete runner config: ``model`` trained on the digit detection
@@ -317,17 +337,23 @@ def det_run_config(model: dict, settings: DetNetSettings,
     pipes = det_pipelines(settings.size)
     cfg.model = model  # a distiller preprocesses as its student does
     cfg.train_dataloader = dict(
-        batch_size=train.batch_size, num_workers=0, persistent_workers=False,
+        batch_size=train.batch_size,
+        num_workers=0,
+        persistent_workers=False,
         sampler=dict(type='InfiniteSampler', shuffle=True),
         dataset=det_dataset(data_root, 'train', pipes['train']))
     cfg.test_dataloader = dict(
-        batch_size=1, num_workers=0, persistent_workers=False,
-        drop_last=False, sampler=dict(type='DefaultSampler', shuffle=False),
+        batch_size=1,
+        num_workers=0,
+        persistent_workers=False,
+        drop_last=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
         dataset=det_dataset(data_root, 'val', pipes['test']))
     cfg.test_evaluator = dict(
-        type='CocoMetric', ann_file=osp.join(data_root, 'annotations',
-                                             'val.json'),
-        metric='bbox', format_only=False)
+        type='CocoMetric',
+        ann_file=osp.join(data_root, 'annotations', 'val.json'),
+        metric='bbox',
+        format_only=False)
     set_runtime(cfg, train, work_dir, seed, save_checkpoint, load_from,
                 log_level)
     # The 1x schedule (500 warm-up iterations, steps at epochs 8 and 11 of
@@ -335,11 +361,19 @@ def det_run_config(model: dict, settings: DetNetSettings,
     # 11/12 of the run.
     warmup = max(1, min(500, train.iters // 5))
     cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-             end=warmup),
-        dict(type='MultiStepLR', by_epoch=False, begin=0, end=train.iters,
-             milestones=[train.iters * 8 // 12, train.iters * 11 // 12],
-             gamma=0.1)
+        dict(
+            type='LinearLR',
+            start_factor=0.001,
+            by_epoch=False,
+            begin=0,
+            end=warmup),
+        dict(
+            type='MultiStepLR',
+            by_epoch=False,
+            begin=0,
+            end=train.iters,
+            milestones=[train.iters * 8 // 12, train.iters * 11 // 12],
+            gamma=0.1)
     ]
     return cfg
 

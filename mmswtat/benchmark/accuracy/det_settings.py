@@ -49,12 +49,10 @@ class DetBenchmarkSettings:
     anchor_scale: int = 2
     frozen: bool = False
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
-    teacher_train: TrainSettings = field(
-        default_factory=lambda: TrainSettings(iters=3000, lr=0.02,
-                                              weight_decay=1e-4))
-    student_train: TrainSettings = field(
-        default_factory=lambda: TrainSettings(iters=1000, lr=0.02,
-                                              weight_decay=1e-4))
+    teacher_train: TrainSettings = field(default_factory=lambda: TrainSettings(
+        iters=3000, lr=0.02, weight_decay=1e-4))
+    student_train: TrainSettings = field(default_factory=lambda: TrainSettings(
+        iters=1000, lr=0.02, weight_decay=1e-4))
     log_level: str = 'INFO'
 
     task = 'det'
@@ -62,10 +60,13 @@ class DetBenchmarkSettings:
     @property
     def nets(self) -> DetNetSettings:
         """The two detectors, as :mod:`.det_configs` takes them."""
-        return DetNetSettings(teacher=self.teacher, student=self.student,
-                              neck_channels=self.neck_channels,
-                              anchor_scale=self.anchor_scale,
-                              size=self.data.size, frozen=self.frozen)
+        return DetNetSettings(
+            teacher=self.teacher,
+            student=self.student,
+            neck_channels=self.neck_channels,
+            anchor_scale=self.anchor_scale,
+            size=self.data.size,
+            frozen=self.frozen)
 
     def to_dict(self) -> dict:
         return dict(asdict(self), task=self.task)
@@ -77,12 +78,11 @@ class DetBenchmarkSettings:
 def det_quick_settings() -> DetBenchmarkSettings:
     """A seconds-long configuration for ``--task det --quick`` (smoke)."""
     return DetBenchmarkSettings(
-        data=DigitDetSettings(num_train=8, num_val=4, size=64,
-                              digit_size=(16, 32)),
-        teacher=NetSettings(base_channels=16, stem_channels=16,
-                            head_channels=16),
-        student=NetSettings(base_channels=8, stem_channels=8,
-                            head_channels=8),
+        data=DigitDetSettings(
+            num_train=8, num_val=4, size=64, digit_size=(16, 32)),
+        teacher=NetSettings(
+            base_channels=16, stem_channels=16, head_channels=16),
+        student=NetSettings(base_channels=8, stem_channels=8, head_channels=8),
         neck_channels=16,
         pretrain=PretrainSettings(iters=2, batch_size=4, num_images=16),
         teacher_train=TrainSettings(iters=2, batch_size=2),

@@ -67,8 +67,7 @@ def _tat(distill: dict, s: BenchmarkSettings, knobs: dict, cs: int,
         cfg.update(knobs)
 
 
-def _swap_loss(distill: dict, old: str, new: Optional[str],
-               **cfg) -> None:
+def _swap_loss(distill: dict, old: str, new: Optional[str], **cfg) -> None:
     """Remove loss ``old``; with ``new``, put its config (updated by
     ``cfg``) and mapping back under that name."""
     loss = distill['distill_losses'].pop(old)
@@ -123,8 +122,14 @@ def _fitnet(distill, s, knobs):
 
 #: ``adapt(distill, settings, knobs)`` of each component (in place).
 ADAPT: Dict[str, Callable[[dict, BenchmarkSettings, dict], None]] = dict(
-    swtat=_layer4, swtat_head=_head, sw=_sw, tat=_global_tat, cwd=_logits,
-    dist=_logits, kd=_logits, fitnet=_fitnet)
+    swtat=_layer4,
+    swtat_head=_head,
+    sw=_sw,
+    tat=_global_tat,
+    cwd=_logits,
+    dist=_logits,
+    kd=_logits,
+    fitnet=_fitnet)
 
 
 def check_methods(names: Sequence[str]) -> None:
@@ -151,25 +156,28 @@ def method_label(name: str) -> str:
     return recipe_label(name)
 
 
-def component_weights(name: str, weight: float,
+def component_weights(name: str,
+                      weight: float,
                       knobs: Optional[dict] = None) -> List[float]:
     """The loss weight of each component of a recipe: ``weight`` times its
     published weight, times the knob ``logit_factor`` for logit components
     (decouples the feature and the logit weight)."""
     factor = float((knobs or {}).get('logit_factor', 1.0))
-    return [c.published * weight * (factor if c.kind == 'logit' else 1.0)
-            for c in parse_recipe(name)]
+    return [
+        c.published * weight * (factor if c.kind == 'logit' else 1.0)
+        for c in parse_recipe(name)
+    ]
 
 
-def weight_label(name: str, weight: Optional[float],
+def weight_label(name: str,
+                 weight: Optional[float],
                  knobs: Optional[dict] = None) -> str:
     """``'0.1'``; a recipe's component weights ``'0.3 + 9'``."""
     if weight is None or name == 'none':
         return ''
     if not is_recipe(name):
         return f'{weight:g}'
-    return ' + '.join(f'{w:g}' for w in component_weights(name, weight,
-                                                          knobs))
+    return ' + '.join(f'{w:g}' for w in component_weights(name, weight, knobs))
 
 
 def _component(comp: Component, settings: BenchmarkSettings, weight: float,
@@ -188,10 +196,11 @@ def _component(comp: Component, settings: BenchmarkSettings, weight: float,
     return distill
 
 
-def distill_config(name: str, settings: BenchmarkSettings,
-                   weight: Optional[float] = None,
-                   knobs: Optional[dict] = None
-                   ) -> Union[None, dict, List[dict]]:
+def distill_config(
+        name: str,
+        settings: BenchmarkSettings,
+        weight: Optional[float] = None,
+        knobs: Optional[dict] = None) -> Union[None, dict, List[dict]]:
     """The ``distill=`` of method ``name`` for the benchmark's networks.
 
     Args:
@@ -219,5 +228,4 @@ def distill_config(name: str, settings: BenchmarkSettings,
         return _component(comps[0], settings, weight, knobs)
     weights = component_weights(name, weight, knobs)
     knobs.pop('logit_factor', None)
-    return [_component(c, settings, w, knobs)
-            for c, w in zip(comps, weights)]
+    return [_component(c, settings, w, knobs) for c, w in zip(comps, weights)]

@@ -48,8 +48,10 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return (x - mean) / std
 
 
-def pretrain_backbone(net: NetSettings, cfg: PretrainSettings,
-                      data: DigitSceneSettings, out_file: str,
+def pretrain_backbone(net: NetSettings,
+                      cfg: PretrainSettings,
+                      data: DigitSceneSettings,
+                      out_file: str,
                       log=print) -> Dict[str, float]:
     """Train ``net``'s backbone on digit classification; save its weights.
 
@@ -76,8 +78,8 @@ def pretrain_backbone(net: NetSettings, cfg: PretrainSettings,
     backbone.init_weights()
     head = nn.Linear(net.layer4_channels, 10)
     model = nn.ModuleDict(dict(backbone=backbone, head=head))
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9,
-                          weight_decay=1e-4)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: (1 - i / cfg.iters)**0.9)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -102,5 +104,7 @@ def pretrain_backbone(net: NetSettings, cfg: PretrainSettings,
         pred = head(backbone(x_hold)[-1].mean((2, 3))).argmax(1)
     held = (pred == y_hold).float().mean().item()
     torch.save({'state_dict': backbone.state_dict()}, out_file)
-    return dict(train_acc=float(np.mean(correct[-50:])), held_out_acc=held,
-                s_per_it=s_per_it)
+    return dict(
+        train_acc=float(np.mean(correct[-50:])),
+        held_out_acc=held,
+        s_per_it=s_per_it)

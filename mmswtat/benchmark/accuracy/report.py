@@ -15,7 +15,8 @@ def group_key(record: dict) -> str:
     return record['method'] + weight + (f'[{knobs}]' if knobs else '')
 
 
-def summarise(records: Sequence[dict], metric: str = 'mIoU',
+def summarise(records: Sequence[dict],
+              metric: str = 'mIoU',
               also: Sequence[str] = ()) -> List[dict]:
     """Mean and sample std of ``metric`` (and mean s/it) per setting, in
     order of first appearance; ``also``: further figures, each as
@@ -27,16 +28,21 @@ def summarise(records: Sequence[dict], metric: str = 'mIoU',
     for key, rs in groups.items():
         vals = [r[metric] for r in rs]
         rows.append(
-            dict(key=key, method=rs[0]['method'], weight=rs[0]['weight'],
-                 knobs=rs[0]['knobs'], n=len(vals),
-                 iters=rs[0].get('iters'),
-                 mean=statistics.fmean(vals),
-                 std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
-                 seeds=[r['seed'] for r in rs], values=vals,
-                 s_per_it=statistics.fmean(r['s_per_it'] for r in rs),
-                 cpu_s_per_it=_mean_present(r.get('cpu_s_per_it')
-                                            for r in rs),
-                 also={m: _mean_std([r[m] for r in rs]) for m in also}))
+            dict(
+                key=key,
+                method=rs[0]['method'],
+                weight=rs[0]['weight'],
+                knobs=rs[0]['knobs'],
+                n=len(vals),
+                iters=rs[0].get('iters'),
+                mean=statistics.fmean(vals),
+                std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                seeds=[r['seed'] for r in rs],
+                values=vals,
+                s_per_it=statistics.fmean(r['s_per_it'] for r in rs),
+                cpu_s_per_it=_mean_present(r.get('cpu_s_per_it') for r in rs),
+                also={m: _mean_std([r[m] for r in rs])
+                      for m in also}))
     return rows
 
 
@@ -69,8 +75,10 @@ def baseline_row(rows: Sequence[dict]) -> Optional[dict]:
 def baseline_curve(rows: Sequence[dict]) -> List[tuple]:
     """``[(iters, mean mIoU, s/it), ...]`` of the undistilled student's
     runs, sorted by iterations."""
-    points = {r['iters']: (r['iters'], r['mean'], r['s_per_it'])
-              for r in rows if r['method'] == 'none'}
+    points = {
+        r['iters']: (r['iters'], r['mean'], r['s_per_it'])
+        for r in rows if r['method'] == 'none'
+    }
     return [points[k] for k in sorted(points)]
 
 
@@ -106,8 +114,8 @@ def best_per_method(rows: Sequence[dict]) -> Dict[str, dict]:
     for row in rows:
         if 'iters' in row['knobs']:
             continue
-        if row['method'] not in best or row['mean'] > best[row['method']][
-                'mean']:
+        if row['method'] not in best or row['mean'] > best[
+                row['method']]['mean']:
             best[row['method']] = row
     return best
 
@@ -115,16 +123,19 @@ def best_per_method(rows: Sequence[dict]) -> Dict[str, dict]:
 def paired_gain(row: dict, base: dict) -> str:
     """``mean ± std`` over the seeds both rows have of ``row - base``."""
     ref = dict(zip(base['seeds'], base['values']))
-    diffs = [v - ref[s] for s, v in zip(row['seeds'], row['values'])
-             if s in ref]
+    diffs = [
+        v - ref[s] for s, v in zip(row['seeds'], row['values']) if s in ref
+    ]
     if not diffs:
         return ''
     std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
     return f'{statistics.fmean(diffs):+.2f} ± {std:.2f}'
 
 
-def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
-             title: str = '', metrics: Sequence[str] = ('mIoU', ),
+def markdown(rows: Sequence[dict],
+             teacher: Optional[dict] = None,
+             title: str = '',
+             metrics: Sequence[str] = ('mIoU', ),
              task: str = 'seg') -> str:
     """A Markdown table, with the gain over the baseline when present
     (difference of means, and the per-seed paired difference).
@@ -142,15 +153,18 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
     base = baseline_row(rows)
     curve = baseline_curve(rows)
     lines = [f'### {title}', ''] if title else []
-    lines += ['| method | weight | knobs | ' + ' | '.join(
-        f'{m} (mean ± std)' for m in metrics) + ' | gain vs none '
-              '| paired gain (mean ± std) | seeds | s/it | cost vs none '
-              '| matched-compute none | gain vs it | gap closed |',
-              '|' + '---|' * (11 + len(metrics))]
+    lines += [
+        '| method | weight | knobs | ' +
+        ' | '.join(f'{m} (mean ± std)' for m in metrics) + ' | gain vs none '
+        '| paired gain (mean ± std) | seeds | s/it | cost vs none '
+        '| matched-compute none | gain vs it | gap closed |',
+        '|' + '---|' * (11 + len(metrics))
+    ]
     if teacher:
-        lines.append('| teacher | | | ' + ' | '.join(
-            f'{teacher[m]:.2f}' for m in metrics) + ' | | | 1 | '
-            f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
+        lines.append('| teacher | | | ' + ' | '.join(f'{teacher[m]:.2f}'
+                                                     for m in metrics) +
+                     ' | | | 1 | '
+                     f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
     for r in rows:
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
@@ -161,8 +175,8 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
             found = matched_compute(r, base, curve)
             cost = f'{cost_ratio(r, base):.2f}x'
             if found is not None:
-                matched = f'{found[1]:.2f}' + (' (extrap.)' if found[2]
-                                               else '')
+                matched = f'{found[1]:.2f}' + (' (extrap.)'
+                                               if found[2] else '')
                 vs = f'{r["mean"] - found[1]:+.2f}'
             if teacher and teacher[metric] > base['mean']:
                 gap = teacher[metric] - base['mean']
@@ -177,28 +191,38 @@ def markdown(rows: Sequence[dict], teacher: Optional[dict] = None,
             f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
             f'{closed} |')
     if len(curve) > 1:
-        lines += ['', 'Undistilled student by schedule length: ' + ', '.join(
-            f'{it} it {m:.2f}' for it, m, _ in curve) + '.']
+        lines += [
+            '', 'Undistilled student by schedule length: ' +
+            ', '.join(f'{it} it {m:.2f}' for it, m, _ in curve) + '.'
+        ]
     return '\n'.join(lines) + '\n'
 
 
-def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
-              title: str = '', metric: str = 'mIoU') -> None:
+def bar_chart(rows: Sequence[dict],
+              path: str,
+              teacher: Optional[dict] = None,
+              title: str = '',
+              metric: str = 'mIoU') -> None:
     """PNG bar chart of the mean ``metric`` with std error bars."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     # Long knob values (e.g. per_level dicts) are cut: the Markdown table
     # has them whole.
-    labels = [r['key'] if len(r['key']) <= 32 else r['key'][:31] + '…'
-              for r in rows]
+    labels = [
+        r['key'] if len(r['key']) <= 32 else r['key'][:31] + '…' for r in rows
+    ]
     means = [r['mean'] for r in rows]
     stds = [r['std'] for r in rows]
     fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(rows) + 1), 3.6))
     ax.bar(range(len(rows)), means, yerr=stds, capsize=4, color='#4c72b0')
     if teacher:
-        ax.axhline(teacher[metric], color='#c44e52', ls='--',
-                   label=f'teacher {teacher[metric]:.1f}')
+        ax.axhline(
+            teacher[metric],
+            color='#c44e52',
+            ls='--',
+            label=f'teacher {teacher[metric]:.1f}')
         ax.legend(loc='lower right')
     base = baseline_row(rows)
     if base:
@@ -214,8 +238,11 @@ def bar_chart(rows: Sequence[dict], path: str, teacher: Optional[dict] = None,
     plt.close(fig)
 
 
-def write_report(out_dir: str, name: str, records: Sequence[dict],
-                 meta: dict, teacher: Optional[dict] = None,
+def write_report(out_dir: str,
+                 name: str,
+                 records: Sequence[dict],
+                 meta: dict,
+                 teacher: Optional[dict] = None,
                  title: str = '') -> Dict[str, str]:
     """Write ``<name>.json`` (every run), ``<name>.md`` and ``<name>.png``.
 
@@ -225,11 +252,16 @@ def write_report(out_dir: str, name: str, records: Sequence[dict],
     metrics = meta.get('metrics') or ['mIoU']
     task = meta.get('task', 'seg')
     rows = summarise(records, metrics[0], metrics[1:])
-    paths = {ext: osp.join(out_dir, f'{name}.{ext}')
-             for ext in ('json', 'md', 'png')}
+    paths = {
+        ext: osp.join(out_dir, f'{name}.{ext}')
+        for ext in ('json', 'md', 'png')
+    }
     with open(paths['json'], 'w') as f:
-        json.dump(dict(meta=meta, teacher=teacher, runs=list(records),
-                       summary=rows), f, indent=1, default=str)
+        json.dump(
+            dict(meta=meta, teacher=teacher, runs=list(records), summary=rows),
+            f,
+            indent=1,
+            default=str)
     with open(paths['md'], 'w') as f:
         f.write(markdown(rows, teacher, title, metrics, task))
     if rows:

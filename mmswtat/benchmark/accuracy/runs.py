@@ -112,8 +112,10 @@ def prepare(settings, cache_root: str, log=print) -> Prepared:
     backbones, pre = {}, {}
     for role in ('teacher', 'student'):
         net = getattr(settings, role)
-        key = dict(pretrain_data=pretrain_data_key(settings), net=net.__dict__,
-                   pretrain=settings.pretrain.__dict__)
+        key = dict(
+            pretrain_data=pretrain_data_key(settings),
+            net=net.__dict__,
+            pretrain=settings.pretrain.__dict__)
 
         def build(d, net=net):
             stats = pretrain_backbone(net, settings.pretrain, settings.data,
@@ -125,20 +127,28 @@ def prepare(settings, cache_root: str, log=print) -> Prepared:
         backbones[role] = osp.join(d, 'backbone.pth')
         with open(osp.join(d, 'result.json')) as f:
             pre[role] = json.load(f)
-    teacher_key = dict(data_key, pretrain_data=pretrain_data_key(settings),
-                       pretrain=settings.pretrain.__dict__,
-                       **task.teacher_key(settings))
+    teacher_key = dict(
+        data_key,
+        pretrain_data=pretrain_data_key(settings),
+        pretrain=settings.pretrain.__dict__,
+        **task.teacher_key(settings))
 
     def train_teacher(d):
         t = settings.teacher_train
         model = task.model(settings, 'teacher', backbones['teacher'])
-        cfg = task.run_config(model, settings, t, data_root,
-                              osp.join(d, 'work'), seed=0,
-                              save_checkpoint=True)
+        cfg = task.run_config(
+            model,
+            settings,
+            t,
+            data_root,
+            osp.join(d, 'work'),
+            seed=0,
+            save_checkpoint=True)
         result = _runner_run(cfg)
         result.update(task.scores(result))
-        shutil.move(osp.join(d, 'work', f'iter_{t.iters}.pth'),
-                    osp.join(d, 'teacher.pth'))
+        shutil.move(
+            osp.join(d, 'work', f'iter_{t.iters}.pth'),
+            osp.join(d, 'teacher.pth'))
         shutil.rmtree(osp.join(d, 'work'), ignore_errors=True)
         with open(osp.join(d, 'result.json'), 'w') as f:
             json.dump(result, f)
@@ -151,28 +161,35 @@ def prepare(settings, cache_root: str, log=print) -> Prepared:
                     teacher, pre)
 
 
-def student_init(settings, prep: Prepared, seed: int,
-                 cache_root: str, log=print) -> str:
+def student_init(settings,
+                 prep: Prepared,
+                 seed: int,
+                 cache_root: str,
+                 log=print) -> str:
     """The student's initial weights for ``seed`` (pretrained backbone,
     seeded heads), shared by every method. Cached."""
     if seed in prep.student_inits:
         return prep.student_inits[seed]
     task = task_of(settings)
-    key = dict(pretrain_data=pretrain_data_key(settings),
-               net=settings.student.__dict__,
-               pretrain=settings.pretrain.__dict__, seed=seed,
-               **task.student_key(settings))
+    key = dict(
+        pretrain_data=pretrain_data_key(settings),
+        net=settings.student.__dict__,
+        pretrain=settings.pretrain.__dict__,
+        seed=seed,
+        **task.student_key(settings))
 
     def build(d):
         import importlib
+
         from mmengine.config import ConfigDict
         from mmengine.registry import init_default_scope
         scope = 'mmseg' if task.name == 'seg' else 'mmdet'
         init_default_scope(scope)
         MODELS = importlib.import_module(f'{scope}.registry').MODELS
         torch.manual_seed(seed)
-        model = MODELS.build(ConfigDict(
-            task.model(settings, 'student', prep.backbones['student'])))
+        model = MODELS.build(
+            ConfigDict(
+                task.model(settings, 'student', prep.backbones['student'])))
         model.init_weights()
         torch.save({'state_dict': model.state_dict()},
                    osp.join(d, 'student_init.pth'))
@@ -184,9 +201,14 @@ def student_init(settings, prep: Prepared, seed: int,
     return prep.student_inits[seed]
 
 
-def run_method(settings, prep: Prepared, method: str,
-               seed: int, work_dir: str, weight: Optional[float] = None,
-               knobs: Optional[dict] = None, cache_root: str = '',
+def run_method(settings,
+               prep: Prepared,
+               method: str,
+               seed: int,
+               work_dir: str,
+               weight: Optional[float] = None,
+               knobs: Optional[dict] = None,
+               cache_root: str = '',
                log=print) -> dict:
     """Train and test the student with one method; returns a record.
 
@@ -201,14 +223,21 @@ def run_method(settings, prep: Prepared, method: str,
     iters = loss_knobs.pop('iters', None)
     precision = loss_knobs.pop('teacher_precision', None)
     if iters is not None:
-        settings = replace(settings, student_train=replace(
-            settings.student_train, iters=int(iters)))
+        settings = replace(
+            settings,
+            student_train=replace(settings.student_train, iters=int(iters)))
     distill = task.distill_config(method, settings, weight, loss_knobs)
     backbone = prep.backbones['student'] if task.runs_with_backbone else None
     if distill is None:
         student = task.model(settings, 'student', backbone)
-        cfg = task.run_config(student, settings, settings.student_train,
-                              prep.data_root, work_dir, seed, load_from=init)
+        cfg = task.run_config(
+            student,
+            settings,
+            settings.student_train,
+            prep.data_root,
+            work_dir,
+            seed,
+            load_from=init)
     else:
         model = task.distiller(settings, distill, prep.teacher_ckpt, init,
                                backbone)
@@ -217,11 +246,16 @@ def run_method(settings, prep: Prepared, method: str,
         cfg = task.run_config(model, settings, settings.student_train,
                               prep.data_root, work_dir, seed)
     result = _runner_run(cfg)
-    record = dict(method=method, seed=seed, weight=weight,
-                  knobs=dict(knobs or {}), **task.scores(result),
-                  s_per_it=result['s_per_it'], train_s=result['train_s'],
-                  cpu_s_per_it=result['cpu_s_per_it'],
-                  iters=settings.student_train.iters)
+    record = dict(
+        method=method,
+        seed=seed,
+        weight=weight,
+        knobs=dict(knobs or {}),
+        **task.scores(result),
+        s_per_it=result['s_per_it'],
+        train_s=result['train_s'],
+        cpu_s_per_it=result['cpu_s_per_it'],
+        iters=settings.student_train.iters)
     metric = task.metrics[0]
     log(f'[run] {method} seed {seed} weight {weight} knobs {knobs or {}}: '
         f'{metric} {record[metric]:.2f} ({record["s_per_it"]:.3f} s/it)')

@@ -39,8 +39,8 @@ class NetSettings:
 #: The benchmarks' default networks: a half-width teacher and a
 #: quarter-width student (ResNet-18 widths).
 HALF_WIDTH = NetSettings(base_channels=32, stem_channels=32, head_channels=64)
-QUARTER_WIDTH = NetSettings(base_channels=16, stem_channels=16,
-                            head_channels=32)
+QUARTER_WIDTH = NetSettings(
+    base_channels=16, stem_channels=16, head_channels=32)
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,8 @@ def quick_settings() -> BenchmarkSettings:
     """A seconds-long configuration for ``--quick`` (smoke test only)."""
     return BenchmarkSettings(
         data=DigitSceneSettings(num_train=16, num_val=8, size=64),
-        teacher=NetSettings(base_channels=16, stem_channels=16,
-                            head_channels=8),
+        teacher=NetSettings(
+            base_channels=16, stem_channels=16, head_channels=8),
         student=NetSettings(base_channels=8, stem_channels=8, head_channels=8),
         pretrain=PretrainSettings(iters=2, batch_size=4, num_images=16),
         teacher_train=TrainSettings(iters=2, batch_size=2),

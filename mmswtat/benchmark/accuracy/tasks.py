@@ -39,35 +39,51 @@ class SegTask:
     data_kind = 'digit-scenes'
 
     # -------------------------------------------------------------- models
-    def model(self, settings, role: str, backbone: Optional[str] = None,
-              ) -> dict:
+    def model(
+        self,
+        settings,
+        role: str,
+        backbone: Optional[str] = None,
+    ) -> dict:
         """The ``role`` network's config (``backbone``: pretrained
         weights)."""
         from .configs import seg_model
-        return seg_model(getattr(settings, role), settings.data.size,
-                         backbone, settings.background_weight)
+        return seg_model(
+            getattr(settings, role), settings.data.size, backbone,
+            settings.background_weight)
 
     def teacher_key(self, settings) -> dict:
         """What the trained teacher depends on beyond data and pretraining.
         """
-        return dict(net=settings.teacher.__dict__,
-                    train=settings.teacher_train.__dict__,
-                    background_weight=settings.background_weight)
+        return dict(
+            net=settings.teacher.__dict__,
+            train=settings.teacher_train.__dict__,
+            background_weight=settings.background_weight)
 
     def student_key(self, settings) -> dict:
         """What a student initialisation depends on beyond its network,
         data and pretraining (nothing for segmentation: keys as before)."""
         return {}
 
-    def run_config(self, model: dict, settings, train, data_root: str,
-                   work_dir: str, seed: int, save_checkpoint: bool = False,
+    def run_config(self,
+                   model: dict,
+                   settings,
+                   train,
+                   data_root: str,
+                   work_dir: str,
+                   seed: int,
+                   save_checkpoint: bool = False,
                    load_from: Optional[str] = None):
         from .configs import run_config
         return run_config(model, settings, train, data_root, work_dir, seed,
                           save_checkpoint, load_from)
 
-    def distiller(self, settings, distill, teacher_ckpt: str,
-                  student_ckpt: str, backbone: Optional[str] = None) -> dict:
+    def distiller(self,
+                  settings,
+                  distill,
+                  teacher_ckpt: str,
+                  student_ckpt: str,
+                  backbone: Optional[str] = None) -> dict:
         from .configs import distiller_model
         return distiller_model(settings, distill, teacher_ckpt, student_ckpt)
 
@@ -99,7 +115,9 @@ class SegTask:
         from .methods import method_label
         return method_label(name)
 
-    def weight_label(self, name: str, weight: Optional[float],
+    def weight_label(self,
+                     name: str,
+                     weight: Optional[float],
                      knobs: Optional[dict] = None) -> str:
         from .methods import weight_label
         return weight_label(name, weight, knobs)
@@ -133,8 +151,12 @@ class DetTask:
     def data_root(self, directory: str) -> str:
         return directory
 
-    def model(self, settings, role: str, backbone: Optional[str] = None,
-              ) -> dict:
+    def model(
+        self,
+        settings,
+        role: str,
+        backbone: Optional[str] = None,
+    ) -> dict:
         """The detector of ``role``. With ``backbone``, the stock frozen
         stem and layer1 and frozen BN statistics hold (:func:`.det_configs.
         det_model`); the student is always built so, teacher-taught or not.
@@ -144,27 +166,40 @@ class DetTask:
 
     @staticmethod
     def _nets(settings) -> dict:
-        return dict(neck_channels=settings.neck_channels,
-                    anchor_scale=settings.anchor_scale,
-                    frozen=settings.frozen)
+        return dict(
+            neck_channels=settings.neck_channels,
+            anchor_scale=settings.anchor_scale,
+            frozen=settings.frozen)
 
     def teacher_key(self, settings) -> dict:
-        return dict(net=settings.teacher.__dict__, nets=self._nets(settings),
-                    train=settings.teacher_train.__dict__)
+        return dict(
+            net=settings.teacher.__dict__,
+            nets=self._nets(settings),
+            train=settings.teacher_train.__dict__)
 
     def student_key(self, settings) -> dict:
         return dict(task=self.name, nets=self._nets(settings))
 
-    def run_config(self, model: dict, settings, train, data_root: str,
-                   work_dir: str, seed: int, save_checkpoint: bool = False,
+    def run_config(self,
+                   model: dict,
+                   settings,
+                   train,
+                   data_root: str,
+                   work_dir: str,
+                   seed: int,
+                   save_checkpoint: bool = False,
                    load_from: Optional[str] = None):
         from .det_configs import det_run_config
-        return det_run_config(model, settings.nets, train, data_root,
-                              work_dir, seed, save_checkpoint, load_from,
+        return det_run_config(model, settings.nets, train, data_root, work_dir,
+                              seed, save_checkpoint, load_from,
                               settings.log_level)
 
-    def distiller(self, settings, distill, teacher_ckpt: str,
-                  student_ckpt: str, backbone: Optional[str] = None) -> dict:
+    def distiller(self,
+                  settings,
+                  distill,
+                  teacher_ckpt: str,
+                  student_ckpt: str,
+                  backbone: Optional[str] = None) -> dict:
         from .det_configs import det_distiller_model
         return det_distiller_model(settings.nets, distill, teacher_ckpt,
                                    student_ckpt, backbone)
@@ -196,7 +231,9 @@ class DetTask:
         from .det_configs import DET_LABELS
         return DET_LABELS[name]
 
-    def weight_label(self, name: str, weight: Optional[float],
+    def weight_label(self,
+                     name: str,
+                     weight: Optional[float],
                      knobs: Optional[dict] = None) -> str:
         return '' if weight is None else f'{weight:g}'
 
@@ -219,5 +256,6 @@ def metric_of(meta: dict) -> str:
     return (meta.get('metrics') or ['mIoU'])[0]
 
 
-__all__ = ['BenchmarkSettings', 'DetTask', 'SegTask', 'TASKS', 'task_of',
-           'metric_of']
+__all__ = [
+    'BenchmarkSettings', 'DetTask', 'SegTask', 'TASKS', 'task_of', 'metric_of'
+]

@@ -58,8 +58,8 @@ FORMATS: Dict[str, SyntheticFormat] = {
     SyntheticFormat(make_voc_det, 'PASCAL VOC 07+12 detection (mmdet)', 128,
                     ('VOCdevkit/VOC2007', 'VOCdevkit/VOC2012')),
     'imagenet':
-    SyntheticFormat(make_imagenet, 'ImageNet classification (mmpretrain)',
-                    64, ('imagenet', )),
+    SyntheticFormat(make_imagenet, 'ImageNet classification (mmpretrain)', 64,
+                    ('imagenet', )),
 }
 
 __all__ = [

@@ -28,8 +28,13 @@ def _coco_header() -> dict:
     }
 
 
-def make_coco(out: str, *, num_train: int = 200, num_val: int = 50,
-              size: int = 64, seed: int = 0, num_classes_used: int = 5,
+def make_coco(out: str,
+              *,
+              num_train: int = 200,
+              num_val: int = 50,
+              size: int = 64,
+              seed: int = 0,
+              num_classes_used: int = 5,
               max_objects: int = 3) -> str:
     """COCO 2017 detection / instance segmentation.
 

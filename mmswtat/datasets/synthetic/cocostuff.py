@@ -9,9 +9,14 @@ from .labels import COCOSTUFF_BACKGROUND
 from .scene import boundary_band, render_scene, semantic_label
 
 
-def make_cocostuff10k(out: str, *, num_train: int = 200, num_val: int = 50,
-                      size: int = 64, seed: int = 0,
-                      num_classes_used: int = 5, max_objects: int = 3,
+def make_cocostuff10k(out: str,
+                      *,
+                      num_train: int = 200,
+                      num_val: int = 50,
+                      size: int = 64,
+                      seed: int = 0,
+                      num_classes_used: int = 5,
+                      max_objects: int = 3,
                       boundary: int = 1) -> str:
     """COCO-Stuff 10k semantic segmentation (mmseg converted format).
 

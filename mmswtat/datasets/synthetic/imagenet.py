@@ -7,8 +7,12 @@ from .io import check_arguments, mkdirs, save_jpg, split_rng, write_lines
 from .scene import render_scene
 
 
-def make_imagenet(out: str, *, num_train: int = 200, num_val: int = 50,
-                  size: int = 64, seed: int = 0,
+def make_imagenet(out: str,
+                  *,
+                  num_train: int = 200,
+                  num_val: int = 50,
+                  size: int = 64,
+                  seed: int = 0,
                   num_classes: int = 10) -> str:
     """ImageNet-1k classification (mmpretrain ``ImageNet`` with meta files).
 

@@ -9,9 +9,15 @@ from .labels import VOC_CLASSES
 from .scene import boundary_band, render_scene, semantic_label
 
 
-def make_voc(out: str, *, num_train: int = 200, num_val: int = 50,
-             size: int = 64, seed: int = 0, num_classes_used: int = 5,
-             max_objects: int = 3, boundary: int = 1) -> str:
+def make_voc(out: str,
+             *,
+             num_train: int = 200,
+             num_val: int = 50,
+             size: int = 64,
+             seed: int = 0,
+             num_classes_used: int = 5,
+             max_objects: int = 3,
+             boundary: int = 1) -> str:
     """PASCAL VOC 2012 semantic segmentation (+ SBD-style "aug" labels).
 
     Layout (``data_root = OUT/VOCdevkit/VOC2012`` for mmseg's
@@ -50,8 +56,8 @@ def make_voc(out: str, *, num_train: int = 200, num_val: int = 50,
     palette = voc_palette()
     side = size
     ids: Dict[str, List[str]] = {}
-    for split, num, year in (('train', num_train, 2010),
-                             ('val', num_val, 2011)):
+    for split, num, year in (('train', num_train, 2010), ('val', num_val,
+                                                          2011)):
         rng = split_rng(seed, 'voc/' + split)
         ids[split] = []
         for i in range(num):

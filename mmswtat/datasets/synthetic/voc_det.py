@@ -43,9 +43,15 @@ def _voc_xml(folder: str, img_id: str, side: int,
     return ET.tostring(root, encoding='utf-8')
 
 
-def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
-                 size: int = 128, seed: int = 0, num_classes_used: int = 5,
-                 max_objects: int = 3, min_obj_size: int = 36) -> str:
+def make_voc_det(out: str,
+                 *,
+                 num_train: int = 200,
+                 num_val: int = 50,
+                 size: int = 128,
+                 seed: int = 0,
+                 num_classes_used: int = 5,
+                 max_objects: int = 3,
+                 min_obj_size: int = 36) -> str:
     """PASCAL VOC 2007 + 2012 detection.
 
     Layout (``data_root = OUT/VOCdevkit/`` for mmdet's ``voc0712.py``)::
@@ -85,8 +91,8 @@ def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
     max_side = max(min_side, side * 5 // 8)
     n07 = (num_train + 1) // 2
     plan = (('VOC2007', 'trainval', n07), ('VOC2007', 'test', num_val),
-            ('VOC2012', 'trainval', num_train - n07),
-            ('VOC2012', 'test', num_val))
+            ('VOC2012', 'trainval', num_train - n07), ('VOC2012', 'test',
+                                                       num_val))
     next_07 = 1
     n_objs = 0
     for year, split, num in plan:
@@ -103,8 +109,8 @@ def make_voc_det(out: str, *, num_train: int = 200, num_val: int = 50,
                 next_07 += 1
             else:
                 img_id = f'{2008 if split == "trainval" else 2009}_{i + 1:06d}'
-            img, objs = render_scene(rng, side, styles, max_objects,
-                                     min_side, max_side)
+            img, objs = render_scene(rng, side, styles, max_objects, min_side,
+                                     max_side)
             save_jpg(img, osp.join(img_dir, img_id + '.jpg'))
             with open(osp.join(xml_dir, img_id + '.xml'), 'wb') as f:
                 f.write(_voc_xml(year, img_id, side, objs))

@@ -30,9 +30,14 @@ class ParamDigestHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         digest = dict(
-            parameters={n: self._sha(p)
-                        for n, p in model.named_parameters()},
-            buffers={n: self._sha(b) for n, b in model.named_buffers()})
+            parameters={
+                n: self._sha(p)
+                for n, p in model.named_parameters()
+            },
+            buffers={
+                n: self._sha(b)
+                for n, b in model.named_buffers()
+            })
         os.makedirs(runner.work_dir, exist_ok=True)
         path = osp.join(runner.work_dir, f'param_digest_rank{get_rank()}.json')
         with open(path, 'w') as f:

@@ -70,10 +70,12 @@ def check_module_cfgs(key: str, cfgs: Dict[str, Any],
                 f"with a 'type', e.g. dict(type={example!r}, ...), got "
                 f'{cfg!r}')
         if 'type' not in cfg:
-            typed = [n for n, c in cfgs.items()
-                     if isinstance(c, dict) and 'type' in c]
-            close = difflib.get_close_matches(str(name), typed, n=1,
-                                              cutoff=0.5)
+            typed = [
+                n for n, c in cfgs.items()
+                if isinstance(c, dict) and 'type' in c
+            ]
+            close = difflib.get_close_matches(
+                str(name), typed, n=1, cutoff=0.5)
             keys = ', '.join(f'{k}={v!r}' for k, v in cfg.items())
             option = next(iter(cfg), 'option')
             if close:
@@ -95,9 +97,9 @@ def check_index(where: str, index: Any) -> Any:
     Raises:
         ConfigTypeError: Anything else (e.g. ``'0'`` or ``1.0``).
     """
-    if index is None or is_int(index) or (
-            isinstance(index, (list, tuple)) and index
-            and all(is_int(i) for i in index)):
+    if index is None or is_int(index) or (isinstance(index,
+                                                     (list, tuple)) and index
+                                          and all(is_int(i) for i in index)):
         return tuple(index) if isinstance(index, list) else index
     raise ConfigTypeError(
         f'{where}: index must be an int (a level of a tuple output) or a '
@@ -136,8 +138,8 @@ def check_shared(cfgs: Dict[str, dict], reserved: Dict[str, tuple]) -> None:
                 'loss_forward_mappings entry (one connector per level)')
 
 
-def warn_unused(recorders: Dict[str, Dict[str, Any]],
-                shared: Dict[str, dict], routes: Dict[str, Any]) -> None:
+def warn_unused(recorders: Dict[str, Dict[str, Any]], shared: Dict[str, dict],
+                routes: Dict[str, Any]) -> None:
     """One warning for recorders and one for shared connectors no loss reads.
 
     Args:
@@ -147,22 +149,28 @@ def warn_unused(recorders: Dict[str, Dict[str, Any]],
     """
     sides = [r.side(role) for r in routes.values() for role in ROLES]
     read = {ref.recorder.name for ref in sides}
-    idle = [f'{role}_recorders[{name!r}]' for role in ROLES
-            for name in recorders[role] if name not in read]
+    idle = [
+        f'{role}_recorders[{name!r}]' for role in ROLES
+        for name in recorders[role] if name not in read
+    ]
     if routes and idle:
         warnings.warn(
             f'SingleTeacherDistiller: {", ".join(idle)} feed no '
             'distillation loss; they are recorded and never used '
             '(remove them, or map them in loss_forward_mappings)',
-            UserWarning, stacklevel=4)
-    unused = sorted(set(shared) - {ref.connector for ref in sides
-                                   if ref.shared})
+            UserWarning,
+            stacklevel=4)
+    unused = sorted(
+        set(shared) - {ref.connector
+                       for ref in sides if ref.shared})
     if unused:
         warnings.warn(
             f'SingleTeacherDistiller: shared connectors {unused} are '
             'not referenced by any loss_forward_mappings entry; they '
             'are never run or trained (remove them, or reference '
-            "them with connector='NAME')", UserWarning, stacklevel=4)
+            "them with connector='NAME')",
+            UserWarning,
+            stacklevel=4)
 
 
 #: The keys of a ``loss_forward_mappings`` entry.
@@ -234,10 +242,9 @@ def check_teacher_connector(module: nn.Module, what: str) -> None:
             "connectors such as mmswtat.ResizeConnector are allowed")
 
 
-def check_connector_widths(routes: Dict[str, Any],
-                           losses: Dict[str, nn.Module],
-                           connector: Callable[[str, str], nn.Module]
-                           ) -> None:
+def check_connector_widths(routes: Dict[str, Any], losses: Dict[str,
+                                                                nn.Module],
+                           connector: Callable[[str, str], nn.Module]) -> None:
     """A connector's output width must be the loss's declared input width.
 
     Checked wherever both are known (connectors with an
@@ -261,8 +268,9 @@ def check_connector_widths(routes: Dict[str, Any],
             if ref.connector is None:
                 continue
             module = connector(name, role)
-            per_level = (list(module) if isinstance(module, nn.ModuleList)
-                         else [module] * len(levels))
+            per_level = (
+                list(module) if isinstance(module, nn.ModuleList) else
+                [module] * len(levels))
             for level, (loss, conn) in enumerate(zip(levels, per_level)):
                 out = getattr(conn, 'out_channels', None)
                 want = getattr(loss, f'{role}_channels', None)
@@ -336,14 +344,16 @@ def assert_finite(losses: Dict[str, Any], distill: Iterable[str]) -> None:
     if not flat or bool(torch.isfinite(torch.stack(flat)).all()):
         return
     distill = set(distill)
-    bad = [n for n, ts in checked.items()
-           if not all(bool(torch.isfinite(t).all()) for t in ts)]
+    bad = [
+        n for n, ts in checked.items()
+        if not all(bool(torch.isfinite(t).all()) for t in ts)
+    ]
     bad_d = [n for n in bad if n in distill]
     bad_t = [n for n in bad if n not in distill]
     it = MessageHub.get_current_instance().get_info('iter', 0)
-    what = ' and '.join(
-        f'{kind} losses {names}' for kind, names in (
-            ('distillation', bad_d), ('task', bad_t)) if names)
+    what = ' and '.join(f'{kind} losses {names}'
+                        for kind, names in (('distillation', bad_d),
+                                            ('task', bad_t)) if names)
     if it == 0:
         fix = ('At iteration 0 no update has happened yet, so the cause is '
                'the data or the weights, not the learning rate: check the '

@@ -56,14 +56,16 @@ class DistillHead(nn.Module):
         super().__init__()
         self.routes: Dict[str, LossRoute] = dict(spec.routes)
         losses: Dict[str, nn.Module] = {}
-        modules = {name: _build([cfg], False, f'connectors[{name!r}]')
-                   for name, cfg in spec.connectors.items()}
+        modules = {
+            name: _build([cfg], False, f'connectors[{name!r}]')
+            for name, cfg in spec.connectors.items()
+        }
         for name, route in self.routes.items():
             losses[name] = _build(
-                per_level_configs(name, spec.losses[name], route),
-                route.multi, f'distill_losses[{name!r}]')
-            for level, module in enumerate(losses[name] if route.multi
-                                           else [losses[name]]):
+                per_level_configs(name, spec.losses[name], route), route.multi,
+                f'distill_losses[{name!r}]')
+            for level, module in enumerate(
+                    losses[name] if route.multi else [losses[name]]):
                 if hasattr(module, 'owner'):  # named in its warnings
                     module.owner = f'distill loss {name!r}' + (
                         f' (level {level})' if route.multi else '')
@@ -91,21 +93,24 @@ class DistillHead(nn.Module):
 
     def _warn_zero_weights(self) -> None:
         """Say out loud that a loss with ``loss_weight=0`` does nothing."""
-        zero = [name for name, loss in self.distill_losses.items()
-                if all(getattr(m, 'loss_weight', None) == 0
-                       for m in (loss if isinstance(loss, nn.ModuleList)
-                                 else [loss]))]
+        zero = [
+            name for name, loss in self.distill_losses.items() if all(
+                getattr(m, 'loss_weight', None) == 0
+                for m in (loss if isinstance(loss, nn.ModuleList) else [loss]))
+        ]
         if not zero:
             return
         from mmengine.logging import print_log
         everything = len(zero) == len(self.distill_losses)
         print_log(
             f'distill losses {zero} have loss_weight=0: they are computed '
-            'but add nothing to the training loss'
-            + (' (nothing is distilled; the student trains on its task '
-               'losses alone)' if everything else '')
-            + '. Set a loss_weight > 0, or remove them from distill_losses '
-            'and loss_forward_mappings', logger='current', level=30)
+            'but add nothing to the training loss' +
+            (' (nothing is distilled; the student trains on its task '
+             'losses alone)' if everything else '') +
+            '. Set a loss_weight > 0, or remove them from distill_losses '
+            'and loss_forward_mappings',
+            logger='current',
+            level=30)
 
     @property
     def masked(self) -> List[str]:
@@ -165,9 +170,10 @@ class DistillHead(nn.Module):
                 module, feat, f'the {role} connector of distill loss '
                 f"{name!r}{'' if level is None else f' (level {level})'}")
             return module(feat)
-        check_connector_input(module, feat, f'shared connector '
-                              f'{ref.connector!r} ({role} feature '
-                              f'{rec.name!r}, distill loss {name!r})')
+        check_connector_input(
+            module, feat, f'shared connector '
+            f'{ref.connector!r} ({role} feature '
+            f'{rec.name!r}, distill loss {name!r})')
         if index is not None and index < 0:
             index += len(parent)
         key = (ref.connector, role, rec.name, index)
@@ -211,12 +217,14 @@ class DistillHead(nn.Module):
                 t_feat = self.select_feature(teacher, name, 'teacher', level,
                                              cache)
                 yield LossInput(
-                    name, level,
-                    modules if level is None else modules[level], s_feat,
-                    t_feat, None if ignore is None or labels is None else
-                    level_mask(name, ignore, labels, t_feat, masks))
+                    name, level, modules if level is None else modules[level],
+                    s_feat, t_feat,
+                    None if ignore is None or labels is None else level_mask(
+                        name, ignore, labels, t_feat, masks))
 
-    def forward(self, student: Dict[str, Any], teacher: Dict[str, Any],
+    def forward(self,
+                student: Dict[str, Any],
+                teacher: Dict[str, Any],
                 labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """``{loss name: sum over its levels}`` (scalars, unweighted).
 

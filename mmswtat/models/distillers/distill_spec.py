@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from mmswtat.utils.value_checks import check_number, is_int
-from .checks import (ROLES, check_dict_arg, check_index,
-                     check_mapping_keys, check_module_cfgs, check_shared,
-                     parse_valid_mask, warn_unused)
+from .checks import (ROLES, check_dict_arg, check_index, check_mapping_keys,
+                     check_module_cfgs, check_shared, parse_valid_mask,
+                     warn_unused)
 from .valid_mask import ValidMask
 
 DISTILL_KEYS = ('student_recorders', 'teacher_recorders', 'connectors',
@@ -200,8 +200,7 @@ def merge_fragments(fragments: Union[list, tuple]) -> dict:
 
 
 def _merge_distill(kwargs: Dict[str, Any],
-                   distill: Union[None, dict, list, tuple]
-                   ) -> Dict[str, Any]:
+                   distill: Union[None, dict, list, tuple]) -> Dict[str, Any]:
     """The keyword arguments with the ``distill=`` dict (or the merge of a
     list of fragments, :func:`merge_fragments`) merged in."""
     given = dict(kwargs)
@@ -263,9 +262,9 @@ def _feature_ref(name: str, role: str, spec: Union[str, dict],
             f'{where}: connector must be a module config dict or the name '
             f'of a shared connector, got {connector!r}')
     index = check_index(where, spec.get('index'))
-    return FeatureRef(recorders[spec['recorder']], index,
-                      dict(connector) if isinstance(connector, dict)
-                      else connector)
+    return FeatureRef(
+        recorders[spec['recorder']], index,
+        dict(connector) if isinstance(connector, dict) else connector)
 
 
 def per_level_configs(name: str, cfg: dict, route: LossRoute) -> List[dict]:
@@ -279,9 +278,8 @@ def per_level_configs(name: str, cfg: dict, route: LossRoute) -> List[dict]:
     cfg = dict(cfg)
     per_level = dict(cfg.pop('per_level', None) or {})
     if per_level and not route.multi:
-        raise ValueError(
-            f'{name}: per_level needs a list index in its '
-            'loss_forward_mappings entry (one value per level)')
+        raise ValueError(f'{name}: per_level needs a list index in its '
+                         'loss_forward_mappings entry (one value per level)')
     num_levels = len(route.levels)
     for key, values in per_level.items():
         if not isinstance(values, (list, tuple)) or \
@@ -291,8 +289,12 @@ def per_level_configs(name: str, cfg: dict, route: LossRoute) -> List[dict]:
                 f'each of the {num_levels} levels, got {values!r}')
     if not route.multi:
         return [cfg]
-    return [dict(cfg, **{k: v[i] for k, v in per_level.items()})
-            for i in range(num_levels)]
+    return [
+        dict(cfg, **{
+            k: v[i]
+            for k, v in per_level.items()
+        }) for i in range(num_levels)
+    ]
 
 
 def _route(name: str, mapping: Optional[dict],
@@ -303,10 +305,9 @@ def _route(name: str, mapping: Optional[dict],
         if all(len(recorders[role]) == 1 for role in ROLES):
             mapping = {role: next(iter(recorders[role])) for role in ROLES}
         else:
-            raise ValueError(
-                f'distill loss {name!r} has no entry in '
-                'loss_forward_mappings; add e.g. '
-                f"{name}=dict(student='feat', teacher='feat')")
+            raise ValueError(f'distill loss {name!r} has no entry in '
+                             'loss_forward_mappings; add e.g. '
+                             f"{name}=dict(student='feat', teacher='feat')")
     mapping = check_dict_arg(f'loss_forward_mappings[{name!r}]', mapping,
                              "dict(student='feat', teacher='feat')")
     check_mapping_keys(name, mapping)
@@ -320,8 +321,9 @@ def _route(name: str, mapping: Optional[dict],
     s_idx, t_idx = refs['student'].index, refs['teacher'].index
     multi = isinstance(s_idx, tuple) or isinstance(t_idx, tuple)
     if multi:
-        shown = [list(i) if isinstance(i, tuple) else i
-                 for i in (s_idx, t_idx)]
+        shown = [
+            list(i) if isinstance(i, tuple) else i for i in (s_idx, t_idx)
+        ]
         if not (isinstance(s_idx, tuple) and isinstance(t_idx, tuple)
                 and len(s_idx) == len(t_idx)):
             raise ValueError(
@@ -372,18 +374,25 @@ class DistillSpec:
         """
         given = _merge_distill(kwargs, distill)
         recorders = {
-            role: {name: RecorderRef.parse(name, spec, role)
-                   for name, spec in check_dict_arg(
-                       f'{role}_recorders', given.get(f'{role}_recorders'),
-                       "dict(feat='backbone.layer4')").items()}
-            for role in ROLES}
-        losses = check_module_cfgs('distill_losses', check_dict_arg(
-            'distill_losses', given.get('distill_losses'),
-            "dict(loss_swtat=dict(type='mmswtat.SWTaTLoss', ...))"),
+            role: {
+                name: RecorderRef.parse(name, spec, role)
+                for name, spec in check_dict_arg(
+                    f'{role}_recorders', given.get(f'{role}_recorders'),
+                    "dict(feat='backbone.layer4')").items()
+            }
+            for role in ROLES
+        }
+        losses = check_module_cfgs(
+            'distill_losses',
+            check_dict_arg(
+                'distill_losses', given.get('distill_losses'),
+                "dict(loss_swtat=dict(type='mmswtat.SWTaTLoss', ...))"),
             'mmswtat.SWTaTLoss')
-        shared = check_module_cfgs('connectors', check_dict_arg(
-            'connectors', given.get('connectors'),
-            "dict(s4=dict(type='mmswtat.ConvBNConnector', ...))"),
+        shared = check_module_cfgs(
+            'connectors',
+            check_dict_arg(
+                'connectors', given.get('connectors'),
+                "dict(s4=dict(type='mmswtat.ConvBNConnector', ...))"),
             'mmswtat.ConvBNConnector')
         mappings = check_dict_arg(
             'loss_forward_mappings', given.get('loss_forward_mappings'),
@@ -393,9 +402,14 @@ class DistillSpec:
                 'SingleTeacherDistiller: no distill_losses configured, the '
                 'student trains on its task losses alone (nothing is '
                 'distilled). Add e.g. the configs/_base_/distill fragment.',
-                UserWarning, stacklevel=3)
-        check_shared(shared, {connector_key(loss, role): (loss, role)
-                              for loss in losses for role in ROLES})
+                UserWarning,
+                stacklevel=3)
+        check_shared(
+            shared, {
+                connector_key(loss, role): (loss, role)
+                for loss in losses
+                for role in ROLES
+            })
         for name in losses:
             if not name.startswith('loss_'):
                 raise ValueError(
@@ -407,12 +421,17 @@ class DistillSpec:
                 raise ValueError(
                     f'loss_forward_mappings names {name!r}, which is not in '
                     f'distill_losses ({sorted(losses)})')
-        routes = {name: _route(name, mappings.get(name), recorders, shared)
-                  for name in losses}
+        routes = {
+            name: _route(name, mappings.get(name), recorders, shared)
+            for name in losses
+        }
         warn_unused(recorders, shared, routes)
         warmup = given.get('distill_warmup_iters')
         warmup = 0 if warmup is None else check_number(
-            'SingleTeacherDistiller', 'distill_warmup_iters', warmup,
-            minimum=0, integer=True)
-        return cls(recorders['student'], recorders['teacher'], shared,
-                   losses, routes, warmup)
+            'SingleTeacherDistiller',
+            'distill_warmup_iters',
+            warmup,
+            minimum=0,
+            integer=True)
+        return cls(recorders['student'], recorders['teacher'], shared, losses,
+                   routes, warmup)

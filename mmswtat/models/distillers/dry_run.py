@@ -21,8 +21,8 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from .checks import named
-from .teacher import choose_forward, normalisation, record_forward
 from .recorder import RecordModifiedError
+from .teacher import choose_forward, normalisation, record_forward
 
 SIZE = 64
 
@@ -41,9 +41,12 @@ def _eval(*modules: nn.Module) -> Iterator[None]:
 
 
 def _skip(role: str, error: Exception) -> None:
-    print_log(f'SingleTeacherDistiller: no build-time dry run of the {role} '
-              f'({type(error).__name__}: {error}); its features are checked '
-              'at the first step', logger='current', level=logging.DEBUG)
+    print_log(
+        f'SingleTeacherDistiller: no build-time dry run of the {role} '
+        f'({type(error).__name__}: {error}); its features are checked '
+        'at the first step',
+        logger='current',
+        level=logging.DEBUG)
 
 
 def _records(distiller: nn.Module,

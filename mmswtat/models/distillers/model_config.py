@@ -45,8 +45,7 @@ def load_model_cfg(cfg: Union[str, dict], role: str) -> dict:
             f'{role}: cfg_path {path!r} does not resolve ({type(e).__name__}: '
             f'{e}). Give a local config file or a packaged one such as '
             "'mmseg::deeplabv3/"
-            "deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'"
-        ) from None
+            "deeplabv3_r101-d8_4xb4-20k_voc12aug-512x512.py'") from None
     if 'model' not in full:
         raise ValueError(f'{role}: config {path!r} has no `model` to build')
     merged = Config(dict(model=full.model))
@@ -102,15 +101,19 @@ def merge_preprocessor(student: Optional[dict], top: dict) -> dict:
             'you want in model.student.data_preprocessor (e.g. via '
             "student=dict(cfg_path=..., data_preprocessor=dict(...))) and "
             'make the top-level one match it (or drop it)')
-    changed = [f'{k}: {_plain(merged[k])!r} -> {_plain(v)!r}' if k in merged
-               else f'{k}: (unset) -> {_plain(v)!r}'
-               for k, v in top.items() if k not in _KEEP
-               and _plain(merged.get(k, object())) != _plain(v)]
+    changed = [
+        f'{k}: {_plain(merged[k])!r} -> {_plain(v)!r}'
+        if k in merged else f'{k}: (unset) -> {_plain(v)!r}'
+        for k, v in top.items()
+        if k not in _KEEP and _plain(merged.get(k, object())) != _plain(v)
+    ]
     merged.update({k: v for k, v in top.items() if k not in _KEEP})
     if changed:
         from mmengine.logging import print_log
         print_log(
             "SingleTeacherDistiller: the config's top-level "
-            'data_preprocessor overrides model.student.data_preprocessor ('
-            + '; '.join(changed) + ')', logger='current', level=20)
+            'data_preprocessor overrides model.student.data_preprocessor (' +
+            '; '.join(changed) + ')',
+            logger='current',
+            level=20)
     return merged

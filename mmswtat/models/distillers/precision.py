@@ -73,7 +73,8 @@ _FP16_ON_CPU = ("teacher_precision='fp16' needs a GPU: CPU autocast has no "
                 "picks bf16 where the CPU runs it fast, else fp32)")
 
 
-def resolve_teacher_precision(precision: str, device_type: str,
+def resolve_teacher_precision(precision: str,
+                              device_type: str,
                               log: bool = True) -> str:
     """The precision the teacher runs in on ``device_type``.
 
@@ -100,10 +101,12 @@ def resolve_teacher_precision(precision: str, device_type: str,
         return chosen
     why = (f' ({"fast" if fast else "no fast"} bf16 on {device_type})'
            if precision == 'auto' else '')
-    print_log(f'SingleTeacherDistiller: teacher_precision={precision!r}: '
-              f'the teacher runs in {chosen} on {device_type}{why}; its '
-              'features reach the losses in fp32.',
-              logger='current', level=logging.INFO)
+    print_log(
+        f'SingleTeacherDistiller: teacher_precision={precision!r}: '
+        f'the teacher runs in {chosen} on {device_type}{why}; its '
+        'features reach the losses in fp32.',
+        logger='current',
+        level=logging.INFO)
     if chosen == 'bf16' and not fast:
         warnings.warn(f"teacher_precision='bf16': this {device_type} has "
                       'no native bf16 arithmetic (CPU flags '
@@ -137,8 +140,8 @@ def to_fp32(value: Any) -> Any:
         items = [to_fp32(v) for v in value]
         if all(new is old for new, old in zip(items, value)):
             return value
-        return (type(value)(*items) if hasattr(value, '_fields') else
-                type(value)(items))
+        return (type(value)(
+            *items) if hasattr(value, '_fields') else type(value)(items))
     if isinstance(value, dict):
         items = {k: to_fp32(v) for k, v in value.items()}
         if all(items[k] is v for k, v in value.items()):

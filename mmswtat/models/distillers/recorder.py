@@ -76,8 +76,8 @@ def _deepest_parent(model: nn.Module,
             module = model.get_submodule(prefix)
         except AttributeError:
             continue
-        return (prefix, module) if any(True for _ in
-                                       module.named_children()) else None
+        return (prefix,
+                module) if any(True for _ in module.named_children()) else None
     return None
 
 
@@ -128,7 +128,7 @@ class FeatureRecorder:
                  paths: Dict[str, str],
                  role: str,
                  stop_when_done: bool = False,
-                 clone: Iterable[str] = ()) -> None:
+                 clone: Iterable[str] = ()) -> None:  # yapf: disable
         self.role = role
         self.stop_when_done = stop_when_done
         self.clone = frozenset(clone)
@@ -139,8 +139,8 @@ class FeatureRecorder:
         self._handles: List[RemovableHandle] = []
         for name, path in self.paths.items():
             module = resolve_module(model, path, role)
-            self._handles.append(module.register_forward_hook(
-                self._hook(name)))
+            self._handles.append(
+                module.register_forward_hook(self._hook(name)))
 
     def _hook(self, name: str):
 

@@ -15,8 +15,8 @@ from .distill_spec import DistillSpec
 from .dry_run import dry_run
 from .model_config import load_model_cfg, merge_preprocessor
 from .recorder import FeatureRecorder
-from .teacher import FrozenTeacher, build_teacher, choose_forward, \
-    record_forward, warn_random_teacher
+from .teacher import (FrozenTeacher, build_teacher, choose_forward,
+                      record_forward, warn_random_teacher)
 from .valid_mask import resolve_valid_masks, stack_labels
 
 
@@ -149,8 +149,10 @@ class SingleTeacherDistiller(BaseModel):
                  check_finite: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        check_flags(teacher_ckpt_strict=teacher_ckpt_strict,
-                    weights_only=weights_only, check_finite=check_finite)
+        check_flags(
+            teacher_ckpt_strict=teacher_ckpt_strict,
+            weights_only=weights_only,
+            check_finite=check_finite)
         spec = DistillSpec.from_config(
             distill,
             student_recorders=student_recorders,
@@ -173,20 +175,26 @@ class SingleTeacherDistiller(BaseModel):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = student_model
         # Outside the module tree: see the class docstring.
-        object.__setattr__(self, 'frozen_teacher', FrozenTeacher(
-            build_teacher(teacher, teacher_ckpt, teacher_ckpt_strict,
-                          weights_only),
-            {n: r.module for n, r in spec.teacher_recorders.items()},
-            teacher_forward, self.data_preprocessor, teacher_precision,
-            [n for n, r in spec.teacher_recorders.items() if r.clone]))
+        object.__setattr__(
+            self, 'frozen_teacher',
+            FrozenTeacher(
+                build_teacher(teacher, teacher_ckpt, teacher_ckpt_strict,
+                              weights_only), {
+                                  n: r.module
+                                  for n, r in spec.teacher_recorders.items()
+                              }, teacher_forward, self.data_preprocessor,
+                teacher_precision,
+                [n for n, r in spec.teacher_recorders.items() if r.clone]))
         self._random_teacher = teacher_ckpt is None  # warned at 1st step
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student', True,
                          weights_only)
             self.student._is_init = True  # keep init_weights() off it
         self.student_recorder = FeatureRecorder(
-            self.student,
-            {n: r.module for n, r in spec.student_recorders.items()},
+            self.student, {
+                n: r.module
+                for n, r in spec.student_recorders.items()
+            },
             'student',
             clone=[n for n, r in spec.student_recorders.items() if r.clone])
         self.teacher_forward = teacher_forward
@@ -230,13 +238,16 @@ class SingleTeacherDistiller(BaseModel):
         """:meth:`FrozenTeacher.inputs`: ``(B, C, H, W)`` for the teacher."""
         return self.frozen_teacher.inputs(inputs)
 
-    def run_teacher(self, inputs: Tensor,
+    def run_teacher(self,
+                    inputs: Tensor,
                     data_samples: Any = None) -> Dict[str, Any]:
         """:meth:`FrozenTeacher.forward`: the teacher's records (no grad)."""
         return self.frozen_teacher(inputs, data_samples)
 
-    def record_features(self, inputs: Tensor, data_samples: Any = None
-                        ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    def record_features(
+            self,
+            inputs: Tensor,
+            data_samples: Any = None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         """Student and teacher records of one batch, without gradients.
 
         For analysis tools: the student runs only as far as
@@ -324,10 +335,11 @@ class SingleTeacherDistiller(BaseModel):
         it = MessageHub.get_current_instance().get_info('iter', 0)
         return min(1.0, (it + 1) / self.distill_warmup_iters)
 
-    def compute_distill_losses(self, student_records: Dict[str, Any],
-                               teacher_records: Dict[str, Any],
-                               labels: Optional[Tensor] = None
-                               ) -> Dict[str, Tensor]:
+    def compute_distill_losses(
+            self,
+            student_records: Dict[str, Any],
+            teacher_records: Dict[str, Any],
+            labels: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Each distillation loss on its mapped features, weighted.
 
         Args:
@@ -340,9 +352,11 @@ class SingleTeacherDistiller(BaseModel):
             ``{loss name: scalar}`` times :meth:`distill_weight`.
         """
         weight = self.distill_weight()
-        out = {name: value * weight for name, value in
-               self.distill_head(student_records, teacher_records,
-                                 labels).items()}
+        out = {
+            name: value * weight
+            for name, value in self.distill_head(
+                student_records, teacher_records, labels).items()
+        }
         return out
 
     # --------------------------------------------------------------- helpers

@@ -18,8 +18,7 @@ from .recorder import FeatureRecorder, StopForward
 FEATURE_PREFIXES = ('backbone', 'neck')
 
 
-def normalisation(pre: nn.Module
-                  ) -> Optional[Tuple[Tensor, Tensor, bool]]:
+def normalisation(pre: nn.Module) -> Optional[Tuple[Tensor, Tensor, bool]]:
     """``(mean, std, converts BGR<->RGB)`` of an image preprocessor, or None.
 
     Reads mmengine's ``ImgDataPreprocessor`` family (mmdet, mmpretrain) and
@@ -34,11 +33,13 @@ def normalisation(pre: nn.Module
     if pre._enable_normalize:
         return (pre.mean.detach().flatten().double(),
                 pre.std.detach().flatten().double(), conv)
-    return torch.zeros(3, dtype=torch.float64), torch.ones(
-        3, dtype=torch.float64), conv
+    return torch.zeros(
+        3, dtype=torch.float64), torch.ones(
+            3, dtype=torch.float64), conv
 
 
-def choose_forward(model: nn.Module, paths: Iterable[str],
+def choose_forward(model: nn.Module,
+                   paths: Iterable[str],
                    mode: str = 'auto') -> str:
     """The forward that reaches ``paths``: ``'extract_feat'`` or ``'tensor'``.
 
@@ -53,9 +54,8 @@ def choose_forward(model: nn.Module, paths: Iterable[str],
             if in_features and hasattr(model, 'extract_feat') else 'tensor')
 
 
-def record_forward(model: nn.Module, recorder: FeatureRecorder,
-                   inputs: Tensor, data_samples: Any, mode: str,
-                   fix: str) -> Dict[str, Any]:
+def record_forward(model: nn.Module, recorder: FeatureRecorder, inputs: Tensor,
+                   data_samples: Any, mode: str, fix: str) -> Dict[str, Any]:
     """Run ``model`` inside ``with recorder:`` and return its records.
 
     Args:
@@ -106,7 +106,8 @@ def warn_random_teacher() -> None:
         'SingleTeacherDistiller: teacher_ckpt is None, the teacher keeps '
         'its initial (random) weights: fine for tests, useless for '
         'distillation. Set model.teacher_ckpt.',
-        logger='current', level=logging.WARNING)
+        logger='current',
+        level=logging.WARNING)
 
 
 class FrozenTeacher(nn.Module):
@@ -143,8 +144,8 @@ class FrozenTeacher(nn.Module):
         self._resolved: Dict[str, str] = {}  # device type -> precision
         model.requires_grad_(False)
         self.model = model
-        self.recorder = FeatureRecorder(model, paths, 'teacher',
-                                        stop_when_done=True, clone=clone)
+        self.recorder = FeatureRecorder(
+            model, paths, 'teacher', stop_when_done=True, clone=clone)
         self.mode = choose_forward(model, self.recorder.paths.values(),
                                    check_teacher_forward(forward))
         self._flip = False
@@ -217,8 +218,9 @@ class FrozenTeacher(nn.Module):
             inputs = inputs.flip(1)
         return inputs * self._scale + self._shift
 
-    def forward(self, inputs: Tensor, data_samples: Any = None
-                ) -> Dict[str, Any]:
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Any = None) -> Dict[str, Any]:
         """Run the teacher (no grad) until every recorder fired.
 
         Args:

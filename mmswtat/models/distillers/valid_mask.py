@@ -50,10 +50,11 @@ def resolve_valid_masks(spec: Any, student: nn.Module) -> Any:
     """``spec`` with every ``valid_mask=True`` route set to the student's
     ignore index (a new frozen spec; ``spec`` is unchanged)."""
     routes = {
-        name: dataclasses.replace(
-            route, valid_mask=student_ignore_index(student))
+        name:
+        dataclasses.replace(route, valid_mask=student_ignore_index(student))
         if route.valid_mask is True else route
-        for name, route in spec.routes.items()}
+        for name, route in spec.routes.items()
+    }
     return dataclasses.replace(spec, routes=routes)
 
 
@@ -71,8 +72,8 @@ def stack_labels(data_samples: Optional[Sequence[Any]],
     """
     keys = ', '.join(_where(n) for n in losses)
     samples = list(data_samples or [])
-    if not samples or any(getattr(ds, 'gt_sem_seg', None) is None
-                          for ds in samples):
+    if not samples or any(
+            getattr(ds, 'gt_sem_seg', None) is None for ds in samples):
         raise ValueError(
             f'{keys} asks for an ignore mask from the segmentation labels, '
             'but the batch\'s data samples have no gt_sem_seg (a '

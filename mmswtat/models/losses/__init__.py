@@ -14,6 +14,5 @@ from .tat_loss import TaTLoss
 __all__ = [
     'BaseTaTLoss', 'KLDivLoss', 'PatchMergeTaTLoss', 'SWTaTLoss', 'TaTLoss',
     'ChannelWiseDivergence', 'DISTLoss', 'DistillLoss', 'FeatureMSELoss',
-    'KDLoss',
-    'PeerLoss', 'PKDLoss'
+    'KDLoss', 'PeerLoss', 'PKDLoss'
 ]

@@ -72,8 +72,8 @@ class BaseTaTLoss(DistillLoss):
                  init_cfg: Optional[dict] = None) -> None:
         name = type(self).__name__
         for arg, value in (('student_channels', student_channels),
-                           ('teacher_channels', teacher_channels),
-                           ('num_heads', num_heads)):
+                           ('teacher_channels',
+                            teacher_channels), ('num_heads', num_heads)):
             check_number(name, arg, value, positive=True, integer=True)
         if teacher_channels % num_heads:
             raise ValueError(
@@ -115,8 +115,8 @@ class BaseTaTLoss(DistillLoss):
         if embed:
             cfg = dict(type='mmswtat.ConvBNConnector')
             cfg.update(connector or {})
-            q_in, k_in = ((teacher_channels, student_channels)
-                          if query == 'teacher' else
+            q_in, k_in = ((teacher_channels,
+                           student_channels) if query == 'teacher' else
                           (student_channels, teacher_channels))
             self.query_embed = MODELS.build(
                 dict(cfg, in_channels=q_in, out_channels=teacher_channels))
@@ -161,11 +161,12 @@ class BaseTaTLoss(DistillLoss):
             valid_mask: Must be ``None`` (a TaT loss takes no mask).
         """
         name = type(self).__name__
-        for role, x, channels, arg in (
-                ('student', student, self.student_channels,
-                 'student_channels'),
-                ('teacher', teacher, self.teacher_channels,
-                 'teacher_channels')):
+        for role, x, channels, arg in (('student', student,
+                                        self.student_channels,
+                                        'student_channels'),
+                                       ('teacher', teacher,
+                                        self.teacher_channels,
+                                        'teacher_channels')):
             if not isinstance(x, Tensor) or x.dim() != 4:
                 shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
                 raise ValueError(
@@ -260,28 +261,31 @@ class BaseTaTLoss(DistillLoss):
         if notes and self._size_warnings < MAX_SIZE_WARNINGS:
             self._size_warnings += 1
             from mmengine.logging import print_log
-            settings = ', '.join(
-                f'{k}={getattr(self, k)}' for k in ('window_size',
-                                                    'shift_size')
-                if hasattr(self, k))
+            settings = ', '.join(f'{k}={getattr(self, k)}'
+                                 for k in ('window_size', 'shift_size')
+                                 if hasattr(self, k))
             windows = [n for n in notes if 'single tokens' not in n]
             fix = ('. Set window_size smaller than the map (e.g. half of '
                    f'it: {max(1, height // 2)}x{max(1, width // 2)}, '
-                   'shift_size half the window)' + (
-                       ', or use TaTLoss if global attention is what you '
-                       'want' if any('global window' in n for n in notes)
-                       else ' along that side, or shift_size 0 there')
+                   'shift_size half the window)' +
+                   (', or use TaTLoss if global attention is what you '
+                    'want' if any('global window' in n for n in notes) else
+                    ' along that side, or shift_size 0 there')
                    if windows else '')
             print_log(
                 f'{self.owner}: {settings or "its windows"} cannot take '
-                f'effect on the {height}x{width} teacher map: '
-                + '; '.join(notes) + fix + (
-                    ' (further map sizes are not reported)'
-                    if self._size_warnings == MAX_SIZE_WARNINGS else ''),
-                logger='current', level=30)
+                f'effect on the {height}x{width} teacher map: ' +
+                '; '.join(notes) + fix +
+                (' (further map sizes are not reported)'
+                 if self._size_warnings == MAX_SIZE_WARNINGS else ''),
+                logger='current',
+                level=30)
         return notes
 
-    def passes(self, query: Tensor, key: Tensor, value: Tensor,
+    def passes(self,
+               query: Tensor,
+               key: Tensor,
+               value: Tensor,
                target: Tensor,
                reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
         """Run the passes of :meth:`pass_layouts` on projected maps.
@@ -303,9 +307,8 @@ class BaseTaTLoss(DistillLoss):
         self.check_map_size(h, w)
         out = []
         for layout in self.pass_layouts(h, w):
-            err = pass_error(query, key, value, target, layout,
-                             self.num_heads, self._scale_factor, reduction,
-                             self._impl)
+            err = pass_error(query, key, value, target, layout, self.num_heads,
+                             self._scale_factor, reduction, self._impl)
             hm, wm = layout.grid
             out.append((layout.name, err, b * c * layout.cell**2 * hm * wm))
         return out
@@ -330,7 +333,9 @@ class BaseTaTLoss(DistillLoss):
                 for name, err, _ in self.passes(*maps, reduction='map')
             }
 
-    def compute(self, student: Tensor, teacher: Tensor,
+    def compute(self,
+                student: Tensor,
+                teacher: Tensor,
                 valid_mask: Optional[Tensor] = None) -> Tensor:
         """The unweighted loss: the mean over passes of ``sum(error) /
         numel``, on prepared maps (see :class:`DistillLoss`)."""

@@ -33,8 +33,8 @@ class DistillLoss(BaseModule):
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.loss_weight = check_number(type(self).__name__, 'loss_weight',
-                                        loss_weight, minimum=0)
+        self.loss_weight = check_number(
+            type(self).__name__, 'loss_weight', loss_weight, minimum=0)
         #: Who this loss is in messages; the distiller sets its config
         #: name, e.g. ``"distill loss 'loss_swtat' (level 0)"``.
         self.owner = type(self).__name__

@@ -3,8 +3,8 @@ import math
 from typing import List, Union
 
 from mmswtat.registry import MODELS
-from ..ops import PassLayout, global_pass, resolve_num_merges
 from mmswtat.utils.value_checks import ConfigTypeError, check_number
+from ..ops import PassLayout, global_pass, resolve_num_merges
 from .base_tat_loss import BaseTaTLoss
 
 
@@ -47,11 +47,11 @@ class PatchMergeTaTLoss(BaseTaTLoss):
             raise ConfigTypeError(f"{name}: num_merges must be an int >= 0 "
                                   f"or 'auto', got {num_merges!r}")
         if num_merges != 'auto':
-            num_merges = check_number(name, 'num_merges', num_merges,
-                                      minimum=0, integer=True)
+            num_merges = check_number(
+                name, 'num_merges', num_merges, minimum=0, integer=True)
         self.num_merges = num_merges
-        self.max_tokens = check_number(name, 'max_tokens', max_tokens,
-                                       minimum=1, integer=True)
+        self.max_tokens = check_number(
+            name, 'max_tokens', max_tokens, minimum=1, integer=True)
 
     def pass_layouts(self, height: int, width: int) -> List[PassLayout]:
         """One ``'merged'`` pass: a global window on the merged grid.

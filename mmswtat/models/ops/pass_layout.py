@@ -63,7 +63,10 @@ def merged_sizes(height: int, width: int,
     return tuple(sizes)
 
 
-def window_pass(name: str, height: int, width: int, window_size: IntPair,
+def window_pass(name: str,
+                height: int,
+                width: int,
+                window_size: IntPair,
                 shift_size: IntPair = 0) -> PassLayout:
     """A windowed pass on the ``H x W`` map itself (no merging).
 
@@ -73,7 +76,9 @@ def window_pass(name: str, height: int, width: int, window_size: IntPair,
                       window_geometry(height, width, window_size, shift_size))
 
 
-def global_pass(name: str, height: int, width: int,
+def global_pass(name: str,
+                height: int,
+                width: int,
                 merges: int = 0) -> PassLayout:
     """One window over the whole grid, after ``merges`` 2x2 merges."""
     sizes = merged_sizes(height, width, merges)
@@ -81,7 +86,9 @@ def global_pass(name: str, height: int, width: int,
     return PassLayout(name, merges, sizes, window_geometry(h, w, (h, w), 0))
 
 
-def resolve_num_merges(height: int, width: int, num_merges: Union[int, str],
+def resolve_num_merges(height: int,
+                       width: int,
+                       num_merges: Union[int, str],
                        max_tokens: int = 1024) -> int:
     """Number of 2x2 merges: an int as given, or ``'auto'``.
 
@@ -164,16 +171,17 @@ def ineffective_passes(layouts: Sequence[PassLayout],
                 f'pass {real.name!r}: window {window} covers the whole '
                 f'{h}x{w} map, so it is one global window (global TaT, no '
                 'locality)')
-        lost = [side for side, a, b in (('vertical', ref.geom.sh,
-                                         real.geom.sh),
-                                        ('horizontal', ref.geom.sw,
-                                         real.geom.sw)) if a and not b]
+        lost = [
+            side for side, a, b in (('vertical', ref.geom.sh, real.geom.sh),
+                                    ('horizontal', ref.geom.sw, real.geom.sw))
+            if a and not b
+        ]
         if lost:
             shift = (ref.geom.sh, ref.geom.sw)
             notes.append(
                 f'pass {real.name!r}: the {" and ".join(lost)} shift of '
                 f'{shift} has no effect on the {h}x{w} map (one window spans '
-                'it in that direction)' + (
-                    f', so pass {real.name!r} equals an unshifted pass'
-                    if not real.geom.shifted else ''))
+                'it in that direction)' +
+                (f', so pass {real.name!r} equals an unshifted pass'
+                 if not real.geom.shifted else ''))
     return notes

@@ -41,7 +41,8 @@ def channel_normalize(feat: Tensor, eps: float = PKD_EPS) -> Tensor:
     return centred / (var.clamp_min(VAR_FLOOR).sqrt() + eps)
 
 
-def pkd_divergence(student: Tensor, teacher: Tensor,
+def pkd_divergence(student: Tensor,
+                   teacher: Tensor,
                    eps: float = PKD_EPS) -> Tensor:
     """PKD: ``mean (norm(S) - norm(T))^2 / 2`` with :func:`channel_normalize`.
 

@@ -22,8 +22,8 @@ Scale = Union[float, str]
 ATTENTION_IMPLS = ('auto', 'sdpa', 'matmul')
 
 
-def resolve_scale(scale: Scale, owner: str = 'TaT attention'
-                  ) -> Optional[float]:
+def resolve_scale(scale: Scale,
+                  owner: str = 'TaT attention') -> Optional[float]:
     """``'auto'`` -> ``None`` (SDPA's ``1/sqrt(head_dim)``); a number > 0 as
     a float.
 
@@ -125,8 +125,7 @@ def resolved_attention(query: Tensor, key: Tensor, value: Tensor,
         factor = query.shape[-2]**-0.5
     if factor != 1.0:
         logits = logits * factor
-    bias = None if geom is None else window_attention_bias(
-        geom, query.device)
+    bias = None if geom is None else window_attention_bias(geom, query.device)
     if bias is not None:
         logits = logits + bias
     return torch.matmul(value, torch.softmax(logits, -1).mT)

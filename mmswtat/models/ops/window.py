@@ -37,9 +37,9 @@ def to_2tuple(value: IntPair, name: str) -> Tuple[int, int]:
                     f'got {value!r}')
 
 
-def check_window_and_shift(window_size: IntPair,
-                           shift_size: IntPair) -> Tuple[Tuple[int, int],
-                                                         Tuple[int, int]]:
+def check_window_and_shift(
+        window_size: IntPair,
+        shift_size: IntPair) -> Tuple[Tuple[int, int], Tuple[int, int]]:
     """Validate a window/shift setting independently of any feature map.
 
     Returns:
@@ -100,7 +100,9 @@ class WindowGeometry(NamedTuple):
         return self.sh > 0 or self.sw > 0
 
 
-def window_geometry(height: int, width: int, window_size: IntPair,
+def window_geometry(height: int,
+                    width: int,
+                    window_size: IntPair,
                     shift_size: IntPair = 0) -> WindowGeometry:
     """Clamp window and shift to an ``H x W`` map and compute the padded size.
 
@@ -183,9 +185,10 @@ def window_attention_mask(geom: WindowGeometry,
 
 
 @lru_cache(maxsize=128)
-def window_attention_bias(geom: WindowGeometry, device: torch.device,
-                          dtype: torch.dtype = torch.float32
-                          ) -> Optional[Tensor]:
+def window_attention_bias(
+        geom: WindowGeometry,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32) -> Optional[Tensor]:
     """:func:`window_attention_mask` as an additive bias, cached likewise.
 
     Returns:
