@@ -26,10 +26,11 @@ $(STAMP): $(REQS)
 # Two pytest-xdist workers of one thread each (2 cores); the tests that
 # share a fixture run in one worker and the heaviest files start first
 # (tests/conftest.py: E2E_FILES, SHARED_FIXTURE_GROUPS). TEST_WORKERS=0
-# runs them in this one process.
+# runs them in this one process, on two threads.
 TEST_WORKERS ?= 2
-PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest tests -q \
-	-p no:cacheprovider -n $(TEST_WORKERS) --no-loadscope-reorder
+TEST_THREADS := $(if $(filter 0,$(TEST_WORKERS)),2,1)
+PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} $(PY) -m pytest \
+	tests -q -p no:cacheprovider -n $(TEST_WORKERS) --no-loadscope-reorder
 test: $(STAMP)
 	$(PYTEST) --durations=15
 
