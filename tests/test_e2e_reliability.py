@@ -89,11 +89,12 @@ def test_resume_after_sigkill_is_exact(seg_layer4_run, tmp_path):
     _train_until_killed(part, options, 'iter_4.pth')
     assert (part / '.mmswtat_train.lock').exists()  # left by the dead run
     assert not (part / 'iter_8.pth').exists()
-    # A live run's lock would stop this with WorkDirBusyError.
-    run_main([
+    proc = run_main([
         'tools/train.py', SEG_LAYER4, '--work-dir',
         str(part), '--resume', '--cfg-options', *options
     ])
+    assert 'is stale, that process no longer exists; taking it over' in \
+        proc.stderr
     assert not (part / '.mmswtat_train.lock').exists()
 
     a = torch.load(full / 'iter_8.pth', weights_only=True)['state_dict']

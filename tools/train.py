@@ -8,6 +8,7 @@ One run per work dir: a second run in a work dir that a live run holds
 """
 import argparse
 import logging
+import sys
 from typing import Optional, Sequence
 
 from mmengine.logging import print_log
@@ -61,10 +62,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     try:
+        # Said on stderr: no logger of this run exists yet (mmengine's
+        # 'current' one may be an earlier in-process run's).
         lock = work_dir_lock(
             cfg.work_dir,
             args.resume is not None,
-            log=lambda m: print_log(m, 'current', logging.WARNING))
+            log=lambda m: print(f'train.py: {m}', file=sys.stderr))
         with lock:
             runner = build_runner(cfg)
             runner.train()
