@@ -7,11 +7,8 @@ One run per work dir: a second run in a work dir that a live run holds
 (``WORK_DIR/.mmswtat_train.lock``) stops, naming it.
 """
 import argparse
-import logging
 import sys
 from typing import Optional, Sequence
-
-from mmengine.logging import print_log
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.engine.work_dir_lock import WorkDirBusyError, work_dir_lock
@@ -37,6 +34,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parse_runner_args(parser, argv)
 
 
+def _note(message: str) -> None:
+    """A note before the run's logger exists, on stderr (mmengine's
+    'current' logger may be an earlier in-process run's, with its log)."""
+    print(f'train.py: {message}', file=sys.stderr)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     args = parse_args(argv)
@@ -47,8 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         check_amp_device()
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config', 'current',
-                      logging.WARNING)
+            _note('--amp: AMP is already enabled in the config')
         elif wrapper != 'OptimWrapper':
             raise ValueError(f'--amp needs optim_wrapper.type=OptimWrapper, '
                              f'the config has {wrapper!r}')
@@ -62,12 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     try:
-        # Said on stderr: no logger of this run exists yet (mmengine's
-        # 'current' one may be an earlier in-process run's).
-        lock = work_dir_lock(
-            cfg.work_dir,
-            args.resume is not None,
-            log=lambda m: print(f'train.py: {m}', file=sys.stderr))
+        lock = work_dir_lock(cfg.work_dir, args.resume is not None, _note)
         with lock:
             runner = build_runner(cfg)
             runner.train()
