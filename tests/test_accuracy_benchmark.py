@@ -126,10 +126,20 @@ def test_unknown_regime_lists_the_choices(tmp_path):
 
 
 def test_unknown_method_is_one_clear_error(tmp_path):
-    with pytest.raises(ValueError, match='unknown method.*swtat.*fitnet'):
-        _tool().main(
-            ['--methods', 'swtat', 'sw-tat', '--out-dir',
-             str(tmp_path)])
+    """The command line (its one subprocess run): one line naming the
+    choices, no traceback, nothing written."""
+    from cli_helpers import run_tool
+    out = str(tmp_path / 'out')
+    args = ['tools/analysis/accuracy_benchmark.py', '--methods', 'swtat']
+    proc = run_tool(args + ['sw-tat', '--out-dir', out], check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "accuracy_benchmark.py: error: --methods: unknown method 'sw-tat'; "
+        'choose from swtat, swtat_head,')
+    assert 'Traceback' not in proc.stderr
+    with pytest.raises(SystemExit, match='unknown detection method .nope.'):
+        _tool().main(['--task', 'det', '--methods', 'nope', '--out-dir', out])
+    assert not (tmp_path / 'out').exists()
 
 
 def test_an_existing_report_is_kept_without_force(tmp_path):

@@ -221,7 +221,11 @@ def _main(argv=None) -> dict:
     args = parse_args(argv)
     task = TASKS[args.task]
     args.methods = args.methods or list(task.default_methods)
-    task.check_methods(args.methods)
+    try:
+        task.check_methods(args.methods)
+    except ValueError as e:  # one line, not a traceback
+        raise SystemExit(f'accuracy_benchmark.py: error: --methods: {e}') \
+            from None
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
