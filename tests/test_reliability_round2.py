@@ -14,6 +14,9 @@ from seg_helpers import distiller_cfg, tiny_seg_model
 STUDENT_CFG = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))),
     'configs/students/deeplabv3_r18-d8_4xb4-20k_voc12aug-512x512.py')
+#: A shipped recipe: ``model.distill`` is a list (SW-TaT + CWD).
+DISTILL_CFG = osp.join(
+    osp.dirname(STUDENT_CFG), '..', 'swtat', 'deeplabv3_r101_to_r18_voc.py')
 
 
 def _tool(name):
@@ -419,6 +422,20 @@ def test_accuracy_benchmark_cli_refuses_bad_numbers(argv):
         parse_args(argv)
 
 
+def test_accuracy_benchmark_reports_must_be_its_own(tmp_path, capsys):
+    parse_args = _tool('tools/analysis/accuracy_benchmark.py').parse_args
+    (tmp_path / 'log.txt').write_text('not json')
+    (tmp_path / 'other.json').write_text('{"a": 1}')
+    for option in ('--reuse', '--best-from'):
+        for name, words in (('log.txt', 'is not JSON'),
+                            ('other.json', "no 'meta' and 'runs'")):
+            with pytest.raises(SystemExit):
+                parse_args([option, str(tmp_path / name)])
+            err = capsys.readouterr().err
+            assert f'argument {option}: ' in err and words in err, err
+            assert 'give a table.json or sweep.json' in err
+
+
 # ---------------------------------------------------------- data mistakes
 class _Dataset:
 
@@ -605,6 +622,18 @@ def test_tools_refuse_before_any_work(tmp_path):
           str(existing)],
          "--show-dir '.*mine.py' is an existing file, not a folder"),
         (['tools/export_student.py', ckpt, ''], 'OUT is empty'),
+        (['tools/train.py', 'configs/swtat/nope.py'],
+         "^train.py: error: config file 'configs/swtat/nope.py' does not "
+         'exist'),
+        ([
+            'tools/train.py', DISTILL_CFG, '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', 'model.distill.foo=1'
+        ], r'^train.py: error: --cfg-options model.distill.foo: does not '
+         r'fit the config \(list indices must be integers.*\); follow the '
+         r"config's own nesting, with a number for a list item"),
+        (['tools/test.py', STUDENT_CFG,
+          str(tmp_path / 'no.pth')],
+         "^test.py: error: checkpoint '.*no.pth' does not exist"),
         ([
             'tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
             str(tmp_path / 'cfg.txt')
@@ -615,5 +644,6 @@ def test_tools_refuse_before_any_work(tmp_path):
         assert proc.returncode != 0, args
         import re
         assert re.search(message, proc.stderr), (args, proc.stderr[-2000:])
+        assert 'Traceback' not in proc.stderr, (args, proc.stderr[-2000:])
     assert existing.read_text() == '# my config\n'
     assert not (tmp_path / 'w').exists()

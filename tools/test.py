@@ -38,8 +38,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     args = parse_args(argv)
     if not osp.exists(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {args.checkpoint!r} does not exist')
+        raise SystemExit(
+            f'test.py: error: checkpoint {args.checkpoint!r} does not exist')
     try:
         if args.show_dir:
             check_output_dir(args.show_dir, True, '', '--show-dir')
@@ -51,8 +51,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                               ('.pkl', '.pickle'))
         except (OSError, ValueError) as e:
             raise SystemExit(f'test.py: error: {e}') from None
-    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
-                           args.launcher)
+    try:
+        cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                               args.launcher)
+    except (OSError, ValueError) as e:  # a path, an override
+        raise SystemExit(f'test.py: error: {e}') from None
     distill = is_distiller_config(cfg)
     if distill:
         # predict() runs the student alone; the teacher's weights are not

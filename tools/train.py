@@ -43,9 +43,12 @@ def _note(message: str) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     args = parse_args(argv)
-    cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
-                           args.launcher)
-    check_train_schedule(cfg)  # before anything is built
+    try:
+        cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
+                               args.launcher)
+        check_train_schedule(cfg)  # before anything is built
+    except (OSError, ValueError) as e:  # a path, an override, a value
+        raise SystemExit(f'train.py: error: {e}') from None  # one line
     if args.amp:
         check_amp_device()
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

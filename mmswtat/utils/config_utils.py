@@ -12,6 +12,36 @@ if TYPE_CHECKING:
 DISTILLER_TYPES = ('SingleTeacherDistiller', 'mmswtat.SingleTeacherDistiller')
 
 
+class ConfigOptionsError(ValueError):
+    """A ``--cfg-options`` key that the config cannot take."""
+
+
+def merge_options(cfg: Config, options: dict) -> None:
+    """``cfg.merge_from_dict(options)``, naming the key that fails.
+
+    Raises:
+        ConfigOptionsError: A key path does not fit the config (e.g. a dict
+            key into a list); the message names the key and the fix.
+    """
+    try:
+        cfg.merge_from_dict(options)
+        return
+    except (TypeError, KeyError, IndexError, AttributeError) as e:
+        error = e  # the config is unchanged (mmengine merges into a copy)
+    for key, value in options.items():
+        try:
+            copy.deepcopy(cfg).merge_from_dict({key: value})
+        except (TypeError, KeyError, IndexError, AttributeError) as e:
+            key_error, error = key, e
+            break
+    else:
+        key_error = ', '.join(options)
+    raise ConfigOptionsError(
+        f'--cfg-options {key_error}: does not fit the config ({error}); '
+        'follow the config\'s own nesting, with a number for a list item '
+        '(e.g. model.distill.0.KEY when model.distill is a list)') from None
+
+
 @functools.lru_cache(maxsize=256)
 def _resolve_scoped(path: str) -> str:
     # Cached: mmengine reads every metafile of the package for each lookup.
@@ -48,12 +78,13 @@ def load_tool_config(path: str,
 
     Raises:
         FileNotFoundError: ``path`` does not resolve to a file.
+        ConfigOptionsError: A ``cfg_options`` key does not fit the config.
         NotADirectoryError: The work dir is an existing file.
     """
     cfg = Config.fromfile(resolve_config_path(path))
     cfg.launcher = launcher
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_options(cfg, cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

@@ -30,7 +30,7 @@ from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         quick_settings, run_sweep, run_table,
                                         sweep_grid)
 from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
-                                              with_knobs)
+                                              load_report, with_knobs)
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
                                                      det_quick_settings)
@@ -38,6 +38,16 @@ from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
 from mmswtat.benchmark.accuracy.tasks import TASKS
 from mmswtat.utils.cli import (existing_file, non_negative_int, positive_float,
                                positive_int)
+
+
+def report_file(text: str) -> str:
+    """argparse ``type=`` for a report of this benchmark (``--reuse``,
+    ``--best-from``)."""
+    try:
+        load_report(existing_file(text))
+    except ValueError as e:  # argparse would say only "invalid value"
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def parse_args(argv=None):
@@ -113,14 +123,14 @@ def parse_args(argv=None):
     p.add_argument(
         '--best-from',
         metavar='SWEEP_JSON',
-        type=existing_file,
+        type=report_file,
         help='run each method at its best setting of this sweep')
     p.add_argument(
         '--reuse',
         nargs='+',
         default=[],
         metavar='JSON',
-        type=existing_file,
+        type=report_file,
         help='reports whose runs (same settings, method, weight, '
         'knobs, seed) are taken instead of re-run')
     p.add_argument(

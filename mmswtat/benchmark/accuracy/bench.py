@@ -65,10 +65,28 @@ def with_knobs(setting: Setting, **knobs) -> Setting:
     return method, weight, dict(old, **knobs)
 
 
+def load_report(path: str) -> dict:
+    """A benchmark report (``table.json`` / ``sweep.json``) as a dict.
+
+    Raises:
+        ValueError: ``path`` is not JSON, or has no ``meta`` and ``runs``.
+    """
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f'{path!r} is not JSON ({e}); give a table.json or '
+                         'sweep.json this benchmark wrote') from None
+    if not (isinstance(data, dict) and 'meta' in data and 'runs' in data):
+        raise ValueError(f'{path!r} is not a report of this benchmark (no '
+                         "'meta' and 'runs'); give a table.json or "
+                         'sweep.json it wrote')
+    return data
+
+
 def best_settings(sweep_json: str) -> Dict[str, Setting]:
     """``{method: (method, weight, knobs)}``: each method's best sweep row."""
-    with open(sweep_json) as f:
-        data = json.load(f)
+    data = load_report(sweep_json)
     rows = summarise(data['runs'], metric_of(data['meta']))
     return {
         m: (m, r['weight'], r['knobs'])
@@ -83,8 +101,7 @@ def reusable_runs(paths: Sequence[str],
     found: Dict[tuple, dict] = {}
     want = json.loads(json.dumps(settings.to_dict(), default=str))
     for path in paths:
-        with open(path) as f:
-            data = json.load(f)
+        data = load_report(path)
         if data['meta']['settings'] != want:
             raise ValueError(f'--reuse {path}: made with other settings; '
                              'its runs cannot be reused')
