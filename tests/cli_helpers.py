@@ -53,6 +53,13 @@ def load_tool(path: str):
     return _TOOLS[path]
 
 
+def _named_instances() -> int:
+    """How many loggers and message hubs mmengine holds (a run makes its
+    own, named after the second it starts in)."""
+    from mmengine.logging import MessageHub, MMLogger
+    return len(MMLogger._instance_dict) + len(MessageHub._instance_dict)
+
+
 def _forget_visualizers() -> None:
     """Drop mmengine's visualiser instances: the codebases' configs name
     theirs (``name='visualizer'``), and the runner would reuse an earlier
@@ -91,6 +98,7 @@ def run_main(args: List[str],
         time.sleep(wait)
     _LAST_START[0] = time.time()
     _forget_visualizers()
+    named = _named_instances()
     # Ours are tools/*.py; any other script (a codebase's own, which may
     # live in a .venv inside this checkout) runs as __main__.
     ours = osp.join(ROOT, 'tools') + os.sep
@@ -140,6 +148,8 @@ def run_main(args: List[str],
         torch.set_num_threads(threads)
         os.environ.clear()
         os.environ.update(environ)
+    if _named_instances() == named:  # no run started: the next may at once
+        _LAST_START[0] = 0.0
     proc = subprocess.CompletedProcess(args, code, out.getvalue(),
                                        err.getvalue())
     if check and code != 0:
