@@ -634,11 +634,29 @@ def test_tools_refuse_before_any_work(tmp_path):
         (['tools/test.py', STUDENT_CFG,
           str(tmp_path / 'no.pth')],
          "^test.py: error: checkpoint '.*no.pth' does not exist"),
+        (['tools/make_synthetic_data.py', 'voc', '--out',
+          str(existing)],
+         "--out '.*mine.py' is an existing file, not a folder"),
+        ([
+            'tools/analysis/accuracy_benchmark.py', '--quick', '--size', '7',
+            '--out-dir',
+            str(tmp_path / 'w')
+        ], '^accuracy_benchmark.py: error: scene size 7 gives a 0x0 layer4 '
+         'map'),
         ([
             'tools/make_distill_config.py', STUDENT_CFG, STUDENT_CFG, '--out',
             str(tmp_path / 'cfg.txt')
         ], r'--out must be a \.py file'),
     ]
+    text_ckpt = tmp_path / 'text.pth'
+    text_ckpt.write_text('not a checkpoint\n')
+    # Refused after the model is built (its work dir is made).
+    cases.append(([
+        'tools/test.py', STUDENT_CFG,
+        str(text_ckpt), '--work-dir',
+        str(tmp_path / 'test_work')
+    ], "^test.py: error: test checkpoint '.*text.pth' cannot be read: it is "
+                  'a text file'))
     for args, message in cases:
         proc = run_main(args, check=False)
         assert proc.returncode != 0, args

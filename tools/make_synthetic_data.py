@@ -147,6 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     fmt = FORMATS[options.pop('format')]
     force = options.pop('force')
     try:
+        check_output_dir(options['out'], True, 'tools/make_synthetic_data.py',
+                         '--out')  # not a file
         for folder in fmt.folders:
             check_output_dir(
                 osp.join(options['out'], folder), force,

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import mmswtat  # noqa: F401  (mmswtat:: configs, registry, safe loading)
 from mmswtat.utils import is_distiller_config, load_tool_config
+from mmswtat.utils.checkpoint import CheckpointError
 from mmswtat.utils.cli import add_runner_args, build_runner, parse_runner_args
 from mmswtat.utils.output_files import check_output_dir, check_output_path
 from mmswtat.utils.student_checkpoint import load_test_plain, load_test_student
@@ -78,13 +79,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                               else [evaluator]) + [dump]
     runner = build_runner(cfg)
     model = getattr(runner.model, 'module', runner.model)
+    try:
+        if distill:
+            kind = load_test_student(model, args.checkpoint,
+                                     cfg.model.get('weights_only', True))
+        else:
+            kind = load_test_plain(model, args.checkpoint)
+    except CheckpointError as e:  # names the file and the fix
+        raise SystemExit(f'test.py: error: {e}') from None
     if distill:
-        kind = load_test_student(model, args.checkpoint,
-                                 cfg.model.get('weights_only', True))
         runner.logger.info(f'Loaded the student of {kind} checkpoint '
                            f'{args.checkpoint}')
     else:
-        kind = load_test_plain(model, args.checkpoint)
         runner.logger.info(
             f'Loaded the student.* weights of distillation checkpoint '
             f'{args.checkpoint} into this plain config\'s model' if kind ==

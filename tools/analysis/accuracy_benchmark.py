@@ -272,6 +272,10 @@ def _main(argv=None) -> dict:
     if args.data_seed is not None:
         s = dataclasses.replace(
             s, data=dataclasses.replace(s.data, seed=args.data_seed))
+    try:
+        s.check()  # prepare() checks again; here, before anything is written
+    except ValueError as e:
+        raise SystemExit(f'accuracy_benchmark.py: error: {e}') from None
     check_reports(args.out_dir, 'sweep' if args.sweep else 'table', args.force)
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
