@@ -12,6 +12,7 @@ The config generator (``tools/make_distill_config.py --method``) and the
 accuracy benchmark (``tools/analysis/accuracy_benchmark.py --methods``)
 both read this table, so a name means the same in both.
 """
+import copy
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -19,6 +20,15 @@ from typing import Dict, Optional, Sequence, Tuple
 FRAGMENTS = 'mmswtat::_base_/distill/'
 SWTAT_LAYER4 = ('swtat_layer4_r101_to_r18.py', 'swtat_layer4')
 SWTAT_HEAD = ('swtat_head_r101_to_r18.py', 'swtat_head')
+#: Weight sources. The official TaT-seg code divides its cross-entropy by
+#: the batch size twice (utils/loss.py), so its VOC alpha 0.1 times beta 1
+#: / gamma 0.4 is, relative to a cross-entropy of weight 1, 16 * 0.1 = 1.6
+#: on the patch-group loss and 0.64 on the anchor loss (9.6 on COCO-Stuff).
+OFFICIAL_WEIGHT = ('official TaT-seg VOC, relative to the CE: 1.6 '
+                   '(patch-group) and 0.64 (anchor); the sweep centre 1')
+OLD_WEIGHT = ("the fragment's weight (the seed paper gives none; the "
+              'official TaT-seg VOC weights relative to the CE are 1.6 / '
+              '0.64)')
 
 
 @dataclass(frozen=True)
@@ -60,21 +70,20 @@ COMPONENTS: Dict[str, Component] = {
     for c in (
         Component(
             'swtat', 'SW-TaT + PM (layer4)', 'feature', 'layer4', SWTAT_LAYER4,
-            0.1, 'official TaT-seg VOC alpha 0.1',
+            0.1, OLD_WEIGHT,
             'SW-TaT: window passes (plain and shifted by half a window) '
             'plus a patch-merging pass (2x2 space-to-depth, then a global '
             "TaT on the coarse tokens), the paper's L_SW + L_PM."),
         Component(
             'swtat_head', 'SW-TaT + PM (head)', 'feature', 'head', SWTAT_HEAD,
-            0.1, 'official TaT-seg VOC alpha 0.1',
+            1.0, OFFICIAL_WEIGHT,
             "SW-TaT + PM on the decode head's last feature (before the "
             'classifier), where the official TaT-seg code distils.'),
         Component('sw', 'SW-TaT, no PM', 'feature', 'layer4', SWTAT_LAYER4,
-                  0.1, 'official TaT-seg VOC alpha 0.1',
+                  0.1, OLD_WEIGHT,
                   'SW-TaT window passes only (no patch-merging term).'),
         Component('tat', 'global TaT', 'feature', 'layer4', SWTAT_LAYER4, 0.1,
-                  'official TaT-seg VOC alpha 0.1',
-                  'Global TaT (one window covering each map).'),
+                  OLD_WEIGHT, 'Global TaT (one window covering each map).'),
         Component(
             'cwd', 'CWD (logits)', 'logit', 'logits', (
                 'cwd_logits_r101_to_r18.py',
@@ -97,6 +106,12 @@ COMPONENTS: Dict[str, Component] = {
                 'fitnet_layer4'), 1.0, 'CIRKD FitNet, this pair',
             'FitNet: MSE between the connected student map and the '
             'teacher map.'),
+        Component(
+            'fitnet_head', 'FitNet (head)', 'feature', 'head', (
+                'fitnet_head_r101_to_r18.py',
+                'fitnet_head'), 1.0, 'CIRKD FitNet, this pair',
+            "FitNet on the decode head's last feature, through the same "
+            'connector as swtat_head (SW-TaT with the attention removed).'),
     )
 }
 
@@ -137,3 +152,92 @@ def recipe_label(recipe: str) -> str:
     if recipe == 'none':
         return 'no distillation'
     return ' + '.join(c.label for c in parse_recipe(recipe))
+
+
+#: ``global_pass=`` choices of an SW-TaT fragment: the seed paper's
+#: patch-merging pass, the official TaT's average-pooled anchor pass, or
+#: none (window passes only).
+GLOBAL_PASSES = dict(
+    pm='mmswtat.PatchMergeTaTLoss', anchor='mmswtat.AnchorTaTLoss', none=None)
+_GLOBAL_NAMES = dict(pm='pmtat', anchor='anchortat')
+
+
+def swtat_variant(distill: dict,
+                  global_pass: Optional[str] = None,
+                  window_size: Optional[int] = None) -> dict:
+    """An SW-TaT fragment with another global pass or window (a copy).
+
+    The benchmark's ``--knob global_pass=...`` / ``--knob window_size=N``
+    and a user's variant of a shipped fragment are this one function.
+
+    Args:
+        distill: A fragment with one ``SWTaTLoss`` (e.g. ``swtat_head``),
+            with or without a global-pass loss.
+        global_pass: ``'pm'`` (``PatchMergeTaTLoss``, one 2x2 merge unless
+            the fragment sets another), ``'anchor'`` (``AnchorTaTLoss``,
+            ``pool_size='auto'``) or ``'none'``; None keeps the fragment's.
+            A new global-pass loss takes the SW-TaT loss's options, weight
+            and mapping (the weights 1:1) and is named after it
+            (``loss_swtat_head`` -> ``loss_anchortat_head``).
+        window_size: The SW-TaT window ``N`` (shift ``N // 2``: 0 at 1,
+            where the window pass is a plain regression); None keeps it.
+
+    Returns:
+        The changed copy.
+
+    Raises:
+        ValueError: An unknown ``global_pass`` (listing the choices), a
+            ``window_size`` that is not an int >= 1, or a fragment without
+            exactly one ``SWTaTLoss``.
+    """
+    from mmswtat.utils.value_checks import is_int
+    if global_pass is not None and global_pass not in GLOBAL_PASSES:
+        raise ValueError(f'unknown global_pass {global_pass!r}; choose from '
+                         f'{", ".join(GLOBAL_PASSES)}')
+    if window_size is not None and not (is_int(window_size)
+                                        and window_size >= 1):
+        raise ValueError(
+            f'window_size must be an int >= 1, got {window_size!r}')
+    out = copy.deepcopy(distill)
+    losses = out['distill_losses']
+    mappings = out['loss_forward_mappings']
+    sw = [n for n, c in losses.items() if c['type'].endswith('SWTaTLoss')]
+    if len(sw) != 1:
+        raise ValueError('swtat_variant needs a fragment with one '
+                         f'SWTaTLoss, got {sorted(losses)}')
+    sw_name = sw[0]
+    if window_size is not None:
+        losses[sw_name].update(
+            window_size=int(window_size), shift_size=int(window_size) // 2)
+    if global_pass is None:
+        return out
+    kinds = {t: k for k, t in GLOBAL_PASSES.items() if t}
+    old = [
+        n for n, c in losses.items()
+        if kinds.get(c['type'], kinds.get('mmswtat.' + c['type']))
+    ]
+    kept = {}
+    for name in old:
+        cfg = losses.pop(name)
+        mappings.pop(name)
+        if cfg['type'].endswith(GLOBAL_PASSES[global_pass] or '-'):
+            kept[name] = cfg
+    if GLOBAL_PASSES[global_pass] is None:
+        return out
+    if kept:  # the fragment's own pass of that kind, as it was
+        name, cfg = next(iter(kept.items()))
+    else:
+        cfg = {
+            k: v
+            for k, v in losses[sw_name].items()
+            if k not in ('window_size', 'shift_size')
+        }
+        cfg['type'] = GLOBAL_PASSES[global_pass]
+        if global_pass == 'pm':
+            cfg['num_merges'] = 1
+        name = sw_name.replace('swtat', _GLOBAL_NAMES[global_pass])
+        if name == sw_name:
+            name = f'{sw_name}_{_GLOBAL_NAMES[global_pass]}'
+    losses[name] = cfg
+    mappings[name] = copy.deepcopy(mappings[sw_name])
+    return out

@@ -291,6 +291,49 @@ def patch_merge_loss(student: Tensor,
     return loss_weight * pass_loss(err, c)
 
 
+def anchor_pool(x: Tensor, kernel: Tuple[int, int]) -> Tensor:
+    """Mean of each ``kh x kw`` block (stride = kernel), by loops; the
+    remainder rows and columns (``H % kh``, ``W % kw``) are dropped."""
+    kh, kw = kernel
+    b, c, h, w = x.shape
+    out = torch.zeros(b, c, h // kh, w // kw, dtype=x.dtype, device=x.device)
+    for y in range(h // kh):
+        for xx in range(w // kw):
+            block = x[:, :, y * kh:(y + 1) * kh, xx * kw:(xx + 1) * kw]
+            out[:, :, y, xx] = block.sum((-2, -1)) / (kh * kw)
+    return out
+
+
+def anchor_error_map(student: Tensor,
+                     teacher: Tensor,
+                     pool: Pair,
+                     num_heads: int = 1,
+                     scale: Union[float, str] = 1.0,
+                     query: str = 'teacher',
+                     embeds: Embeds = None) -> Tensor:
+    """The official anchor pass: embeddings at full resolution, then Q, K,
+    V and the raw target average-pooled (:func:`anchor_pool`), then one
+    global pass over every anchor."""
+    q, k, v, t = (
+        anchor_pool(x, _pair(pool))
+        for x in project(student, teacher, query, embeds))
+    h, w = t.shape[-2:]
+    return window_pass_error(q, k, v, t, (h, w), 0, num_heads, scale)
+
+
+def anchor_loss(student: Tensor,
+                teacher: Tensor,
+                pool: Pair,
+                num_heads: int = 1,
+                scale: Union[float, str] = 1.0,
+                query: str = 'teacher',
+                embeds: Embeds = None,
+                loss_weight: float = 1.0) -> Tensor:
+    err = anchor_error_map(student, teacher, pool, num_heads, scale, query,
+                           embeds)
+    return loss_weight * pass_loss(err, teacher.shape[1])
+
+
 # ---------------------------------------------------------------------- KL
 def kl_div(student: Tensor,
            teacher: Tensor,

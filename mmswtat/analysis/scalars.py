@@ -193,7 +193,8 @@ def distill_loss_names(config_file: str) -> Optional[List[str]]:
 
     Returns:
         The keys of ``model.distill_losses`` (or ``model.distill.
-        distill_losses``); ``[]`` for a config without a distiller; None
+        distill_losses``, or of every fragment of a recipe's ``distill``
+        list, in order); ``[]`` for a config without a distiller; None
         when the file is missing or does not parse.
     """
     if not osp.isfile(config_file):
@@ -204,9 +205,15 @@ def distill_loss_names(config_file: str) -> Optional[List[str]]:
     except Exception:  # a config of another version, missing scopes...
         return _names_by_regex(config_file)
     model = cfg.get('model') or {}
-    losses = model.get('distill_losses') or (model.get('distill') or
-                                             {}).get('distill_losses') or {}
-    return list(losses)
+    distill = model.get('distill') or {}
+    # A recipe's distill is a list of fragments, merged name by name.
+    parts = [model] + (
+        list(distill) if isinstance(distill, (list, tuple)) else [distill])
+    names: List[str] = []
+    for part in parts:
+        losses = (part or {}).get('distill_losses') or {}
+        names += [n for n in losses if n not in names]
+    return names
 
 
 def _names_by_regex(config_file: str) -> Optional[List[str]]:

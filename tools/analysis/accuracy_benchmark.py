@@ -29,12 +29,16 @@ import os
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         quick_settings, run_sweep, run_table,
                                         sweep_grid)
-from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
-                                              load_report, with_knobs)
+from mmswtat.benchmark.accuracy.bench import (STRUCTURE_METHODS,
+                                              SWTAT_STRUCTURE, WEIGHT_FACTORS,
+                                              best_settings, load_report,
+                                              run_merge, shard_grid,
+                                              with_knobs)
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
                                                      det_quick_settings)
-from mmswtat.benchmark.accuracy.settings import REGIMES, regime_settings
+from mmswtat.benchmark.accuracy.settings import (CONVERGED_ITERS, REGIMES,
+                                                 regime_settings)
 from mmswtat.benchmark.accuracy.tasks import TASKS
 from mmswtat.utils.cli import (existing_file, non_negative_int, positive_float,
                                positive_int)
@@ -48,6 +52,19 @@ def report_file(text: str) -> str:
     except ValueError as e:  # argparse would say only "invalid value"
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def shard_arg(text: str):
+    """argparse ``type=`` for ``--shard K/N`` (1 <= K <= N)."""
+    k, sep, n = text.partition('/')
+    try:
+        k, n = int(k), int(n)
+    except ValueError:
+        k = n = 0
+    if not sep or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected K/N with 1 <= K <= N, e.g. 1/2')
+    return k, n
 
 
 def parse_args(argv=None):
@@ -72,7 +89,9 @@ def parse_args(argv=None):
         choices=list(REGIMES),
         help='default: 300-iteration students, 1,000-iteration '
         'teacher; long: 2,000-iteration students, the teacher '
-        'trained 5,000 iterations (docs/accuracy.md)')
+        'trained 5,000 iterations; converged: 8,000-iteration '
+        'students (plateau checked against 4,000), the teacher '
+        'trained 20,000 iterations (docs/accuracy.md)')
     p.add_argument(
         '--teacher-width',
         type=positive_int,
@@ -137,13 +156,29 @@ def parse_args(argv=None):
         '--report-only',
         action='store_true',
         help='train nothing: report the --reuse runs that the '
-        'table/sweep asks for (merges split runs)')
+        'table/sweep asks for (merges split runs); without '
+        '--methods, every run of the --reuse reports')
     p.add_argument(
         '--knob-methods',
         nargs='*',
         help='sweep: methods whose knob variants are tried '
         '(default: every method that has some: seg swtat, '
         'swtat_head; det swtat, swtat_nopm); none to skip them')
+    p.add_argument(
+        '--structure-sweep',
+        action='store_true',
+        help="sweep: SW-TaT's structure instead of its knob "
+        'variants: global_pass pm/anchor/none x window_size 1/2/4 '
+        '(shift half the window), each at every weight factor '
+        '(methods swtat, swtat_head)')
+    p.add_argument(
+        '--shard',
+        type=shard_arg,
+        metavar='K/N',
+        help='run only part K of N of the grid (every N-th setting '
+        'from the K-th): processes side by side, each with its '
+        'own --out-dir and the same --cache-dir; merge with '
+        '--reuse A.json B.json --report-only')
     p.add_argument(
         '--factors',
         nargs='+',
@@ -201,6 +236,24 @@ def parse_knobs(items) -> dict:
     return knobs
 
 
+def check_plateau_run(iters: int, factors) -> None:
+    """``--regime converged`` needs its plateau check: >= 8,000 student
+    iterations and the undistilled student at half of them (baseline
+    factor 0.5). Said before anything trains."""
+    if iters < CONVERGED_ITERS:
+        raise SystemExit(
+            f'accuracy_benchmark.py: error: --regime converged with --iters '
+            f'{iters}: its plateau check compares the undistilled student at '
+            f'{CONVERGED_ITERS // 2} and {CONVERGED_ITERS} iterations, so it '
+            f'needs --iters >= {CONVERGED_ITERS} (or use --regime long)')
+    if 0.5 not in (factors or ()):
+        raise SystemExit(
+            'accuracy_benchmark.py: error: --regime converged needs the '
+            'undistilled student at half the schedule for its plateau '
+            'check; keep 0.5 in --baseline-factors (e.g. '
+            '--baseline-factors 0.5)')
+
+
 def check_reports(out_dir: str, name: str, force: bool) -> None:
     """Refuse, before any training, to replace ``OUT_DIR/<name>.*``
     without ``--force``: its runs would be lost."""
@@ -230,6 +283,7 @@ def main(argv=None) -> dict:
 def _main(argv=None) -> dict:
     args = parse_args(argv)
     task = TASKS[args.task]
+    merge = args.report_only and args.reuse and not args.methods
     args.methods = args.methods or list(task.default_methods)
     try:
         task.check_methods(args.methods)
@@ -276,16 +330,39 @@ def _main(argv=None) -> dict:
         s.check()  # prepare() checks again; here, before anything is written
     except ValueError as e:
         raise SystemExit(f'accuracy_benchmark.py: error: {e}') from None
+    if args.regime == 'converged' and not args.sweep:
+        check_plateau_run(s.student_train.iters, args.baseline_factors)
+    if args.shard and not args.sweep:
+        raise SystemExit('accuracy_benchmark.py: error: --shard splits a '
+                         'sweep; split a table with --first-seed/--seeds')
+    if args.structure_sweep and (not args.sweep or args.task != 'seg'):
+        raise SystemExit('accuracy_benchmark.py: error: --structure-sweep '
+                         'is a segmentation sweep option; add --sweep (and '
+                         'leave --task seg)')
     check_reports(args.out_dir, 'sweep' if args.sweep else 'table', args.force)
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    if args.sweep:
-        knobs = None if args.knob_methods is None else {
+    if merge:
+        out = run_merge(s, args.reuse, args.out_dir, cache,
+                        'sweep' if args.sweep else 'table')
+    elif args.sweep:
+        source = ({
+            m: SWTAT_STRUCTURE
+            for m in STRUCTURE_METHODS
+        } if args.structure_sweep else task.method_knobs)
+        knobs = {
             m: v
-            for m, v in task.method_knobs.items() if m in args.knob_methods
+            for m, v in source.items() if m in
+            (args.methods if args.knob_methods is None else args.knob_methods)
         }
-        grid = sweep_grid(args.methods, args.factors or WEIGHT_FACTORS, knobs,
-                          task)
+        grid = sweep_grid(
+            args.methods,
+            args.factors or WEIGHT_FACTORS,
+            knobs,
+            task,
+            cross=args.structure_sweep)
+        if args.shard:
+            grid = shard_grid(grid, args.shard)
         out = run_sweep(
             s,
             grid,

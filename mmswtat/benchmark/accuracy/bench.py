@@ -18,6 +18,14 @@ SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
 #: Knob variants per method (the head placement: the pre-activation
 #: feature, as the official TaT-seg code takes it).
 METHOD_KNOBS = dict(swtat=SWTAT_KNOBS, swtat_head=(dict(preact=True), ))
+#: SW-TaT's structure (``--structure-sweep``): the global pass x the window
+#: (shift half of it), each crossed with every weight. The fragment's own
+#: structure (patch merging, the benchmark's window 4) is the knob-free row.
+SWTAT_STRUCTURE = tuple(
+    dict(global_pass=g, window_size=w) for g in ('pm', 'anchor', 'none')
+    for w in (1, 2, 4) if (g, w) != ('pm', 4))
+#: The methods whose structure the structure sweep varies.
+STRUCTURE_METHODS = ('swtat', 'swtat_head')
 
 Setting = Tuple[str, Optional[float], dict]
 
@@ -25,7 +33,8 @@ Setting = Tuple[str, Optional[float], dict]
 def sweep_grid(methods: Sequence[str],
                factors: Sequence[float] = WEIGHT_FACTORS,
                knobs: Optional[Dict[str, Sequence[dict]]] = None,
-               task=None) -> List[Setting]:
+               task=None,
+               cross: bool = False) -> List[Setting]:
     """``(method, weight, knobs)`` of the sweep: every method's weight grid
     around its published weight (a recipe's: factors on its components'
     published weights), plus the task's knob variants (segmentation:
@@ -36,6 +45,8 @@ def sweep_grid(methods: Sequence[str],
         factors: Weight factors.
         knobs: ``{method: [knob dict, ...]}`` (default: the task's).
         task: A :mod:`.tasks` task (default: segmentation).
+        cross: Every knob variant at every weight factor (else at the
+            published weight only).
     """
     task = task or SegTask()
     task.check_methods(methods)
@@ -47,8 +58,19 @@ def sweep_grid(methods: Sequence[str],
             grid.append((name, None, {}))
             continue
         grid += [(name, round(published * f, 6), {}) for f in factors]
-        grid += [(name, published, dict(k)) for k in knobs.get(name, ())]
+        grid += [(name, round(published * f, 6), dict(k))
+                 for k in knobs.get(name, ())
+                 for f in (factors if cross else (1.0, ))]
     return grid
+
+
+def shard_grid(grid: Sequence[Setting],
+               shard: Tuple[int, int]) -> List[Setting]:  # yapf: disable
+    """Part ``k`` of ``n`` (``shard=(k, n)``, 1-based) of a grid: every
+    ``n``-th setting from the ``k``-th, so processes side by side split it
+    evenly; merge their reports with ``--reuse ... --report-only``."""
+    k, n = shard
+    return list(grid[k - 1::n])
 
 
 def baseline_grid(factors: Sequence[float], iters: int) -> List[Setting]:
@@ -109,6 +131,45 @@ def reusable_runs(paths: Sequence[str],
             found[_run_key(r['method'], r['weight'], r['knobs'],
                            r['seed'])] = r
     return found
+
+
+def merged_grid(paths: Sequence[str]) -> Tuple[List[Setting], List[int]]:
+    """Every ``(method, weight, knobs)`` and seed of the reports ``paths``,
+    in order of first appearance: the grid that reports all their runs
+    (``--report-only`` without ``--methods``)."""
+    grid: Dict[tuple, Setting] = {}
+    seeds: Dict[int, None] = {}
+    for path in paths:
+        for r in load_report(path)['runs']:
+            key = _run_key(r['method'], r['weight'], r['knobs'], 0)
+            grid.setdefault(key, (r['method'], r['weight'], r['knobs']))
+            seeds.setdefault(r['seed'])
+    return list(grid.values()), sorted(seeds)
+
+
+def run_merge(settings: BenchmarkSettings,
+              paths: Sequence[str],
+              out_dir: str,
+              cache_root: str,
+              name: str,
+              log=print) -> dict:
+    """One report (``name``: ``'table'`` or ``'sweep'``) of every run of the
+    reports ``paths`` (made with ``settings``), training nothing."""
+    grid, seeds = merged_grid(paths)
+    task = task_of(settings)
+    title = (f'{task.title}, {settings.student_train.iters} it'
+             if name == 'table' else 'sweep')
+    return _run_all(
+        settings,
+        grid,
+        seeds,
+        out_dir,
+        cache_root,
+        name,
+        title,
+        log,
+        paths,
+        report_only=True)
 
 
 def _run_key(method, weight, knobs, seed) -> tuple:

@@ -4,7 +4,11 @@
 built from) and a ``DONE`` marker. A directory whose ``settings.json`` does
 not match the requested settings exactly (or that lacks ``DONE``, i.e. an
 interrupted build) is deleted and rebuilt: a stale teacher is never reused.
+Processes side by side share a cache: an artefact is checked and built under
+an exclusive lock (``<kind>-<hash>.lock``), so the second process waits for
+the first one's build and reuses it instead of deleting it as incomplete.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -37,6 +41,15 @@ def cached(root: str,
         The directory, complete.
     """
     path = osp.join(root, f'{kind}-{settings_hash(settings)}')
+    os.makedirs(root, exist_ok=True)
+    with open(path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _cached(path, kind, settings, build, log)
+
+
+def _cached(path: str, kind: str, settings: dict,
+            build: Callable[[str], None], log) -> str:  # yapf: disable
+    """:func:`cached` under its lock."""
     meta = osp.join(path, 'settings.json')
     wanted = json.loads(json.dumps(settings, sort_keys=True, default=str))
     if osp.isfile(osp.join(path, 'DONE')) and osp.isfile(meta):

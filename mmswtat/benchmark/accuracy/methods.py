@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 from mmswtat.datasets.digit_scenes import DIGIT_SCENE_CLASSES
 from mmswtat.recipes import (COMPONENTS, FRAGMENTS, Component, parse_recipe,
-                             recipe_label)
+                             recipe_label, swtat_variant)
 from .settings import BenchmarkSettings
 
 #: The table's methods (issue 19): single methods, then recipes.
@@ -31,9 +31,12 @@ DEFAULT_METHODS = ('none', 'swtat', 'swtat_head', 'swtat_head+cwd',
                    'fitnet+cwd')
 #: Components the benchmark can build.
 BENCH_COMPONENTS = ('swtat', 'swtat_head', 'sw', 'tat', 'cwd', 'dist', 'kd',
-                    'fitnet')
+                    'fitnet', 'fitnet_head')
 #: Knobs that select a fragment variant instead of setting a loss option.
 VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
+#: Knobs that change an SW-TaT fragment's passes
+#: (:func:`mmswtat.recipes.swtat_variant`), applied after the adaptation.
+STRUCTURE_KNOBS = ('global_pass', 'window_size')
 
 
 def _fragment(file: str, key: str) -> dict:
@@ -120,6 +123,12 @@ def _fitnet(distill, s, knobs):
         cfg.update(knobs)
 
 
+def _fitnet_head(distill, s, knobs):
+    _channels(distill, s.student.head_channels, s.teacher.head_channels)
+    for cfg in distill['distill_losses'].values():
+        cfg.update(knobs)
+
+
 #: ``adapt(distill, settings, knobs)`` of each component (in place).
 ADAPT: Dict[str, Callable[[dict, BenchmarkSettings, dict], None]] = dict(
     swtat=_layer4,
@@ -129,7 +138,8 @@ ADAPT: Dict[str, Callable[[dict, BenchmarkSettings, dict], None]] = dict(
     cwd=_logits,
     dist=_logits,
     kd=_logits,
-    fitnet=_fitnet)
+    fitnet=_fitnet,
+    fitnet_head=_fitnet_head)
 
 
 def check_methods(names: Sequence[str]) -> None:
@@ -187,8 +197,11 @@ def _component(comp: Component, settings: BenchmarkSettings, weight: float,
     for knob, suffix in VARIANT_KNOBS.items():
         if knobs.pop(knob, False):
             key += suffix
+    structure = {k: knobs.pop(k) for k in STRUCTURE_KNOBS if k in knobs}
     distill = _fragment(file, key)
     ADAPT[comp.name](distill, settings, knobs)
+    if structure:
+        distill = swtat_variant(distill, **structure)
     losses = distill['distill_losses']
     top = max(float(c.get('loss_weight', 1.0)) for c in losses.values())
     for cfg in losses.values():
@@ -211,8 +224,10 @@ def distill_config(
         knobs: Loss-config overrides for the TaT-family components (e.g.
             ``dict(query='student', scale='auto')``); ``embed=True`` and
             ``preact=True`` select the fragment's ``*_embed`` /
-            ``*_preact`` variant; ``logit_factor`` scales a recipe's logit
-            components (:func:`component_weights`).
+            ``*_preact`` variant; ``global_pass`` and ``window_size``
+            change its passes (:func:`mmswtat.recipes.swtat_variant`);
+            ``logit_factor`` scales a recipe's logit components
+            (:func:`component_weights`).
 
     Returns:
         None for ``'none'``, a dict for one component, else a list of

@@ -1,3 +1,4 @@
+from .anchor_tat_loss import AnchorTaTLoss
 from .base_tat_loss import BaseTaTLoss
 from .cwd_loss import ChannelWiseDivergence
 from .dist_loss import DISTLoss
@@ -12,7 +13,7 @@ from .swtat_loss import SWTaTLoss
 from .tat_loss import TaTLoss
 
 __all__ = [
-    'BaseTaTLoss', 'KLDivLoss', 'PatchMergeTaTLoss', 'SWTaTLoss', 'TaTLoss',
-    'ChannelWiseDivergence', 'DISTLoss', 'DistillLoss', 'FeatureMSELoss',
-    'KDLoss', 'PeerLoss', 'PKDLoss'
+    'AnchorTaTLoss', 'BaseTaTLoss', 'KLDivLoss', 'PatchMergeTaTLoss',
+    'SWTaTLoss', 'TaTLoss', 'ChannelWiseDivergence', 'DISTLoss', 'DistillLoss',
+    'FeatureMSELoss', 'KDLoss', 'PeerLoss', 'PKDLoss'
 ]
