@@ -33,7 +33,7 @@ def test_quick_run_writes_table_and_chart(tmp_path):
     for m in DEFAULT_METHODS:
         assert f'| {method_label(m)} |' in md
     assert '| SW-TaT + PM (head) + CWD (logits) | 3 + 3 |' not in md
-    assert '| SW-TaT + PM (head) + CWD (logits) | 0.1 + 3 |' in md
+    assert '| SW-TaT + PM (head) + CWD (logits) | 1 + 3 |' in md
     assert '| teacher |' in md and 'matched-compute none' in md
     assert 'Undistilled student by schedule length: 1 it' in md
     with open(tmp_path / 'table.png', 'rb') as f:
@@ -104,13 +104,126 @@ def test_recipe_is_a_list_of_adapted_fragments():
     assert head['student_recorders'] == dict(head='decode_head.bottleneck')
     sw = head['distill_losses']['loss_swtat_head']
     assert (sw['window_size'], sw['shift_size']) == (4, 2)
-    assert sw['loss_weight'] == pytest.approx(0.3)
+    assert sw['loss_weight'] == pytest.approx(3.0)  # 3 x published 1
     assert cwd['distill_losses']['loss_cwd']['loss_weight'] == \
         pytest.approx(9.0)
     pre = distill_config('swtat_head', s, knobs=dict(preact=True))
     assert pre['student_recorders']['head'] == dict(
         module='decode_head.bottleneck.bn', clone=True)
     assert 'preact' not in pre['distill_losses']['loss_swtat_head']
+
+
+def test_structure_knobs_change_the_passes_after_the_adaptation():
+    s = BenchmarkSettings()
+    d = distill_config(
+        'swtat_head',
+        s,
+        weight=3.0,
+        knobs=dict(global_pass='anchor', window_size=2))
+    losses = d['distill_losses']
+    assert set(losses) == {'loss_swtat_head', 'loss_anchortat_head'}
+    sw, anchor = losses['loss_swtat_head'], losses['loss_anchortat_head']
+    assert (sw['window_size'], sw['shift_size']) == (2, 1)
+    assert anchor['type'] == 'mmswtat.AnchorTaTLoss'
+    ct = s.teacher.head_channels
+    assert anchor['student_channels'] == anchor['teacher_channels'] == ct
+    assert sw['loss_weight'] == anchor['loss_weight'] == pytest.approx(3.0)
+    fit = distill_config(
+        'swtat_head', s, knobs=dict(global_pass='none', window_size=1))
+    assert list(fit['distill_losses']) == ['loss_swtat_head']
+    assert fit['distill_losses']['loss_swtat_head']['shift_size'] == 0
+    # the knobs reach only the SW-TaT part of a recipe
+    sw_part, fit_part = distill_config(
+        'swtat_head+fitnet_head', s, knobs=dict(global_pass='none'))
+    assert list(sw_part['distill_losses']) == ['loss_swtat_head']
+    assert fit_part['distill_losses'] == dict(
+        loss_fitnet_head=dict(type='mmswtat.FeatureMSELoss', loss_weight=1.0))
+    assert fit_part['connectors'] == sw_part['connectors']  # shared 'sh'
+    with pytest.raises(ValueError, match='choose from pm, anchor, none'):
+        distill_config('swtat_head', s, knobs=dict(global_pass='merge'))
+
+
+def test_structure_sweep_crosses_knobs_and_weights():
+    from mmswtat.benchmark.accuracy.bench import (SWTAT_STRUCTURE, shard_grid,
+                                                  sweep_grid)
+    grid = sweep_grid(['none', 'swtat_head', 'fitnet_head'], (0.3, 1.0),
+                      dict(swtat_head=SWTAT_STRUCTURE),
+                      cross=True)
+    assert len(grid) == 1 + 2 * (1 + len(SWTAT_STRUCTURE)) + 2
+    assert ('swtat_head', 0.3, dict(global_pass='none', window_size=1)) in grid
+    assert dict(global_pass='pm', window_size=4) not in SWTAT_STRUCTURE
+    parts = [shard_grid(grid, (k, 3)) for k in (1, 2, 3)]
+    assert sorted(map(repr, sum(parts, []))) == sorted(map(repr, grid))
+    assert {len(p) for p in parts} <= {len(grid) // 3, len(grid) // 3 + 1}
+
+
+def test_merged_grid_lists_every_run_of_the_reports(tmp_path):
+    from mmswtat.benchmark.accuracy.bench import merged_grid
+
+    def report(path, runs):
+        with open(path, 'w') as f:
+            json.dump(dict(meta={}, runs=runs), f)
+        return str(path)
+
+    def run(method, weight, seed, **knobs):
+        return dict(method=method, weight=weight, knobs=knobs, seed=seed)
+
+    a = report(tmp_path / 'a.json', [run('none', None, 0), run('cwd', 3.0, 0)])
+    b = report(
+        tmp_path / 'b.json',
+        [run('cwd', 3.0, 2), run('cwd', 3.0, 1, tau=2)])
+    grid, seeds = merged_grid([a, b])
+    assert grid == [('none', None, {}), ('cwd', 3.0, {}),
+                    ('cwd', 3.0, dict(tau=2))]
+    assert seeds == [0, 1, 2]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--regime', 'converged', '--iters', '2000'], 'needs --iters >= 8000'),
+    (['--regime', 'converged', '--baseline-factors', '2'
+      ], 'keep 0.5 in --baseline-factors'),
+    (['--shard', '1/2'], '--shard splits a sweep'),
+    (['--structure-sweep'], '--structure-sweep is a segmentation sweep'),
+])
+def test_settings_that_cannot_work_are_refused_before_training(
+        tmp_path, argv, message):
+    with pytest.raises(SystemExit, match=message):
+        _tool().main(argv + ['--out-dir', str(tmp_path / 'o')])
+    assert not (tmp_path / 'o').exists()
+
+
+@pytest.mark.parametrize('text', ['0/2', '3/2', '1', 'a/b', '1/0'])
+def test_bad_shard_is_an_argparse_error(text, capsys):
+    with pytest.raises(SystemExit):
+        _tool().parse_args(['--sweep', '--shard', text])
+    assert 'expected K/N with 1 <= K <= N' in capsys.readouterr().err
+
+
+def test_cache_builds_once_for_processes_side_by_side(tmp_path):
+    """Two builders of one artefact at once (threads here; the lock is
+    per open file, as between processes): one builds, the other waits and
+    reuses it instead of deleting it as incomplete."""
+    import threading
+    import time
+    builds = []
+
+    def build(d):
+        builds.append(d)
+        time.sleep(0.3)
+        open(osp.join(d, 'x'), 'w').close()
+
+    out = []
+    threads = [
+        threading.Thread(target=lambda: out.append(
+            cached(str(tmp_path), 'kind', dict(a=1), build, log=str)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and out[0] == out[1]
+    assert osp.isfile(osp.join(out[0], 'x'))
 
 
 def test_unknown_regime_lists_the_choices(tmp_path):
@@ -266,3 +379,36 @@ def test_reuse_refuses_reports_of_other_settings(tmp_path):
     other = dataclasses.replace(s, window_size=2)
     with pytest.raises(ValueError, match='other settings'):
         reusable_runs([str(path)], other)
+
+
+def test_mobilenetv2_student_builds_with_its_stage_widths():
+    """The cross-family student: mmseg's MobileNetV2-D8 DeepLabV3 at width
+    0.5, its heads fed from its last stage (160 ch) and stage 5 (48 ch)."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from mmswtat.benchmark.accuracy.configs import seg_model
+    from mmswtat.benchmark.accuracy.settings import MobileNetV2Settings
+    from mmswtat.registry import MODELS
+    net = MobileNetV2Settings()
+    assert (net.layer4_channels, net.layer3_channels) == (160, 48)
+    init_default_scope('mmseg')
+    model = MODELS.build(seg_model(net, 64)).eval()
+    assert type(model.backbone).__name__ == 'MobileNetV2'
+    with torch.no_grad():
+        feats = model.extract_feat(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [16, 16, 48, 160]
+    assert feats[-1].shape[-2:] == (8, 8)  # D8: the ResNets' 8x8 map
+
+
+def test_mobilenetv2_student_refuses_layer4_methods(tmp_path):
+    with pytest.raises(
+            SystemExit,
+            match='swtat fitnet.cwd distil.s. layer4, which a '
+            'mobilenetv2 student does not have; use swtat_head'):
+        _tool().main([
+            '--student-arch', 'mobilenetv2', '--methods', 'none', 'swtat',
+            'fitnet+cwd', '--out-dir',
+            str(tmp_path / 'o')
+        ])
+    assert not (tmp_path / 'o').exists()

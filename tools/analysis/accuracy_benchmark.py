@@ -38,6 +38,7 @@ from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
                                                      det_quick_settings)
 from mmswtat.benchmark.accuracy.settings import (CONVERGED_ITERS, REGIMES,
+                                                 STUDENT_ARCHS,
                                                  regime_settings)
 from mmswtat.benchmark.accuracy.tasks import TASKS
 from mmswtat.utils.cli import (existing_file, non_negative_int, positive_float,
@@ -97,6 +98,14 @@ def parse_args(argv=None):
         type=positive_int,
         help="teacher's base_channels (default 32: half-width "
         'ResNet-18; 64 = full width); its heads scale with it')
+    p.add_argument(
+        '--student-arch',
+        default='resnet',
+        choices=list(STUDENT_ARCHS),
+        help='seg: the student family. resnet: the quarter-width '
+        'ResNet-18-D8 (default); mobilenetv2: a DeepLabV3 '
+        'MobileNetV2-D8 at width 0.5 (a cross-family pair; head '
+        'and logit methods only, its stages are not layer4)')
     p.add_argument(
         '--size',
         type=positive_int,
@@ -236,6 +245,23 @@ def parse_knobs(items) -> dict:
     return knobs
 
 
+def check_arch_methods(methods, arch: str) -> None:
+    """Methods on ``layer4`` need a ResNet student: refuse them for
+    another family, naming the methods that fit."""
+    from mmswtat.recipes import COMPONENTS
+    bad = [
+        m for m in methods for c in m.split('+')
+        if c in COMPONENTS and COMPONENTS[c].placement == 'layer4'
+    ]
+    if bad:
+        fit = [n for n, c in COMPONENTS.items() if c.placement != 'layer4']
+        raise SystemExit(
+            f'accuracy_benchmark.py: error: --student-arch {arch}: '
+            f'{" ".join(dict.fromkeys(bad))} distil(s) layer4, which a '
+            f'{arch} student does not have; use {", ".join(fit)} (or '
+            'recipes of them)')
+
+
 def check_plateau_run(iters: int, factors) -> None:
     """``--regime converged`` needs its plateau check: >= 8,000 student
     iterations and the undistilled student at half of them (baseline
@@ -310,6 +336,12 @@ def _main(argv=None) -> dict:
                 base_channels=w,
                 stem_channels=w,
                 head_channels=2 * w))
+    if args.student_arch != 'resnet':
+        if args.task != 'seg':
+            raise SystemExit('accuracy_benchmark.py: error: --student-arch '
+                             'is a segmentation option (leave --task seg)')
+        check_arch_methods(args.methods, args.student_arch)
+        s = dataclasses.replace(s, student=STUDENT_ARCHS[args.student_arch])
     if args.size:
         s = dataclasses.replace(
             s, data=dataclasses.replace(s.data, size=args.size))

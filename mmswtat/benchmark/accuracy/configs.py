@@ -54,8 +54,11 @@ def seg_model(net: NetSettings,
     model = _bn(copy.deepcopy(_voc().model.to_dict()))
     model['pretrained'] = pretrained
     bb = backbone_cfg(net, dilated=True)
-    bb.pop('type')
-    model['backbone'].update(bb)
+    if bb['type'] == 'mmseg.ResNetV1c':
+        bb.pop('type')
+        model['backbone'].update(bb)
+    else:  # another family: its own backbone config
+        model['backbone'] = bb
     model['decode_head'].update(
         in_channels=net.layer4_channels,
         channels=net.head_channels,

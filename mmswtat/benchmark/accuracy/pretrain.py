@@ -24,7 +24,19 @@ STD = (58.395, 57.12, 57.375)
 
 
 def backbone_cfg(net: NetSettings, dilated: bool) -> dict:
-    """mmseg ``ResNetV1c`` config, D8-dilated or plain (pretraining)."""
+    """mmseg ``ResNetV1c`` config (``MobileNetV2`` for a
+    :class:`~.settings.MobileNetV2Settings`), D8-dilated or plain
+    (pretraining; the weights are the same)."""
+    if getattr(net, 'arch', 'resnet') == 'mobilenetv2':
+        return dict(
+            type='mmseg.MobileNetV2',
+            widen_factor=net.widen_factor,
+            strides=(1, 2, 2, 1, 1, 1, 1) if dilated else
+            (1, 2, 2, 2, 1, 2, 1),
+            dilations=(1, 1, 1, 2, 2, 4, 4) if dilated else (1, ) * 7,
+            out_indices=(1, 2, 4, 6),
+            norm_cfg=dict(type='BN', requires_grad=True),
+            norm_eval=False)
     return dict(
         type='mmseg.ResNetV1c',
         depth=net.depth,

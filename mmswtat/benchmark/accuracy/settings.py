@@ -36,6 +36,41 @@ class NetSettings:
         return self.layer4_channels // 2
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """mmseg's rounding of MobileNetV2 widths (``mmseg.models.utils``):
+    the nearest multiple of ``divisor``, never below 90% of ``value``."""
+    out = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * value else out
+
+
+@dataclass(frozen=True)
+class MobileNetV2Settings:
+    """A DeepLabV3 MobileNetV2-D8 (mmseg's ``mobilenet-v2-d8_deeplabv3``
+    configs) at a given width: another network family than the ResNets.
+
+    Attributes:
+        widen_factor: MobileNetV2's width multiplier.
+        head_channels: ``channels`` of the ASPP decode head.
+        arch: The family (part of every cache key).
+    """
+    widen_factor: float = 0.5
+    head_channels: int = 32
+    arch: str = 'mobilenetv2'
+
+    @property
+    def layer4_channels(self) -> int:
+        """The last stage's channels (the decode head's input)."""
+        return make_divisible(320 * self.widen_factor)
+
+    @property
+    def layer3_channels(self) -> int:
+        """The auxiliary head's input (stage 5 of 7)."""
+        return make_divisible(96 * self.widen_factor)
+
+
+#: ``--student-arch`` choices: the student network of each family.
+STUDENT_ARCHS = dict(resnet=None, mobilenetv2=MobileNetV2Settings())
+
 #: The benchmarks' default networks: a half-width teacher and a
 #: quarter-width student (ResNet-18 widths).
 HALF_WIDTH = NetSettings(base_channels=32, stem_channels=32, head_channels=64)
