@@ -89,7 +89,18 @@ def test_matched_compute_interpolates_the_baseline_schedule():
     assert not extrapolated
     md = markdown(rows, dict(mIoU=30.0, s_per_it=0.5))
     assert '| CWD (logits) | 9 |  | 20.00 ± 0.00 | +10.00 | +10.00 ± 0.00 ' \
-        '| 1 | 0.300 | 1.50x | 13.00 | +7.00 | 50% |' in md
+        '| 1 | 0.300 | 1.50x | 13.00 | +7.00 | 50% | s0 +10.00 |' in md
+    assert 'Plateau check' not in md  # no run at 150 iterations
+
+
+def test_plateau_check_compares_half_and_full_schedule():
+    from mmswtat.benchmark.accuracy.report import plateau_note
+    assert plateau_note([(4000, 50.1, 0.1), (8000, 51.0, 0.1)], 8000) == (
+        'Plateau check: 4000 -> 8000 it +0.90 (within 1.5: the undistilled '
+        'student has converged).')
+    assert 'NOT within 1.5: the undistilled student has not converged' in \
+        plateau_note([(1000, 29.6, 0.1), (2000, 43.6, 0.1)], 2000)
+    assert plateau_note([(2000, 43.6, 0.1), (8000, 51.0, 0.1)], 8000) == ''
 
 
 def test_recipe_is_a_list_of_adapted_fragments():

@@ -132,6 +132,32 @@ def paired_gain(row: dict, base: dict) -> str:
     return f'{statistics.fmean(diffs):+.2f} ± {std:.2f}'
 
 
+def paired_values(row: dict, base: dict) -> str:
+    """The per-seed paired differences ``row - base``
+    (``'s0 +1.20, s1 -0.30'``)."""
+    ref = dict(zip(base['seeds'], base['values']))
+    return ', '.join(f's{s} {v - ref[s]:+.2f}'
+                     for s, v in zip(row['seeds'], row['values'])
+                     if s in ref)
+
+
+def plateau_note(curve: Sequence[tuple], iters: int) -> str:
+    """The plateau check of the undistilled student: its metric at half
+    the schedule against the full schedule (within
+    :data:`~.settings.PLATEAU_TOLERANCE`: converged), or ``''`` when the
+    curve lacks either length."""
+    from .settings import PLATEAU_TOLERANCE
+    at = {it: m for it, m, _ in curve}
+    half = iters // 2
+    if half not in at or iters not in at:
+        return ''
+    delta = at[iters] - at[half]
+    verdict = ('within' if abs(delta) <= PLATEAU_TOLERANCE else 'NOT within')
+    return (f'Plateau check: {half} -> {iters} it {delta:+.2f} '
+            f'({verdict} {PLATEAU_TOLERANCE:g}: the undistilled student has '
+            f'{"" if verdict == "within" else "not "}converged).')
+
+
 def markdown(rows: Sequence[dict],
              teacher: Optional[dict] = None,
              title: str = '',
@@ -157,18 +183,21 @@ def markdown(rows: Sequence[dict],
         '| method | weight | knobs | ' +
         ' | '.join(f'{m} (mean ± std)' for m in metrics) + ' | gain vs none '
         '| paired gain (mean ± std) | seeds | s/it | cost vs none '
-        '| matched-compute none | gain vs it | gap closed |',
-        '|' + '---|' * (11 + len(metrics))
+        '| matched-compute none | gain vs it | gap closed '
+        '| paired gain per seed |',
+        '|' + '---|' * (12 + len(metrics))
     ]
     if teacher:
         lines.append('| teacher | | | ' + ' | '.join(f'{teacher[m]:.2f}'
                                                      for m in metrics) +
                      ' | | | 1 | '
-                     f'{teacher.get("s_per_it", math.nan):.3f} | | | | |')
+                     f'{teacher.get("s_per_it", math.nan):.3f} | | | | | |')
     for r in rows:
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
         paired = '' if base is None or r is base else paired_gain(r, base)
+        per_seed = '' if base is None or r is base else paired_values(
+            r, base)
         knobs = ', '.join(f'{k}={v}' for k, v in sorted(r['knobs'].items()))
         cost = matched = vs = closed = ''
         if base is not None and r['method'] != 'none':
@@ -189,12 +218,15 @@ def markdown(rows: Sequence[dict],
             f'{knobs} | '
             f'{r["mean"]:.2f} ± {r["std"]:.2f}{figures} | {gain} | {paired} | '
             f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
-            f'{closed} |')
+            f'{closed} | {per_seed} |')
     if len(curve) > 1:
         lines += [
             '', 'Undistilled student by schedule length: ' +
             ', '.join(f'{it} it {m:.2f}' for it, m, _ in curve) + '.'
         ]
+        note = plateau_note(curve, base['iters']) if base else ''
+        if note:
+            lines += ['', note]
     return '\n'.join(lines) + '\n'
 
 
