@@ -66,3 +66,33 @@ def test_commands_are_valid_and_cover_the_checks(tmp_path, monkeypatch):
     assert (step.part, step.crops, step.step_batch) == ('step', [512], 4)
     assert step.teacher_precision == ['fp32', 'bf16']
     assert step.config == 'configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py'
+
+
+def test_converged_gpu_script_commands_parse(tmp_path):
+    """tools/analysis/gpu_converged.sh --print: every command line is one
+    the accuracy benchmark accepts (the script's --quick CPU run was
+    checked by hand; its GPU run is the device's work)."""
+    from cli_helpers import load_tool
+    env = dict(os.environ, OUT=str(tmp_path), PYTHON=sys.executable)
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'analysis', 'gpu_converged.sh'), '--print'
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    tool = load_tool('tools/analysis/accuracy_benchmark.py')
+    names = []
+    for line in proc.stdout.splitlines():
+        _, name, _, script, *argv = shlex.split(line)
+        assert script == 'tools/analysis/accuracy_benchmark.py'
+        args = tool.parse_args(argv)
+        assert (args.regime, args.size) == ('converged', 128)
+        names.append(name)
+    # the baseline, 5 methods x 3 seeds, the undistilled seeds 1-2, merge
+    assert names[0] == 'base' and names[-1] == 'merge'
+    assert len(names) == 1 + 5 * 3 + 2 + 1
+    assert not os.listdir(tmp_path)  # --print writes nothing
