@@ -423,3 +423,23 @@ def test_mobilenetv2_student_refuses_layer4_methods(tmp_path):
             str(tmp_path / 'o')
         ])
     assert not (tmp_path / 'o').exists()
+
+
+def test_recipe_weights_knob_sets_each_component():
+    from mmswtat.benchmark.accuracy.methods import (component_weights,
+                                                    weight_label)
+    knobs = dict(weights=(0.3, 9))
+    assert component_weights('swtat_head+cwd', 1.0, knobs) == [0.3, 9.0]
+    assert weight_label('swtat_head+cwd', 1.0, knobs) == '0.3 + 9'
+    head, cwd = distill_config('swtat_head+cwd', BenchmarkSettings(), 1.0,
+                               knobs)
+    assert head['distill_losses']['loss_swtat_head']['loss_weight'] == 0.3
+    assert cwd['distill_losses']['loss_cwd']['loss_weight'] == 9.0
+    with pytest.raises(ValueError, match='has 2 components; give one weight'):
+        component_weights('swtat_head+cwd', 1.0, dict(weights=(1, )))
+    with pytest.raises(
+            ValueError,
+            match="'swtat_head' is one method: set "
+            'its weight instead'):
+        distill_config('swtat_head', BenchmarkSettings(), 1.0,
+                       dict(logit_factor=3.0))

@@ -34,6 +34,8 @@ BENCH_COMPONENTS = ('swtat', 'swtat_head', 'sw', 'tat', 'cwd', 'dist', 'kd',
                     'fitnet', 'fitnet_head')
 #: Knobs that select a fragment variant instead of setting a loss option.
 VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
+#: Knobs that weigh a recipe's components (:func:`component_weights`).
+RECIPE_KNOBS = ('logit_factor', 'weights')
 #: Knobs that change an SW-TaT fragment's passes
 #: (:func:`mmswtat.recipes.swtat_variant`), applied after the adaptation.
 STRUCTURE_KNOBS = ('global_pass', 'window_size')
@@ -171,7 +173,23 @@ def component_weights(name: str,
                       knobs: Optional[dict] = None) -> List[float]:
     """The loss weight of each component of a recipe: ``weight`` times its
     published weight, times the knob ``logit_factor`` for logit components
-    (decouples the feature and the logit weight)."""
+    (decouples the feature and the logit weight); the knob ``weights``
+    (one number per component, e.g. ``(0.3, 3)``: each at its own best)
+    gives them as they are.
+
+    Raises:
+        ValueError: ``weights`` of another length than the recipe.
+    """
+    comps = parse_recipe(name)
+    explicit = (knobs or {}).get('weights')
+    if explicit is not None:
+        if (not isinstance(explicit, (list, tuple))
+                or len(explicit) != len(comps)):
+            raise ValueError(
+                f'knob weights={explicit!r}: recipe {name!r} has '
+                f'{len(comps)} components; give one weight each, e.g. '
+                f'weights={tuple(c.published for c in comps)}')
+        return [float(w) for w in explicit]
     factor = float((knobs or {}).get('logit_factor', 1.0))
     return [
         c.published * weight * (factor if c.kind == 'logit' else 1.0)
@@ -240,7 +258,13 @@ def distill_config(
     comps = parse_recipe(name, BENCH_COMPONENTS)
     knobs = dict(knobs or {})
     if len(comps) == 1:
+        recipe_only = [k for k in RECIPE_KNOBS if k in knobs]
+        if recipe_only:
+            raise ValueError(
+                f'knob(s) {", ".join(recipe_only)} weigh the components of '
+                f'a recipe; {name!r} is one method: set its weight instead')
         return _component(comps[0], settings, weight, knobs)
     weights = component_weights(name, weight, knobs)
-    knobs.pop('logit_factor', None)
+    for knob in RECIPE_KNOBS:
+        knobs.pop(knob, None)
     return [_component(c, settings, w, knobs) for c, w in zip(comps, weights)]
