@@ -443,3 +443,22 @@ def test_recipe_weights_knob_sets_each_component():
             'its weight instead'):
         distill_config('swtat_head', BenchmarkSettings(), 1.0,
                        dict(logit_factor=3.0))
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--methods', 'swtat_head', '--knob', 'windw=2'],
+     r"SWTaTLoss \(loss_swtat_head\) takes no 'windw' \(from --knob windw\)"
+     '; it takes '),
+    (['--methods', 'cwd', '--knob', 'logit_factor=3'
+      ], "'cwd' is one method: set its weight instead"),
+    (['--methods', 'none', 'none'], "method 'none' .* is listed twice"),
+    ([
+        '--sweep', '--methods', 'swtat_head', '--knob-methods', 'swtat_head',
+        '--factors', '1', '1'
+    ], 'is listed twice'),
+])
+def test_grids_that_cannot_run_are_refused_before_anything(
+        tmp_path, argv, message):
+    with pytest.raises(SystemExit, match=message):
+        _tool().main(argv + ['--quick', '--out-dir', str(tmp_path / 'o')])
+    assert not (tmp_path / 'o').exists()

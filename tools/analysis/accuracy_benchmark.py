@@ -31,8 +31,9 @@ from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         sweep_grid)
 from mmswtat.benchmark.accuracy.bench import (STRUCTURE_METHODS,
                                               SWTAT_STRUCTURE, WEIGHT_FACTORS,
-                                              best_settings, load_report,
-                                              run_merge, shard_grid,
+                                              best_settings, check_grid,
+                                              load_report, run_merge,
+                                              shard_grid, table_grid,
                                               with_knobs)
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
@@ -281,6 +282,15 @@ def check_plateau_run(iters: int, factors) -> None:
             '--baseline-factors 0.5)')
 
 
+def precheck(settings, grid) -> None:
+    """Every setting can run (knobs, duplicates): one line, before any
+    data, teacher or report is made."""
+    try:
+        check_grid(settings, grid)
+    except ValueError as e:
+        raise SystemExit(f'accuracy_benchmark.py: error: {e}') from None
+
+
 def check_reports(out_dir: str, name: str, force: bool) -> None:
     """Refuse, before any training, to replace ``OUT_DIR/<name>.*``
     without ``--force``: its runs would be lost."""
@@ -397,6 +407,7 @@ def _main(argv=None) -> dict:
             cross=args.structure_sweep)
         if args.shard:
             grid = shard_grid(grid, args.shard)
+        precheck(s, grid)
         out = run_sweep(
             s,
             grid,
@@ -419,6 +430,7 @@ def _main(argv=None) -> dict:
             }
         extra = baseline_grid(args.baseline_factors or (),
                               s.student_train.iters)
+        precheck(s, table_grid(task, args.methods, best, extra))
         out = run_table(
             s,
             args.methods,

@@ -5,7 +5,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .report import best_per_method, summarise, write_report
-from .runs import prepare, run_method
+from .runs import check_setting, prepare, run_method
 from .settings import BenchmarkSettings
 from .tasks import SegTask, metric_of, task_of
 
@@ -133,6 +133,23 @@ def reusable_runs(paths: Sequence[str],
     return found
 
 
+def check_grid(settings: BenchmarkSettings, grid: Sequence[Setting]) -> None:
+    """Every setting of ``grid`` can run (:func:`~.runs.check_setting`),
+    and none is listed twice (its runs would count as two seeds' worth).
+
+    Raises:
+        ValueError: The first setting that cannot, named.
+    """
+    seen = set()
+    for method, weight, knobs in grid:
+        key = _run_key(method, weight, knobs, 0)
+        if key in seen:
+            raise ValueError(f'method {method!r} (weight {weight}, knobs '
+                             f'{knobs}) is listed twice; name it once')
+        seen.add(key)
+        check_setting(settings, method, weight, knobs)
+
+
 def merged_grid(paths: Sequence[str]) -> Tuple[List[Setting], List[int]]:
     """Every ``(method, weight, knobs)`` and seed of the reports ``paths``,
     in order of first appearance: the grid that reports all their runs
@@ -186,6 +203,7 @@ def _run_all(settings: BenchmarkSettings,
              log=print,
              reuse: Sequence[str] = (),
              report_only: bool = False) -> dict:
+    check_grid(settings, grid)
     os.makedirs(out_dir, exist_ok=True)
     task = task_of(settings)
     metric = task.metrics[0]
@@ -220,6 +238,20 @@ def _run_all(settings: BenchmarkSettings,
     return dict(records=records, teacher=prep.teacher, paths=paths)
 
 
+def table_grid(
+    task,
+    methods: Sequence[str],
+    best: Optional[Dict[str, Setting]] = None,
+    extra: Sequence[Setting] = ()
+) -> List[Setting]:
+    """The table's settings: every method at ``best`` or its published
+    weight, then ``extra``."""
+    task.check_methods(methods)
+    grid = [(best or {}).get(m) or (m, task.published_weight(m), {})
+            for m in methods]
+    return grid + list(extra)
+
+
 def run_table(settings: BenchmarkSettings, methods: Sequence[str],
               seeds: Sequence[int], out_dir: str, cache_root: str,
               best: Optional[Dict[str, Setting]] = None, log=print,
@@ -232,10 +264,7 @@ def run_table(settings: BenchmarkSettings, methods: Sequence[str],
     at the same number of seeds. Reports are rewritten after each run.
     """
     task = task_of(settings)
-    task.check_methods(methods)
-    grid = [(best or {}).get(m) or (m, task.published_weight(m), {})
-            for m in methods]
-    grid += list(extra)
+    grid = table_grid(task, methods, best, extra)
     return _run_all(settings, grid, seeds, out_dir, cache_root, 'table',
                     f'{task.title}, {settings.student_train.iters} it', log,
                     reuse, report_only)

@@ -5,8 +5,9 @@ built from) and a ``DONE`` marker. A directory whose ``settings.json`` does
 not match the requested settings exactly (or that lacks ``DONE``, i.e. an
 interrupted build) is deleted and rebuilt: a stale teacher is never reused.
 Processes side by side share a cache: an artefact is checked and built under
-an exclusive lock (``<kind>-<hash>.lock``), so the second process waits for
-the first one's build and reuses it instead of deleting it as incomplete.
+an exclusive lock (``.locks/<kind>-<hash>.lock``), so the second process
+waits for the first one's build and reuses it instead of deleting it as
+incomplete.
 """
 import fcntl
 import hashlib
@@ -40,9 +41,11 @@ def cached(root: str,
     Returns:
         The directory, complete.
     """
-    path = osp.join(root, f'{kind}-{settings_hash(settings)}')
-    os.makedirs(root, exist_ok=True)
-    with open(path + '.lock', 'w') as lock:
+    name = f'{kind}-{settings_hash(settings)}'
+    path = osp.join(root, name)
+    locks = osp.join(root, '.locks')
+    os.makedirs(locks, exist_ok=True)
+    with open(osp.join(locks, name + '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         return _cached(path, kind, settings, build, log)
 

@@ -137,8 +137,7 @@ def paired_values(row: dict, base: dict) -> str:
     (``'s0 +1.20, s1 -0.30'``)."""
     ref = dict(zip(base['seeds'], base['values']))
     return ', '.join(f's{s} {v - ref[s]:+.2f}'
-                     for s, v in zip(row['seeds'], row['values'])
-                     if s in ref)
+                     for s, v in zip(row['seeds'], row['values']) if s in ref)
 
 
 def plateau_note(curve: Sequence[tuple], iters: int) -> str:
@@ -184,8 +183,7 @@ def markdown(rows: Sequence[dict],
         ' | '.join(f'{m} (mean ± std)' for m in metrics) + ' | gain vs none '
         '| paired gain (mean ± std) | seeds | s/it | cost vs none '
         '| matched-compute none | gain vs it | gap closed '
-        '| paired gain per seed |',
-        '|' + '---|' * (12 + len(metrics))
+        '| paired gain per seed |', '|' + '---|' * (12 + len(metrics))
     ]
     if teacher:
         lines.append('| teacher | | | ' + ' | '.join(f'{teacher[m]:.2f}'
@@ -196,8 +194,7 @@ def markdown(rows: Sequence[dict],
         gain = '' if base is None or r is base else \
             f'{r["mean"] - base["mean"]:+.2f}'
         paired = '' if base is None or r is base else paired_gain(r, base)
-        per_seed = '' if base is None or r is base else paired_values(
-            r, base)
+        per_seed = '' if base is None or r is base else paired_values(r, base)
         knobs = ', '.join(f'{k}={v}' for k, v in sorted(r['knobs'].items()))
         cost = matched = vs = closed = ''
         if base is not None and r['method'] != 'none':

@@ -201,6 +201,66 @@ def student_init(settings,
     return prep.student_inits[seed]
 
 
+#: Knobs of a run, not of its losses (:func:`run_method`).
+RUN_KNOBS = ('iters', 'teacher_precision')
+
+
+def _init_args(cls) -> Optional[set]:
+    """The keyword arguments ``cls(...)`` accepts, following ``**kwargs``
+    up the class tree; None when some ``__init__`` takes any keyword."""
+    import inspect
+    names: set = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {
+            p.name
+            for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        } - {'self'}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+def check_setting(settings, method: str, weight: Optional[float],
+                  knobs: dict) -> None:
+    """Raise one clear error for a ``(method, weight, knobs)`` that cannot
+    run: an unknown knob (e.g. a typo), a knob a method's loss does not
+    take, a recipe knob on one method. Builds only the configs (no
+    training), so a grid is checked before any data or teacher is made.
+
+    Raises:
+        ValueError: Naming the knob, the method, the loss and what it
+            accepts.
+    """
+    from mmswtat.registry import MODELS
+    task = task_of(settings)
+    loss_knobs = {k: v for k, v in knobs.items() if k not in RUN_KNOBS}
+    distill = task.distill_config(method, settings, weight, loss_knobs)
+    parts = distill if isinstance(distill, list) else [distill]
+    for part in parts:
+        for name, cfg in ((part or {}).get('distill_losses') or {}).items():
+            cls = MODELS.get(cfg['type'])
+            accepted = _init_args(cls) if cls is not None else None
+            if accepted is None:
+                continue
+            # per_level=dict(key=[...]) sets loss keys level by level
+            keys = (set(cfg)
+                    | set(cfg.get('per_level') or {})) - {'type', 'per_level'}
+            bad = sorted(keys - accepted)
+            if bad:
+                given = [k for k in bad if k in loss_knobs]
+                raise ValueError(
+                    f'method {method!r}: {cls.__name__} ({name}) takes no '
+                    f'{", ".join(map(repr, bad))}' +
+                    (f' (from --knob {", ".join(given)})' if given else '') +
+                    f'; it takes {", ".join(sorted(accepted))}, and the '
+                    f'benchmark the knobs {", ".join(RUN_KNOBS)}')
+
+
 def run_method(settings,
                prep: Prepared,
                method: str,
