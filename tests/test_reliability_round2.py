@@ -648,6 +648,12 @@ def test_tools_refuse_before_any_work(tmp_path):
             str(tmp_path / 'cfg.txt')
         ], r'--out must be a \.py file'),
     ]
+    not_a_config = tmp_path / 'x.py'
+    not_a_config.write_text('x = 1\n')
+    cases += [(['tools/train.py', str(not_a_config)],
+               "^train.py: error: '.*x.py' defines no model"),
+              (['tools/test.py', str(not_a_config),
+                ckpt], "^test.py: error: '.*x.py' defines no model")]
     text_ckpt = tmp_path / 'text.pth'
     text_ckpt.write_text('not a checkpoint\n')
     # Refused after the model is built (its work dir is made).

@@ -9,8 +9,9 @@
    and plots the loss curves of the two students.
 
 Every step is the real command a user runs, with `--cfg-options` for data
-location, crop size and iterations. Environment knobs: DEMO_ITERS,
-DEMO_TEACHER_ITERS, DEMO_CROP, DEMO_DIR, DEMO_DISTILL_WEIGHT.
+location, crop size and iterations. Options (``--help``); the environment
+knobs DEMO_ITERS, DEMO_TEACHER_ITERS, DEMO_CROP, DEMO_DIR and
+DEMO_DISTILL_WEIGHT are their defaults.
 
 The distillation runs with the config's own loss weights (DEMO_DISTILL_WEIGHT
 overrides both). At the demo's 64-pixel crop layer4 is 8x8, which the
@@ -18,6 +19,7 @@ config's 8x8 window would cover whole (SW-TaT would degenerate to global
 TaT), so the demo sets window 4 / shift 2: four windows per map, and the
 shifted pass crosses their borders, as at the paper's 512 crop.
 """
+import argparse
 import os
 import os.path as osp
 import re
@@ -75,12 +77,51 @@ def miou(output: str) -> float:
     return float(found[-1])
 
 
-def main() -> None:
-    iters = int(os.environ.get('DEMO_ITERS', 120))
-    teacher_iters = int(os.environ.get('DEMO_TEACHER_ITERS', iters))
-    crop = int(os.environ.get('DEMO_CROP', 64))
-    out = osp.abspath(
-        os.environ.get('DEMO_DIR', osp.join(ROOT, 'work_dirs/demo')))
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmswtat.utils.cli import positive_float, positive_int
+    env = os.environ.get
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0].replace('`', ''),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='\n'.join(__doc__.split('\n')[1:]))
+    p.add_argument(
+        '--out-dir',
+        default=env('DEMO_DIR', osp.join(ROOT, 'work_dirs/demo')),
+        help='where the data, runs and figures go (DEMO_DIR; default '
+        'work_dirs/demo)')
+    p.add_argument(
+        '--iters',
+        type=positive_int,
+        default=env('DEMO_ITERS', '120'),
+        help='student iterations (DEMO_ITERS; default 120)')
+    p.add_argument(
+        '--teacher-iters',
+        type=positive_int,
+        default=env('DEMO_TEACHER_ITERS'),
+        help='teacher iterations (DEMO_TEACHER_ITERS; default --iters)')
+    p.add_argument(
+        '--crop',
+        type=positive_int,
+        default=env('DEMO_CROP', '64'),
+        help='crop size in pixels (DEMO_CROP; default 64)')
+    p.add_argument(
+        '--distill-weight',
+        type=positive_float,
+        default=env('DEMO_DISTILL_WEIGHT'),
+        help="both SW-TaT weights d = z (DEMO_DISTILL_WEIGHT; default the "
+        "config's)")
+    args = p.parse_args(argv)
+    # argparse converts string defaults with `type` (environment values
+    # are checked like flags)
+    if args.teacher_iters is None:
+        args.teacher_iters = args.iters
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    iters, teacher_iters, crop = args.iters, args.teacher_iters, args.crop
+    out = osp.abspath(args.out_dir)
     os.makedirs(out, exist_ok=True)
     py = sys.executable
     data_root = osp.join(out, 'data/VOCdevkit/VOC2012')
@@ -118,7 +159,7 @@ def main() -> None:
         'model.distill.distill_losses.loss_swtat.window_size=4',
         'model.distill.distill_losses.loss_swtat.shift_size=2'
     ]
-    weight = os.environ.get('DEMO_DISTILL_WEIGHT')
+    weight = args.distill_weight
     if weight is not None:
         windows += [
             f'model.distill.distill_losses.{name}.loss_weight={weight}'

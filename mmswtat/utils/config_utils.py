@@ -78,10 +78,17 @@ def load_tool_config(path: str,
 
     Raises:
         FileNotFoundError: ``path`` does not resolve to a file.
+        ValueError: The file defines no ``model`` (not a config).
         ConfigOptionsError: A ``cfg_options`` key does not fit the config.
         NotADirectoryError: The work dir is an existing file.
     """
     cfg = Config.fromfile(resolve_config_path(path))
+    if not isinstance(cfg.get('model'), dict):
+        raise ValueError(
+            f'{path!r} defines no model (a config needs model = dict(...)); '
+            'give a config file such as configs/swtat/'
+            'deeplabv3_r101_to_r18_voc.py, or one that inherits one '
+            "(_base_ = [...])")
     cfg.launcher = launcher
     if cfg_options:
         merge_options(cfg, cfg_options)
