@@ -90,6 +90,26 @@ def test_bad_student_checkpoint_names_the_student(tmp_path):
         MODELS.build(distiller_cfg(student_ckpt=str(path)))
 
 
+def test_student_key_mismatch_advice_is_accepted(tmp_path):
+    """The mismatch message advises model.student_ckpt_strict=False;
+    following it loads the file with a warning instead of an error."""
+    student = MODELS.build(distiller_cfg()).student
+    state = student.state_dict()
+    state.pop(next(k for k in state if k.startswith('decode_head.')))
+    state['extra.weight'] = torch.zeros(1)
+    path = tmp_path / 'partial.pth'
+    torch.save(dict(state_dict=state), path)
+    with pytest.raises(
+            RuntimeError,
+            match=r'1 missing keys .* Set '
+            r'model\.student_ckpt_strict=False to load it'):
+        MODELS.build(distiller_cfg(student_ckpt=str(path)))
+    model = MODELS.build(
+        distiller_cfg(student_ckpt=str(path), student_ckpt_strict=False))
+    key = next(k for k in state if k.startswith('backbone.'))
+    assert torch.equal(model.student.state_dict()[key], state[key])
+
+
 def test_checkpoint_path_of_wrong_type():
     with pytest.raises(TypeError, match='model.teacher_ckpt must be a path'):
         load_checkpoint_file(['a.pth'], 'teacher')

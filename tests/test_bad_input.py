@@ -162,8 +162,10 @@ def test_warmup_iters_whole_float_accepted():
     assert build(distill_warmup_iters=4.0).distill_warmup_iters == 4
 
 
-@pytest.mark.parametrize(
-    'key', ['check_finite', 'weights_only', 'teacher_ckpt_strict'])
+@pytest.mark.parametrize('key', [
+    'check_finite', 'weights_only', 'teacher_ckpt_strict',
+    'student_ckpt_strict'
+])
 def test_flags_must_be_bool(key):
     with pytest.raises(
             ConfigTypeError,

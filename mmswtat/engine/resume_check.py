@@ -50,9 +50,9 @@ def _flatten(cfg: Any, prefix: str = 'model') -> Dict[str, Any]:
 #: Model config keys that may change between a run and its resumption
 #: (paths, loading flags, loss weights): they do not change what is trained.
 RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path', 'weights_only',
-                    'teacher_ckpt_strict', 'check_finite', 'loss_weight',
-                    'distill_warmup_iters', 'pretrained', 'teacher_precision',
-                    'init_cfg')
+                    'teacher_ckpt_strict', 'student_ckpt_strict',
+                    'check_finite', 'loss_weight', 'distill_warmup_iters',
+                    'pretrained', 'teacher_precision', 'init_cfg')
 
 
 def _safe(key: str) -> bool:

@@ -161,7 +161,13 @@ def load_test_student(model: nn.Module,
     else:
         kind = 'student'
     try:
-        load_state(model.student, state, filename, 'student', strict=True)
+        load_state(
+            model.student,
+            state,
+            filename,
+            'student',
+            strict=True,
+            fix="Is it a checkpoint of this config's student?")
     except RuntimeError as e:
         if kind == 'distillation':
             raise ValueError(

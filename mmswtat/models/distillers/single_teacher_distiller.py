@@ -86,6 +86,9 @@ class SingleTeacherDistiller(BaseModel):
             ignore index (``valid_mask.py``). May be omitted when there is
             exactly one recorder on each side.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
+        student_ckpt_strict: Missing/unexpected ``student_ckpt`` keys are an
+            error (``False``: a warning; a file of which no key fits is an
+            error either way).
         weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
             for trusted legacy files only.
         teacher_forward: ``'auto'`` (``extract_feat`` if every teacher
@@ -141,6 +144,7 @@ class SingleTeacherDistiller(BaseModel):
                  distill_losses: Optional[Dict[str, dict]] = None,
                  loss_forward_mappings: Optional[Dict[str, dict]] = None,
                  teacher_ckpt_strict: bool = True,
+                 student_ckpt_strict: bool = True,
                  weights_only: bool = True,
                  teacher_forward: str = 'auto',
                  teacher_precision: str = 'fp32',
@@ -151,6 +155,7 @@ class SingleTeacherDistiller(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         check_flags(
             teacher_ckpt_strict=teacher_ckpt_strict,
+            student_ckpt_strict=student_ckpt_strict,
             weights_only=weights_only,
             check_finite=check_finite)
         spec = DistillSpec.from_config(
@@ -187,8 +192,8 @@ class SingleTeacherDistiller(BaseModel):
                 [n for n, r in spec.teacher_recorders.items() if r.clone]))
         self._random_teacher = teacher_ckpt is None  # warned at 1st step
         if student_ckpt is not None:
-            load_weights(self.student, student_ckpt, 'student', True,
-                         weights_only)
+            load_weights(self.student, student_ckpt, 'student',
+                         student_ckpt_strict, weights_only)
             self.student._is_init = True  # keep init_weights() off it
         self.student_recorder = FeatureRecorder(
             self.student, {
