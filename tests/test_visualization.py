@@ -303,6 +303,19 @@ def test_scalars_errors(tmp_path):
     bad.write_text('{"loss": 1, "step": 1}\nnot json\n')
     with pytest.raises(ValueError, match='bad.json:2 is not JSON'):
         load_run(str(bad))
+    bad.write_text('{"loss": 1, "step": 1}\n{"loss": 2, "step": 2}\nx\n'
+                   '{"loss": 3, "st')
+    with pytest.raises(ValueError, match='bad.json:3 is not JSON'):
+        load_run(str(bad))  # only the last line may be cut
+
+
+def test_a_last_line_cut_by_a_killed_run_is_skipped(tmp_path, capsys):
+    cut = tmp_path / 'cut.json'
+    cut.write_text('{"loss": 1, "step": 1}\n{"loss": 2, "step": 2}\n'
+                   '{"loss": 3, "st')
+    run = load_run(str(cut))
+    assert list(run.train['loss'][1]) == [1.0, 2.0]
+    assert 'cut.json:3: the last line is cut short' in capsys.readouterr().err
 
 
 # ------------------------------------------------------------- end to end
@@ -450,3 +463,19 @@ def test_plot_logs_on_the_training_run(trained, tmp_path):
         with pytest.raises(SystemExit) as exc:
             tool.main(argv)
         assert re.search(message, str(exc.value.code)), (argv, exc.value.code)
+
+
+def test_distill_loss_names_of_a_recipe_config(tmp_path):
+    """A recipe's distill is a list of fragments (the shipped VOC config):
+    plot_logs read only a dict (AttributeError: 'list' object has no
+    attribute 'get')."""
+    from mmswtat.analysis.scalars import distill_loss_names
+    cfg = tmp_path / 'config.py'
+    cfg.write_text(
+        'model = dict(type="mmswtat.SingleTeacherDistiller", distill=[\n'
+        '    dict(distill_losses=dict(loss_swtat_head=dict(), '
+        'loss_pmtat_head=dict())),\n'
+        '    dict(distill_losses=dict(loss_cwd=dict())),\n'
+        '    None])\n')
+    assert distill_loss_names(
+        str(cfg)) == ['loss_swtat_head', 'loss_pmtat_head', 'loss_cwd']

@@ -11,6 +11,7 @@ import glob
 import json
 import os.path as osp
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -107,7 +108,8 @@ def find_scalar_files(path: str, run: str = 'latest') -> List[str]:
 
 
 def read_records(files: Iterable[str]) -> List[dict]:
-    """Every JSON line of the files, in order.
+    """Every JSON line of the files, in order. A file's last line cut
+    short (a run killed while logging) is skipped, with a note on stderr.
 
     Raises:
         ValueError: A line that is not a JSON object, naming file and line.
@@ -115,19 +117,26 @@ def read_records(files: Iterable[str]) -> List[dict]:
     records = []
     for path in files:
         with open(path) as f:
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
+            lines = [(n, line.strip()) for n, line in enumerate(f, 1)]
+        lines = [(n, line) for n, line in lines if line]
+        for i, (n, line) in enumerate(lines):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                if i == len(lines) - 1 and line.startswith('{'):
+                    # A run killed while writing leaves its last line cut.
+                    print(
+                        f'note: {path}:{n}: the last line is cut short (a '
+                        'run killed while logging?); skipped it, plotting '
+                        f'the {i} complete lines',
+                        file=sys.stderr)
                     continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f'{path}:{n} is not JSON ({e}); is it an '
-                                     "mmengine scalars.json?") from None
-                if not isinstance(record, dict) or 'step' not in record:
-                    raise ValueError(f'{path}:{n} has no "step"; is it an '
-                                     'mmengine scalars.json?')
-                records.append(record)
+                raise ValueError(f'{path}:{n} is not JSON ({e}); is it an '
+                                 "mmengine scalars.json?") from None
+            if not isinstance(record, dict) or 'step' not in record:
+                raise ValueError(f'{path}:{n} has no "step"; is it an '
+                                 'mmengine scalars.json?')
+            records.append(record)
     return records
 
 
