@@ -8,7 +8,7 @@ tool (:func:`positive_int` and its siblings, built on
 """
 import argparse
 import os
-from typing import Callable, List, Optional, Sequence, Set
+from typing import Any, Callable, List, Optional, Sequence, Set
 
 from mmengine.config import Config, DictAction
 
@@ -84,11 +84,48 @@ def explicit_options(parser: argparse.ArgumentParser,
     return set(vars(given))
 
 
-class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction`` that refuses ``KEY`` without ``=VALUE``.
+def _top_level_split(text: str) -> List[str]:
+    """``text`` split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in '([') - (char in ')]')
+        if char == ',' and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
 
-    mmengine fails on it with "not enough values to unpack"; this names the
-    item and the expected form.
+
+def parse_option_value(text: str) -> Any:
+    """One ``--cfg-options`` value, as mmengine's ``DictAction`` reads it
+    (numbers, booleans, ``None``, ``a,b`` and ``[a, b]`` lists, ``(a, b)``
+    tuples, nested) but keeping the spaces inside a value: mmengine removes
+    every space, so ``work_dir=/x/my runs`` became ``/x/myruns``.
+
+    Raises:
+        ValueError: Unbalanced brackets.
+    """
+    text = text.strip().strip('\'"')
+    if text.count('(') != text.count(')') or \
+            text.count('[') != text.count(']'):
+        raise ValueError(f'unbalanced brackets in {text!r}')
+    wrapper = None
+    if text[:1] + text[-1:] in ('()', '[]'):
+        wrapper = tuple if text[0] == '(' else list
+        text = text[1:-1]
+        if not text.strip():
+            return wrapper()
+    elif ',' not in text:
+        return DictAction._parse_int_float_bool(text)
+    values = [parse_option_value(part) for part in _top_level_split(text)]
+    return (wrapper or list)(values)
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` that refuses ``KEY`` without ``=VALUE`` and
+    keeps the spaces inside values (:func:`parse_option_value`).
+
+    mmengine fails on ``KEY`` alone with "not enough values to unpack"; this
+    names the item and the expected form.
     """
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -101,7 +138,14 @@ class CfgOptionsAction(DictAction):
                     f'{"".join(key.split()) or "model.teacher_ckpt"}=VALUE '
                     '(nested keys with dots, several pairs separated by '
                     'spaces)')
-        super().__call__(parser, namespace, values, option_string)
+        options = dict(getattr(namespace, self.dest, None) or {})
+        for item in values if isinstance(values, list) else [values]:
+            key, _, value = item.partition('=')
+            try:
+                options[key] = parse_option_value(value)
+            except ValueError as e:
+                parser.error(f'{option_string} {key}: {e}')
+        setattr(namespace, self.dest, options)
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
