@@ -178,6 +178,48 @@ def test_export_into_directory_and_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_10.pth', 'out']
 
 
+def test_export_keeps_the_umask_mode_and_never_races_over_a_file(
+        tmp_path, monkeypatch):
+    """The exported file has torch.save's mode (0666 less the umask, not
+    mkstemp's 0600); an OUT that appears while the export writes (a second
+    export to the same path) is kept and the later export fails."""
+    import os
+    import stat
+
+    from mmswtat.utils import student_checkpoint
+    _, path = _distill_ckpt(tmp_path)
+    old = os.umask(0o022)
+    try:
+        dst, _ = student_checkpoint.export_student(
+            str(path), str(tmp_path / 'a.pth'))
+        assert stat.S_IMODE(os.stat(dst).st_mode) == 0o644
+        os.umask(0o002)
+        dst, _ = student_checkpoint.export_student(
+            str(path), str(tmp_path / 'b.pth'))
+        assert stat.S_IMODE(os.stat(dst).st_mode) == 0o664
+    finally:
+        os.umask(old)
+    target = tmp_path / 'c.pth'
+    save = student_checkpoint.torch.save
+
+    def other_export_finishes_first(obj, f):
+        target.write_text('the other export')
+        save(obj, f)
+
+    monkeypatch.setattr(student_checkpoint.torch, 'save',
+                        other_export_finishes_first)
+    with pytest.raises(
+            FileExistsError,
+            match='appeared while it was '
+            'written .* it was kept'):
+        student_checkpoint.export_student(str(path), str(target))
+    assert target.read_text() == 'the other export'
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith('.tmp')]
+    # --force replaces, as asked
+    student_checkpoint.export_student(str(path), str(target), force=True)
+    assert target.stat().st_size > 100
+
+
 def test_export_tool_refuses_to_overwrite(tmp_path):
     from cli_helpers import run_main
     _, path = _distill_ckpt(tmp_path)

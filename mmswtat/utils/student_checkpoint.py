@@ -67,10 +67,29 @@ def export_path(src: str, dst: str, force: bool = False) -> str:
     return check_output_path(dst, force, '')
 
 
-def atomic_save(obj: dict, dst: str) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_save(obj: dict, dst: str, replace: bool = True) -> None:
     """``torch.save`` to a temporary file next to ``dst``, then rename.
 
-    An interrupted save leaves no half-written file at ``dst``.
+    An interrupted save leaves no half-written file at ``dst``. The file
+    gets the mode ``torch.save`` would give it (``0666`` less the umask;
+    the temporary file is ``0600``).
+
+    Args:
+        obj: What to save.
+        dst: The file.
+        replace: Replace an existing ``dst``; else the file appears only if
+            ``dst`` still does not exist when it is complete (an exclusive
+            hard link), so of two saves to one new path the second fails
+            instead of silently replacing the first.
+
+    Raises:
+        FileExistsError: ``dst`` exists (``replace=False``).
     """
     folder = osp.dirname(osp.abspath(dst))
     os.makedirs(folder, exist_ok=True)
@@ -79,7 +98,18 @@ def atomic_save(obj: dict, dst: str) -> None:
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
-        os.replace(tmp, dst)
+        os.chmod(tmp, 0o666 & ~_umask())
+        if replace:
+            os.replace(tmp, dst)
+        else:
+            try:
+                os.link(tmp, dst)  # fails if dst exists, atomically
+            except FileExistsError:
+                raise FileExistsError(
+                    f'{dst!r} appeared while it was written (another '
+                    'export to the same OUT?); it was kept. Give another '
+                    'OUT, or --force to replace it') from None
+            os.remove(tmp)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
@@ -126,7 +156,7 @@ def export_student(src: str,
     }
     out_meta.update(
         exported_from=osp.abspath(src), mmswtat_version=mmswtat.__version__)
-    atomic_save(dict(state_dict=student, meta=out_meta), dst)
+    atomic_save(dict(state_dict=student, meta=out_meta), dst, replace=force)
     return dst, len(student)
 
 
