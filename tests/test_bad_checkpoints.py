@@ -110,6 +110,25 @@ def test_student_key_mismatch_advice_is_accepted(tmp_path):
     assert torch.equal(model.student.state_dict()[key], state[key])
 
 
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, value):
+    """A checkpoint of a diverged run loads without any key error, and its
+    model scores a normal-looking mIoU (all background): refused."""
+    from mmswtat.utils.student_checkpoint import load_test_plain
+    teacher = MODELS.build(distiller_cfg()).teacher
+    state = teacher.state_dict()
+    key = next(k for k in state if k.endswith('conv1.weight'))
+    state[key] = torch.full_like(state[key], value)
+    path = tmp_path / 'diverged.pth'
+    torch.save(dict(state_dict=state), path)
+    words = (r"teacher checkpoint '.*diverged.pth' holds non-finite \(NaN "
+             rf'or inf\) weights in 1 of \d+ tensors \[{key}\].*earlier')
+    with pytest.raises(CheckpointError, match=words):
+        MODELS.build(distiller_cfg(teacher_ckpt=str(path)))
+    with pytest.raises(CheckpointError, match='test checkpoint .*non-finite'):
+        load_test_plain(teacher, str(path))
+
+
 def test_checkpoint_path_of_wrong_type():
     with pytest.raises(TypeError, match='model.teacher_ckpt must be a path'):
         load_checkpoint_file(['a.pth'], 'teacher')

@@ -463,3 +463,25 @@ def test_misspelled_type_suggests_the_registered_one():
             r"'mmswtat.SWTatLoss' is not registered; did you mean "
             r"'mmswtat.SWTaTLoss'"):
         build(**one_loss(swtat(type='mmswtat.SWTatLoss')))
+
+
+@pytest.mark.dry_run
+def test_a_constant_teacher_feature_is_warned_naming_the_recorder(
+        tmp_path, monkeypatch):
+    """An all-zero teacher checkpoint loads without a key error; the
+    student would be regressed onto zeros. The dry run says so."""
+    from mmswtat.models.distillers import dry_run
+    teacher = MODELS.build(distiller_cfg()).teacher
+    zeros = {k: torch.zeros_like(v) for k, v in teacher.state_dict().items()}
+    path = tmp_path / 'zeros.pth'
+    torch.save(dict(state_dict=zeros), path)
+    said = []
+    monkeypatch.setattr(dry_run, 'print_log', lambda msg, **kw: said.append(
+        (msg, kw['level'])))
+    MODELS.build(distiller_cfg(teacher_ckpt=str(path)))
+    assert len(said) == 1 and said[0][1] == 30, said
+    assert ("teacher recorder 'feat' ('backbone.layer4') gives a constant "
+            'feature (every value 0)') in said[0][0]
+    said.clear()
+    build()  # a working (random) teacher: nothing said
+    assert said == []

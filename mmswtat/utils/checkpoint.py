@@ -265,6 +265,27 @@ def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str, role: str,
             f'[{_head(unexpected)}]. {why[0].upper()}{why[1:]}')
 
 
+def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
+                       role: str) -> None:
+    """Refuse a checkpoint with NaN or infinite weights: a model that loads
+    them outputs garbage (a constant prediction scores a normal-looking
+    mIoU), and only non-finite *losses* would be noticed.
+
+    Raises:
+        CheckpointError: Naming the file, how many tensors and which.
+    """
+    bad = [
+        k for k, v in state.items() if isinstance(v, torch.Tensor)
+        and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise CheckpointError(
+            f'{role} checkpoint {filename!r} holds non-finite (NaN or inf) '
+            f'weights in {len(bad)} of {len(state)} tensors '
+            f'[{_head(bad)}]: the {role} would output garbage. Was it saved '
+            'by a run that diverged? Give an earlier checkpoint of that run')
+
+
 def load_state(model: nn.Module,
                state: Dict[str, torch.Tensor],
                filename: str,
@@ -274,9 +295,11 @@ def load_state(model: nn.Module,
     """Load a state dict into ``model``; the key check of :func:`load_weights`.
 
     Raises:
+        CheckpointError: Non-finite weights (:func:`check_finite_state`).
         RuntimeError: Shapes or (``strict``) keys do not match, or no key
             of the checkpoint loads (whatever ``strict`` says).
     """
+    check_finite_state(state, filename, role)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # size mismatches

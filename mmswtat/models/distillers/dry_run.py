@@ -79,6 +79,42 @@ def _records(distiller: nn.Module,
     return student, teacher
 
 
+def _tensors(output: Any):
+    """The tensors of a record (a tensor, or a tuple/list of levels)."""
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            yield from _tensors(item)
+    elif isinstance(output, torch.Tensor):
+        yield output
+
+
+def _warn_constant_teacher(distiller: nn.Module, teacher: Dict) -> None:
+    """Warn about a teacher feature with one value everywhere on the dry
+    run's batch. A trained network's feature differs between channels and
+    at the borders even for an all-zero input; a constant one comes from a
+    broken teacher (e.g. an all-zero checkpoint), onto which the student
+    would be regressed. A teacher without a checkpoint (random weights,
+    warned at the first step) is skipped: untrained BN layers map the
+    all-zero batch to zeros everywhere."""
+    if getattr(distiller, '_random_teacher', False):
+        return
+    paths = distiller.frozen_teacher.recorder.paths
+    for name, output in teacher.items():
+        for x in _tensors(output):
+            if x.numel() > 1 and bool(x.max() == x.min()):
+                print_log(
+                    f'SingleTeacherDistiller: teacher recorder {name!r} '
+                    f'({paths.get(name)!r}) gives a constant feature (every '
+                    f'value {float(x.flatten()[0]):g}) on the build-time dry '
+                    'run: is model.teacher_ckpt an all-zero or broken '
+                    'checkpoint? The student would be distilled towards a '
+                    'constant; check the teacher (tools/test.py TEACHER_CFG '
+                    'TEACHER_CKPT)',
+                    logger='current',
+                    level=logging.WARNING)
+                break
+
+
 def _crop(pre: nn.Module) -> Optional[Tuple[int, int]]:
     """The preprocessor's fixed padding size ``(H, W)``, if it has one."""
     size = getattr(pre, 'size', None)
@@ -128,6 +164,7 @@ def dry_run(distiller: nn.Module) -> None:
         records = _records(distiller, inputs)
         if records is None:
             return
+        _warn_constant_teacher(distiller, records[1])
         labels = torch.zeros(1, 1, SIZE, SIZE, dtype=torch.long)
         for item in head.loss_inputs(*records, labels=labels):
             where = f'distill loss {item.name!r}' + (
