@@ -45,11 +45,16 @@ class RecorderRef:
             changes later, e.g. the BN of an mmcv ``ConvModule``: its
             output is the pre-activation feature only until the module's
             ``ReLU(inplace=True)`` runs.
+        call: Which call to record of a module that runs several times in
+            one forward (``dict(module=..., call=-1)``: the last, ``0``
+            the first, a list index); ``None``: it must run once
+            (:class:`~.recorder.FeatureRecorder` checks).
     """
     name: str
     module: str
     index: Optional[int] = None
     clone: bool = False
+    call: Optional[int] = None
 
     @classmethod
     def parse(cls, name: str, spec: Union[str, dict],
@@ -58,7 +63,7 @@ class RecorderRef:
         if isinstance(spec, str):
             return cls(name, spec)
         if isinstance(spec, dict) and isinstance(spec.get('module'), str) \
-                and set(spec) <= {'module', 'index', 'clone'}:
+                and set(spec) <= {'module', 'index', 'clone', 'call'}:
             index = spec.get('index')
             if index is not None and not is_int(index):
                 raise ValueError(
@@ -70,10 +75,17 @@ class RecorderRef:
             if not isinstance(clone, bool):
                 raise ValueError(f'{role} recorder {name!r}: clone must be '
                                  f'True or False, got {clone!r}')
-            return cls(name, spec['module'], index, clone)
+            call = spec.get('call')
+            if call is not None and not is_int(call):
+                raise ValueError(
+                    f'{role} recorder {name!r}: call must be an int (which '
+                    'call of a module that runs several times: 0 the '
+                    f'first, -1 the last), got {call!r}')
+            return cls(name, spec['module'], index, clone, call)
         raise ValueError(
             f'{role} recorder {name!r}: expected a module path string '
-            f"or dict(module='path', index=i, clone=False), got {spec!r}")
+            f"or dict(module='path', index=i, clone=False, call=None), got "
+            f'{spec!r}')
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from .checks import named
-from .recorder import RecordModifiedError
+from .recorder import RecorderCallError, RecordModifiedError
 from .teacher import choose_forward, normalisation, record_forward
 
 SIZE = 64
@@ -53,13 +53,17 @@ def _records(distiller: nn.Module,
              inputs: torch.Tensor) -> Optional[Tuple[Dict, Dict]]:
     """Student and teacher records of the dummy batch, or ``None``."""
     frozen = distiller.frozen_teacher  # its forward, in fp32, no logging
+    # The whole forward, not stopped at the last record: a module that
+    # runs again after it was recorded is counted (RecorderCallError).
+    stop, frozen.recorder.stop_when_done = frozen.recorder.stop_when_done, \
+        False
     try:
         teacher = record_forward(
             frozen.model, frozen.recorder, frozen.inputs(inputs), None,
             frozen.mode, f"the teacher's {frozen.mode!r} forward; set "
             "teacher_forward='tensor' or record modules that this forward "
             'runs') if frozen.recorder.names else {}
-    except RecordModifiedError:  # would be so in training too
+    except (RecordModifiedError, RecorderCallError):  # so in training too
         raise
     except RuntimeError as e:
         if 'were not reached' in str(e):  # the training forward itself
@@ -67,12 +71,14 @@ def _records(distiller: nn.Module,
         return _skip('teacher', e)
     except Exception as e:  # noqa: BLE001  (any model-specific failure)
         return _skip('teacher', e)
+    finally:
+        frozen.recorder.stop_when_done = stop
     recorder = distiller.student_recorder
     try:
         mode = choose_forward(distiller.student, recorder.paths.values())
         student = record_forward(distiller.student, recorder, inputs, None,
                                  mode, 'the dry run')
-    except RecordModifiedError:
+    except (RecordModifiedError, RecorderCallError):
         raise
     except Exception as e:  # noqa: BLE001  (student.loss may reach more)
         return _skip('student', e)

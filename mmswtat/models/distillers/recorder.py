@@ -1,6 +1,7 @@
 """Forward-hook recorders of named intermediate features."""
+import collections
 import difflib
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
 
 import torch.nn as nn
 from torch.utils.hooks import RemovableHandle
@@ -12,6 +13,11 @@ class StopForward(Exception):
 
 class RecordModifiedError(RuntimeError):
     """A recorded output was changed in place after it was recorded."""
+
+
+class RecorderCallError(RuntimeError):
+    """A recorded module ran several times in one forward and the config
+    does not say which call to record (or it ran fewer times than that)."""
 
 
 def pick_level(output: Any, index: Optional[int], what: str) -> Any:
@@ -121,6 +127,12 @@ class FeatureRecorder:
             ``ReLU(inplace=True)``: the pre-activation feature). An output
             modified in place after it was recorded, and not cloned, is an
             error at :meth:`collect`, never a silently different feature.
+        calls: ``{name: k}``: which call of a module that runs several
+            times per forward to record (``0`` the first, ``-1`` the last,
+            as a list index). Without it, a module that ran more than once
+            is an error at :meth:`collect` (ResNet blocks reuse one
+            ``relu``: an early-stopping teacher would keep the first call,
+            the student the last).
     """
 
     def __init__(self,
@@ -128,13 +140,17 @@ class FeatureRecorder:
                  paths: Dict[str, str],
                  role: str,
                  stop_when_done: bool = False,
-                 clone: Iterable[str] = ()) -> None:  # yapf: disable
+                 clone: Iterable[str] = (),
+                 calls: Optional[Dict[str, int]] = None) -> None:  # yapf: disable
         self.role = role
         self.stop_when_done = stop_when_done
         self.clone = frozenset(clone)
+        self.calls: Dict[str, int] = dict(calls or {})
         self.active = False
         self.records: Dict[str, Any] = {}
+        self.counts: Dict[str, int] = {}
         self._versions: Dict[str, Any] = {}
+        self._history: Dict[str, Deque[Tuple[Any, Any]]] = {}
         self.paths: Dict[str, str] = dict(paths)
         self._handles: List[RemovableHandle] = []
         for name, path in self.paths.items():
@@ -147,14 +163,29 @@ class FeatureRecorder:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             if not self.active:
                 return
+            k = self.counts.get(name, 0)
+            self.counts[name] = k + 1
+            want = self.calls.get(name)
+            if want is not None and want >= 0 and want != k:
+                return
             if name in self.clone:
                 output = _clone(output)
             self.records[name] = output
             self._versions[name] = _versions(output)
-            if self.stop_when_done and len(self.records) == len(self.paths):
+            if want is not None and want < 0:
+                self._history.setdefault(
+                    name, collections.deque(maxlen=-want)).append(
+                        (output, self._versions[name]))
+            if self.stop_when_done and self._done():
                 raise StopForward
 
         return hook
+
+    def _done(self) -> bool:
+        """Every name recorded for good: a name counted from the end
+        (``calls`` < 0) is known only when the forward ends."""
+        return len(self.records) == len(
+            self.paths) and not any(k < 0 for k in self.calls.values())
 
     def __enter__(self) -> 'FeatureRecorder':
         if self.active:
@@ -162,6 +193,8 @@ class FeatureRecorder:
                                'recording; do not nest `with recorder:`')
         self.records.clear()
         self._versions.clear()
+        self.counts.clear()
+        self._history.clear()
         self.active = True
         return self
 
@@ -169,6 +202,8 @@ class FeatureRecorder:
         self.active = False
         self.records.clear()
         self._versions.clear()
+        self.counts.clear()
+        self._history.clear()
 
     @property
     def names(self) -> List[str]:
@@ -188,6 +223,7 @@ class FeatureRecorder:
             RuntimeError: ``'<role> recorders [...] were not reached by ' +
                 fix``.
         """
+        self._check_calls()
         missing = self.missing()
         if missing:
             raise RuntimeError(f'{self.role} recorders {missing} were not '
@@ -202,6 +238,37 @@ class FeatureRecorder:
                     f"dict(module={self.paths[name]!r}, clone=True), or "
                     'record the module that applies the in-place op')
         return dict(self.records)
+
+    def _check_calls(self) -> None:
+        """One call per forward, or the configured call (see ``calls``).
+
+        Raises:
+            RecorderCallError: Naming the recorder, the module, the count
+                and the fix.
+        """
+        for name, count in self.counts.items():
+            want = self.calls.get(name)
+            path = self.paths[name]
+            if want is None and count > 1:
+                raise RecorderCallError(
+                    f'{self.role} recorder {name!r}: the module {path!r} ran '
+                    f'{count} times in one forward (e.g. a ResNet block '
+                    'calls its one relu module several times), so which '
+                    'output it records is ambiguous (a teacher that stops '
+                    'early keeps the first, the student the last). Record a '
+                    f'module that runs once (e.g. {path.rsplit(".", 1)[0]!r}'
+                    f" for the block's output), or say which call: "
+                    f"dict(module={path!r}, call=-1) (the last) or call=0 "
+                    '(the first)')
+            if want is not None and not -count <= want < count:
+                raise RecorderCallError(
+                    f'{self.role} recorder {name!r}: call={want} but the '
+                    f'module {path!r} ran {count} time(s) in one forward; '
+                    f'use a call from {-count} to {count - 1}')
+            if want is not None and want < 0:
+                output, versions = self._history[name][want]
+                self.records[name] = output
+                self._versions[name] = versions
 
     def clear(self) -> None:
         """Release every recorded tensor."""

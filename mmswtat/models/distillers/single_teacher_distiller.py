@@ -189,7 +189,11 @@ class SingleTeacherDistiller(BaseModel):
                                   for n, r in spec.teacher_recorders.items()
                               }, teacher_forward, self.data_preprocessor,
                 teacher_precision,
-                [n for n, r in spec.teacher_recorders.items() if r.clone]))
+                [n for n, r in spec.teacher_recorders.items() if r.clone], {
+                    n: r.call
+                    for n, r in spec.teacher_recorders.items()
+                    if r.call is not None
+                }))
         self._random_teacher = teacher_ckpt is None  # warned at 1st step
         if student_ckpt is not None:
             load_weights(self.student, student_ckpt, 'student',
@@ -201,7 +205,12 @@ class SingleTeacherDistiller(BaseModel):
                 for n, r in spec.student_recorders.items()
             },
             'student',
-            clone=[n for n, r in spec.student_recorders.items() if r.clone])
+            clone=[n for n, r in spec.student_recorders.items() if r.clone],
+            calls={
+                n: r.call
+                for n, r in spec.student_recorders.items()
+                if r.call is not None
+            })
         self.teacher_forward = teacher_forward
         spec = resolve_valid_masks(spec, self.student)
         self.spec = spec

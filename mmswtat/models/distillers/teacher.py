@@ -128,6 +128,8 @@ class FrozenTeacher(nn.Module):
             and logged once per device type, at the first forward.
         clone: Recorder names whose outputs are copied when recorded
             (:class:`FeatureRecorder`).
+        calls: ``{name: k}``: which call of a module that runs several
+            times to record (:class:`FeatureRecorder`).
 
     Calling it (:meth:`forward`) returns the teacher's records.
     """
@@ -138,14 +140,20 @@ class FrozenTeacher(nn.Module):
                  forward: str = 'auto',
                  student_preprocessor: Optional[nn.Module] = None,
                  precision: str = 'fp32',
-                 clone: Iterable[str] = ()) -> None:
+                 clone: Iterable[str] = (),
+                 calls: Optional[Dict[str, int]] = None) -> None:
         super().__init__()
         self.precision = check_teacher_precision(precision)
         self._resolved: Dict[str, str] = {}  # device type -> precision
         model.requires_grad_(False)
         self.model = model
         self.recorder = FeatureRecorder(
-            model, paths, 'teacher', stop_when_done=True, clone=clone)
+            model,
+            paths,
+            'teacher',
+            stop_when_done=True,
+            clone=clone,
+            calls=calls)
         self.mode = choose_forward(model, self.recorder.paths.values(),
                                    check_teacher_forward(forward))
         self._flip = False
