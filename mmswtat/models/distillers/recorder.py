@@ -141,7 +141,7 @@ class FeatureRecorder:
                  role: str,
                  stop_when_done: bool = False,
                  clone: Iterable[str] = (),
-                 calls: Optional[Dict[str, int]] = None) -> None:  # yapf: disable
+                 calls: Optional[Dict[str, int]] = None) -> None:
         self.role = role
         self.stop_when_done = stop_when_done
         self.clone = frozenset(clone)
