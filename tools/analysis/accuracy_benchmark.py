@@ -29,12 +29,14 @@ import os
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         quick_settings, run_sweep, run_table,
                                         sweep_grid)
+# yapf: disable
 from mmswtat.benchmark.accuracy.bench import (STRUCTURE_METHODS,
                                               SWTAT_STRUCTURE, WEIGHT_FACTORS,
                                               best_settings, check_grid,
                                               load_report, run_merge,
                                               shard_grid, table_grid,
                                               with_knobs)
+# yapf: enable
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
                                                      det_quick_settings)
