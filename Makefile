@@ -53,7 +53,7 @@ format: $(STAMP)
 	$(PY) -m yapf --in-place --recursive $(STYLED)
 
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py $(DEMO_ARGS)
 
 clean-env:
 	rm -rf $(VENV)

@@ -241,3 +241,9 @@ def swtat_variant(distill: dict,
     losses[name] = cfg
     mappings[name] = copy.deepcopy(mappings[sw_name])
     return out
+
+
+#: The recipe the shipped VOC / COCO-Stuff configs use and ``make demo``
+#: distils with, at its shipped weights (one per component) and knobs: the
+#: accuracy benchmark's winner (docs/accuracy.md, 6 December 2026).
+SHIPPED_RECIPE = dict(recipe='fitnet_head+cwd', weights=(3.0, 9.0), knobs={})

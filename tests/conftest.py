@@ -87,7 +87,7 @@ E2E_FILES = ('test_stock_runners.py', 'test_hub.py', 'test_e2e_reliability.py',
              'test_e2e_det.py', 'test_accuracy_benchmark.py',
              'test_det_benchmark.py', 'test_e2e_cls.py', 'test_benchmark.py',
              'test_reliability_round2.py', 'test_checkpoint_compat.py',
-             'test_gpu_check.py', 'test_teacher_precision.py')
+             'test_gpu_check.py', 'test_teacher_precision.py', 'test_demo.py')
 
 #: Files whose tests share a session fixture run in one worker, so that it
 #: is made once: the layer4 VOC run and the throw-away installs.
