@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-process training with torchrun: tools/dist_train.sh CONFIG GPUS [args]
-# On CPU machines set MMSWTAT_DIST_BACKEND=gloo (see README).
+# On CPU machines set MMSWTAT_DIST_BACKEND=gloo (see docs/tools.md).
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

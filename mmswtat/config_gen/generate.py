@@ -7,7 +7,8 @@ from typing import List, Optional, Tuple, Union
 from mmengine.config import Config
 
 from mmswtat.models.distillers.teacher import FEATURE_PREFIXES
-from mmswtat.recipes import COMPONENTS, FRAGMENTS, parse_recipe
+from mmswtat.recipes import (COMPONENTS, FRAGMENTS, SHIPPED_RECIPE,
+                             parse_recipe)
 from .match import Pair, Plan, choose_window, match
 from .methods import (GENERATOR_COMPONENTS, KD_LOSS, METHODS, LossContext,
                       method_losses)
@@ -98,7 +99,7 @@ def _feature_part(pairs: List[Pair],
     ]
     comp = COMPONENTS[name]
     ctx = LossContext(
-        c_t, windows, neck, weight=comp.published if task == 'seg' else 1.0)
+        c_t, windows, neck, weight=comp.weight if task == 'seg' else 1.0)
     losses = {k + suffix: v for k, v in method_losses(name, ctx, task).items()}
     notes.append(f'Method {name!r}: {COMPONENTS[name].comment}')
     if name == 'swtat' and task == 'cls':
@@ -120,11 +121,13 @@ def _feature_part(pairs: List[Pair],
     elif task == 'seg':
         notes.append(
             f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1,'
-            ' from the student config). 0.1 is the official TaT-seg VOC '
-            "setting and the best of the accuracy benchmark's sweep "
-            '(docs/accuracy.md; 1.0 fell below the undistilled student); '
-            "the raw terms follow the teacher's activation scale, so sweep "
-            '0.03-0.3 for another teacher.')
+            ' from the student config), the accuracy benchmark\'s best for '
+            'this structure (docs/accuracy.md; 1 and 3 fell below the '
+            'undistilled student). The official TaT-seg VOC weights '
+            'relative to a CE of weight 1 are 1.6 and 0.64; the raw terms '
+            "follow the teacher's activation scale, so sweep 0.03-1 for "
+            'another teacher. On that benchmark plain regression of the '
+            'same feature (fitnet_head) helped more.')
     else:
         notes.append(
             f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1,'
@@ -173,14 +176,16 @@ def _logit_part(name: str) -> Tuple[dict, List[str]]:
 def default_method(plan: Plan, task: str) -> str:
     """The recipe written when ``--method`` is not given.
 
-    Segmentation pairs get the accuracy benchmark's best SW-TaT recipe,
-    SW-TaT + PM on the decode head's last feature plus CWD on the logits
-    (docs/accuracy.md; the shipped VOC/COCO-Stuff configs), or on the
-    matched backbone stage when the generator does not know the heads;
-    detectors and classifiers SW-TaT + PM (their fragments; not measured).
+    Segmentation pairs get the shipped recipe
+    (:data:`mmswtat.recipes.SHIPPED_RECIPE`: the accuracy benchmark's best,
+    docs/accuracy.md; the shipped VOC/COCO-Stuff configs), or SW-TaT + CWD
+    on the matched backbone stage when the generator does not know the
+    heads; detectors and classifiers SW-TaT + PM (their fragments; not
+    measured).
     """
     if task == 'seg':
-        return 'swtat_head+cwd' if plan.head is not None else 'swtat+cwd'
+        return SHIPPED_RECIPE['recipe'] if plan.head is not None else \
+            'swtat+cwd'
     return 'swtat'
 
 

@@ -112,10 +112,12 @@ LOSS_BUILDERS: Dict[str, Callable[[LossContext], Dict[str, dict]]] = dict(
     swtat_head=swtat,
     sw=lambda ctx: swtat(ctx, with_pm=False),
     tat=tat,
-    fitnet=fitnet)
+    fitnet=fitnet,
+    fitnet_head=fitnet)
 #: Components the generator writes, by task.
 GENERATOR_COMPONENTS = dict(
-    seg=('swtat', 'swtat_head', 'sw', 'tat', 'fitnet', 'cwd', 'dist', 'kd'),
+    seg=('swtat', 'swtat_head', 'sw', 'tat', 'fitnet', 'fitnet_head', 'cwd',
+         'dist', 'kd'),
     det=('swtat', 'sw', 'tat', 'fitnet'),
     cls=('swtat', 'sw', 'tat', 'fitnet', 'kd'))
 #: Every name the generator takes (``--method`` help).
