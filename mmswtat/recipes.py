@@ -206,6 +206,8 @@ def swtat_variant(distill: dict,
     if global_pass is not None and global_pass not in GLOBAL_PASSES:
         raise ValueError(f'unknown global_pass {global_pass!r}; choose from '
                          f'{", ".join(GLOBAL_PASSES)}')
+    if isinstance(window_size, float) and window_size.is_integer():
+        window_size = int(window_size)  # a command line's 2 -> 2.0
     if window_size is not None and not (is_int(window_size)
                                         and window_size >= 1):
         raise ValueError(

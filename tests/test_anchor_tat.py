@@ -194,6 +194,11 @@ def test_variant_bad_input():
         swtat_variant(SWTAT, global_pass='global')
     with pytest.raises(ValueError, match='window_size must be an int >= 1'):
         swtat_variant(SWTAT, window_size=0)
+    with pytest.raises(ValueError, match='window_size must be an int >= 1'):
+        swtat_variant(SWTAT, window_size=1.5)
+    # --knob window_size=2 arrives as 2.0 (the tool parses numbers as floats)
+    sw = swtat_variant(SWTAT, window_size=2.0)['distill_losses']
+    assert sw['loss_swtat_head']['window_size'] == 2
     assert list(GLOBAL_PASSES) == ['pm', 'anchor', 'none']
 
 
