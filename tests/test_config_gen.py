@@ -36,6 +36,7 @@ PAIRS = {
     'faster_retina': (RETINA_R50, FASTER_R101, 'det'),
     'cls': (MOBILENET, RESNET50, 'cls'),
     'deeplab_layer4': (SEG_R18, SEG_R101, 'seg', 'swtat'),
+    'deeplab_swtat_head': (SEG_R18, SEG_R101, 'seg', 'swtat_head+cwd'),
 }
 
 
@@ -65,16 +66,18 @@ def generated(tmp_path_factory):
 
 # ----------------------------------------------------------------- choices
 def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
-    """The default for a segmentation pair: the shipped recipe, SW-TaT on
-    the decode head's last feature + CWD on the logits."""
+    """The default for a segmentation pair: the shipped recipe
+    (mmswtat.recipes.SHIPPED_RECIPE: CWD on the logits), as the shipped VOC
+    config has it (there a list of one fragment, replacing the layer4
+    config's SW-TaT fragment)."""
+    from mmswtat.recipes import SHIPPED_RECIPE
+    assert SHIPPED_RECIPE['recipe'] == 'cwd'
     path, cfg = generated['deeplab']
     shipped = Config.fromfile(
         osp.join(ROOT, 'configs/swtat/deeplabv3_r101_to_r18_voc.py'))
-    assert [d.to_dict() for d in cfg.model.distill] == [
-        fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
-        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')
-    ]
-    assert cfg.model.distill == shipped.model.distill
+    assert cfg.model.distill.to_dict() == fragment('cwd_logits_r101_to_r18.py',
+                                                   'cwd_logits')
+    assert [cfg.model.distill] == shipped.model.distill
     for key in ('type', 'student', 'teacher_ckpt'):
         assert cfg.model[key] == shipped.model[key], key
     assert cfg.model.teacher.to_dict() == dict(
@@ -83,6 +86,17 @@ def test_deeplabv3_r101_to_r18_reproduces_the_shipped_config(generated):
     # inherits the student's data, schedule and runtime
     assert cfg.train_cfg == shipped.train_cfg
     assert cfg.crop_size == (512, 512)
+    text = open(path).read()
+    assert "Method 'cwd'" in text and 'weight 3' in text
+
+
+def test_swtat_head_recipe_is_one_method_away(generated):
+    """The former default: SW-TaT on the decode head's last feature + CWD."""
+    path, cfg = generated['deeplab_swtat_head']
+    assert [d.to_dict() for d in cfg.model.distill] == [
+        fragment('swtat_head_r101_to_r18.py', 'swtat_head'),
+        fragment('cwd_logits_r101_to_r18.py', 'cwd_logits')
+    ]
     text = open(path).read()
     assert 'decode_head.bottleneck: 512 ch, stride 8 (64x64 at 512x512)' \
         in text
@@ -209,8 +223,8 @@ def test_unknown_method_exits_with_the_choices(tmp_path):
                     check=False)
     assert proc.returncode != 0
     assert 'unknown method' in proc.stderr
-    assert 'choose from swtat, swtat_head, sw, tat, fitnet, cwd' in \
-        proc.stderr
+    assert ('choose from swtat, swtat_head, sw, tat, fitnet, fitnet_head, '
+            'cwd') in proc.stderr
 
 
 def test_format_value_round_trips():
@@ -271,6 +285,8 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     expected = ['loss_swtat'
                 ] + (['loss_kd'] if task == 'cls' else ['loss_pmtat'])
     if name == 'deeplab':
+        expected = ['loss_cwd']
+    if name == 'deeplab_swtat_head':
         expected = ['loss_swtat_head', 'loss_pmtat_head', 'loss_cwd']
     for key in expected:
         value = logged[f'train/{key}'].current()

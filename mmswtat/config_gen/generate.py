@@ -184,7 +184,10 @@ def default_method(plan: Plan, task: str) -> str:
     measured).
     """
     if task == 'seg':
-        return SHIPPED_RECIPE['recipe'] if plan.head is not None else \
+        shipped = SHIPPED_RECIPE['recipe']
+        needs_head = any(c.placement == 'head'
+                         for c in parse_recipe(shipped))
+        return shipped if plan.head is not None or not needs_head else \
             'swtat+cwd'
     return 'swtat'
 

@@ -183,7 +183,7 @@ def run_demo(out: str,
                          '--out-dir')
     shipped = recipe is None or recipe == SHIPPED_RECIPE['recipe']
     recipe = recipe or SHIPPED_RECIPE['recipe']
-    weights = SHIPPED_RECIPE['weights'] if shipped else None
+    weights = SHIPPED_RECIPE['benchmark_weights'] if shipped else None
     knobs = SHIPPED_RECIPE['knobs'] if shipped else {}
     os.makedirs(out, exist_ok=True)
     settings = demo_settings(iters, teacher_iters)
