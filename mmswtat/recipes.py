@@ -261,7 +261,8 @@ def swtat_variant(distill: dict,
 #: generator writes for segmentation pairs and ``make demo`` distils with:
 #: the accuracy benchmark's best (docs/accuracy.md, 6 December 2026: CWD on
 #: the logits, SW-TaT(head) + CWD and FitNet(head) + CWD within 0.1 mIoU of
-#: each other over 5 seeds; CWD alone is the cheapest). The configs keep the
+#: each other over 5 seeds, at the same cost per step; CWD alone is the
+#: simplest: one loss, no connector to train). The configs keep the
 #: fragments' weights (CWD 3: CIRKD, measured on the real R101 -> R18 VOC
 #: pair); ``benchmark_weights`` (one per component) are the benchmark's
 #: best at its 300-iteration schedule, what the demo uses.

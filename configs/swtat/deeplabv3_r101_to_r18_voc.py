@@ -7,10 +7,11 @@
 # same initialisation for every method, 5 seeds, paired): CWD +11.0 mIoU
 # over the undistilled student; SW-TaT(head) + CWD and FitNet(head) + CWD
 # within 0.1 mIoU of it (SW-TaT or FitNet add nothing measurable on top of
-# CWD there), at more cost; the best pure SW-TaT form +0.2 and FitNet on
-# the same feature +3.1. So the recipe is CWD alone, the cheapest of the
-# three. Weight 3, tau 4: the fragment's, from CIRKD on this exact pair on
-# real VOC (the benchmark's 300-iteration optimum was 9).
+# CWD there); the best pure SW-TaT form +0.2 and FitNet on the same
+# feature +3.1. All cost about 1.5x the undistilled step (the teacher's
+# forward). So the recipe is CWD alone, the simplest of the three (one
+# loss, no connector). Weight 3, tau 4: the fragment's, CIRKD's on this
+# exact pair on real VOC (the benchmark's 300-iteration optimum was 9).
 #
 # SW-TaT stays one line away: distill=[{{_base_.swtat_head}},
 # {{_base_.cwd_logits}}] (the earlier default), the _layer4 configs (pure

@@ -42,10 +42,11 @@
 # weight); every form with attention (windows of 2 or 4, a patch-merging or
 # an anchor pass) is at or below the undistilled student from weight 1 up,
 # while plain regression of the same feature (window 1, no global pass =
-# FitNet, fitnet_head) gains +2.1 / +4.1 at 1 / 3. Over 5 seeds FitNet on
-# this feature at 3 gains +3.1 +- 1.1 and the best SW-TaT form +0.2 +- 1.3:
-# for this pair use fitnet_head (or the shipped recipe, see
-# configs/swtat/deeplabv3_r101_to_r18_voc.py). The structure stays the
+# FitNet, fitnet_head) gains +2.1 / +4.1 at 1 / 3. Over 5 seeds (paired):
+# this structure at 0.1 -0.8 +- 2.1, the sweep's best SW-TaT form (patch
+# merging, window 1, 0.1) +0.2 +- 1.3, FitNet on this feature at 3
+# +3.1 +- 1.1: for feature distillation on this pair use fitnet_head (or
+# the shipped recipe, CWD: configs/swtat/deeplabv3_r101_to_r18_voc.py). The structure stays the
 # paper's (windows, shifted windows, patch merging); variants are one call
 # away: mmswtat.recipes.swtat_variant(swtat_head, global_pass='anchor').
 swtat_head = dict(

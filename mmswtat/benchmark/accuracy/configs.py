@@ -176,6 +176,9 @@ def run_config(model: dict,
         sampler=dict(type='DefaultSampler', shuffle=False),
         dataset=_dataset(data_root, 'val', pipeline))
     cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+    # mmseg's inference API (init_model / inference_model) reads
+    # test_pipeline: the VOC config's would resize the 64-px scenes to 512
+    cfg.test_pipeline = pipeline
     set_runtime(cfg, train, work_dir, seed, save_checkpoint, load_from,
                 settings.log_level)
     cfg.param_scheduler = [

@@ -26,6 +26,9 @@ def predict(config: str,
     from mmengine.config import Config
     from mmseg.apis import inference_model, init_model
     cfg = Config.fromfile(config)
+    # the pipeline the model was tested with (inference_model reads
+    # test_pipeline; configs written before it was set carry the VOC one)
+    cfg.test_pipeline = cfg.test_dataloader.dataset.pipeline
     if model_key == 'student':
         cfg.model = cfg.model.student
     model = init_model(cfg, checkpoint, device='cpu')
