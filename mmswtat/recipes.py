@@ -85,8 +85,13 @@ COMPONENTS: Dict[str, Component] = {
             'plus a patch-merging pass (2x2 space-to-depth, then a global '
             "TaT on the coarse tokens), the paper's L_SW + L_PM."),
         Component(
-            'swtat_head', 'SW-TaT + PM (head)', 'feature', 'head', SWTAT_HEAD,
-            1.0, OFFICIAL_WEIGHT,
+            'swtat_head',
+            'SW-TaT + PM (head)',
+            'feature',
+            'head',
+            SWTAT_HEAD,
+            1.0,
+            OFFICIAL_WEIGHT,
             "SW-TaT + PM on the decode head's last feature (before the "
             'classifier), where the official TaT-seg code distils.',
             shipped=0.1),
@@ -118,9 +123,12 @@ COMPONENTS: Dict[str, Component] = {
             'FitNet: MSE between the connected student map and the '
             'teacher map.'),
         Component(
-            'fitnet_head', 'FitNet (head)', 'feature', 'head', (
-                'fitnet_head_r101_to_r18.py',
-                'fitnet_head'), 1.0, 'CIRKD FitNet, this pair',
+            'fitnet_head',
+            'FitNet (head)',
+            'feature',
+            'head', ('fitnet_head_r101_to_r18.py', 'fitnet_head'),
+            1.0,
+            'CIRKD FitNet, this pair',
             "FitNet on the decode head's last feature, through the same "
             'connector as swtat_head (SW-TaT with the attention removed).',
             shipped=3.0),

@@ -7,8 +7,7 @@ from typing import List, Optional, Tuple, Union
 from mmengine.config import Config
 
 from mmswtat.models.distillers.teacher import FEATURE_PREFIXES
-from mmswtat.recipes import (COMPONENTS, FRAGMENTS, SHIPPED_RECIPE,
-                             parse_recipe)
+from mmswtat.recipes import COMPONENTS, FRAGMENTS, SHIPPED_RECIPE, parse_recipe
 from .match import Pair, Plan, choose_window, match
 from .methods import (GENERATOR_COMPONENTS, KD_LOSS, METHODS, LossContext,
                       method_losses)
@@ -185,8 +184,7 @@ def default_method(plan: Plan, task: str) -> str:
     """
     if task == 'seg':
         shipped = SHIPPED_RECIPE['recipe']
-        needs_head = any(c.placement == 'head'
-                         for c in parse_recipe(shipped))
+        needs_head = any(c.placement == 'head' for c in parse_recipe(shipped))
         return shipped if plan.head is not None or not needs_head else \
             'swtat+cwd'
     return 'swtat'

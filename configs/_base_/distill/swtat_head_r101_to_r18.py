@@ -46,9 +46,10 @@
 # this structure at 0.1 -0.8 +- 2.1, the sweep's best SW-TaT form (patch
 # merging, window 1, 0.1) +0.2 +- 1.3, FitNet on this feature at 3
 # +3.1 +- 1.1: for feature distillation on this pair use fitnet_head (or
-# the shipped recipe, CWD: configs/swtat/deeplabv3_r101_to_r18_voc.py). The structure stays the
-# paper's (windows, shifted windows, patch merging); variants are one call
-# away: mmswtat.recipes.swtat_variant(swtat_head, global_pass='anchor').
+# the shipped recipe, CWD: configs/swtat/deeplabv3_r101_to_r18_voc.py).
+# The structure stays the paper's (windows, shifted windows, patch
+# merging); variants are one call away:
+# mmswtat.recipes.swtat_variant(swtat_head, global_pass='anchor').
 swtat_head = dict(
     student_recorders=dict(head='decode_head.bottleneck'),
     teacher_recorders=dict(head='decode_head.bottleneck'),
