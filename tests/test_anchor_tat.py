@@ -217,3 +217,14 @@ def test_window_one_without_global_pass_equals_fitnet():
     a.backward()
     b.backward()
     torch.testing.assert_close(s1.grad, s2.grad, rtol=1e-12, atol=0)
+
+
+def test_inspection_of_the_anchor_pass_reproduces_the_loss():
+    """mmswtat.analysis attends over what the passes attend over (the
+    pooled anchors), so its per-pass losses sum to the loss."""
+    from mmswtat.analysis.tat_inspection import inspect_tat_loss
+    s, t = feats(ts=(9, 8), seed=6)
+    loss = AnchorTaTLoss(4, 4, embed=False, pool_size=2)
+    ins = inspect_tat_loss(loss, s.float(), t.float())
+    assert ins.passes['anchor'].error_map.shape == (2, 4, 4)
+    assert ins.total == pytest.approx(float(loss(s, t)), rel=1e-5)

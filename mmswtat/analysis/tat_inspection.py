@@ -125,10 +125,12 @@ def inspect_tat_loss(loss: BaseTaTLoss, student: Tensor,
                 f'{[lay.name for lay in layouts]}; make pass_layouts '
                 'describe the passes the loss runs')
         out = TaTInspection(q, k, v, t)
+        # what the passes attend over (AnchorTaTLoss: the pooled anchors)
+        pq, pk, pv, _ = loss.pass_inputs(q, k, v, t)
         for layout in layouts:
             err = maps[layout.name].detach()
             channels = t.shape[1] * layout.cell**2
-            windows = _attend(loss, layout, q, k, v)
+            windows = _attend(loss, layout, pq, pk, pv)
             batch = t.shape[0]
             out.passes[layout.name] = PassInspection(
                 layout=layout,

@@ -6,9 +6,8 @@ from torch import Tensor
 
 from mmswtat.registry import MODELS
 from mmswtat.utils.value_checks import ConfigTypeError, is_int
-from ..ops import (PassLayout, check_reduction, global_pass, map_distinct,
-                   pass_error)
-from .base_tat_loss import BaseTaTLoss
+from ..ops import PassLayout, global_pass, map_distinct
+from .base_tat_loss import QKVT, BaseTaTLoss
 
 PoolSize = Union[int, Tuple[int, int], str]
 #: ``pool_size='auto'`` leaves about this many anchors per side.
@@ -94,37 +93,16 @@ class AnchorTaTLoss(BaseTaTLoss):
         kh, kw = anchor_pool_size(height, width, self.pool_size)
         return [global_pass('anchor', height // kh, width // kw)]
 
-    def passes(self,
-               query: Tensor,
-               key: Tensor,
-               value: Tensor,
-               target: Tensor,
-               reduction: str = 'map') -> List[Tuple[str, Tensor, int]]:
-        """Pool the projected maps, then run the anchor pass.
-
-        Args:
-            query, key, value, target: ``(B, C_t, H, W)`` from
-                :meth:`project`.
-            reduction: ``'map'`` (a ``(B, H // kh, W // kw)`` error map)
-                or ``'sum'``.
-
-        Returns:
-            ``[('anchor', error, B * C_t * (H // kh) * (W // kw))]``.
-        """
-        check_reduction(reduction)
-        b, c, h, w = target.shape
-        self.check_map_size(h, w)
-        kernel = anchor_pool_size(h, w, self.pool_size)
-        pooled = map_distinct(
-            lambda x: F.avg_pool2d(x, kernel)
-            if kernel != (1, 1) else x, (query, key, value, target))
-        out = []
-        for layout in self.pass_layouts(h, w):
-            err = pass_error(*pooled, layout, self.num_heads,
-                             self._scale_factor, reduction, self._impl)
-            hm, wm = layout.grid
-            out.append((layout.name, err, b * c * hm * wm))
-        return out
+    def pass_inputs(self, query: Tensor, key: Tensor, value: Tensor,
+                    target: Tensor) -> QKVT:
+        """The anchors: each map average-pooled (kernel = stride =
+        :func:`anchor_pool_size`), ``(B, C_t, H // kh, W // kw)``."""
+        kernel = anchor_pool_size(*target.shape[-2:], self.pool_size)
+        if kernel == (1, 1):
+            return query, key, value, target
+        return tuple(
+            map_distinct(lambda x: F.avg_pool2d(x, kernel),
+                         (query, key, value, target)))
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, pool_size={self.pool_size!r}'

@@ -282,6 +282,12 @@ class BaseTaTLoss(DistillLoss):
                 level=30)
         return notes
 
+    def pass_inputs(self, query: Tensor, key: Tensor, value: Tensor,
+                    target: Tensor) -> QKVT:
+        """The maps the passes attend over (the projected maps themselves;
+        :class:`AnchorTaTLoss` pools them first), ``(B, C_t, H, W)`` in."""
+        return query, key, value, target
+
     def passes(self,
                query: Tensor,
                key: Tensor,
@@ -305,10 +311,11 @@ class BaseTaTLoss(DistillLoss):
         check_reduction(reduction)
         b, c, h, w = target.shape
         self.check_map_size(h, w)
+        maps = self.pass_inputs(query, key, value, target)
         out = []
         for layout in self.pass_layouts(h, w):
-            err = pass_error(query, key, value, target, layout, self.num_heads,
-                             self._scale_factor, reduction, self._impl)
+            err = pass_error(*maps, layout, self.num_heads, self._scale_factor,
+                             reduction, self._impl)
             hm, wm = layout.grid
             out.append((layout.name, err, b * c * layout.cell**2 * hm * wm))
         return out
