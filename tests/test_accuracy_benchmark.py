@@ -412,6 +412,17 @@ def test_mobilenetv2_student_builds_with_its_stage_widths():
     assert feats[-1].shape[-2:] == (8, 8)  # D8: the ResNets' 8x8 map
 
 
+def test_merge_of_mobilenetv2_reports_checks_no_methods(tmp_path):
+    """--report-only without --methods trains nothing: the layer4 check
+    (against the default methods) must not refuse it."""
+    tool = _tool()
+    args = ['--student-arch', 'mobilenetv2', '--report-only', '--reuse']
+    report = tmp_path / 'r.json'
+    report.write_text(json.dumps(dict(meta=dict(settings={}), runs=[])))
+    with pytest.raises(ValueError, match='made with other settings'):
+        tool.main(args + [str(report), '--out-dir', str(tmp_path / 'o')])
+
+
 def test_mobilenetv2_student_refuses_layer4_methods(tmp_path):
     with pytest.raises(
             SystemExit,

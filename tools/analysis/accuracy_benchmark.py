@@ -353,7 +353,8 @@ def _main(argv=None) -> dict:
         if args.task != 'seg':
             raise SystemExit('accuracy_benchmark.py: error: --student-arch '
                              'is a segmentation option (leave --task seg)')
-        check_arch_methods(args.methods, args.student_arch)
+        if not merge:  # a merge trains nothing: its reports' methods ran
+            check_arch_methods(args.methods, args.student_arch)
         s = dataclasses.replace(s, student=STUDENT_ARCHS[args.student_arch])
     if args.size:
         s = dataclasses.replace(
