@@ -94,13 +94,24 @@ def test_matched_compute_interpolates_the_baseline_schedule():
 
 
 def test_plateau_check_compares_half_and_full_schedule():
+    """Paired over the seeds that ran both lengths (a 2-seed mean at N
+    against seed 0 alone at N/2 compared two different students)."""
     from mmswtat.benchmark.accuracy.report import plateau_note
-    assert plateau_note([(4000, 50.1, 0.1), (8000, 51.0, 0.1)], 8000) == (
-        'Plateau check: 4000 -> 8000 it +0.90 (within 1.5: the undistilled '
-        'student has converged).')
+
+    def row(iters, values):
+        return dict(
+            method='none',
+            iters=iters,
+            seeds=list(values),
+            values=list(values.values()))
+
+    full = row(8000, {0: 51.02, 1: 55.79})
+    assert plateau_note([full, row(4000, {0: 50.13})], 8000) == (
+        'Plateau check: 4000 -> 8000 it +0.89 (paired over seed 0; within '
+        '1.5: the undistilled student has converged).')
     assert 'NOT within 1.5: the undistilled student has not converged' in \
-        plateau_note([(1000, 29.6, 0.1), (2000, 43.6, 0.1)], 2000)
-    assert plateau_note([(2000, 43.6, 0.1), (8000, 51.0, 0.1)], 8000) == ''
+        plateau_note([row(2000, {0: 43.6}), row(1000, {0: 29.6})], 2000)
+    assert plateau_note([full, row(2000, {0: 43.6})], 8000) == ''
 
 
 def test_recipe_is_a_list_of_adapted_fragments():

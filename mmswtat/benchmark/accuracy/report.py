@@ -140,21 +140,32 @@ def paired_values(row: dict, base: dict) -> str:
                      for s, v in zip(row['seeds'], row['values']) if s in ref)
 
 
-def plateau_note(curve: Sequence[tuple], iters: int) -> str:
-    """The plateau check of the undistilled student: its metric at half
-    the schedule against the full schedule (within
-    :data:`~.settings.PLATEAU_TOLERANCE`: converged), or ``''`` when the
-    curve lacks either length."""
+def plateau_note(rows: Sequence[dict], iters: int) -> str:
+    """The plateau check of the undistilled student: its metric at half the
+    schedule against the full schedule, paired over the seeds that ran both
+    (within :data:`~.settings.PLATEAU_TOLERANCE`: converged), or ``''``
+    when either length is missing.
+
+    Args:
+        rows: Summary rows (:func:`summarise`).
+        iters: The full schedule ``N``.
+    """
     from .settings import PLATEAU_TOLERANCE
-    at = {it: m for it, m, _ in curve}
-    half = iters // 2
-    if half not in at or iters not in at:
+    runs = {}
+    for r in rows:
+        if r['method'] == 'none':
+            runs.setdefault(r['iters'], dict(zip(r['seeds'], r['values'])))
+    half, full = runs.get(iters // 2), runs.get(iters)
+    seeds = sorted(set(half or {}) & set(full or {}))
+    if not seeds:
         return ''
-    delta = at[iters] - at[half]
-    verdict = ('within' if abs(delta) <= PLATEAU_TOLERANCE else 'NOT within')
-    return (f'Plateau check: {half} -> {iters} it {delta:+.2f} '
-            f'({verdict} {PLATEAU_TOLERANCE:g}: the undistilled student has '
-            f'{"" if verdict == "within" else "not "}converged).')
+    delta = statistics.fmean(full[s] - half[s] for s in seeds)
+    ok = abs(delta) <= PLATEAU_TOLERANCE
+    return (f'Plateau check: {iters // 2} -> {iters} it {delta:+.2f} '
+            f'(paired over seed{"s" if len(seeds) > 1 else ""} '
+            f'{", ".join(map(str, seeds))}; {"within" if ok else "NOT within"}'
+            f' {PLATEAU_TOLERANCE:g}: the undistilled student has '
+            f'{"" if ok else "not "}converged).')
 
 
 def markdown(rows: Sequence[dict],
@@ -221,7 +232,7 @@ def markdown(rows: Sequence[dict],
             '', 'Undistilled student by schedule length: ' +
             ', '.join(f'{it} it {m:.2f}' for it, m, _ in curve) + '.'
         ]
-        note = plateau_note(curve, base['iters']) if base else ''
+        note = plateau_note(rows, base['iters']) if base else ''
         if note:
             lines += ['', note]
     return '\n'.join(lines) + '\n'
