@@ -136,31 +136,21 @@ def test_pool_larger_than_the_map_names_the_map():
 
 
 # ------------------------------------------------------ structure variants
-SWTAT = dict(
-    student_recorders=dict(head='decode_head.bottleneck'),
-    teacher_recorders=dict(head='decode_head.bottleneck'),
-    connectors=dict(sh=dict(type='mmswtat.ConvBNConnector')),
-    distill_losses=dict(
-        loss_swtat_head=dict(
-            type='mmswtat.SWTaTLoss',
-            student_channels=4,
-            teacher_channels=4,
-            window_size=8,
-            shift_size=4,
-            embed=False,
-            loss_weight=0.1),
-        loss_pmtat_head=dict(
-            type='mmswtat.PatchMergeTaTLoss',
-            student_channels=4,
-            teacher_channels=4,
-            num_merges=1,
-            embed=False,
-            loss_weight=0.1)),
-    loss_forward_mappings=dict(
-        loss_swtat_head=dict(
-            student=dict(recorder='head', connector='sh'), teacher='head'),
-        loss_pmtat_head=dict(
-            student=dict(recorder='head', connector='sh'), teacher='head')))
+def _shipped_swtat_head() -> dict:
+    """The shipped swtat_head fragment, channels set to the tests' 4."""
+    from mmengine.config import Config
+
+    from mmswtat.utils.config_utils import resolve_config_path
+    cfg = Config.fromfile(
+        resolve_config_path(
+            'mmswtat::_base_/distill/swtat_head_r101_to_r18.py'))
+    out = cfg.swtat_head.to_dict()
+    for loss in out['distill_losses'].values():
+        loss.update(student_channels=4, teacher_channels=4)
+    return out
+
+
+SWTAT = _shipped_swtat_head()
 
 
 def test_variant_anchor_replaces_the_merge_pass():
