@@ -113,15 +113,18 @@ def write_configs(settings: BenchmarkSettings, prep, recipe: str,
                   out: str) -> Dict[str, str]:
     """The teacher, distillation and undistilled-student configs as files
     (``OUT/configs/*.py``), as the benchmark builds them."""
+    from .methods import is_recipe
     from .runs import student_init
     from .tasks import task_of
     task = task_of(settings)
     init = student_init(settings, prep, seed, osp.join(out, 'cache'),
                         lambda *a: None)
     knobs = dict(knobs)
-    if weights is not None and '+' in recipe:
+    weight = None
+    if weights is not None and is_recipe(recipe):
         knobs['weights'] = tuple(weights)
-    weight = weights[0] if weights is not None and '+' not in recipe else None
+    elif weights is not None:
+        weight = weights[0]
     distill = task.distill_config(recipe, settings, weight, knobs)
     cfgs = dict(
         teacher=task.run_config(
