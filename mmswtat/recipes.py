@@ -14,7 +14,7 @@ both read this table, so a name means the same in both.
 """
 import copy
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 #: Where the shipped fragments live (``mmswtat::`` configs).
 FRAGMENTS = 'mmswtat::_base_/distill/'
@@ -184,7 +184,8 @@ _GLOBAL_NAMES = dict(pm='pmtat', anchor='anchortat')
 
 def swtat_variant(distill: dict,
                   global_pass: Optional[str] = None,
-                  window_size: Optional[int] = None) -> dict:
+                  window_size: Union[None, int, str] = None,
+                  connector: Optional[bool] = None) -> dict:
     """An SW-TaT fragment with another global pass or window (a copy).
 
     The benchmark's ``--knob global_pass=...`` / ``--knob window_size=N``
@@ -200,15 +201,24 @@ def swtat_variant(distill: dict,
             and mapping (the weights 1:1) and is named after it
             (``loss_swtat_head`` -> ``loss_anchortat_head``).
         window_size: The SW-TaT window ``N`` (shift ``N // 2``: 0 at 1,
-            where the window pass is a plain regression); None keeps it.
+            where the window pass is a plain regression), or ``'auto'``
+            (sized per map, shift ``'auto'``: see
+            :func:`mmswtat.models.losses.swtat_loss.auto_window`); None
+            keeps it. Either replaces the fragment's per-level windows.
+        connector: True puts one shared learned 1x1 conv + BN
+            (``mmswtat.ConvBNConnector``, named ``'sc'``) on the student
+            side of every TaT loss of the fragment, as FitNet's regressor
+            (its BN absorbs the student's scale); the losses then see the
+            teacher's channels. None or False keeps the fragment's.
 
     Returns:
         The changed copy.
 
     Raises:
         ValueError: An unknown ``global_pass`` (listing the choices), a
-            ``window_size`` that is not an int >= 1, or a fragment without
-            exactly one ``SWTaTLoss``.
+            ``window_size`` that is not an int >= 1 or ``'auto'``, a
+            ``connector`` that is not a bool, or a fragment without exactly
+            one ``SWTaTLoss``.
     """
     from mmswtat.utils.value_checks import is_int
     if global_pass is not None and global_pass not in GLOBAL_PASSES:
@@ -216,10 +226,12 @@ def swtat_variant(distill: dict,
                          f'{", ".join(GLOBAL_PASSES)}')
     if isinstance(window_size, float) and window_size.is_integer():
         window_size = int(window_size)  # a command line's 2 -> 2.0
-    if window_size is not None and not (is_int(window_size)
-                                        and window_size >= 1):
-        raise ValueError(
-            f'window_size must be an int >= 1, got {window_size!r}')
+    if window_size is not None and window_size != 'auto' and not (
+            is_int(window_size) and window_size >= 1):
+        raise ValueError(f"window_size must be an int >= 1 or 'auto', got "
+                         f'{window_size!r}')
+    if connector is not None and not isinstance(connector, bool):
+        raise ValueError(f'connector must be True or False, got {connector!r}')
     out = copy.deepcopy(distill)
     losses = out['distill_losses']
     mappings = out['loss_forward_mappings']
@@ -229,8 +241,15 @@ def swtat_variant(distill: dict,
                          f'SWTaTLoss, got {sorted(losses)}')
     sw_name = sw[0]
     if window_size is not None:
-        losses[sw_name].update(
-            window_size=int(window_size), shift_size=int(window_size) // 2)
+        shift = 'auto' if window_size == 'auto' else int(window_size) // 2
+        losses[sw_name].update(window_size=window_size, shift_size=shift)
+        per_level = losses[sw_name].get('per_level') or {}
+        for key in ('window_size', 'shift_size'):
+            per_level.pop(key, None)
+        if 'per_level' in losses[sw_name] and not per_level:
+            losses[sw_name].pop('per_level')
+    if connector:
+        _student_connector(out)
     if global_pass is None:
         return out
     kinds = {t: k for k, t in GLOBAL_PASSES.items() if t}
@@ -251,9 +270,16 @@ def swtat_variant(distill: dict,
     else:
         cfg = {
             k: v
-            for k, v in losses[sw_name].items()
+            for k, v in copy.deepcopy(losses[sw_name]).items()
             if k not in ('window_size', 'shift_size')
         }
+        per_level = {
+            k: v
+            for k, v in (cfg.pop('per_level', None) or {}).items()
+            if k not in ('window_size', 'shift_size')
+        }
+        if per_level:
+            cfg['per_level'] = per_level
         cfg['type'] = GLOBAL_PASSES[global_pass]
         if global_pass == 'pm':
             cfg['num_merges'] = 1
@@ -264,6 +290,40 @@ def swtat_variant(distill: dict,
     mappings[name] = copy.deepcopy(mappings[sw_name])
     return out
 
+
+def _student_connector(distill: dict) -> None:
+    """One shared ``ConvBNConnector`` ``'sc'`` (student -> teacher
+    channels) on the student side of every TaT loss of ``distill``, in
+    place (see :func:`swtat_variant`)."""
+    losses = distill['distill_losses']
+    tat = [
+        n for n, c in losses.items()
+        if str(c['type']).split('.')[-1] in _TAT_TYPES
+    ]
+    channels = {(losses[n]['student_channels'], losses[n]['teacher_channels'])
+                for n in tat}
+    if len(channels) != 1:
+        raise ValueError('connector=True needs TaT losses of one channel '
+                         f'pair, got {sorted(channels)}')
+    (cs, ct), = channels
+    connectors = distill.setdefault('connectors', {}) or {}
+    distill['connectors'] = connectors
+    connectors['sc'] = dict(
+        type='mmswtat.ConvBNConnector', in_channels=cs, out_channels=ct)
+    for name in tat:
+        losses[name]['student_channels'] = ct
+        student = distill['loss_forward_mappings'][name]['student']
+        if isinstance(student, str):
+            student = dict(recorder=student)
+        if student.get('connector') is not None:
+            raise ValueError(
+                f'connector=True: {name} already has a student connector '
+                f'({student["connector"]!r})')
+        distill['loss_forward_mappings'][name]['student'] = dict(
+            student, connector='sc')
+
+
+_TAT_TYPES = ('SWTaTLoss', 'PatchMergeTaTLoss', 'AnchorTaTLoss', 'TaTLoss')
 
 #: The recipe the shipped VOC / COCO-Stuff configs use, the config
 #: generator writes for segmentation pairs and ``make demo`` distils with:

@@ -205,7 +205,8 @@ def test_merged_grid_lists_every_run_of_the_reports(tmp_path):
     (['--regime', 'converged', '--baseline-factors', '2'
       ], 'keep 0.5 in --baseline-factors'),
     (['--shard', '1/2'], '--shard splits a sweep'),
-    (['--structure-sweep'], '--structure-sweep is a segmentation sweep'),
+    (['--structure-sweep'
+      ], '--structure-sweep is a sweep option; add --sweep'),
 ])
 def test_settings_that_cannot_work_are_refused_before_training(
         tmp_path, argv, message):

@@ -142,6 +142,67 @@ def test_distill_configs():
     assert fitnet['distill_losses']['loss_fitnet']['loss_weight'] == 3.0
 
 
+def test_structure_knobs_build_the_fpn_forms():
+    """The issue-28 knobs: global pass per level, windows that stay
+    windows ('auto' replaces the fragment's per-level windows), a shared
+    student connector, PKD-style self-standardisation on every TaT loss;
+    every form of the structure sweep passes the grid check."""
+    from mmswtat.benchmark.accuracy.det_configs import DET_SWTAT_FORMS
+    from mmswtat.benchmark.accuracy.det_settings import DetBenchmarkSettings
+    from mmswtat.benchmark.accuracy.runs import check_setting
+    cfg = det_distill_config(
+        'swtat',
+        TINY,
+        weight=6.0,
+        knobs=dict(
+            global_pass='none',
+            window_size='auto',
+            connector=True,
+            normalize='self'))
+    (name, sw), = cfg['distill_losses'].items()
+    assert name == 'loss_swtat' and 'per_level' not in sw
+    assert (sw['window_size'], sw['shift_size'],
+            sw['normalize']) == ('auto', 'auto', 'self')
+    assert sw['loss_weight'] == pytest.approx(6.0)
+    assert cfg['connectors'] == dict(
+        sc=dict(
+            type='mmswtat.ConvBNConnector', in_channels=16, out_channels=16))
+    assert cfg['loss_forward_mappings']['loss_swtat']['student'] == dict(
+        recorder='fpn', index=[0, 1, 2, 3, 4], connector='sc')
+    pm = det_distill_config(
+        'swtat', TINY, knobs=dict(global_pass='pm', connector=True))
+    assert set(pm['distill_losses']) == {'loss_swtat', 'loss_pmtat'}
+    assert all(m['student']['connector'] == 'sc'
+               for m in pm['loss_forward_mappings'].values())
+    assert pm['distill_losses']['loss_swtat']['per_level']['window_size'] \
+        == [8, 8, 8, 8, 4]  # the fragment's windows where not replaced
+    one = det_distill_config('swtat', TINY, knobs=dict(window_size=1))
+    assert one['distill_losses']['loss_swtat']['shift_size'] == 0
+    assert 'per_level' not in one['distill_losses']['loss_swtat']
+    settings = DetBenchmarkSettings()
+    for knobs in DET_SWTAT_FORMS:
+        check_setting(settings, 'swtat', 2.0, knobs)
+    with pytest.raises(ValueError, match="unknown global_pass 'global'"):
+        det_distill_config('swtat', TINY, knobs=dict(global_pass='global'))
+    with pytest.raises(ValueError, match='one SWTaTLoss'):
+        det_distill_config('pkd', TINY, knobs=dict(window_size='auto'))
+
+
+def test_per_level_list_of_the_wrong_length_names_both_lengths():
+    from mmswtat.models.distillers.distill_spec import (LossRoute,
+                                                        per_level_configs)
+    route = LossRoute('loss_swtat', None, None, tuple(
+        (i, i) for i in range(5)), True)
+    with pytest.raises(
+            ValueError,
+            match=r"per_level\['normalize'\] must list one "
+            r'value for each of the 5 levels of its index, got 4 values'):
+        per_level_configs(
+            'loss_swtat',
+            dict(type='SWTaTLoss', per_level=dict(normalize=['self'] * 4)),
+            route)
+
+
 def test_published_weights_and_sweep_grid():
     from mmswtat.benchmark.accuracy.bench import sweep_grid
     from mmswtat.benchmark.accuracy.det_configs import det_published_weight

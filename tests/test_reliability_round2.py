@@ -90,6 +90,23 @@ def test_single_token_passes_warn(logged):
     assert 'PatchMergeTaTLoss' in logged[1] and '1x1 grid' in logged[1]
 
 
+def test_patch_merging_with_nothing_to_merge_warns(logged):
+    """num_merges='auto' on a map within max_tokens merges nothing: the
+    pass is global TaT at full resolution, said once (not silently a
+    repeat of a covering window pass)."""
+    from mmswtat.models.losses import PatchMergeTaTLoss
+    loss = PatchMergeTaTLoss(
+        8, 8, num_merges='auto', max_tokens=64, embed=False)
+    loss(torch.randn(2, 8, 16, 16), torch.randn(2, 8, 16, 16))
+    assert logged == []  # 256 tokens: merged once
+    loss(torch.randn(2, 8, 8, 8), torch.randn(2, 8, 8, 8))
+    (msg, ) = logged
+    for part in ("pass 'merged' merges nothing on the 8x8 map",
+                 'global TaT at full resolution', "window_size='auto'"):
+        assert part in msg, (part, msg)
+    assert 'Set window_size smaller' not in msg
+
+
 def test_ineffective_passes_from_layouts():
     from mmswtat.models.losses import SWTaTLoss, TaTLoss
     from mmswtat.models.ops import REFERENCE_SIZE, ineffective_passes

@@ -38,6 +38,30 @@ def standardize_ref(v, t):
     return v2, t2
 
 
+def self_standardize_ref(x):
+    """normalize='self' on one map, by loops: per channel, mu and the
+    sample std over its B*H*W values; (x - mu) / (std + 1e-6)."""
+    b, c, h, w = x.shape
+    out = x.clone()
+    for ch in range(c):
+        vals = [
+            x[n, ch, y, z] for n in range(b) for y in range(h)
+            for z in range(w)
+        ]
+        mu = sum(vals) / len(vals)
+        std = (sum((a - mu)**2 for a in vals) / (len(vals) - 1))**0.5
+        out[:, ch] = (x[:, ch] - mu) / (std + 1e-6)
+    return out
+
+
+def normalize_ref(q, k, v, tt, normalize):
+    if normalize == 'channel':
+        v, tt = standardize_ref(v, tt)
+    if normalize == 'self':
+        q, k, v, tt = (self_standardize_ref(x) for x in (q, k, v, tt))
+    return q, k, v, tt
+
+
 def mean_square_ref(t):
     vals = [float(a) for a in t.flatten()]
     return sum(a * a for a in vals) / len(vals)
@@ -45,9 +69,7 @@ def mean_square_ref(t):
 
 def swtat_ref(s, t, normalize, window=4, shift=2):
     """SW-TaT (embed=False, query teacher): mean over passes of the MSE."""
-    q, k, v, tt = ref.project(s, t)
-    if normalize == 'channel':
-        v, tt = standardize_ref(v, tt)
+    q, k, v, tt = normalize_ref(*ref.project(s, t), normalize)
     passes = [0, shift] if shift else [0]
     errs = [ref.window_pass_error(q, k, v, tt, window, sh) for sh in passes]
     loss = sum(ref.pass_loss(e, tt.shape[1]) for e in errs) / len(errs)
@@ -62,9 +84,7 @@ def tat_ref(s, t, normalize):
 
 
 def pm_ref(s, t, normalize):
-    q, k, v, tt = ref.project(s, t)
-    if normalize == 'channel':
-        v, tt = standardize_ref(v, tt)
+    q, k, v, tt = normalize_ref(*ref.project(s, t), normalize)
     q, k, v, tt = (ref.merge_once(x) for x in (q, k, v, tt))
     h, w = tt.shape[-2:]
     loss = ref.pass_loss(
@@ -84,7 +104,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize('normalize', ['none', 'channel', 'teacher_rms'])
+@pytest.mark.parametrize('normalize',
+                         ['none', 'channel', 'teacher_rms', 'self'])
 @pytest.mark.parametrize('name', list(CASES))
 def test_matches_reference_value_and_grad(name, normalize):
     make, reference = CASES[name]
@@ -144,9 +165,9 @@ def test_default_is_raw_and_modes_differ():
     torch.testing.assert_close(default, reference(s, t, 'none'))
     values = {
         m: float(make(normalize=m)(s, t))
-        for m in ('none', 'channel', 'teacher_rms')
+        for m in ('none', 'channel', 'teacher_rms', 'self')
     }
-    assert len({round(v, 9) for v in values.values()}) == 3
+    assert len({round(v, 9) for v in values.values()}) == 4
     assert "normalize='channel'" in repr(make(normalize='channel'))
 
 
@@ -154,7 +175,7 @@ def test_error_maps_follow_normalize():
     t = randn(2, 3, 7, 6, seed=7, scale=3.0).relu()
     s = randn(2, 3, 7, 6, seed=8)
     make, _ = CASES['swtat']
-    for mode in ('channel', 'teacher_rms'):
+    for mode in ('channel', 'teacher_rms', 'self'):
         loss = make(normalize=mode)
         maps = loss.error_maps(s, t)
         from_maps = sum(m.sum() for m in maps.values()) / (2 * t.numel())
@@ -184,7 +205,7 @@ def test_channel_mode_refuses_a_one_position_map():
 def test_fp32_under_bf16_autocast():
     t = randn(2, 4, 8, 8, seed=9, scale=3.0).relu().to(torch.bfloat16)
     s = randn(2, 4, 8, 8, seed=10).to(torch.bfloat16)
-    for mode in ('channel', 'teacher_rms'):
+    for mode in ('channel', 'teacher_rms', 'self'):
         loss = SWTaTLoss(
             4, 4, window_size=4, shift_size=2, embed=False, normalize=mode)
         with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -192,3 +213,39 @@ def test_fp32_under_bf16_autocast():
         assert got.dtype == torch.float32
         torch.testing.assert_close(
             got, loss(s.float(), t.float()), rtol=1e-6, atol=1e-7)
+
+
+def test_self_mode_ignores_each_side_s_channel_gain_and_offset():
+    """normalize='self': a per-channel gain and offset of the student, and
+    others of the teacher, leave the loss (attention included) unchanged,
+    up to PKD's 1e-6 on the std; 'channel' follows the student's gain."""
+    make, _ = CASES['swtat']
+    t = randn(2, 3, 7, 6, seed=11, scale=3.0, shift=2.0).relu()
+    s = randn(2, 3, 7, 6, seed=12)
+    gain = torch.tensor([0.2, 5.0, 40.0], dtype=F64)[None, :, None, None]
+    off = torch.tensor([0.5, -2.0, 3.0], dtype=F64)[None, :, None, None]
+    base = make(normalize='self')(s, t)
+    torch.testing.assert_close(
+        make(normalize='self')(s * gain + off, t * gain.flip(1) - off),
+        base,
+        rtol=1e-5,
+        atol=1e-9)
+    assert abs(
+        float(
+            make(normalize='channel')(s * gain, t) -
+            make(normalize='channel')(s, t))) > 1e-2
+
+
+def test_self_mode_refuses_one_value_per_channel_only():
+    """A 1x1 map is fine with a batch of 2 (two values a channel); batch 1
+    is one clear error naming the fix."""
+    loss = SWTaTLoss(
+        4, 4, window_size=2, shift_size=0, embed=False,
+        normalize='self').double()
+    with pytest.raises(
+            ValueError,
+            match=r"normalize='self'.*one value per channel"
+            r".*per_level=dict\(normalize="):
+        loss(randn(1, 4, 1, 1, seed=1), randn(1, 4, 1, 1, seed=2))
+    assert torch.isfinite(
+        loss(randn(2, 4, 1, 1, seed=1), randn(2, 4, 1, 1, seed=2)))

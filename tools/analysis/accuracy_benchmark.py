@@ -30,12 +30,10 @@ from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
                                         quick_settings, run_sweep, run_table,
                                         sweep_grid)
 # yapf: disable
-from mmswtat.benchmark.accuracy.bench import (STRUCTURE_METHODS,
-                                              SWTAT_STRUCTURE, WEIGHT_FACTORS,
-                                              best_settings, check_grid,
-                                              load_report, run_merge,
-                                              shard_grid, table_grid,
-                                              with_knobs)
+from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
+                                              check_grid, load_report,
+                                              run_merge, shard_grid,
+                                              table_grid, with_knobs)
 # yapf: enable
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
@@ -180,9 +178,11 @@ def parse_args(argv=None):
         '--structure-sweep',
         action='store_true',
         help="sweep: SW-TaT's structure instead of its knob "
-        'variants: global_pass pm/anchor/none x window_size 1/2/4 '
-        '(shift half the window), each at every weight factor '
-        '(methods swtat, swtat_head)')
+        'variants, each at every weight factor. seg: global_pass '
+        'pm/anchor/none x window_size 1/2/4 (shift half the '
+        'window; methods swtat, swtat_head); det: the FPN forms '
+        "(normalize='self', window_size='auto', connector, "
+        'global_pass; method swtat)')
     p.add_argument(
         '--shard',
         type=shard_arg,
@@ -382,10 +382,9 @@ def _main(argv=None) -> dict:
     if args.shard and not args.sweep:
         raise SystemExit('accuracy_benchmark.py: error: --shard splits a '
                          'sweep; split a table with --first-seed/--seeds')
-    if args.structure_sweep and (not args.sweep or args.task != 'seg'):
+    if args.structure_sweep and not args.sweep:
         raise SystemExit('accuracy_benchmark.py: error: --structure-sweep '
-                         'is a segmentation sweep option; add --sweep (and '
-                         'leave --task seg)')
+                         'is a sweep option; add --sweep')
     check_reports(args.out_dir, 'sweep' if args.sweep else 'table', args.force)
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -393,10 +392,9 @@ def _main(argv=None) -> dict:
         out = run_merge(s, args.reuse, args.out_dir, cache,
                         'sweep' if args.sweep else 'table')
     elif args.sweep:
-        source = ({
-            m: SWTAT_STRUCTURE
-            for m in STRUCTURE_METHODS
-        } if args.structure_sweep else task.method_knobs)
+        source = (
+            task.structure_knobs
+            if args.structure_sweep else task.method_knobs)
         knobs = {
             m: v
             for m, v in source.items() if m in

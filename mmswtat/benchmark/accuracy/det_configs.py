@@ -34,6 +34,7 @@ from typing import Dict, Optional
 from mmengine.config import Config
 
 from mmswtat.datasets.digit_det_scenes import DIGIT_DET_CLASSES, FpnLevels
+from mmswtat.recipes import swtat_variant
 from .configs import set_runtime
 from .methods import _fragment
 from .settings import HALF_WIDTH, QUARTER_WIDTH, NetSettings, TrainSettings
@@ -153,7 +154,13 @@ DET_LABELS = {
 }
 #: Knobs that set the SW-TaT loss only (the patch-merging loss has no
 #: windows).
-WINDOW_KNOBS = ('window_size', 'shift_size', 'per_level')
+WINDOW_KNOBS = ('shift_size', 'per_level')
+#: Knobs that change the SW-TaT fragment's structure
+#: (:func:`mmswtat.recipes.swtat_variant`): its global pass per level
+#: (``'pm'``, ``'anchor'``, ``'none'``), its window (an int for every level,
+#: replacing the fragment's per-level windows, or ``'auto'``: half of each
+#: level, at most 8) and a shared student connector (``connector=True``).
+DET_STRUCTURE_KNOBS = ('global_pass', 'window_size', 'connector')
 #: Windows that act on more levels at 128 px (P3..P7: 16, 8, 4, 2, 1
 #: tokens a side): two or more windows a side on P3, P4 and P5 (the stock
 #: fragment's 8x8 windows cover P4 whole, so only P3 has real windows).
@@ -168,6 +175,25 @@ SMALL_WINDOWS = dict(
 CHANNEL_NORMALIZED = dict(
     per_level=dict(
         normalize=['channel', 'channel', 'channel', 'channel', 'none']))
+#: The FPN SW-TaT forms of the structure sweep (issue 28), each crossed
+#: with every weight factor: what every working FPN peer has (PKD's
+#: self-standardisation, FitNet's learned connector), windows that stay
+#: windows on every level (``'auto'``), and the global pass per level
+#: (``'pm'``; at 128 px ``'anchor'``'s automatic pooling is 1 on every
+#: level, the same full-resolution global TaT as PM merging nothing, so it
+#: is not a separate form here); window 1 without a global pass is the
+#: FitNet end of the window continuum.
+DET_SWTAT_FORMS = (
+    dict(normalize='self', window_size='auto', global_pass='none'),
+    dict(normalize='self', window_size='auto', global_pass='pm'),
+    dict(
+        normalize='self',
+        window_size='auto',
+        global_pass='none',
+        connector=True),
+    dict(window_size='auto', global_pass='none', connector=True),
+    dict(normalize='self', window_size=1, global_pass='none'),
+)
 DET_METHOD_KNOBS = dict(
     swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED),
            dict(embed=True)),
@@ -207,9 +233,12 @@ def det_distill_config(name: str,
         weight: The method's largest loss weight (default: the fragment's,
             i.e. the published one); the fragment's ratios between its
             losses are kept.
-        knobs: Overrides of the method's loss configs: the window knobs
-            (:data:`WINDOW_KNOBS`, e.g. :data:`SMALL_WINDOWS`) set the SW-TaT
-            loss, others every loss (e.g. ``dict(scale=1.0)``).
+        knobs: The structure knobs (:data:`DET_STRUCTURE_KNOBS`, e.g.
+            ``dict(global_pass='none', window_size='auto',
+            connector=True)``), then overrides of the method's loss
+            configs: the window knobs (:data:`WINDOW_KNOBS`, e.g.
+            :data:`SMALL_WINDOWS`) set the SW-TaT loss, others every loss
+            (e.g. ``dict(scale=1.0)``, ``dict(normalize='self')``).
 
     Returns:
         The dict, or None for ``'none'``.
@@ -226,13 +255,18 @@ def det_distill_config(name: str,
     for loss in dropped:
         distill['distill_losses'].pop(loss)
         distill['loss_forward_mappings'].pop(loss)
-    losses = distill['distill_losses']
-    for cfg in losses.values():
+    knobs = copy.deepcopy(knobs or {})
+    structure = {k: knobs.pop(k) for k in DET_STRUCTURE_KNOBS if k in knobs}
+    for cfg in distill['distill_losses'].values():
         for ch in ('student_channels', 'teacher_channels', 'channels'):
             if ch in cfg:
                 cfg[ch] = settings.neck_channels
+    if structure:
+        distill = swtat_variant(distill, **structure)
+    losses = distill['distill_losses']
+    for cfg in losses.values():
         windowed = cfg['type'].endswith('SWTaTLoss')
-        for k, v in copy.deepcopy(knobs or {}).items():
+        for k, v in knobs.items():
             if k == 'per_level' and windowed:
                 # merged key by key over the fragment's own per_level
                 cfg['per_level'] = dict(cfg.get('per_level') or {}, **v)

@@ -111,6 +111,13 @@ class SegTask:
         from .bench import METHOD_KNOBS
         return METHOD_KNOBS
 
+    @property
+    def structure_knobs(self) -> Dict[str, Sequence[dict]]:
+        """``--structure-sweep``: SW-TaT's forms per method, each crossed
+        with every weight factor."""
+        from .bench import STRUCTURE_METHODS, SWTAT_STRUCTURE
+        return {m: SWTAT_STRUCTURE for m in STRUCTURE_METHODS}
+
     def label(self, name: str) -> str:
         from .methods import method_label
         return method_label(name)
@@ -226,6 +233,13 @@ class DetTask:
     def method_knobs(self) -> Dict[str, Sequence[dict]]:
         from .det_configs import DET_METHOD_KNOBS
         return DET_METHOD_KNOBS
+
+    @property
+    def structure_knobs(self) -> Dict[str, Sequence[dict]]:
+        """``--structure-sweep``: the FPN SW-TaT forms
+        (:data:`~.det_configs.DET_SWTAT_FORMS`) of method ``swtat``."""
+        from .det_configs import DET_SWTAT_FORMS
+        return dict(swtat=DET_SWTAT_FORMS)
 
     def label(self, name: str) -> str:
         from .det_configs import DET_LABELS

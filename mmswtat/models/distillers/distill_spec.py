@@ -296,9 +296,11 @@ def per_level_configs(name: str, cfg: dict, route: LossRoute) -> List[dict]:
     for key, values in per_level.items():
         if not isinstance(values, (list, tuple)) or \
                 len(values) != num_levels:
+            got = (f'{len(values)} values {values!r}' if isinstance(
+                values, (list, tuple)) else repr(values))
             raise ValueError(
                 f'{name}: per_level[{key!r}] must list one value for '
-                f'each of the {num_levels} levels, got {values!r}')
+                f'each of the {num_levels} levels of its index, got {got}')
     if not route.multi:
         return [cfg]
     return [

@@ -48,7 +48,9 @@ class BaseTaTLoss(DistillLoss):
             ``||R - T||^2``), ``'channel'`` (value and target standardised
             per sample and channel with the teacher's statistics) or
             ``'teacher_rms'`` (loss divided by the teacher's mean squared
-            activation); see :mod:`mmswtat.models.ops.tat_normalize`.
+            activation) or ``'self'`` (query, key, value and target each
+            standardised per channel with its own statistics, as PKD);
+            see :mod:`mmswtat.models.ops.tat_normalize`.
         loss_weight: Multiplier of the loss (>= 0).
         init_cfg: mmengine init config.
 
@@ -264,7 +266,10 @@ class BaseTaTLoss(DistillLoss):
             settings = ', '.join(f'{k}={getattr(self, k)}'
                                  for k in ('window_size', 'shift_size')
                                  if hasattr(self, k))
-            windows = [n for n in notes if 'single tokens' not in n]
+            windows = [
+                n for n in notes
+                if 'single tokens' not in n and 'merges nothing' not in n
+            ]
             fix = ('. Set window_size smaller than the map (e.g. half of '
                    f'it: {max(1, height // 2)}x{max(1, width // 2)}, '
                    'shift_size half the window)' +

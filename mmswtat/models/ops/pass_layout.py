@@ -144,9 +144,10 @@ def ineffective_passes(layouts: Sequence[PassLayout],
     windowed there but one window here attends globally (the window covers
     the map in both directions); a shift that is there but not here is
     dropped (its window covers the map in that direction), so a
-    ``'shifted'`` pass may equal the plain one. A pass whose windows hold
-    one token (a 1x1 grid after merging, or 1x1 windows) has no attention
-    to speak of: its softmax is 1.
+    ``'shifted'`` pass may equal the plain one. A pass that merges patches
+    there but not here is global TaT at full resolution. A pass whose
+    windows hold one token (a 1x1 grid after merging, or 1x1 windows) has
+    no attention to speak of: its softmax is 1.
 
     Args:
         layouts: ``loss.pass_layouts(H, W)``.
@@ -158,6 +159,15 @@ def ineffective_passes(layouts: Sequence[PassLayout],
     notes = []
     for real, ref in zip(layouts, reference):
         h, w = real.grid
+        if ref.merges and not real.merges:
+            notes.append(
+                f'pass {real.name!r} merges nothing on the {h}x{w} map (it '
+                'already has few enough tokens), so it is global TaT at '
+                'full resolution: with windows that cover the map too, it '
+                'repeats that pass (set num_merges, max_tokens or the '
+                "windows, e.g. window_size='auto', or drop the "
+                'patch-merging loss on small maps)')
+            continue
         window = (ref.geom.wh, ref.geom.ww)
         if real.geom.window_area == 1:
             notes.append(

@@ -15,13 +15,25 @@ so a loss weight tuned on one teacher means nothing on another. Modes:
   ``sum_c (R_c - T_c)^2 / d_bc``.
 - ``'teacher_rms'``: the loss is divided by the teacher's mean squared
   activation ``mean_{b,c,h,w} T^2`` (detached; floored at 1e-12).
+- ``'self'``: PKD's standardisation (:func:`~mmswtat.models.ops.pkd.
+  channel_normalize`) on each of ``Q``, ``K``, ``V`` and ``T`` with its
+  **own** per-channel statistics over the batch and the positions
+  (``M = B * H * W`` values a channel): ``x' = (x - mu_c) / (sigma_c +
+  1e-6)``, ``sigma_c`` the sample standard deviation. The student's
+  statistics carry gradients (as in PKD), the teacher's are detached with
+  it. The loss is then invariant to a per-channel scale and offset of
+  either network, and the attention logits ``<q', k'>`` are too. With
+  ``embed=False`` (``Q = T``, ``K = V = S``) it standardises the student
+  and the teacher maps once each.
 """
 from typing import Tuple
 
 import torch
 from torch import Tensor
 
-TAT_NORMALIZE = ('none', 'channel', 'teacher_rms')
+from .pkd import channel_normalize
+
+TAT_NORMALIZE = ('none', 'channel', 'teacher_rms', 'self')
 CHANNEL_EPS = 1e-2
 
 
@@ -83,4 +95,16 @@ def tat_normalize(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
         return query, key, value, target, one
     if mode == 'teacher_rms':
         return query, key, value, target, teacher_mean_square(target)
+    if mode == 'self':
+        if target.numel() == target.shape[1]:
+            raise ValueError(
+                "normalize='self' standardises each channel over the batch "
+                'and the positions of the map, and this map has one value '
+                f'per channel ({tuple(target.shape)}: batch 1 and one '
+                'position): its variance is 0. Use a batch of 2 or more, '
+                "normalize='none' on this level (e.g. per_level=dict("
+                "normalize=['self', ..., 'none'])) or leave the level out "
+                'of index')
+        return (channel_normalize(query), channel_normalize(key),
+                channel_normalize(value), channel_normalize(target), one)
     return query, key, value, target, one
