@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from mmswtat.datasets.checks import (check_dataset, dataset_build_error,
                                      empty_dataset_error)
 from mmswtat.registry import RUNNERS
+from mmswtat.utils.checkpoint import check_load_from
 from mmswtat.utils.value_checks import check_train_schedule
 from .resume_check import check_resume
 
@@ -31,8 +32,10 @@ class DistillRunner(Runner):
     Before the first step it also refuses a schedule with nothing to train
     (:func:`~mmswtat.utils.value_checks.check_train_schedule`), an empty
     dataset or images and labels of different sizes
-    (:func:`~mmswtat.datasets.checks.check_dataset`) and a ``--resume``
-    checkpoint of another config or model
+    (:func:`~mmswtat.datasets.checks.check_dataset`), a ``load_from`` of
+    which no weight fits the model
+    (:func:`~mmswtat.utils.checkpoint.check_load_from`) and a ``--resume``
+    checkpoint of another config or model, or past the end of the run
     (:func:`~mmswtat.engine.resume_check.check_resume`).
     """
 
@@ -53,6 +56,10 @@ class DistillRunner(Runner):
         return super().resume(filename, *args, **kwargs)
 
     def load_or_resume(self) -> None:
+        if (self._load_from is not None and not self._resume
+                and not self._has_loaded):
+            check_load_from(
+                getattr(self.model, 'module', self.model), self._load_from)
         if self._resume and self._load_from is None and not self._has_loaded:
             from mmengine.runner import find_latest_checkpoint
             if find_latest_checkpoint(self.work_dir) is None:
