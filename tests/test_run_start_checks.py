@@ -116,3 +116,130 @@ def test_partial_load_from_loads_and_says_how_much(tmp_path, logged):
     runner.load_or_resume()
     assert any('load_from: ' in m and 'keep their initial values' in m
                and 'decode_head.conv_seg.weight' in m for m in logged)
+
+
+# ---------------------------------- C: --resume checks the run it resumes
+_NAMES = iter(range(10**6))
+
+
+def _train_runner(work, voc, iters, lr=0.01, end=None, **kw):
+    """A plain tiny segmentor on the synthetic VOC, ``iters`` iterations, a
+    checkpoint at the end (DistillRunner, as tools/train.py builds)."""
+    from mmswtat.engine import DistillRunner
+    loader = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(
+            type='PascalVOCDataset',
+            data_root=voc,
+            ann_file='ImageSets/Segmentation/train.txt',
+            data_prefix=dict(
+                img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='RandomCrop', crop_size=(32, 32)),
+                dict(type='PackSegInputs')
+            ]))
+    checkpoint = dict(type='CheckpointHook', interval=iters, by_epoch=False)
+    checkpoint.update(kw.pop('checkpoint', {}))
+    return DistillRunner(
+        model=tiny_seg_model(18, num_classes=21),
+        work_dir=str(work),
+        experiment_name=f'run{next(_NAMES)}',
+        train_dataloader=loader,
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=iters),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=lr, momentum=0.9, weight_decay=0)),
+        param_scheduler=[
+            dict(type='PolyLR', begin=0, end=end or iters, by_epoch=False)
+        ],
+        default_hooks=dict(checkpoint=checkpoint),
+        default_scope='mmseg',
+        **kw)
+
+
+@pytest.fixture(scope='module')
+def trained(voc, tmp_path_factory):
+    """Two 2-iteration runs: a full checkpoint, and one saved without
+    optimizer and scheduler state."""
+    work = tmp_path_factory.mktemp('resume')
+    _train_runner(work / 'full', voc, 2).train()
+    _train_runner(
+        work / 'bare',
+        voc,
+        2,
+        checkpoint=dict(save_optimizer=False,
+                        save_param_scheduler=False)).train()
+    return dict(
+        full=str(work / 'full' / 'iter_2.pth'),
+        bare=str(work / 'bare' / 'iter_2.pth'))
+
+
+def test_resume_past_max_iters_is_refused(trained, voc, tmp_path, logged):
+    """mmengine trained nothing and exited 0."""
+    runner = _train_runner(
+        tmp_path / 'a', voc, 2, resume=True, load_from=trained['full'])
+    with pytest.raises(
+            ValueError,
+            match=r"checkpoint .*iter_2.pth' is at iter 2, and this "
+            r"config's train_cfg.max_iters is 2: nothing is left to train"
+            r'.*raise train_cfg.max_iters above 2'):
+        runner.train()
+    # The advice works: one more iteration trains (to iter 3).
+    runner = _train_runner(
+        tmp_path / 'b', voc, 3, end=2, resume=True, load_from=trained['full'])
+    runner.train()
+    assert runner.iter == 3
+    said = [m for m in logged if m.startswith('--resume restores')]
+    assert said and ('the weights, the optimizer state, the parameter '
+                     "schedulers' state, the iter (2;" in said[0])
+    assert not any('disagree' in m or 'no optimizer state' in m
+                   for m in logged)
+
+
+def test_resume_without_optimizer_state_warns(trained, voc, tmp_path, logged):
+    runner = _train_runner(
+        tmp_path / 'a', voc, 3, end=2, resume=True, load_from=trained['bare'])
+    runner.train()
+    warned = [m for m in logged if 'no optimizer state' in m]
+    assert warned, logged
+    assert ('the optimizer restarts from its initial state' in warned[0]
+            and 'the LR schedule restarts from its first step while '
+            'training goes on at iter 2' in warned[0]
+            and 'save_optimizer=False' in warned[0])
+    said = [m for m in logged if m.startswith('--resume restores')]
+    assert 'optimizer' not in said[0] and 'schedulers' not in said[0]
+
+
+def test_resume_names_settings_the_checkpoint_overrides(
+        trained, voc, tmp_path, logged):
+    """A resume restores the checkpoint's optimizer and scheduler state over
+    the config's lr and schedule end: said, naming the keys."""
+    runner = _train_runner(
+        tmp_path / 'a',
+        voc,
+        3,
+        lr=0.02,
+        end=3,
+        resume=True,
+        load_from=trained['full'])
+    runner.train()
+    warned = [m for m in logged if 'disagree about the run' in m]
+    assert warned, logged
+    for words in ('optim_wrapper param group 0 initial_lr: checkpoint 0.01, '
+                  'this config 0.02', 'param_scheduler[0] end: checkpoint 2,'
+                  ' this config 3', 'load_from='):
+        assert words in warned[0], words
+
+
+def test_epoch_based_resume_past_max_epochs():
+    from mmswtat.engine.resume_check import check_run_state
+    checkpoint = dict(meta=dict(epoch=12, iter=1200), optimizer={})
+    with pytest.raises(
+            ValueError,
+            match="at epoch 12, and this config's train_cfg.max_epochs is "
+            '12'):
+        check_run_state(checkpoint, 'epoch_12.pth', ('epoch', 12))
+    check_run_state(checkpoint, 'epoch_12.pth', ('epoch', 13))
