@@ -6,6 +6,7 @@ cannot take. Each test fails without its check; all run on tiny CPU runs.
 """
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from seg_helpers import distiller_cfg, tiny_seg_model
@@ -32,6 +33,8 @@ def logged(monkeypatch):
         return real(msg, logger=logger, level=level)
 
     monkeypatch.setattr(mmengine.logging, 'print_log', capture)
+    import mmswtat.datasets.checks as checks
+    monkeypatch.setattr(checks, 'print_log', capture)
     return out
 
 
@@ -243,3 +246,95 @@ def test_epoch_based_resume_past_max_epochs():
             '12'):
         check_run_state(checkpoint, 'epoch_12.pth', ('epoch', 12))
     check_run_state(checkpoint, 'epoch_12.pth', ('epoch', 13))
+
+
+# ------------------------------------------- F: label values before training
+def _seg_dataset(root, labels, classes=21, **kw):
+    """An mmseg BaseSegDataset of 8x8 images with the given label arrays."""
+    from mmseg.datasets import BaseSegDataset
+    from PIL import Image
+    for sub in ('img', 'ann'):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i, label in enumerate(labels):
+        Image.new('RGB', label.shape[::-1]).save(root / 'img' / f'{i:02d}.jpg')
+        Image.fromarray(label).save(root / 'ann' / f'{i:02d}.png')
+    return BaseSegDataset(
+        data_root=str(root),
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        metainfo=dict(classes=tuple(f'c{i}' for i in range(classes))),
+        pipeline=[],
+        **kw)
+
+
+def _labels(n, values):
+    """``n`` 8x8 uint8 label maps, the k-th holding ``values[k % len]``."""
+    out = []
+    for k in range(n):
+        label = np.zeros((8, 8), np.uint8)
+        label[2:5, 2:5] = values[k % len(values)]
+        out.append(label)
+    return out
+
+
+def test_label_value_outside_the_classes_names_the_file(tmp_path):
+    """Was a raw torch IndexError at the first batch holding it."""
+    from mmswtat.datasets.checks import check_dataset
+    labels = _labels(4, [1, 2, 3])
+    labels[2][0, 0] = 50
+    with pytest.raises(
+            ValueError,
+            match=r"label map '.*ann/02.png' with the value 50, outside the "
+            r'21 classes \[0, 21\) and not the ignore_index 255'):
+        check_dataset(_seg_dataset(tmp_path, labels), 'train')
+
+
+def test_reduce_zero_label_values_as_mmseg_loads_them(tmp_path):
+    """ADE-style maps: 0 is ignored, 1..21 are the classes 0..20."""
+    from mmswtat.datasets.checks import check_dataset
+    labels = _labels(4, [21, 5])
+    check_dataset(
+        _seg_dataset(tmp_path / 'a', labels, reduce_zero_label=True), 'train')
+    with pytest.raises(ValueError, match='with the value 21, outside'):
+        check_dataset(_seg_dataset(tmp_path / 'b', labels), 'train')
+    labels[1][0, 0] = 22
+    with pytest.raises(
+            ValueError,
+            match=r"value 21 \(the file's 22, less 1 for reduce_zero_label"):
+        check_dataset(
+            _seg_dataset(tmp_path / 'c', labels, reduce_zero_label=True),
+            'train')
+
+
+def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):
+    """Objects equal to the ignore index trained background only."""
+    from mmswtat.datasets.checks import check_dataset
+    check_dataset(
+        _seg_dataset(tmp_path / 'a', _labels(30, [255]), classes=2), 'train')
+    warned = [m for m in logged if 'hold only class 0' in m]
+    assert warned, logged
+    assert ('the 20 label maps read (an even sample of at most 20: 00.png, '
+            in warned[0] and 'write the objects as 1' in warned[0])
+    del logged[:]
+    fixed = [(m > 0).astype(np.uint8) for m in _labels(30, [255])]
+    check_dataset(_seg_dataset(tmp_path / 'b', fixed, classes=2), 'train')
+    assert not any('hold only' in m for m in logged)
+    assert any('the label values of 20 label maps (an even sample' in m
+               for m in logged)
+
+
+def test_colour_and_16_bit_label_maps_are_named(tmp_path):
+    from PIL import Image
+
+    from mmswtat.datasets.checks import check_dataset
+    dataset = _seg_dataset(tmp_path, _labels(2, [1]))
+    Image.new('RGB', (8, 8), (128, 0, 0)).save(tmp_path / 'ann' / '01.png')
+    with pytest.raises(ValueError, match="01.png' in RGB .colour. mode"):
+        check_dataset(dataset, 'train')
+    Image.fromarray(np.full((8, 8), 300,
+                            np.uint16)).save(tmp_path / 'ann' / '01.png')
+    with pytest.raises(
+            ValueError, match='value 300: mmseg reads label maps '
+            'as 8 bits'):
+        check_dataset(dataset, 'train')
