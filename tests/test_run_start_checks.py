@@ -338,3 +338,22 @@ def test_colour_and_16_bit_label_maps_are_named(tmp_path):
             ValueError, match='value 300: mmseg reads label maps '
             'as 8 bits'):
         check_dataset(dataset, 'train')
+
+
+# ------------------- distill_warmup_iters inside a recipe (list of fragments)
+def test_warmup_in_a_recipe_fragment_as_long_as_the_run_warns(logged):
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(max_iters=120),
+                model=dict(
+                    type='mmswtat.SingleTeacherDistiller',
+                    distill=[
+                        dict(distill_losses=dict()),
+                        dict(distill_warmup_iters=120)
+                    ]))))
+    assert any('distill_warmup_iters=120 >= train_cfg.max_iters=120' in m
+               for m in logged)
