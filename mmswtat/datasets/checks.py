@@ -1,14 +1,19 @@
-"""Data mistakes found before training: empty datasets, misaligned pairs.
+"""Data mistakes found before training: empty datasets, misaligned pairs,
+label values the model cannot take.
 
 Without these checks an empty dataset fails inside numpy ("need at least
-one array to concatenate") and images and labels of different sizes train
-silently, then fail in mmseg's ``IoUMetric`` with an IndexError.
-:func:`check_dataset` runs on every dataset that
-:class:`mmswtat.engine.DistillRunner` builds, before the first step.
+one array to concatenate"), images and labels of different sizes train
+silently, then fail in mmseg's ``IoUMetric`` with an IndexError, a label
+value past the class count fails in the loss at the first batch that holds
+it (a raw ``IndexError`` naming no file), and 0/255 binary masks (objects
+= the ignore index) train background only. :func:`check_dataset` runs on
+every dataset that :class:`mmswtat.engine.DistillRunner` builds, before the
+first step.
 """
 import os
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
+import numpy as np
 from mmengine.logging import print_log
 
 
@@ -95,10 +100,16 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
             ``seg_map_path`` get the size check).
         role: ``'train'``, ``'val'`` or ``'test'`` (messages).
 
+    Segmentation datasets with ``metainfo['classes']`` also get their label
+    values checked on an even sample of at most :data:`LABEL_SAMPLE` label
+    maps each (:func:`_check_labels`); the log line says how many were read.
+
     Raises:
         ValueError: The dataset is empty (naming its data root and split),
             or the first image whose label map has another size (naming
-            both files and sizes).
+            both files and sizes), or a sampled label map holds a value
+            outside ``[0, num_classes)`` and not the ignore index (naming
+            the file, the value and the class count).
         FileNotFoundError: The first listed image or label map that does
             not exist.
     """
@@ -110,13 +121,17 @@ def check_dataset(dataset: Any, role: str = 'train') -> None:
         raise _empty(
             '; '.join(f'{type(b).__name__}: {_describe(b)}'
                       for b in _base_datasets(dataset)), role)
+    read = 0
     for base in _base_datasets(dataset):
         _check_pairs(base, role)
+        read += _check_labels(base, role)
     print_log(
         f'checked the {role} dataset: {size} samples, images and '
-        'labels of equal sizes',
+        'labels of equal sizes' +
+        (f'; the label values of {read} label maps (an even sample, at most '
+         f'{LABEL_SAMPLE} per dataset) fit the classes' if read else ''),
         logger='current',
-        level=10)
+        level=20 if read else 10)
 
 
 def _base_datasets(dataset: Any) -> list:
@@ -172,3 +187,133 @@ def _check_pairs(dataset: Any, role: str) -> None:
                 f'({a[0]}x{a[1]}) with {seg!r} ({b[0]}x{b[1]}, width x '
                 'height). Every label map must have its image\'s size; '
                 'fix or remove that pair (and check the others)')
+
+
+#: At most this many label maps of each dataset are read (evenly spread).
+LABEL_SAMPLE = 20
+
+
+def _as_loaded(values: np.ndarray, reduce_zero_label: bool,
+               label_map: Optional[Dict[int, int]]) -> np.ndarray:
+    """Label values as mmseg's ``LoadAnnotations`` turns them (uint8, then
+    ``reduce_zero_label``: 0 -> 255, v -> v - 1; then ``label_map``)."""
+    out = values.astype(np.uint8)
+    if reduce_zero_label:
+        out[out == 0] = 255
+        out = out - 1
+        out[out == 254] = 255
+    if label_map:
+        copy = out.copy()
+        for old, new in label_map.items():
+            out[copy == old] = new
+    return out
+
+
+def _read_label(path: str, where: str) -> np.ndarray:
+    """The distinct values of a label map (as mmseg reads it: one channel).
+
+    Raises:
+        ValueError: A colour (RGB) label map, or values past 255 (a 16-bit
+            file: mmseg keeps 8 bits).
+    """
+    from PIL import Image
+    with Image.open(path) as img:
+        mode = img.mode
+        array = np.asarray(img)
+    if array.ndim == 3:
+        raise ValueError(
+            f'{where} has the label map {path!r} in {mode} (colour) mode: a '
+            'label map holds one class index per pixel (a P or L mode PNG), '
+            'mmseg reads no colours. Convert it with the dataset\'s palette '
+            '(each colour to its class index)')
+    values = np.unique(array)
+    if values.size and values.max() > 255:
+        raise ValueError(
+            f'{where} has the label map {path!r} with the value '
+            f'{int(values.max())}: mmseg reads label maps as 8 bits '
+            f'({int(values.max())} would become '
+            f'{int(values.max()) % 256}). Save class indices 0..254 (255: '
+            'ignore) as an 8-bit PNG')
+    return values
+
+
+def _check_labels(dataset: Any, role: str) -> int:
+    """Label values of an even sample of a segmentation dataset's maps.
+
+    Values (as mmseg loads them: ``reduce_zero_label`` and ``label_map``
+    applied) must be class indices ``[0, len(metainfo['classes']))`` or the
+    dataset's ``ignore_index``. A sample that holds at most one class (e.g.
+    0/255 binary masks: objects equal to the ignore index) is warned about.
+
+    Returns:
+        How many label maps were read (0: not a segmentation dataset with
+        classes, or no local label maps).
+
+    Raises:
+        ValueError: The first sampled file with a value outside the classes
+            (naming it, the value and the class count), a colour or a
+            16-bit label map.
+    """
+    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    info = getattr(dataset, 'get_data_info', None)
+    if not classes or info is None:
+        return 0
+    try:
+        size = len(dataset)
+        if not isinstance(info(0), dict) or 'seg_map_path' not in info(0):
+            return 0
+    except Exception:  # noqa: BLE001  (a dataset without item infos)
+        return 0
+    num = len(classes)
+    ignore = getattr(dataset, 'ignore_index', 255)
+    reduce = bool(getattr(dataset, 'reduce_zero_label', False))
+    where = f'the {role} dataset ({_describe(dataset)})'
+    seen = set()
+    read: List[str] = []
+    picks = np.linspace(0, size - 1, min(size, LABEL_SAMPLE))
+    for i in sorted({int(round(x)) for x in picks}):
+        item = info(i)
+        path = item.get('seg_map_path')
+        if not path or '://' in str(path) or not os.path.isfile(path):
+            continue
+        raw = _read_label(path, where)
+        loaded = _as_loaded(raw, reduce, item.get('label_map'))
+        bad = [(int(r), int(v)) for r, v in zip(raw, loaded)
+               if v >= num and v != ignore]
+        if bad:
+            r, v = bad[0]
+            as_read = (f' (the file\'s {r}, less 1 for reduce_zero_label)'
+                       if r != v else '')
+            raise ValueError(
+                f'{where} has the label map {path!r} with the value '
+                f'{v}{as_read}, outside the {num} classes [0, {num}) and '
+                f'not the ignore_index {ignore} (values in it: '
+                f'{sorted(int(x) for x in loaded)}): the loss would fail at '
+                'the first batch with it (IndexError; a device-side assert '
+                'on CUDA). Fix that file (class indices 0..'
+                f'{num - 1}, {ignore} to ignore), or give the dataset the '
+                'classes its labels use (metainfo=dict(classes=...), and '
+                'num_classes of the model\'s heads)')
+        seen.update(int(v) for v in loaded)
+        read.append(path)
+    found = sorted(v for v in seen if v < num and v != ignore)
+    if read and len(found) <= 1:
+        names = ', '.join(os.path.basename(p)
+                          for p in read[:5]) + (f' ... (+{len(read) - 5} more)'
+                                                if len(read) > 5 else '')
+        what = (f'only class {found[0]} ({classes[found[0]]!r})'
+                if found else 'no class at all')
+        hint = ''
+        if ignore in seen and (not found or found == [0]):
+            hint = (f' Binary masks saved as 0/{ignore}? {ignore} is the '
+                    f'ignore_index, so their objects are ignored: write the '
+                    'objects as 1 (e.g. (mask > 0).astype(np.uint8)) for a '
+                    '2-class set, or as their class index.')
+        print_log(
+            f'{where}: the {len(read)} label maps read (an even sample of at '
+            f'most {LABEL_SAMPLE}: {names}) hold {what} besides the '
+            f'ignore_index {ignore}: a model trained on them learns nothing '
+            f'else.{hint}',
+            logger='current',
+            level=30)
+    return len(read)

@@ -7,8 +7,14 @@ match"). :func:`check_resume` compares the checkpoint with the model and
 the optimizer first and names what differs: the model config keys of both
 configs (recorders, connectors, losses), or "this is a plain model
 checkpoint".
+
+It then checks the run state: a checkpoint at or past this config's
+``train_cfg.max_iters`` / ``max_epochs`` (nothing to train) is refused; a
+checkpoint without optimizer or scheduler state (``save_optimizer=False``)
+and optimizer or scheduler settings of this config that the checkpoint's
+state overrides are warned about; one line says what the resume restores.
 """
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -109,7 +115,10 @@ def _head(names: List[str], n: int = 4) -> str:
 def check_resume(filename: str,
                  model: nn.Module,
                  model_cfg: Any,
-                 optimizer_state: Optional[dict] = None) -> None:
+                 optimizer_state: Optional[dict] = None,
+                 progress: Optional[Tuple[str, int]] = None,
+                 schedulers: Optional[Mapping[str, dict]] = None,
+                 rng_hook: bool = False) -> None:
     """Refuse a checkpoint that this run cannot resume.
 
     Args:
@@ -118,12 +127,20 @@ def check_resume(filename: str,
         model_cfg: This run's ``cfg.model`` (named in the message).
         optimizer_state: This run's ``optim_wrapper.state_dict()``, to
             compare its parameter groups with the checkpoint's.
+        progress: ``('iter', max_iters)`` or ``('epoch', max_epochs)`` of
+            this run's train loop; ``None`` skips the run-state checks.
+        schedulers: This run's built parameter schedulers' state dicts by
+            config key (:func:`scheduler_states`).
+        rng_hook: This run has ``mmswtat.RNGStateHook`` (it restores the
+            torch RNG state the checkpoint holds).
 
     Raises:
         ValueError: The weights (names or shapes), the optimizer's
             parameter groups or the model config (other than
             :data:`RESUME_SAFE_KEYS`) differ, naming the config keys that
-            differ, or saying that this is a plain model checkpoint.
+            differ, or saying that this is a plain model checkpoint; or the
+            checkpoint is at or past the end of this run
+            (:func:`check_run_state`).
     """
     checkpoint = _peek(filename)
     if not isinstance(checkpoint, dict):
@@ -176,6 +193,9 @@ def check_resume(filename: str,
     saved_cfg = (checkpoint.get('meta') or {}).get('cfg')
     structural = config_differences(saved_cfg, model_cfg, structural=True)
     if not (missing or unexpected or shapes or groups or structural):
+        if progress is not None:
+            check_run_state(checkpoint, filename, progress, optimizer_state,
+                            schedulers, rng_hook)
         return
     parts = []
     if missing:
@@ -196,3 +216,164 @@ def check_resume(filename: str,
                 'config): is it from another model?')
     raise ValueError(f'{where}: it was written by another config or '
                      f'model: ' + '; '.join(parts + [cfg_text]) + f'. {fix}')
+
+
+#: Parameter-scheduler state entries that are run progress, not settings.
+_PROGRESS_KEYS = ('last_step', 'verbose')
+#: Optimizer parameter-group settings compared with the checkpoint's.
+_OPTIM_KEYS = ('initial_lr', 'weight_decay', 'momentum', 'betas', 'eps',
+               'nesterov', 'dampening')
+
+
+def scheduler_states(schedulers: Any) -> Dict[str, dict]:
+    """``{'param_scheduler[i]': state}`` of a runner's built schedulers
+    (a list, or a dict of lists per optimizer: ``param_scheduler.NAME[i]``).
+    """
+    if isinstance(schedulers, Mapping):
+        return {
+            f'param_scheduler.{name}[{i}]': s.state_dict()
+            for name, group in schedulers.items()
+            for i, s in enumerate(group or ()) if hasattr(s, 'state_dict')
+        }
+    return {
+        f'param_scheduler[{i}]': s.state_dict()
+        for i, s in enumerate(schedulers or ()) if hasattr(s, 'state_dict')
+    }
+
+
+def _differences(old: Mapping, new: Mapping, keys: Sequence[str],
+                 where: str) -> List[str]:
+
+    def norm(v):
+        return list(v) if isinstance(v, (list, tuple)) else v
+
+    return [
+        f'{where} {k}: checkpoint {old[k]!r}, this config {new[k]!r}'
+        for k in keys if k in old and k in new and norm(old[k]) != norm(new[k])
+    ]
+
+
+def _settings_overridden(checkpoint: Mapping, optimizer_state: Optional[dict],
+                         schedulers: Mapping[str, dict]) -> List[str]:
+    """This config's optimizer and scheduler settings that differ from the
+    checkpoint's state (which a resume restores over them)."""
+    lines = []
+    old_optim = checkpoint.get('optimizer')
+    if isinstance(old_optim, Mapping) and optimizer_state:
+        for i, (a, b) in enumerate(
+                zip(
+                    old_optim.get('param_groups', ()),
+                    optimizer_state.get('param_groups', ()))):
+            lines += _differences(a, b, _OPTIM_KEYS,
+                                  f'optim_wrapper param group {i}')
+    old_sched = checkpoint.get('param_schedulers')
+    if schedulers and old_sched:
+        if isinstance(old_sched, Mapping):
+            old = {
+                f'param_scheduler.{name}[{i}]': s
+                for name, group in old_sched.items()
+                for i, s in enumerate(group)
+            }
+        else:
+            old = {f'param_scheduler[{i}]': s for i, s in enumerate(old_sched)}
+        if len(old) != len(schedulers):
+            lines.append(f'param_scheduler: checkpoint {len(old)} '
+                         f'schedulers, this config {len(schedulers)} (they '
+                         'are restored in order)')
+        for key, new in schedulers.items():
+            if isinstance(old.get(key), Mapping):
+                keys = [
+                    k for k in new
+                    if not k.startswith('_') and k not in _PROGRESS_KEYS
+                ]
+                lines += _differences(old[key], new, keys, key)
+    return lines
+
+
+def check_run_state(checkpoint: Mapping,
+                    filename: str,
+                    progress: Tuple[str, int],
+                    optimizer_state: Optional[dict] = None,
+                    schedulers: Optional[Mapping[str, dict]] = None,
+                    rng_hook: bool = False) -> None:
+    """Check a resume checkpoint against this run's schedule and settings.
+
+    mmengine's ``Runner.resume`` restores the weights, the optimizer state,
+    the parameter schedulers' state (settings included: ``end``,
+    ``eta_min``, ``base_values``...), the iteration and epoch (the data
+    loader then skips the batches already seen), the message hub and the
+    random seed; ``mmswtat.RNGStateHook`` adds the torch RNG state.
+
+    Args:
+        checkpoint: The checkpoint (as :func:`check_resume` read it).
+        filename: For messages.
+        progress: ``('iter', max_iters)`` or ``('epoch', max_epochs)``.
+        optimizer_state: This run's optimizer state (its settings).
+        schedulers: This run's scheduler states (:func:`scheduler_states`).
+        rng_hook: This run restores the torch RNG state.
+
+    Raises:
+        ValueError: The checkpoint is at or past ``train_cfg.max_iters`` /
+            ``max_epochs``: nothing would be trained.
+    """
+    from mmengine.logging import print_log
+    unit, limit = progress
+    meta = checkpoint.get('meta') or {}
+    done = meta.get(unit)
+    where = f'--resume: checkpoint {filename!r}'
+    if isinstance(done, int) and done >= limit:
+        raise ValueError(
+            f'{where} is at {unit} {done}, and this config\'s '
+            f'train_cfg.max_{unit}s is {limit}: nothing is left to train '
+            f'(mmengine would stop at once). To train longer, raise '
+            f'train_cfg.max_{unit}s above {done} (--cfg-options '
+            f'train_cfg.max_{unit}s=N; the LR schedule keeps the '
+            'checkpoint\'s settings); to evaluate it, run tools/test.py '
+            f'CONFIG {filename}')
+    has_optim = 'optimizer' in checkpoint
+    has_sched = 'param_schedulers' in checkpoint
+    lost = []
+    if not has_optim:
+        lost.append('no optimizer state: the optimizer restarts from its '
+                    'initial state (no momentum or Adam statistics)')
+    if schedulers and not has_sched:
+        lost.append('no parameter-scheduler state: the LR schedule '
+                    f'restarts from its first step while training goes on '
+                    f'at {unit} {done}')
+    if lost:
+        print_log(
+            f'{where} has ' + '; and '.join(lost) + ' (it was saved with '
+            'default_hooks.checkpoint.save_optimizer=False or '
+            'save_param_scheduler=False). For an exact resume, resume from '
+            'a checkpoint saved with both True (the defaults); to start a '
+            f'new schedule from its weights, use load_from={filename} '
+            'without --resume',
+            logger='current',
+            level=30)
+    overridden = _settings_overridden(checkpoint, optimizer_state, schedulers
+                                      or {})
+    if overridden:
+        print_log(
+            f'{where} and this config disagree about the run; a resume '
+            'restores the checkpoint\'s optimizer and scheduler state, so '
+            'the checkpoint\'s values win: ' + '; '.join(overridden) +
+            f'. To train with this config\'s values, start a new run from '
+            f'its weights with load_from={filename} without --resume',
+            logger='current',
+            level=30)
+    restored = ['the weights']
+    restored += ['the optimizer state'] if has_optim else []
+    restored += ['the parameter schedulers\' state'] if has_sched else []
+    restored += [
+        f'the {unit} ({done}; the data loader skips the batches already '
+        'seen)', 'the message hub (logged scalars)', 'the random seed'
+    ]
+    rng = (rng_hook and isinstance(meta.get('mmswtat_torch_rng'), Mapping))
+    print_log(
+        f'--resume restores from {filename}: ' + ', '.join(restored) +
+        (', the torch RNG state (RNGStateHook)' if rng else
+         '; not the torch RNG state (dropout draws restart from the seed; '
+         "custom_hooks=[dict(type='mmswtat.RNGStateHook')] saves and "
+         'restores it)'),
+        logger='current',
+        level=20)

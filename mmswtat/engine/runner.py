@@ -2,19 +2,22 @@
 checks its schedule, its datasets and what it resumes before training."""
 import copy
 import os
+from typing import Optional, Tuple
 
 import torch
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
-from mmengine.runner import Runner
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
 from mmswtat.datasets.checks import (check_dataset, dataset_build_error,
                                      empty_dataset_error)
 from mmswtat.registry import RUNNERS
+from mmswtat.utils.checkpoint import check_load_from
 from mmswtat.utils.value_checks import check_train_schedule
-from .resume_check import check_resume
+from .hooks import RNGStateHook
+from .resume_check import check_resume, scheduler_states
 
 
 @RUNNERS.register_module()
@@ -31,8 +34,10 @@ class DistillRunner(Runner):
     Before the first step it also refuses a schedule with nothing to train
     (:func:`~mmswtat.utils.value_checks.check_train_schedule`), an empty
     dataset or images and labels of different sizes
-    (:func:`~mmswtat.datasets.checks.check_dataset`) and a ``--resume``
-    checkpoint of another config or model
+    (:func:`~mmswtat.datasets.checks.check_dataset`), a ``load_from`` of
+    which no weight fits the model
+    (:func:`~mmswtat.utils.checkpoint.check_load_from`) and a ``--resume``
+    checkpoint of another config or model, or past the end of the run
     (:func:`~mmswtat.engine.resume_check.check_resume`).
     """
 
@@ -49,10 +54,33 @@ class DistillRunner(Runner):
                 state = optim.state_dict()
             except Exception:  # noqa: BLE001  (an unbuilt wrapper)
                 state = None
-        check_resume(filename, model, self.cfg.get('model'), state)
+        check_resume(
+            filename,
+            model,
+            self.cfg.get('model'),
+            state,
+            progress=self._progress(),
+            schedulers=scheduler_states(self.param_schedulers),
+            rng_hook=any(
+                isinstance(h, RNGStateHook)
+                for h in getattr(self, '_hooks', ())))
         return super().resume(filename, *args, **kwargs)
 
+    def _progress(self) -> Optional[Tuple[str, int]]:
+        """``('iter', max_iters)`` or ``('epoch', max_epochs)`` of the
+        built train loop (``None``: no loop built, or another kind)."""
+        loop = self._train_loop
+        if isinstance(loop, EpochBasedTrainLoop):
+            return 'epoch', loop.max_epochs
+        if isinstance(loop, IterBasedTrainLoop):
+            return 'iter', loop.max_iters
+        return None
+
     def load_or_resume(self) -> None:
+        if (self._load_from is not None and not self._resume
+                and not self._has_loaded):
+            check_load_from(
+                getattr(self.model, 'module', self.model), self._load_from)
         if self._resume and self._load_from is None and not self._has_loaded:
             from mmengine.runner import find_latest_checkpoint
             if find_latest_checkpoint(self.work_dir) is None:

@@ -28,6 +28,8 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
 
 def _key(role: str) -> str:
     """Where the user sets this role's checkpoint."""
+    if role == 'load_from':
+        return 'load_from'
     return (f'model.{role}_ckpt'
             if role in ('teacher', 'student') else 'the checkpoint argument')
 
@@ -328,3 +330,149 @@ def load_state(model: nn.Module,
             raise RuntimeError(msg)
         from mmengine.logging import print_log
         print_log(msg, logger='current', level=30)
+
+
+def peek_checkpoint(filename: str) -> Optional[dict]:
+    """A checkpoint read for a check: memory-mapped where possible (no
+    tensor data read), safely (as mmengine loads it under torch >= 2.6).
+
+    Returns:
+        The checkpoint, or ``None`` where it cannot be read safely (a legacy
+        or remote file: the loader that follows gives its own error).
+    """
+    if not isinstance(filename, (str, os.PathLike)):
+        return None
+    filename = os.fspath(filename)
+    if not osp.isfile(filename):
+        return None
+    try:
+        return torch.load(
+            filename, map_location='cpu', mmap=True, weights_only=True)
+    except Exception:  # noqa: BLE001  (legacy format: a full load)
+        try:
+            return torch.load(filename, map_location='cpu', weights_only=True)
+        except Exception:  # noqa: BLE001
+            return None
+
+
+def _shapes(state: Dict[str, torch.Tensor]) -> Dict[str, tuple]:
+    """``{name: shape}`` of the weights (no ``num_batches_tracked``)."""
+    return {
+        k: tuple(v.shape)
+        for k, v in state.items()
+        if hasattr(v, 'shape') and not k.endswith('num_batches_tracked')
+    }
+
+
+def _fitting(theirs: Dict[str, tuple],
+             ours: Dict[str, tuple],
+             prefix: str = '') -> int:
+    """How many of ``theirs`` load into ``ours`` under ``prefix`` (same
+    name and shape)."""
+    return sum(ours.get(prefix + k) == v for k, v in theirs.items())
+
+
+def check_load_from(model: nn.Module, filename: str) -> None:
+    """Refuse a ``load_from`` checkpoint of which no weight fits the model.
+
+    mmengine loads ``load_from`` non-strictly: with no key in common it
+    prints the key lists and trains from random weights. Like
+    ``model.teacher_ckpt`` and ``model.student_ckpt`` (:func:`load_state`),
+    a checkpoint of which nothing loads is an error; for a distiller the
+    student's weights count (the teacher has its own ``teacher_ckpt``). A
+    partial fit (fine-tuning with another head) loads as mmengine does,
+    with one warning line saying how much loaded.
+
+    Args:
+        model: The runner's model (unwrapped).
+        filename: The config's ``load_from``.
+
+    Raises:
+        CheckpointError: No weight fits, naming the file, what it is (a
+            teacher or student checkpoint in a distillation config, a
+            distillation checkpoint in a plain config, another model) and
+            the key to use instead.
+    """
+    checkpoint = peek_checkpoint(filename)
+    if checkpoint is None:  # mmengine reads (or refuses) it
+        return
+    state = extract_state_dict(checkpoint, filename, 'load_from')
+    theirs, ours = _shapes(state), _shapes(model.state_dict())
+    distiller = any(k.startswith('student.') for k in ours)
+    wanted = [k for k in ours if k.startswith('student.') or not distiller]
+    fits = [k for k in wanted if theirs.get(k) == ours[k]]
+    if fits or not wanted:
+        if len(fits) < len(wanted):
+            from mmengine.logging import print_log
+            rest = [k for k in wanted if k not in fits]
+            print_log(
+                f'load_from: {len(fits)} of the {len(wanted)} weights of '
+                f'the {"student" if distiller else "model"} load from '
+                f'{filename!r}; {len(rest)} keep their initial values '
+                f'[{_head(rest)}]',
+                logger='current',
+                level=30)
+        return
+    teacher = getattr(model, 'teacher', None) if distiller else None
+    raise CheckpointError(
+        _load_from_mismatch(
+            theirs, ours, filename, distiller, len(wanted),
+            _shapes(teacher.state_dict())
+            if isinstance(teacher, nn.Module) else {}))
+
+
+def _load_from_mismatch(theirs: Dict[str, tuple], ours: Dict[str, tuple],
+                        filename: str, distiller: bool, wanted: int,
+                        teacher: Dict[str, tuple]) -> str:
+    """The message of :func:`check_load_from` (nothing fits); ``teacher``:
+    the shapes of a distiller's teacher (not in its state dict)."""
+    what = 'student' if distiller else 'model'
+    head = (f'load_from: checkpoint {filename!r} does not fit this config\'s '
+            f'{what}: none of its {len(theirs)} weights loads (0 of '
+            f'{wanted}; mmengine would train from random weights)')
+    prefixes = sorted({k.split('.')[0] for k in theirs})
+    if distiller and not {'student', 'teacher'} & set(prefixes):
+        fit = dict(
+            teacher=_fitting(theirs, teacher),
+            student=_fitting(theirs, ours, 'student.'))
+        roles = [r for r, n in fit.items() if 2 * n > len(theirs)]
+        if roles:
+            keys = ' or '.join(f'model.{r}_ckpt' for r in roles)
+            return (f'{head}: it is a checkpoint of the {" and ".join(roles)} '
+                    'model alone, and this config trains a distiller, whose '
+                    'weights are student.* (the teacher loads its own '
+                    'model.teacher_ckpt). Give it as '
+                    f'{keys} (--cfg-options model.{roles[-1]}_ckpt={filename} '
+                    'load_from=None); load_from takes a checkpoint that '
+                    'tools/train.py wrote with a distillation config')
+        return (f'{head}: it holds no student.* weights, and its keys fit '
+                'neither the teacher nor the student model (keys start '
+                f'with {_head(prefixes)}). Give the teacher\'s checkpoint '
+                'as model.teacher_ckpt, the student\'s as '
+                'model.student_ckpt, and as load_from only a checkpoint '
+                'that tools/train.py wrote with this config')
+    if distiller:
+        return (f'{head}: it is a distillation checkpoint of another '
+                'student (none of its student.* weights fits this '
+                "config's student). Give as load_from a checkpoint that "
+                'tools/train.py wrote with this config, or start the '
+                "student from its own checkpoint with model.student_ckpt")
+    if 'student' in prefixes:
+        student = {
+            k[len('student.'):]: v
+            for k, v in theirs.items() if k.startswith('student.')
+        }
+        if _fitting(student, ours):
+            return (f'{head}: it is a distillation checkpoint (keys '
+                    'student.*) and this config trains a plain '
+                    'model. Export its student first: python '
+                    f'tools/export_student.py {filename} STUDENT.pth, then '
+                    'set load_from=STUDENT.pth')
+        return (f'{head}: it is a distillation checkpoint (keys '
+                'student.*), and its student is another architecture than '
+                'this model: train with the distillation config that wrote '
+                'it, or give a checkpoint of this model')
+    return (f'{head}: its keys start with {_head(prefixes)}, the '
+            f'{what}\'s with '
+            f'{_head(sorted({k.split(".")[0] for k in ours}))}. Give a '
+            'checkpoint of this architecture as load_from')

@@ -262,8 +262,13 @@ def _say_warmup(cfg: Any, train_cfg: Any) -> None:
     """A distillation warm-up as long as the run (weights never full)."""
     model = cfg.get('model') or {}
     warmup = model.get('distill_warmup_iters')
-    if warmup is None and isinstance(model.get('distill'), dict):
-        warmup = model['distill'].get('distill_warmup_iters')
+    distill = model.get('distill')
+    # A dict, or a recipe: a list of fragments (one of them may set it).
+    fragments = [distill] if isinstance(distill, dict) else (
+        list(distill) if isinstance(distill, (list, tuple)) else [])
+    for fragment in fragments:
+        if not warmup and isinstance(fragment, dict):
+            warmup = fragment.get('distill_warmup_iters')
     max_iters = train_cfg.get('max_iters')
     if isinstance(warmup, int) and isinstance(max_iters, int) and \
             warmup >= max_iters and (warmup, max_iters) not in _SAID:
