@@ -10,9 +10,9 @@ from PIL import Image
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, BenchmarkSettings,
                                         distill_config, quick_settings)
 from mmswtat.benchmark.accuracy.cache import cached
-from mmswtat.benchmark.accuracy.methods import method_label
 from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
                                            split_digits, write_digit_scenes)
+from mmswtat.recipes import recipe_label
 
 
 def _tool():
@@ -31,7 +31,7 @@ def test_quick_run_writes_table_and_chart(tmp_path):
     assert sorted(r['iters'] for r in runs if r['knobs']) == [1, 4]
     md = open(tmp_path / 'table.md').read()
     for m in DEFAULT_METHODS:
-        assert f'| {method_label(m)} |' in md
+        assert f'| {recipe_label(m)} |' in md
     assert '| SW-TaT + PM (head) + CWD (logits) | 3 + 3 |' not in md
     assert '| SW-TaT + PM (head) + CWD (logits) | 1 + 3 |' in md
     assert '| teacher |' in md and 'matched-compute none' in md
@@ -107,8 +107,15 @@ def test_plateau_check_compares_half_and_full_schedule():
 
     full = row(8000, {0: 51.02, 1: 55.79})
     assert plateau_note([full, row(4000, {0: 50.13})], 8000) == (
-        'Plateau check: 4000 -> 8000 it +0.89 (paired over seed 0; within '
-        '1.5: the undistilled student has converged).')
+        'Plateau check: 4000 -> 8000 it +0.89 (paired over seed 0); within '
+        '1.5: the undistilled student has converged.')
+    # Measured on the detection benchmark: little gain from N/2 to N, a
+    # large one from N to 2N: not converged.
+    det = [row(500, {0: 0.2}), row(1000, {0: 1.1}), row(2000, {0: 4.9})]
+    assert plateau_note(det, 1000) == (
+        'Plateau check: 500 -> 1000 it +0.90 (paired over seed 0); 1000 -> '
+        '2000 it +3.80 (seed 0); NOT within 1.5: the undistilled student '
+        'has not converged.')
     assert 'NOT within 1.5: the undistilled student has not converged' in \
         plateau_note([row(2000, {0: 43.6}), row(1000, {0: 29.6})], 2000)
     assert plateau_note([full, row(2000, {0: 43.6})], 8000) == ''
@@ -166,8 +173,8 @@ def test_structure_knobs_change_the_passes_after_the_adaptation():
 
 
 def test_structure_sweep_crosses_knobs_and_weights():
-    from mmswtat.benchmark.accuracy.bench import (SWTAT_STRUCTURE, shard_grid,
-                                                  sweep_grid)
+    from mmswtat.benchmark.accuracy.bench import shard_grid, sweep_grid
+    from mmswtat.benchmark.accuracy.methods import SWTAT_STRUCTURE
     grid = sweep_grid(['none', 'swtat_head', 'fitnet_head'], (0.3, 1.0),
                       dict(swtat_head=SWTAT_STRUCTURE),
                       cross=True)

@@ -176,7 +176,7 @@ def test_classifiers_get_a_connector_windows_and_kd(generated):
         type='mmswtat.ConvBNConnector', in_channels=1280, out_channels=2048)
     sw = distill.distill_losses.loss_swtat
     assert (sw.window_size, sw.shift_size) == (4, 2)  # 7x7 map at 224
-    assert distill.distill_losses.loss_kd.type == 'mmswtat.KLDivLoss'
+    assert distill.distill_losses.loss_kd.type == 'mmswtat.KDLoss'
     assert distill.loss_forward_mappings.loss_kd == dict(
         student='logits', teacher='logits')
     assert 'loss_pmtat' not in distill.distill_losses

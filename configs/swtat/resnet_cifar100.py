@@ -17,7 +17,7 @@
 # TaT, as in the original TaT paper).
 # Weights: a = 1 (the student's CrossEntropyLoss from mmpretrain's config,
 # logged as `loss`); b = 1 with tau = 4, the usual CIFAR-100 KD temperature
-# (tau^2 = 16 is applied inside KLDivLoss, so `loss_kd` is of the order of
+# (tau^2 = 16 is applied inside KDLoss, so `loss_kd` is of the order of
 # CE); e = 1 for `loss_swtat`. Starting points, not tuned here.
 _base_ = '../students/resnet18_8xb16_cifar100.py'
 custom_imports = dict(imports=['mmswtat'], allow_failed_imports=False)
@@ -46,7 +46,7 @@ model = dict(
             shift_size=1,
             embed=False,  # the paper's plain inner products (512 = 512)
             loss_weight=1.0),
-        loss_kd=dict(type='mmswtat.KLDivLoss', tau=4.0, loss_weight=1.0)),
+        loss_kd=dict(type='mmswtat.KDLoss', tau=4.0, loss_weight=1.0)),
     loss_forward_mappings=dict(
         loss_swtat=dict(student='feat', teacher='feat'),
         loss_kd=dict(student='logits', teacher='logits')))

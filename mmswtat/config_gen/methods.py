@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
 
 #: Logit KD for classifiers (Hinton KD, tau^2 applied inside the loss).
-KD_LOSS = dict(type='mmswtat.KLDivLoss', tau=1.0, loss_weight=1.0)
+KD_LOSS = dict(type='mmswtat.KDLoss', tau=1.0, loss_weight=1.0)
 
 
 @dataclass

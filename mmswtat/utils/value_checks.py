@@ -147,19 +147,6 @@ def check_bool(owner: str, key: str, value: Any) -> bool:
     return value
 
 
-def check_choice(owner: str, key: str, value: Any, choices: tuple) -> Any:
-    """``value`` if it is one of ``choices``.
-
-    Raises:
-        ValueError: Anything else, listing the choices.
-    """
-    if isinstance(value, (list, dict, set)) or value not in choices:
-        raise ValueError(f'{owner}: {key} must be one of '
-                         f'{", ".join(repr(c) for c in choices)}, got '
-                         f'{_given(value)}')
-    return value
-
-
 _SAID = set()
 #: Optimizer hyperparameters that are finite numbers >= 0 in every torch
 #: optimizer that has them.

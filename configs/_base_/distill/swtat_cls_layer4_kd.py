@@ -29,7 +29,7 @@
 # Loss weights (the paper's L = a*L_task + b*L_KL + e*L_SW):
 #   a = 1   the student's own CrossEntropyLoss (head.loss.loss_weight=1, from
 #           mmpretrain's config, logged as `loss`).
-#   b = 1   `loss_kd`, KLDivLoss with tau = 1 (the usual ImageNet temperature
+#   b = 1   `loss_kd`, KDLoss with tau = 1 (the usual ImageNet temperature
 #           for ResNet-34 -> ResNet-18 logit KD; tau^2 is applied inside).
 #   e = 1   `loss_swtat`; it starts at the scale of the teacher's mean
 #           squared layer4 activation.
@@ -48,7 +48,7 @@ swtat_cls_layer4_kd = dict(
             shift_size=2,
             embed=False,
             loss_weight=1.0),
-        loss_kd=dict(type='mmswtat.KLDivLoss', tau=1.0, loss_weight=1.0)),
+        loss_kd=dict(type='mmswtat.KDLoss', tau=1.0, loss_weight=1.0)),
     loss_forward_mappings=dict(
         loss_swtat=dict(student='feat', teacher='feat'),
         loss_kd=dict(student='logits', teacher='logits')))

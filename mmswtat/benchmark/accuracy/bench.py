@@ -4,28 +4,11 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .methods import WEIGHT_FACTORS
 from .report import best_per_method, summarise, write_report
 from .runs import check_setting, prepare, run_method
 from .settings import BenchmarkSettings
 from .tasks import SegTask, metric_of, task_of
-
-#: Loss-weight factors around each method's published weight (SW-TaT's
-#: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
-WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
-#: SW-TaT knob variants, each tried at the published weight.
-SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
-               dict(normalize='channel'), dict(normalize='teacher_rms'))
-#: Knob variants per method (the head placement: the pre-activation
-#: feature, as the official TaT-seg code takes it).
-METHOD_KNOBS = dict(swtat=SWTAT_KNOBS, swtat_head=(dict(preact=True), ))
-#: SW-TaT's structure (``--structure-sweep``): the global pass x the window
-#: (shift half of it), each crossed with every weight. The fragment's own
-#: structure (patch merging, the benchmark's window 4) is the knob-free row.
-SWTAT_STRUCTURE = tuple(
-    dict(global_pass=g, window_size=w) for g in ('pm', 'anchor', 'none')
-    for w in (1, 2, 4) if (g, w) != ('pm', 4))
-#: The methods whose structure the structure sweep varies.
-STRUCTURE_METHODS = ('swtat', 'swtat_head')
 
 Setting = Tuple[str, Optional[float], dict]
 
@@ -38,7 +21,7 @@ def sweep_grid(methods: Sequence[str],
     """``(method, weight, knobs)`` of the sweep: every method's weight grid
     around its published weight (a recipe's: factors on its components'
     published weights), plus the task's knob variants (segmentation:
-    :data:`METHOD_KNOBS`; each at the published weight).
+    :data:`.methods.METHOD_KNOBS`; each at the published weight).
 
     Args:
         methods: Method names of ``task``.

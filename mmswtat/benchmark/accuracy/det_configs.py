@@ -141,7 +141,7 @@ DET_FRAGMENTS: Dict[str, Optional[tuple]] = {
     'cwd': ('cwd_fpn.py', 'cwd_fpn', ()),
     'fitnet': ('fitnet_fpn.py', 'fitnet_fpn', ()),
 }
-#: The detection table's methods (issue 20).
+#: The detection table's methods.
 DET_METHODS = tuple(DET_FRAGMENTS)
 #: Table labels.
 DET_LABELS = {
@@ -175,7 +175,7 @@ SMALL_WINDOWS = dict(
 CHANNEL_NORMALIZED = dict(
     per_level=dict(
         normalize=['channel', 'channel', 'channel', 'channel', 'none']))
-#: The FPN SW-TaT forms of the structure sweep (issue 28), each crossed
+#: The FPN SW-TaT forms of the structure sweep, each crossed
 #: with every weight factor: what every working FPN peer has (PKD's
 #: self-standardisation, FitNet's learned connector), windows that stay
 #: windows on every level (``'auto'``), and the global pass per level

@@ -22,16 +22,33 @@ from mmengine.config import Config
 
 from mmswtat.datasets.digit_scenes import DIGIT_SCENE_CLASSES
 from mmswtat.recipes import (COMPONENTS, FRAGMENTS, Component, parse_recipe,
-                             recipe_label, swtat_variant)
+                             swtat_variant)
 from .settings import BenchmarkSettings
 
-#: The table's methods (issue 19): single methods, then recipes.
+#: The table's methods: single methods, then recipes.
 DEFAULT_METHODS = ('none', 'swtat', 'swtat_head', 'swtat_head+cwd',
                    'swtat+cwd', 'swtat+kd', 'cwd', 'dist', 'kd', 'fitnet',
                    'fitnet+cwd')
 #: Components the benchmark can build.
 BENCH_COMPONENTS = ('swtat', 'swtat_head', 'sw', 'tat', 'cwd', 'dist', 'kd',
                     'fitnet', 'fitnet_head')
+#: Loss-weight factors around each method's published weight (SW-TaT's
+#: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
+WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
+#: SW-TaT knob variants, each tried at the published weight.
+SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
+               dict(normalize='channel'), dict(normalize='teacher_rms'))
+#: Knob variants per method (the head placement: the pre-activation
+#: feature, as the official TaT-seg code takes it).
+METHOD_KNOBS = dict(swtat=SWTAT_KNOBS, swtat_head=(dict(preact=True), ))
+#: SW-TaT's structure (``--structure-sweep``): the global pass x the window
+#: (shift half of it), each crossed with every weight. The fragment's own
+#: structure (patch merging, the benchmark's window 4) is the knob-free row.
+SWTAT_STRUCTURE = tuple(
+    dict(global_pass=g, window_size=w) for g in ('pm', 'anchor', 'none')
+    for w in (1, 2, 4) if (g, w) != ('pm', 4))
+#: The methods whose structure the structure sweep varies.
+STRUCTURE_METHODS = ('swtat', 'swtat_head')
 #: Knobs that select a fragment variant instead of setting a loss option.
 VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
 #: Knobs that weigh a recipe's components (:func:`component_weights`).
@@ -162,10 +179,6 @@ def published_weight(name: str) -> Optional[float]:
     if name == 'none':
         return None
     return 1.0 if is_recipe(name) else COMPONENTS[name].published
-
-
-def method_label(name: str) -> str:
-    return recipe_label(name)
 
 
 def component_weights(name: str,

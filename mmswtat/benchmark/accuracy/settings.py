@@ -4,7 +4,7 @@ Every field goes into the cache keys of what is built from it (dataset,
 pretrained backbones, teacher, student initialisations), so a change of any
 of them rebuilds exactly what depends on it.
 """
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Tuple
 
 from mmswtat.datasets.digit_scenes import DigitSceneSettings
@@ -157,10 +157,10 @@ def long_settings() -> BenchmarkSettings:
     """The long regime: a 2,000-iteration student (near its plateau) and a
     teacher trained 5,000 iterations.
 
-    Measured in issue 19's probe: at 2,000 iterations the undistilled
-    student reached 47.7 mIoU, level with the 1,000-iteration teacher
-    (48.6); the same half-width teacher trained 5,000 iterations reached
-    58.0, >= 10 above it. A wider teacher (``--teacher-width 64``: the
+    Measured (the first accuracy-table probe): at 2,000 iterations the
+    undistilled student reached 47.7 mIoU, level with the 1,000-iteration
+    teacher (48.6); the same half-width teacher trained 5,000 iterations
+    reached 58.0, >= 10 above it. A wider teacher (``--teacher-width 64``: the
     full-width ResNet-18-D8) leaves logit methods more headroom; on 2 CPU
     cores it costs about 4x the teacher's time.
     """
@@ -225,11 +225,6 @@ def quick_settings() -> BenchmarkSettings:
         teacher_train=TrainSettings(iters=2, batch_size=2),
         student_train=TrainSettings(iters=2, batch_size=2),
         log_level='WARNING')
-
-
-def with_overrides(settings: BenchmarkSettings, **kwargs) -> BenchmarkSettings:
-    """``dataclasses.replace`` re-exported for the CLI."""
-    return replace(settings, **kwargs)
 
 
 Pair = Tuple[int, int]

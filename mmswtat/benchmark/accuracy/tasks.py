@@ -7,13 +7,135 @@ their weights, and the figures its test reports. Everything else (caching,
 pretraining, the same student initialisation for every method, seeds,
 sweeps, reuse, reports) is shared.
 """
+import abc
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple, Union
 
+from mmswtat.datasets.digit_det_scenes import write_digit_detection
+from mmswtat.datasets.digit_scenes import write_digit_scenes
+from mmswtat.recipes import recipe_label
+from . import det_configs, methods
+from .configs import distiller_model, run_config, seg_model
 from .settings import BenchmarkSettings
 
 
-class SegTask:
+class Task(abc.ABC):
+    """What the harness asks of a task (:class:`SegTask`,
+    :class:`DetTask`).
+
+    Attributes:
+        name: ``settings.task`` of its settings.
+        metrics: Figures of a test; the first ranks the methods.
+        shown: Figures shown in the report (mean ± std each).
+        title: The report's heading.
+        data_kind: The cache name of its data.
+        runs_with_backbone: Whether the student's run config names its
+            pretrained backbone.
+    """
+    name: str
+    metrics: Tuple[str, ...]
+    shown: Tuple[str, ...]
+    title: str
+    data_kind: str
+    runs_with_backbone: bool
+
+    # ---------------------------------------------------------------- data
+    @abc.abstractmethod
+    def write_data(self, settings, directory: str) -> str:
+        """Write the task's data under ``directory``; returns its root."""
+
+    @abc.abstractmethod
+    def data_root(self, directory: str) -> str:
+        """The data root that :meth:`write_data` returns."""
+
+    # -------------------------------------------------------------- models
+    @abc.abstractmethod
+    def model(self,
+              settings,
+              role: str,
+              backbone: Optional[str] = None) -> dict:
+        """The ``role`` network's config (``backbone``: pretrained
+        weights)."""
+
+    @abc.abstractmethod
+    def teacher_key(self, settings) -> dict:
+        """What the trained teacher depends on beyond data and
+        pretraining."""
+
+    @abc.abstractmethod
+    def student_key(self, settings) -> dict:
+        """What a student initialisation depends on beyond its network,
+        data and pretraining."""
+
+    @abc.abstractmethod
+    def run_config(self,
+                   model: dict,
+                   settings,
+                   train,
+                   data_root: str,
+                   work_dir: str,
+                   seed: int,
+                   save_checkpoint: bool = False,
+                   load_from: Optional[str] = None):
+        """A complete runner config of ``model``."""
+
+    @abc.abstractmethod
+    def distiller(self,
+                  settings,
+                  distill,
+                  teacher_ckpt: str,
+                  student_ckpt: str,
+                  backbone: Optional[str] = None) -> dict:
+        """The distiller's model config."""
+
+    # ------------------------------------------------------------- methods
+    @abc.abstractmethod
+    def check_methods(self, names: Sequence[str]) -> None:
+        """Raise one clear error for an unknown method name."""
+
+    @abc.abstractmethod
+    def distill_config(self, name: str, settings, weight: Optional[float],
+                       knobs: dict) -> Union[None, dict, list]:
+        """The ``distill=`` of a method (None for ``'none'``)."""
+
+    @abc.abstractmethod
+    def published_weight(self, name: str) -> Optional[float]:
+        """The sweep's centre weight of a method (None for ``'none'``)."""
+
+    @property
+    @abc.abstractmethod
+    def default_methods(self) -> Tuple[str, ...]:
+        """The table's methods."""
+
+    @property
+    @abc.abstractmethod
+    def method_knobs(self) -> Dict[str, Sequence[dict]]:
+        """The sweep's knob variants per method."""
+
+    @property
+    @abc.abstractmethod
+    def structure_knobs(self) -> Dict[str, Sequence[dict]]:
+        """``--structure-sweep``: SW-TaT's forms per method, each crossed
+        with every weight factor."""
+
+    @abc.abstractmethod
+    def label(self, name: str) -> str:
+        """A method's label in the reports."""
+
+    @abc.abstractmethod
+    def weight_label(self,
+                     name: str,
+                     weight: Optional[float],
+                     knobs: Optional[dict] = None) -> str:
+        """A setting's weight as the reports print it."""
+
+    # --------------------------------------------------------------- score
+    @abc.abstractmethod
+    def scores(self, metrics: Dict[str, float]) -> Dict[str, float]:
+        """The record's figures from ``runner.test()``'s metrics."""
+
+
+class SegTask(Task):
     """Semantic segmentation: DeepLabV3 ResNet-D8 on the VOC digit scenes,
     scored by mIoU."""
     name = 'seg'
@@ -29,7 +151,6 @@ class SegTask:
 
     # ---------------------------------------------------------------- data
     def write_data(self, settings, directory: str) -> str:
-        from mmswtat.datasets.digit_scenes import write_digit_scenes
         write_digit_scenes(osp.join(directory, 'VOC'), settings.data)
         return osp.join(directory, 'VOC')
 
@@ -47,7 +168,6 @@ class SegTask:
     ) -> dict:
         """The ``role`` network's config (``backbone``: pretrained
         weights)."""
-        from .configs import seg_model
         return seg_model(
             getattr(settings, role), settings.data.size, backbone,
             settings.background_weight)
@@ -74,7 +194,6 @@ class SegTask:
                    seed: int,
                    save_checkpoint: bool = False,
                    load_from: Optional[str] = None):
-        from .configs import run_config
         return run_config(model, settings, train, data_root, work_dir, seed,
                           save_checkpoint, load_from)
 
@@ -84,50 +203,41 @@ class SegTask:
                   teacher_ckpt: str,
                   student_ckpt: str,
                   backbone: Optional[str] = None) -> dict:
-        from .configs import distiller_model
         return distiller_model(settings, distill, teacher_ckpt, student_ckpt)
 
     # ------------------------------------------------------------- methods
     def check_methods(self, names: Sequence[str]) -> None:
-        from .methods import check_methods
-        check_methods(names)
+        methods.check_methods(names)
 
     def distill_config(self, name: str, settings, weight: Optional[float],
                        knobs: dict) -> Union[None, dict, list]:
-        from .methods import distill_config
-        return distill_config(name, settings, weight, knobs)
+        return methods.distill_config(name, settings, weight, knobs)
 
     def published_weight(self, name: str) -> Optional[float]:
-        from .methods import published_weight
-        return published_weight(name)
+        return methods.published_weight(name)
 
     @property
     def default_methods(self) -> Tuple[str, ...]:
-        from .methods import DEFAULT_METHODS
-        return DEFAULT_METHODS
+        return methods.DEFAULT_METHODS
 
     @property
     def method_knobs(self) -> Dict[str, Sequence[dict]]:
-        from .bench import METHOD_KNOBS
-        return METHOD_KNOBS
+        return methods.METHOD_KNOBS
 
     @property
     def structure_knobs(self) -> Dict[str, Sequence[dict]]:
         """``--structure-sweep``: SW-TaT's forms per method, each crossed
         with every weight factor."""
-        from .bench import STRUCTURE_METHODS, SWTAT_STRUCTURE
-        return {m: SWTAT_STRUCTURE for m in STRUCTURE_METHODS}
+        return {m: methods.SWTAT_STRUCTURE for m in methods.STRUCTURE_METHODS}
 
     def label(self, name: str) -> str:
-        from .methods import method_label
-        return method_label(name)
+        return recipe_label(name)
 
     def weight_label(self,
                      name: str,
                      weight: Optional[float],
                      knobs: Optional[dict] = None) -> str:
-        from .methods import weight_label
-        return weight_label(name, weight, knobs)
+        return methods.weight_label(name, weight, knobs)
 
     # --------------------------------------------------------------- score
     def scores(self, metrics: Dict[str, float]) -> Dict[str, float]:
@@ -135,7 +245,7 @@ class SegTask:
         return {k: metrics.get(k) for k in self.metrics}
 
 
-class DetTask:
+class DetTask(Task):
     """Object detection: the stock RetinaNet R50-FPN shrunk
     (:mod:`.det_configs`) on the COCO-format digit scenes, scored by
     ``CocoMetric``'s bbox mAP (in percent, as mmdet's tables print it)."""
@@ -149,10 +259,8 @@ class DetTask:
     runs_with_backbone = True
 
     def write_data(self, settings, directory: str) -> str:
-        from mmswtat.datasets.digit_det_scenes import write_digit_detection
-        from .det_configs import fpn_levels
         write_digit_detection(directory, settings.data,
-                              fpn_levels(settings.nets))
+                              det_configs.fpn_levels(settings.nets))
         return directory
 
     def data_root(self, directory: str) -> str:
@@ -168,8 +276,8 @@ class DetTask:
         stem and layer1 and frozen BN statistics hold (:func:`.det_configs.
         det_model`); the student is always built so, teacher-taught or not.
         """
-        from .det_configs import det_model
-        return det_model(getattr(settings, role), settings.nets, backbone)
+        return det_configs.det_model(
+            getattr(settings, role), settings.nets, backbone)
 
     @staticmethod
     def _nets(settings) -> dict:
@@ -196,10 +304,10 @@ class DetTask:
                    seed: int,
                    save_checkpoint: bool = False,
                    load_from: Optional[str] = None):
-        from .det_configs import det_run_config
-        return det_run_config(model, settings.nets, train, data_root, work_dir,
-                              seed, save_checkpoint, load_from,
-                              settings.log_level)
+        return det_configs.det_run_config(model, settings.nets, train,
+                                          data_root, work_dir, seed,
+                                          save_checkpoint, load_from,
+                                          settings.log_level)
 
     def distiller(self,
                   settings,
@@ -207,43 +315,37 @@ class DetTask:
                   teacher_ckpt: str,
                   student_ckpt: str,
                   backbone: Optional[str] = None) -> dict:
-        from .det_configs import det_distiller_model
-        return det_distiller_model(settings.nets, distill, teacher_ckpt,
-                                   student_ckpt, backbone)
+        return det_configs.det_distiller_model(settings.nets, distill,
+                                               teacher_ckpt, student_ckpt,
+                                               backbone)
 
     def check_methods(self, names: Sequence[str]) -> None:
-        from .det_configs import check_det_methods
-        check_det_methods(names)
+        det_configs.check_det_methods(names)
 
     def distill_config(self, name: str, settings, weight: Optional[float],
                        knobs: dict) -> Optional[dict]:
-        from .det_configs import det_distill_config
-        return det_distill_config(name, settings.nets, weight, knobs)
+        return det_configs.det_distill_config(name, settings.nets, weight,
+                                              knobs)
 
     def published_weight(self, name: str) -> Optional[float]:
-        from .det_configs import det_published_weight
-        return det_published_weight(name)
+        return det_configs.det_published_weight(name)
 
     @property
     def default_methods(self) -> Tuple[str, ...]:
-        from .det_configs import DET_METHODS
-        return DET_METHODS
+        return det_configs.DET_METHODS
 
     @property
     def method_knobs(self) -> Dict[str, Sequence[dict]]:
-        from .det_configs import DET_METHOD_KNOBS
-        return DET_METHOD_KNOBS
+        return det_configs.DET_METHOD_KNOBS
 
     @property
     def structure_knobs(self) -> Dict[str, Sequence[dict]]:
         """``--structure-sweep``: the FPN SW-TaT forms
         (:data:`~.det_configs.DET_SWTAT_FORMS`) of method ``swtat``."""
-        from .det_configs import DET_SWTAT_FORMS
-        return dict(swtat=DET_SWTAT_FORMS)
+        return dict(swtat=det_configs.DET_SWTAT_FORMS)
 
     def label(self, name: str) -> str:
-        from .det_configs import DET_LABELS
-        return DET_LABELS[name]
+        return det_configs.DET_LABELS[name]
 
     def weight_label(self,
                      name: str,
@@ -252,14 +354,13 @@ class DetTask:
         return '' if weight is None else f'{weight:g}'
 
     def scores(self, metrics: Dict[str, float]) -> Dict[str, float]:
-        from .det_configs import det_scores
-        return {k: 100 * v for k, v in det_scores(metrics).items()}
+        return {k: 100 * v for k, v in det_configs.det_scores(metrics).items()}
 
 
 TASKS = dict(seg=SegTask(), det=DetTask())
 
 
-def task_of(settings) -> Union[SegTask, DetTask]:
+def task_of(settings) -> Task:
     """The task of a settings object (``settings.task``: ``'seg'`` for
     :class:`~.settings.BenchmarkSettings`)."""
     return TASKS[getattr(settings, 'task', 'seg')]
@@ -271,5 +372,6 @@ def metric_of(meta: dict) -> str:
 
 
 __all__ = [
-    'BenchmarkSettings', 'DetTask', 'SegTask', 'TASKS', 'task_of', 'metric_of'
+    'BenchmarkSettings', 'DetTask', 'SegTask', 'TASKS', 'Task', 'task_of',
+    'metric_of'
 ]
