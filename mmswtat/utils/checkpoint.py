@@ -269,9 +269,11 @@ def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str, role: str,
 
 def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
                        role: str) -> None:
-    """Refuse a checkpoint with NaN or infinite weights: a model that loads
-    them outputs garbage (a constant prediction scores a normal-looking
-    mIoU), and only non-finite *losses* would be noticed.
+    """Refuse a checkpoint with NaN or infinite weights, or with zeros in
+    every conv/linear kernel: a model that loads them outputs garbage or a
+    constant (a constant prediction scores a normal-looking mIoU), and
+    only non-finite *losses* would be noticed. One zero kernel (a
+    zero-initialised layer) is legal.
 
     Raises:
         CheckpointError: Naming the file, how many tensors and which.
@@ -286,6 +288,19 @@ def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
             f'weights in {len(bad)} of {len(state)} tensors '
             f'[{_head(bad)}]: the {role} would output garbage. Was it saved '
             'by a run that diverged? Give an earlier checkpoint of that run')
+    kernels = [
+        v for k, v in state.items()
+        if k.endswith('weight') and isinstance(v, torch.Tensor)
+        and v.is_floating_point() and v.dim() >= 2
+    ]
+    if kernels and not any(bool(v.any()) for v in kernels):
+        raise CheckpointError(
+            f'{role} checkpoint {filename!r} holds only zeros in all its '
+            f'{len(kernels)} conv/linear kernels: the {role} would output '
+            'the same values for every input (one class everywhere, which '
+            'still scores a normal-looking metric). Was it saved from a '
+            'zeroed or never-trained model? Give the checkpoint of a '
+            'trained run')
 
 
 def load_state(model: nn.Module,
