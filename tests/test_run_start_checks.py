@@ -121,6 +121,29 @@ def test_partial_load_from_loads_and_says_how_much(tmp_path, logged):
                and 'decode_head.conv_seg.weight' in m for m in logged)
 
 
+def test_auto_resume_with_load_from(tmp_path, capsys):
+    """``--resume`` (auto) dropped a configured ``load_from``: with an empty
+    work dir the run started from the initial weights, not from it. Now a
+    new run starts from load_from's weights, a later run resumes; said."""
+    from cli_helpers import load_tool
+    from mmengine import Config
+    train = load_tool('tools/train.py')
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'auto')
+    assert (cfg.resume, cfg.load_from) == (False, 'init.pth')
+    assert ("no checkpoint in the work dir '" + str(tmp_path) + "' yet: a "
+            "new run starts from the weights of load_from='init.pth'"
+            ) in capsys.readouterr().err
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'auto')
+    assert (cfg.resume, cfg.load_from) == (True, None)
+    assert "load_from='init.pth' is not used" in capsys.readouterr().err
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'x.pth')
+    assert (cfg.resume, cfg.load_from) == (True, 'x.pth')
+
+
 # ---------------------------------- C: --resume checks the run it resumes
 _NAMES = iter(range(10**6))
 
