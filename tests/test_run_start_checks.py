@@ -330,6 +330,40 @@ def test_reduce_zero_label_values_as_mmseg_loads_them(tmp_path):
             'train')
 
 
+def test_reduce_zero_label_of_a_set_with_background_warns(tmp_path, logged):
+    """VOC with reduce_zero_label=True trained 'background' on the first
+    object class and shifted every name by one, silently."""
+    from mmswtat.datasets.checks import check_dataset
+    classes = ('background', 'cat', 'dog')
+    ds = _seg_dataset(tmp_path, _labels(4, [1, 2]), 3, reduce_zero_label=True)
+    ds._metainfo['classes'] = classes
+    check_dataset(ds, 'train')
+    said = [m for m in logged if 'reduce_zero_label=True' in m]
+    assert said and ("class 0 of its classes is 'background'" in said[0]
+                     and 'set reduce_zero_label=False' in said[0]), logged
+    del logged[:]
+    ds = _seg_dataset(tmp_path, _labels(4, [1, 2]), 3)  # the fix
+    ds._metainfo['classes'] = classes
+    check_dataset(ds, 'train')
+    assert not any('reduce_zero_label' in m for m in logged)
+
+
+def test_reduce_zero_label_differs_between_train_and_val(tmp_path):
+    """val with reduce_zero_label=True, train without: validation scored
+    the model against labels shifted by one class (exit 0)."""
+    from mmswtat.datasets.checks import check_splits_agree
+    labels = _labels(2, [1])
+    train = _seg_dataset(tmp_path / 't', labels)
+    val = _seg_dataset(tmp_path / 'v', labels, reduce_zero_label=True)
+    with pytest.raises(
+            ValueError,
+            match=r'the train dataset .* reduce_zero_label=False, but the '
+            r'val dataset .* reduce_zero_label=True: .*shifted by one.*'
+            'Set the same reduce_zero_label for every split'):
+        check_splits_agree(train, val, 'val')
+    check_splits_agree(train, _seg_dataset(tmp_path / 'v2', labels), 'val')
+
+
 def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):
     """Objects equal to the ignore index trained background only."""
     from mmswtat.datasets.checks import check_dataset

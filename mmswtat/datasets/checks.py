@@ -237,6 +237,48 @@ def _read_label(path: str, where: str) -> np.ndarray:
     return values
 
 
+def _reduce_zero_label(dataset: Any) -> bool:
+    """``reduce_zero_label`` as mmseg applies it: the dataset's, unless its
+    pipeline's ``LoadAnnotations`` sets its own."""
+    value = bool(getattr(dataset, 'reduce_zero_label', False))
+    for t in getattr(getattr(dataset, 'pipeline', None), 'transforms', ()):
+        own = getattr(t, 'reduce_zero_label', None)
+        if type(t).__name__ == 'LoadAnnotations' and own is not None:
+            value = bool(own)
+    return value
+
+
+def check_splits_agree(train: Any, other: Any, role: str = 'val') -> None:
+    """Refuse a val/test dataset that reads its labels with another
+    ``reduce_zero_label`` than the training data: the model's class k would
+    be scored against the split's class k - 1 (or k + 1), a wrong metric
+    with no error. Called by :class:`mmswtat.engine.DistillRunner` once both
+    loops are built.
+
+    Raises:
+        ValueError: Naming both datasets, both values and the fix.
+    """
+    if _empty_like(train) or _empty_like(other):
+        return
+    ours = {_reduce_zero_label(b) for b in _base_datasets(train)}
+    theirs = {_reduce_zero_label(b) for b in _base_datasets(other)}
+    if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
+        (a, ), (b, ) = ours, theirs
+        raise ValueError(
+            f'the train dataset ({_describe(_base_datasets(train)[0])}) '
+            f'reads its label maps with reduce_zero_label={a}, but the '
+            f'{role} dataset ({_describe(_base_datasets(other)[0])}) with '
+            f'reduce_zero_label={b}: the {role} labels would be shifted by '
+            f'one class against the ones the model learns, and the {role} '
+            'metric would be wrong without any error. Set the same '
+            'reduce_zero_label for every split (train_dataloader, '
+            'val_dataloader and test_dataloader .dataset.reduce_zero_label)')
+
+
+def _empty_like(dataset: Any) -> bool:
+    return dataset is None or not hasattr(dataset, '__len__')
+
+
 def _check_labels(dataset: Any, role: str) -> int:
     """Label values of an even sample of a segmentation dataset's maps.
 
@@ -266,8 +308,19 @@ def _check_labels(dataset: Any, role: str) -> int:
         return 0
     num = len(classes)
     ignore = getattr(dataset, 'ignore_index', 255)
-    reduce = bool(getattr(dataset, 'reduce_zero_label', False))
+    reduce = _reduce_zero_label(dataset)
     where = f'the {role} dataset ({_describe(dataset)})'
+    if reduce and str(classes[0]).strip('_').lower() in ('background', 'bg'):
+        print_log(
+            f'{where} reads its label maps with reduce_zero_label=True, but '
+            f'class 0 of its classes is {classes[0]!r}: label 0 becomes the '
+            f'ignore_index {ignore} and every other label moves down by '
+            f'one, so {classes[0]!r} is learnt from the pixels of label 1 '
+            'and every class name is off by one. reduce_zero_label is for '
+            "label sets whose 0 means 'unlabelled' (ADE20K); for this one "
+            'set reduce_zero_label=False',
+            logger='current',
+            level=30)
     seen = set()
     read: List[str] = []
     picks = np.linspace(0, size - 1, min(size, LABEL_SAMPLE))
