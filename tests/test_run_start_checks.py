@@ -110,6 +110,28 @@ def test_distillation_checkpoint_as_load_from_of_a_plain_config(tmp_path):
         runner.load_or_resume()
 
 
+@pytest.mark.parametrize('kind', ['missing', 'directory', 'text', 'empty'])
+def test_unreadable_load_from_names_the_key(tmp_path, kind):
+    """Were mmengine's 'can not be found' (also for an existing directory)
+    and torch's 'Unsupported operand 110' for a text file."""
+    path = tmp_path / 'x.pth'
+    if kind == 'directory':
+        path.mkdir()
+    elif kind == 'text':
+        path.write_text('not a checkpoint\n')
+    elif kind == 'empty':
+        path.write_bytes(b'')
+    words = dict(
+        missing='does not exist; set load_from to a checkpoint file',
+        directory='is a directory, not a file; set load_from to a',
+        text=r"cannot be read: it is a text file \(starts with 'not a",
+        empty=r'is empty \(0 bytes')[kind]
+    runner = _runner(tmp_path / 'w', tiny_seg_model(18), load_from=str(path))
+    with pytest.raises((OSError, ValueError),
+                       match=f"load_from checkpoint '.*x.pth' {words}"):
+        runner.load_or_resume()
+
+
 def test_partial_load_from_loads_and_says_how_much(tmp_path, logged):
     """Fine-tuning with another head: loads as mmengine does, one line."""
     ckpt = _save(

@@ -403,13 +403,23 @@ def check_load_from(model: nn.Module, filename: str) -> None:
         filename: The config's ``load_from``.
 
     Raises:
+        FileNotFoundError, IsADirectoryError, CheckpointError: A local
+            file that is missing, a directory, empty, truncated or not a
+            torch checkpoint (:func:`_read`'s messages, naming load_from).
         CheckpointError: No weight fits, naming the file, what it is (a
             teacher or student checkpoint in a distillation config, a
             distillation checkpoint in a plain config, another model) and
             the key to use instead.
     """
     checkpoint = peek_checkpoint(filename)
-    if checkpoint is None:  # mmengine reads (or refuses) it
+    if checkpoint is None:
+        if not isinstance(filename, (str, os.PathLike)) or os.fspath(
+                filename).startswith(_REMOTE) or '://' in os.fspath(filename):
+            return  # mmengine fetches (or refuses) it
+        try:  # a missing, empty, text or corrupt file: named, with the key
+            _read(os.fspath(filename), 'load_from', True, SAFE_OPT_IN)
+        except UnsafeCheckpointError:  # mmengine reads (or refuses) it
+            return
         return
     state = extract_state_dict(checkpoint, filename, 'load_from')
     theirs, ours = _shapes(state), _shapes(model.state_dict())
