@@ -346,6 +346,20 @@ def test_teacher_recorder_its_forward_never_reaches_fails_at_build():
             teacher_forward='extract_feat')
 
 
+@pytest.mark.dry_run
+def test_teacher_recorder_not_on_the_tensor_forward_gives_working_advice():
+    """Advised teacher_forward='tensor', the mode that already failed: a
+    module off the inference path (an auxiliary head, a loss module) is
+    never run by the teacher."""
+    with pytest.raises(
+            RuntimeError,
+            match=r"not reached by the teacher's 'tensor' forward \(the "
+            r'inference path: backbone, neck and decode head\).*'
+            'record a module of that path') as e:
+        build(teacher_recorders=dict(feat='decode_head.loss_decode'))
+    assert "set teacher_forward='tensor'" not in str(e.value)
+
+
 # ----------------------------------------------------------- NaN messages
 def _poison(model):
     with torch.no_grad():
