@@ -131,12 +131,25 @@ def test_dry_run_warns_about_a_window_larger_than_the_map(logged):
     assert '4x4' in msgs[0]
 
 
-@pytest.mark.parametrize('cfg,message', [
-    (dict(train_dataloader=dict(num_workers=-1)),
-     'train_dataloader: num_workers must be an int >= 0'),
-    (dict(default_hooks=dict(checkpoint=dict(interval=0))),
-     r'checkpoint: interval must be an int > 0 .* or -1'),
-])
+@pytest.mark.parametrize(
+    'cfg,message',
+    [
+        (dict(train_dataloader=dict(num_workers=-1)),
+         'train_dataloader: num_workers must be an int >= 0'),
+        (dict(default_hooks=dict(checkpoint=dict(interval=0))),
+         r'checkpoint: interval must be an int > 0 .* or -1'),
+        # Failed only at the first save, after `interval` iterations of work.
+        (dict(
+            default_hooks=dict(
+                checkpoint=dict(type='CheckpointHook', interval=2, intervl=1))
+        ), r"default_hooks.checkpoint: unknown key 'intervl' .*first save.*"
+         r"did you mean 'interval'\?"),
+        # Was numpy's "Cannot cast scalar from dtype('<U3')".
+        (dict(randomness=dict(seed='abc')),
+         r"randomness: seed must be an int >= 0, got 'abc'"),
+        (dict(randomness=dict(seed=-1)),
+         'randomness: seed must be an int >= 0'),
+    ])
 def test_schedule_values_that_cannot_work(cfg, message):
     from mmengine.config import Config
 
