@@ -386,6 +386,35 @@ def test_reduce_zero_label_differs_between_train_and_val(tmp_path):
     check_splits_agree(train, _seg_dataset(tmp_path / 'v2', labels), 'val')
 
 
+def test_concat_datasets_of_different_metainfo_name_the_setting():
+    """Was mmengine's 'The meta information of the 2-th dataset does not
+    match meta information of the first dataset'."""
+    from mmswtat.engine.runner import DistillRunner
+    part = dict(
+        type='PascalVOCDataset', data_root='/nowhere', ann_file='a.txt')
+    loader = dict(
+        batch_size=1,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(
+            type='ConcatDataset',
+            datasets=[part, dict(part, reduce_zero_label=True)]))
+
+    def fail(cfg, *args, **kwargs):
+        raise ValueError('The meta information of the 2-th dataset does not '
+                         'match meta information of the first dataset')
+
+    from mmengine.registry import DATASETS
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DATASETS, 'build', fail)
+        with pytest.raises(
+                ValueError,
+                match=r'the train dataset concatenates datasets whose '
+                r'metainfo differs .*reduce_zero_label: datasets\[0\] '
+                r'not set, datasets\[1\] True.*the same value in every '
+                'one'):
+            DistillRunner.build_dataloader(loader)
+
+
 def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):
     """Objects equal to the ignore index trained background only."""
     from mmswtat.datasets.checks import check_dataset

@@ -61,6 +61,35 @@ def dataset_build_error(dataset_cfg: dict, role: str,
         'data_root, ann_file (the split list) and data_prefix')
 
 
+#: Dataset config keys that go into an mmseg dataset's metainfo (which
+#: mmengine's ``ConcatDataset`` requires equal in every part).
+_META_KEYS = ('type', 'metainfo', 'reduce_zero_label', 'ignore_index',
+              'label_map')
+
+
+def concat_metainfo_error(dataset_cfg: dict, role: str,
+                          error: BaseException) -> ValueError:
+    """mmengine's "The meta information of the 2-th dataset does not match
+    ..." for a ``ConcatDataset``, naming the settings that differ between
+    its parts (e.g. ``reduce_zero_label`` on one of them) and the fix."""
+    parts = [
+        c for c in dataset_cfg.get('datasets') or [] if isinstance(c, dict)
+    ]
+    diffs = []
+    for key in _META_KEYS:
+        values = [repr(c[key]) if key in c else 'not set' for c in parts]
+        if len(set(values)) > 1:
+            diffs.append(f'{key}: ' + ', '.join(f'datasets[{i}] {v}'
+                                                for i, v in enumerate(values)))
+    what = ('; '.join(diffs) if diffs else f'mmengine says: {error}')
+    key = 'train_dataloader' if role == 'train' else 'val_dataloader'
+    return ValueError(
+        f'the {role} dataset concatenates datasets whose metainfo differs '
+        f'(ConcatDataset needs the same classes and label settings in '
+        f'every part): {what}. Set the same value in every one of '
+        f'{key}.dataset.datasets')
+
+
 def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
     """The empty-dataset error for a dataset config whose build failed.
 

@@ -12,6 +12,7 @@ from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
 from mmswtat.datasets.checks import (check_dataset, check_splits_agree,
+                                     concat_metainfo_error,
                                      dataset_build_error, empty_dataset_error)
 from mmswtat.registry import RUNNERS
 from mmswtat.utils.checkpoint import check_load_from
@@ -110,6 +111,9 @@ class DistillRunner(Runner):
             try:
                 dataset = DATASETS.build(dataloader['dataset'])
             except ValueError as e:  # mmengine serialises an empty list
+                if 'does not match meta information' in str(e):
+                    raise concat_metainfo_error(dataloader['dataset'],
+                                                _role(dataloader), e) from None
                 if 'need at least one array' not in str(e):
                     raise
                 raise empty_dataset_error(dataloader['dataset'],
