@@ -110,6 +110,29 @@ def test_distillation_checkpoint_as_load_from_of_a_plain_config(tmp_path):
         runner.load_or_resume()
 
 
+@pytest.mark.parametrize('value', [0.0, float('nan')])
+def test_load_from_with_zero_or_nan_weights_is_refused(tmp_path, value):
+    """An all-zero student loaded by load_from trained on (exit 0)."""
+    from mmswtat.utils.checkpoint import CheckpointError
+    cfg = distiller_cfg()
+    model = _build(cfg)
+    state = {
+        k:
+        torch.full_like(v, value)
+        if k.startswith('student.') and v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
+    path = tmp_path / 'bad.pth'
+    torch.save(dict(state_dict=state, meta=dict()), path)
+    words = 'only zeros in all its' if value == 0 else 'non-finite'
+    runner = _runner(tmp_path / 'w', cfg, load_from=str(path))
+    with pytest.raises(
+            CheckpointError,
+            match=f"load_from checkpoint '.*bad.pth' holds {words}.* the "
+            'model would'):
+        runner.load_or_resume()
+
+
 @pytest.mark.parametrize('kind', ['missing', 'directory', 'text', 'empty'])
 def test_unreadable_load_from_names_the_key(tmp_path, kind):
     """Were mmengine's 'can not be found' (also for an existing directory)

@@ -282,11 +282,12 @@ def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
         k for k, v in state.items() if isinstance(v, torch.Tensor)
         and v.is_floating_point() and not bool(torch.isfinite(v).all())
     ]
+    model = 'model' if role == 'load_from' else role
     if bad:
         raise CheckpointError(
             f'{role} checkpoint {filename!r} holds non-finite (NaN or inf) '
             f'weights in {len(bad)} of {len(state)} tensors '
-            f'[{_head(bad)}]: the {role} would output garbage. Was it saved '
+            f'[{_head(bad)}]: the {model} would output garbage. Was it saved '
             'by a run that diverged? Give an earlier checkpoint of that run')
     kernels = [
         v for k, v in state.items()
@@ -296,7 +297,7 @@ def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
     if kernels and not any(bool(v.any()) for v in kernels):
         raise CheckpointError(
             f'{role} checkpoint {filename!r} holds only zeros in all its '
-            f'{len(kernels)} conv/linear kernels: the {role} would output '
+            f'{len(kernels)} conv/linear kernels: the {model} would output '
             'the same values for every input (one class everywhere, which '
             'still scores a normal-looking metric). Was it saved from a '
             'zeroed or never-trained model? Give the checkpoint of a '
@@ -426,6 +427,7 @@ def check_load_from(model: nn.Module, filename: str) -> None:
     distiller = any(k.startswith('student.') for k in ours)
     wanted = [k for k in ours if k.startswith('student.') or not distiller]
     fits = [k for k in wanted if theirs.get(k) == ours[k]]
+    check_finite_state({k: state[k] for k in fits}, filename, 'load_from')
     if fits or not wanted:
         if len(fits) < len(wanted):
             from mmengine.logging import print_log
