@@ -66,3 +66,15 @@ def test_work_dir_given_twice_differently_is_an_error(tmp_path):
         load_tool_config(config, {'work_dir': b}, a)
     assert load_tool_config(config, {'work_dir': a}, a).work_dir == a
     assert load_tool_config(config, {'work_dir': b}).work_dir == b
+
+
+def test_a_key_given_twice_with_different_values_is_one_error(capsys):
+    """The last value won silently."""
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--cfg-options', 'a.b=5', 'c=1', 'a.b=0.5'])
+    assert ("--cfg-options a.b: given twice, as 5 and as 0.5; give it once"
+            in capsys.readouterr().err)
+    args = parser.parse_args(['--cfg-options', 'a.b=5', 'a.b=5'])
+    assert args.cfg_options == {'a.b': 5}
