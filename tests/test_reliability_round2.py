@@ -191,6 +191,36 @@ def test_zero_learning_rate_warns(logged):
     assert any('lr=0: no weight changes' in m for m in logged)
 
 
+def test_scheduler_ending_after_the_run_warns(logged):
+    """max_iters lowered, PolyLR's end left at 20000: the LR barely moved
+    from its start value, without a word."""
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    sched = [
+        dict(type='LinearLR', by_epoch=False, begin=0, end=5),
+        dict(type='PolyLR', by_epoch=False, begin=0, end=20000)
+    ]
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(type='IterBasedTrainLoop', max_iters=40),
+                param_scheduler=sched)))
+    said = [m for m in logged if 'param_scheduler' in m]
+    assert len(said) == 1 and (
+        'param_scheduler[1] (PolyLR) ends at iteration 20000, after '
+        'train_cfg.max_iters=40' in said[0]
+        and 'param_scheduler.1.end=40' in said[0]), logged
+    del logged[:]
+    sched[1]['end'] = 40  # the advice
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(type='IterBasedTrainLoop', max_iters=40),
+                param_scheduler=sched)))
+    assert not any('param_scheduler' in m for m in logged)
+
+
 @pytest.mark.parametrize('key,value', [('max_iters', 0), ('max_iters', -3),
                                        ('max_epochs', 0), ('val_interval', 0)])
 def test_nothing_to_train_is_an_error(key, value):

@@ -238,6 +238,7 @@ def check_train_schedule(cfg: Any) -> None:
     if seed is not None:
         check_number('randomness', 'seed', seed, minimum=0, integer=True)
     _say_schedule_notes(cfg, train_cfg)
+    _say_scheduler_ends(cfg, train_cfg)
     _say_warmup(cfg, train_cfg)
 
 
@@ -290,6 +291,38 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
             'schedulers scale the base lr, so it stays 0); only BN '
             'statistics move. Set a learning rate > 0, e.g. --cfg-options '
             'optim_wrapper.optimizer.lr=0.01',
+            logger='current',
+            level=30)
+
+
+def _say_scheduler_ends(cfg: Any, train_cfg: Any) -> None:
+    """A parameter scheduler that ends after the run: lowering ``max_iters``
+    (or ``max_epochs``) and keeping the schedule's ``end`` runs only the
+    start of the schedule (a poly LR stays near its initial value)."""
+    from mmengine.logging import print_log
+    scheds = cfg.get('param_scheduler') or []
+    scheds = [scheds] if isinstance(scheds, dict) else list(scheds)
+    by_iter = 'max_iters' in train_cfg
+    length = train_cfg.get('max_iters' if by_iter else 'max_epochs')
+    if not isinstance(length, int) or isinstance(length, bool):
+        return
+    unit = 'iteration' if by_iter else 'epoch'
+    key = 'max_iters' if by_iter else 'max_epochs'
+    for i, sched in enumerate(scheds):
+        if not isinstance(sched, dict):
+            continue
+        end = sched.get('end')
+        # Only a scheduler counted in the loop's own unit.
+        if bool(sched.get('by_epoch', True)) == by_iter or not isinstance(
+                end, int) or end <= length or (i, end, length) in _SAID:
+            continue
+        _SAID.add((i, end, length))
+        print_log(
+            f'param_scheduler[{i}] ({sched.get("type")}) ends at {unit} '
+            f'{end}, after train_cfg.{key}={length}: the run stops at '
+            f'{length}/{end} of its schedule (e.g. the LR stays near its '
+            f'start value). Set --cfg-options param_scheduler.{i}.end='
+            f'{length} to fit the schedule to the run',
             logger='current',
             level=30)
 
