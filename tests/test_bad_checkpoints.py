@@ -129,6 +129,29 @@ def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, value):
         load_test_plain(teacher, str(path))
 
 
+def test_all_zero_weights_are_refused(tmp_path):
+    """A checkpoint whose every conv/linear kernel is zero (a zeroed or
+    never-filled state dict) loads without a key error and its model
+    predicts one class everywhere: tools/test.py would report a
+    normal-looking mIoU. Refused for the tested model and the teacher."""
+    from mmswtat.utils.student_checkpoint import load_test_plain
+    teacher = MODELS.build(distiller_cfg()).teacher
+    state = {k: torch.zeros_like(v) for k, v in teacher.state_dict().items()}
+    path = tmp_path / 'zero.pth'
+    torch.save(dict(state_dict=state), path)
+    words = (r"test checkpoint '.*zero.pth' holds only zeros in all its \d+ "
+             r'conv/linear kernels.*one class everywhere')
+    with pytest.raises(CheckpointError, match=words):
+        load_test_plain(teacher, str(path))
+    with pytest.raises(CheckpointError, match='teacher checkpoint .*zeros'):
+        MODELS.build(distiller_cfg(teacher_ckpt=str(path)))
+    # One zero kernel (a zero-initialised layer) is legal.
+    key = next(k for k in state if k.endswith('conv1.weight'))
+    good = dict(teacher.state_dict(), **{key: state[key]})
+    torch.save(dict(state_dict=good), path)
+    load_test_plain(teacher, str(path))
+
+
 def test_checkpoint_path_of_wrong_type():
     with pytest.raises(TypeError, match='model.teacher_ckpt must be a path'):
         load_checkpoint_file(['a.pth'], 'teacher')

@@ -346,6 +346,20 @@ def test_teacher_recorder_its_forward_never_reaches_fails_at_build():
             teacher_forward='extract_feat')
 
 
+@pytest.mark.dry_run
+def test_teacher_recorder_not_on_the_tensor_forward_gives_working_advice():
+    """Advised teacher_forward='tensor', the mode that already failed: a
+    module off the inference path (an auxiliary head, a loss module) is
+    never run by the teacher."""
+    with pytest.raises(
+            RuntimeError,
+            match=r"not reached by the teacher's 'tensor' forward \(the "
+            r'inference path: backbone, neck and decode head\).*'
+            'record a module of that path') as e:
+        build(teacher_recorders=dict(feat='decode_head.loss_decode'))
+    assert "set teacher_forward='tensor'" not in str(e.value)
+
+
 # ----------------------------------------------------------- NaN messages
 def _poison(model):
     with torch.no_grad():
@@ -468,11 +482,15 @@ def test_misspelled_type_suggests_the_registered_one():
 @pytest.mark.dry_run
 def test_a_constant_teacher_feature_is_warned_naming_the_recorder(
         tmp_path, monkeypatch):
-    """An all-zero teacher checkpoint loads without a key error; the
-    student would be regressed onto zeros. The dry run says so."""
+    """A teacher checkpoint with an all-zero backbone loads without a key
+    error (an all-zero checkpoint is refused at load: test_bad_checkpoints);
+    the student would be regressed onto zeros. The dry run says so."""
     from mmswtat.models.distillers import dry_run
     teacher = MODELS.build(distiller_cfg()).teacher
-    zeros = {k: torch.zeros_like(v) for k, v in teacher.state_dict().items()}
+    zeros = {
+        k: v if k.startswith('decode_head.') else torch.zeros_like(v)
+        for k, v in teacher.state_dict().items()
+    }
     path = tmp_path / 'zeros.pth'
     torch.save(dict(state_dict=zeros), path)
     said = []

@@ -52,3 +52,29 @@ def test_unbalanced_brackets_are_one_error(capsys):
         parser.parse_args(['--cfg-options', 'a=[1, 2'])
     assert "--cfg-options a: unbalanced brackets in '[1, 2'" in \
         capsys.readouterr().err
+
+
+def test_work_dir_given_twice_differently_is_an_error(tmp_path):
+    """--work-dir won over --cfg-options work_dir=..., silently."""
+    from mmswtat.utils import load_tool_config
+    config = 'configs/students/resnet18_8xb16_cifar100.py'
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    with pytest.raises(
+            ValueError,
+            match=rf"--work-dir '{a}' and --cfg-options work_dir='{b}' "
+            'name different folders: give only one of them'):
+        load_tool_config(config, {'work_dir': b}, a)
+    assert load_tool_config(config, {'work_dir': a}, a).work_dir == a
+    assert load_tool_config(config, {'work_dir': b}).work_dir == b
+
+
+def test_a_key_given_twice_with_different_values_is_one_error(capsys):
+    """The last value won silently."""
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--cfg-options', 'a.b=5', 'c=1', 'a.b=0.5'])
+    assert ("--cfg-options a.b: given twice, as 5 and as 0.5; give it once"
+            in capsys.readouterr().err)
+    args = parser.parse_args(['--cfg-options', 'a.b=5', 'a.b=5'])
+    assert args.cfg_options == {'a.b': 5}

@@ -131,12 +131,25 @@ def test_dry_run_warns_about_a_window_larger_than_the_map(logged):
     assert '4x4' in msgs[0]
 
 
-@pytest.mark.parametrize('cfg,message', [
-    (dict(train_dataloader=dict(num_workers=-1)),
-     'train_dataloader: num_workers must be an int >= 0'),
-    (dict(default_hooks=dict(checkpoint=dict(interval=0))),
-     r'checkpoint: interval must be an int > 0 .* or -1'),
-])
+@pytest.mark.parametrize(
+    'cfg,message',
+    [
+        (dict(train_dataloader=dict(num_workers=-1)),
+         'train_dataloader: num_workers must be an int >= 0'),
+        (dict(default_hooks=dict(checkpoint=dict(interval=0))),
+         r'checkpoint: interval must be an int > 0 .* or -1'),
+        # Failed only at the first save, after `interval` iterations of work.
+        (dict(
+            default_hooks=dict(
+                checkpoint=dict(type='CheckpointHook', interval=2, intervl=1))
+        ), r"default_hooks.checkpoint: unknown key 'intervl' .*first save.*"
+         r"did you mean 'interval'\?"),
+        # Was numpy's "Cannot cast scalar from dtype('<U3')".
+        (dict(randomness=dict(seed='abc')),
+         r"randomness: seed must be an int >= 0, got 'abc'"),
+        (dict(randomness=dict(seed=-1)),
+         'randomness: seed must be an int >= 0'),
+    ])
 def test_schedule_values_that_cannot_work(cfg, message):
     from mmengine.config import Config
 
@@ -176,6 +189,36 @@ def test_zero_learning_rate_warns(logged):
                 train_cfg=dict(max_iters=4),
                 optim_wrapper=dict(optimizer=dict(type='SGD', lr=0)))))
     assert any('lr=0: no weight changes' in m for m in logged)
+
+
+def test_scheduler_ending_after_the_run_warns(logged):
+    """max_iters lowered, PolyLR's end left at 20000: the LR barely moved
+    from its start value, without a word."""
+    from mmengine.config import Config
+
+    from mmswtat.utils.value_checks import check_train_schedule
+    sched = [
+        dict(type='LinearLR', by_epoch=False, begin=0, end=5),
+        dict(type='PolyLR', by_epoch=False, begin=0, end=20000)
+    ]
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(type='IterBasedTrainLoop', max_iters=40),
+                param_scheduler=sched)))
+    said = [m for m in logged if 'param_scheduler' in m]
+    assert len(said) == 1 and (
+        'param_scheduler[1] (PolyLR) ends at iteration 20000, after '
+        'train_cfg.max_iters=40' in said[0]
+        and 'param_scheduler.1.end=40' in said[0]), logged
+    del logged[:]
+    sched[1]['end'] = 40  # the advice
+    check_train_schedule(
+        Config(
+            dict(
+                train_cfg=dict(type='IterBasedTrainLoop', max_iters=40),
+                param_scheduler=sched)))
+    assert not any('param_scheduler' in m for m in logged)
 
 
 @pytest.mark.parametrize('key,value', [('max_iters', 0), ('max_iters', -3),

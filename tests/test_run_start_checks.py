@@ -110,6 +110,51 @@ def test_distillation_checkpoint_as_load_from_of_a_plain_config(tmp_path):
         runner.load_or_resume()
 
 
+@pytest.mark.parametrize('value', [0.0, float('nan')])
+def test_load_from_with_zero_or_nan_weights_is_refused(tmp_path, value):
+    """An all-zero student loaded by load_from trained on (exit 0)."""
+    from mmswtat.utils.checkpoint import CheckpointError
+    cfg = distiller_cfg()
+    model = _build(cfg)
+    state = {
+        k:
+        torch.full_like(v, value)
+        if k.startswith('student.') and v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    }
+    path = tmp_path / 'bad.pth'
+    torch.save(dict(state_dict=state, meta=dict()), path)
+    words = 'only zeros in all its' if value == 0 else 'non-finite'
+    runner = _runner(tmp_path / 'w', cfg, load_from=str(path))
+    with pytest.raises(
+            CheckpointError,
+            match=f"load_from checkpoint '.*bad.pth' holds {words}.* the "
+            'model would'):
+        runner.load_or_resume()
+
+
+@pytest.mark.parametrize('kind', ['missing', 'directory', 'text', 'empty'])
+def test_unreadable_load_from_names_the_key(tmp_path, kind):
+    """Were mmengine's 'can not be found' (also for an existing directory)
+    and torch's 'Unsupported operand 110' for a text file."""
+    path = tmp_path / 'x.pth'
+    if kind == 'directory':
+        path.mkdir()
+    elif kind == 'text':
+        path.write_text('not a checkpoint\n')
+    elif kind == 'empty':
+        path.write_bytes(b'')
+    words = dict(
+        missing='does not exist; set load_from to a checkpoint file',
+        directory='is a directory, not a file; set load_from to a',
+        text=r"cannot be read: it is a text file \(starts with 'not a",
+        empty=r'is empty \(0 bytes')[kind]
+    runner = _runner(tmp_path / 'w', tiny_seg_model(18), load_from=str(path))
+    with pytest.raises((OSError, ValueError),
+                       match=f"load_from checkpoint '.*x.pth' {words}"):
+        runner.load_or_resume()
+
+
 def test_partial_load_from_loads_and_says_how_much(tmp_path, logged):
     """Fine-tuning with another head: loads as mmengine does, one line."""
     ckpt = _save(
@@ -119,6 +164,29 @@ def test_partial_load_from_loads_and_says_how_much(tmp_path, logged):
     runner.load_or_resume()
     assert any('load_from: ' in m and 'keep their initial values' in m
                and 'decode_head.conv_seg.weight' in m for m in logged)
+
+
+def test_auto_resume_with_load_from(tmp_path, capsys):
+    """``--resume`` (auto) dropped a configured ``load_from``: with an empty
+    work dir the run started from the initial weights, not from it. Now a
+    new run starts from load_from's weights, a later run resumes; said."""
+    from cli_helpers import load_tool
+    from mmengine import Config
+    train = load_tool('tools/train.py')
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'auto')
+    assert (cfg.resume, cfg.load_from) == (False, 'init.pth')
+    assert ("no checkpoint in the work dir '" + str(tmp_path) + "' yet: a "
+            "new run starts from the weights of load_from='init.pth'"
+            ) in capsys.readouterr().err
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'auto')
+    assert (cfg.resume, cfg.load_from) == (True, None)
+    assert "load_from='init.pth' is not used" in capsys.readouterr().err
+    cfg = Config(dict(load_from='init.pth', work_dir=str(tmp_path)))
+    train.apply_resume(cfg, 'x.pth')
+    assert (cfg.resume, cfg.load_from) == (True, 'x.pth')
 
 
 # ---------------------------------- C: --resume checks the run it resumes
@@ -305,6 +373,69 @@ def test_reduce_zero_label_values_as_mmseg_loads_them(tmp_path):
         check_dataset(
             _seg_dataset(tmp_path / 'c', labels, reduce_zero_label=True),
             'train')
+
+
+def test_reduce_zero_label_of_a_set_with_background_warns(tmp_path, logged):
+    """VOC with reduce_zero_label=True trained 'background' on the first
+    object class and shifted every name by one, silently."""
+    from mmswtat.datasets.checks import check_dataset
+    classes = ('background', 'cat', 'dog')
+    ds = _seg_dataset(tmp_path, _labels(4, [1, 2]), 3, reduce_zero_label=True)
+    ds._metainfo['classes'] = classes
+    check_dataset(ds, 'train')
+    said = [m for m in logged if 'reduce_zero_label=True' in m]
+    assert said and ("class 0 of its classes is 'background'" in said[0]
+                     and 'set reduce_zero_label=False' in said[0]), logged
+    del logged[:]
+    ds = _seg_dataset(tmp_path, _labels(4, [1, 2]), 3)  # the fix
+    ds._metainfo['classes'] = classes
+    check_dataset(ds, 'train')
+    assert not any('reduce_zero_label' in m for m in logged)
+
+
+def test_reduce_zero_label_differs_between_train_and_val(tmp_path):
+    """val with reduce_zero_label=True, train without: validation scored
+    the model against labels shifted by one class (exit 0)."""
+    from mmswtat.datasets.checks import check_splits_agree
+    labels = _labels(2, [1])
+    train = _seg_dataset(tmp_path / 't', labels)
+    val = _seg_dataset(tmp_path / 'v', labels, reduce_zero_label=True)
+    with pytest.raises(
+            ValueError,
+            match=r'the train dataset .* reduce_zero_label=False, but the '
+            r'val dataset .* reduce_zero_label=True: .*shifted by one.*'
+            'Set the same reduce_zero_label for every split'):
+        check_splits_agree(train, val, 'val')
+    check_splits_agree(train, _seg_dataset(tmp_path / 'v2', labels), 'val')
+
+
+def test_concat_datasets_of_different_metainfo_name_the_setting():
+    """Was mmengine's 'The meta information of the 2-th dataset does not
+    match meta information of the first dataset'."""
+    from mmswtat.engine.runner import DistillRunner
+    part = dict(
+        type='PascalVOCDataset', data_root='/nowhere', ann_file='a.txt')
+    loader = dict(
+        batch_size=1,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(
+            type='ConcatDataset',
+            datasets=[part, dict(part, reduce_zero_label=True)]))
+
+    def fail(cfg, *args, **kwargs):
+        raise ValueError('The meta information of the 2-th dataset does not '
+                         'match meta information of the first dataset')
+
+    from mmengine.registry import DATASETS
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DATASETS, 'build', fail)
+        with pytest.raises(
+                ValueError,
+                match=r'the train dataset concatenates datasets whose '
+                r'metainfo differs .*reduce_zero_label: datasets\[0\] '
+                r'not set, datasets\[1\] True.*the same value in every '
+                'one'):
+            DistillRunner.build_dataloader(loader)
 
 
 def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):

@@ -40,6 +40,37 @@ def _note(message: str) -> None:
     print(f'train.py: {message}', file=sys.stderr)
 
 
+def apply_resume(cfg, resume: Optional[str]) -> None:
+    """Set ``cfg.resume`` / ``cfg.load_from`` for ``--resume [CKPT]``.
+
+    ``--resume`` alone resumes the latest checkpoint of the work dir. With
+    ``load_from`` also set (the config or ``--cfg-options``), a work dir
+    without a checkpoint yet starts a new run from load_from's weights (so
+    that one command both starts and restarts a run); either way a note
+    says which. ``--resume CKPT`` resumes CKPT.
+    """
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume != 'auto':
+        cfg.load_from = resume
+        return
+    given, cfg.load_from = cfg.get('load_from'), None
+    if not given:
+        return
+    from mmengine.runner import find_latest_checkpoint
+    latest = find_latest_checkpoint(cfg.work_dir)
+    if latest is None:
+        cfg.resume, cfg.load_from = False, given
+        _note(f'--resume: no checkpoint in the work dir {cfg.work_dir!r} '
+              f'yet: a new run starts from the weights of load_from='
+              f'{given!r}')
+    else:
+        _note(f'--resume: resuming {latest!r}, the latest checkpoint in the '
+              f'work dir; load_from={given!r} is not used (it only '
+              'initialises a new run)')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run the tool on ``argv`` (default ``sys.argv[1:]``)."""
     args = parse_args(argv)
@@ -60,12 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    apply_resume(cfg, args.resume)
     try:
         lock = work_dir_lock(cfg.work_dir, args.resume is not None, _note)
         with lock:

@@ -61,6 +61,35 @@ def dataset_build_error(dataset_cfg: dict, role: str,
         'data_root, ann_file (the split list) and data_prefix')
 
 
+#: Dataset config keys that go into an mmseg dataset's metainfo (which
+#: mmengine's ``ConcatDataset`` requires equal in every part).
+_META_KEYS = ('type', 'metainfo', 'reduce_zero_label', 'ignore_index',
+              'label_map')
+
+
+def concat_metainfo_error(dataset_cfg: dict, role: str,
+                          error: BaseException) -> ValueError:
+    """mmengine's "The meta information of the 2-th dataset does not match
+    ..." for a ``ConcatDataset``, naming the settings that differ between
+    its parts (e.g. ``reduce_zero_label`` on one of them) and the fix."""
+    parts = [
+        c for c in dataset_cfg.get('datasets') or [] if isinstance(c, dict)
+    ]
+    diffs = []
+    for key in _META_KEYS:
+        values = [repr(c[key]) if key in c else 'not set' for c in parts]
+        if len(set(values)) > 1:
+            diffs.append(f'{key}: ' + ', '.join(f'datasets[{i}] {v}'
+                                                for i, v in enumerate(values)))
+    what = ('; '.join(diffs) if diffs else f'mmengine says: {error}')
+    key = 'train_dataloader' if role == 'train' else 'val_dataloader'
+    return ValueError(
+        f'the {role} dataset concatenates datasets whose metainfo differs '
+        f'(ConcatDataset needs the same classes and label settings in '
+        f'every part): {what}. Set the same value in every one of '
+        f'{key}.dataset.datasets')
+
+
 def empty_dataset_error(dataset_cfg: dict, role: str = 'train') -> ValueError:
     """The empty-dataset error for a dataset config whose build failed.
 
@@ -237,6 +266,48 @@ def _read_label(path: str, where: str) -> np.ndarray:
     return values
 
 
+def _reduce_zero_label(dataset: Any) -> bool:
+    """``reduce_zero_label`` as mmseg applies it: the dataset's, unless its
+    pipeline's ``LoadAnnotations`` sets its own."""
+    value = bool(getattr(dataset, 'reduce_zero_label', False))
+    for t in getattr(getattr(dataset, 'pipeline', None), 'transforms', ()):
+        own = getattr(t, 'reduce_zero_label', None)
+        if type(t).__name__ == 'LoadAnnotations' and own is not None:
+            value = bool(own)
+    return value
+
+
+def check_splits_agree(train: Any, other: Any, role: str = 'val') -> None:
+    """Refuse a val/test dataset that reads its labels with another
+    ``reduce_zero_label`` than the training data: the model's class k would
+    be scored against the split's class k - 1 (or k + 1), a wrong metric
+    with no error. Called by :class:`mmswtat.engine.DistillRunner` once both
+    loops are built.
+
+    Raises:
+        ValueError: Naming both datasets, both values and the fix.
+    """
+    if _empty_like(train) or _empty_like(other):
+        return
+    ours = {_reduce_zero_label(b) for b in _base_datasets(train)}
+    theirs = {_reduce_zero_label(b) for b in _base_datasets(other)}
+    if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
+        (a, ), (b, ) = ours, theirs
+        raise ValueError(
+            f'the train dataset ({_describe(_base_datasets(train)[0])}) '
+            f'reads its label maps with reduce_zero_label={a}, but the '
+            f'{role} dataset ({_describe(_base_datasets(other)[0])}) with '
+            f'reduce_zero_label={b}: the {role} labels would be shifted by '
+            f'one class against the ones the model learns, and the {role} '
+            'metric would be wrong without any error. Set the same '
+            'reduce_zero_label for every split (train_dataloader, '
+            'val_dataloader and test_dataloader .dataset.reduce_zero_label)')
+
+
+def _empty_like(dataset: Any) -> bool:
+    return dataset is None or not hasattr(dataset, '__len__')
+
+
 def _check_labels(dataset: Any, role: str) -> int:
     """Label values of an even sample of a segmentation dataset's maps.
 
@@ -266,8 +337,19 @@ def _check_labels(dataset: Any, role: str) -> int:
         return 0
     num = len(classes)
     ignore = getattr(dataset, 'ignore_index', 255)
-    reduce = bool(getattr(dataset, 'reduce_zero_label', False))
+    reduce = _reduce_zero_label(dataset)
     where = f'the {role} dataset ({_describe(dataset)})'
+    if reduce and str(classes[0]).strip('_').lower() in ('background', 'bg'):
+        print_log(
+            f'{where} reads its label maps with reduce_zero_label=True, but '
+            f'class 0 of its classes is {classes[0]!r}: label 0 becomes the '
+            f'ignore_index {ignore} and every other label moves down by '
+            f'one, so {classes[0]!r} is learnt from the pixels of label 1 '
+            'and every class name is off by one. reduce_zero_label is for '
+            "label sets whose 0 means 'unlabelled' (ADE20K); for this one "
+            'set reduce_zero_label=False',
+            logger='current',
+            level=30)
     seen = set()
     read: List[str] = []
     picks = np.linspace(0, size - 1, min(size, LABEL_SAMPLE))

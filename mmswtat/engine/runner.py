@@ -11,8 +11,9 @@ from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
-from mmswtat.datasets.checks import (check_dataset, dataset_build_error,
-                                     empty_dataset_error)
+from mmswtat.datasets.checks import (check_dataset, check_splits_agree,
+                                     concat_metainfo_error,
+                                     dataset_build_error, empty_dataset_error)
 from mmswtat.registry import RUNNERS
 from mmswtat.utils.checkpoint import check_load_from
 from mmswtat.utils.value_checks import check_train_schedule
@@ -34,7 +35,9 @@ class DistillRunner(Runner):
     Before the first step it also refuses a schedule with nothing to train
     (:func:`~mmswtat.utils.value_checks.check_train_schedule`), an empty
     dataset or images and labels of different sizes
-    (:func:`~mmswtat.datasets.checks.check_dataset`), a ``load_from`` of
+    (:func:`~mmswtat.datasets.checks.check_dataset`), a val dataset that
+    reads its labels otherwise than the train dataset
+    (:func:`~mmswtat.datasets.checks.check_splits_agree`), a ``load_from`` of
     which no weight fits the model
     (:func:`~mmswtat.utils.checkpoint.check_load_from`) and a ``--resume``
     checkpoint of another config or model, or past the end of the run
@@ -44,6 +47,14 @@ class DistillRunner(Runner):
     def train(self):
         check_train_schedule(self.cfg)
         return super().train()
+
+    def build_val_loop(self, loop):
+        loop = super().build_val_loop(loop)
+        train = getattr(self._train_loop, 'dataloader', None)
+        val = getattr(loop, 'dataloader', None)
+        if train is not None and val is not None:  # train(): both built
+            check_splits_agree(train.dataset, val.dataset, 'val')
+        return loop
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         model = getattr(self.model, 'module', self.model)
@@ -100,6 +111,9 @@ class DistillRunner(Runner):
             try:
                 dataset = DATASETS.build(dataloader['dataset'])
             except ValueError as e:  # mmengine serialises an empty list
+                if 'does not match meta information' in str(e):
+                    raise concat_metainfo_error(dataloader['dataset'],
+                                                _role(dataloader), e) from None
                 if 'need at least one array' not in str(e):
                     raise
                 raise empty_dataset_error(dataloader['dataset'],

@@ -269,9 +269,11 @@ def _nothing_loaded(state: Dict[str, torch.Tensor], filename: str, role: str,
 
 def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
                        role: str) -> None:
-    """Refuse a checkpoint with NaN or infinite weights: a model that loads
-    them outputs garbage (a constant prediction scores a normal-looking
-    mIoU), and only non-finite *losses* would be noticed.
+    """Refuse a checkpoint with NaN or infinite weights, or with zeros in
+    every conv/linear kernel: a model that loads them outputs garbage or a
+    constant (a constant prediction scores a normal-looking mIoU), and
+    only non-finite *losses* would be noticed. One zero kernel (a
+    zero-initialised layer) is legal.
 
     Raises:
         CheckpointError: Naming the file, how many tensors and which.
@@ -280,12 +282,26 @@ def check_finite_state(state: Dict[str, torch.Tensor], filename: str,
         k for k, v in state.items() if isinstance(v, torch.Tensor)
         and v.is_floating_point() and not bool(torch.isfinite(v).all())
     ]
+    model = 'model' if role == 'load_from' else role
     if bad:
         raise CheckpointError(
             f'{role} checkpoint {filename!r} holds non-finite (NaN or inf) '
             f'weights in {len(bad)} of {len(state)} tensors '
-            f'[{_head(bad)}]: the {role} would output garbage. Was it saved '
+            f'[{_head(bad)}]: the {model} would output garbage. Was it saved '
             'by a run that diverged? Give an earlier checkpoint of that run')
+    kernels = [
+        v for k, v in state.items()
+        if k.endswith('weight') and isinstance(v, torch.Tensor)
+        and v.is_floating_point() and v.dim() >= 2
+    ]
+    if kernels and not any(bool(v.any()) for v in kernels):
+        raise CheckpointError(
+            f'{role} checkpoint {filename!r} holds only zeros in all its '
+            f'{len(kernels)} conv/linear kernels: the {model} would output '
+            'the same values for every input (one class everywhere, which '
+            'still scores a normal-looking metric). Was it saved from a '
+            'zeroed or never-trained model? Give the checkpoint of a '
+            'trained run')
 
 
 def load_state(model: nn.Module,
@@ -388,19 +404,30 @@ def check_load_from(model: nn.Module, filename: str) -> None:
         filename: The config's ``load_from``.
 
     Raises:
+        FileNotFoundError, IsADirectoryError, CheckpointError: A local
+            file that is missing, a directory, empty, truncated or not a
+            torch checkpoint (:func:`_read`'s messages, naming load_from).
         CheckpointError: No weight fits, naming the file, what it is (a
             teacher or student checkpoint in a distillation config, a
             distillation checkpoint in a plain config, another model) and
             the key to use instead.
     """
     checkpoint = peek_checkpoint(filename)
-    if checkpoint is None:  # mmengine reads (or refuses) it
+    if checkpoint is None:
+        if not isinstance(filename, (str, os.PathLike)) or os.fspath(
+                filename).startswith(_REMOTE) or '://' in os.fspath(filename):
+            return  # mmengine fetches (or refuses) it
+        try:  # a missing, empty, text or corrupt file: named, with the key
+            _read(os.fspath(filename), 'load_from', True, SAFE_OPT_IN)
+        except UnsafeCheckpointError:  # mmengine reads (or refuses) it
+            return
         return
     state = extract_state_dict(checkpoint, filename, 'load_from')
     theirs, ours = _shapes(state), _shapes(model.state_dict())
     distiller = any(k.startswith('student.') for k in ours)
     wanted = [k for k in ours if k.startswith('student.') or not distiller]
     fits = [k for k in wanted if theirs.get(k) == ours[k]]
+    check_finite_state({k: state[k] for k in fits}, filename, 'load_from')
     if fits or not wanted:
         if len(fits) < len(wanted):
             from mmengine.logging import print_log

@@ -125,7 +125,8 @@ class CfgOptionsAction(DictAction):
     keeps the spaces inside values (:func:`parse_option_value`).
 
     mmengine fails on ``KEY`` alone with "not enough values to unpack"; this
-    names the item and the expected form.
+    names the item and the expected form. A key given twice with different
+    values is an error (the last one won silently).
     """
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -142,9 +143,14 @@ class CfgOptionsAction(DictAction):
         for item in values if isinstance(values, list) else [values]:
             key, _, value = item.partition('=')
             try:
-                options[key] = parse_option_value(value)
+                parsed = parse_option_value(value)
             except ValueError as e:
                 parser.error(f'{option_string} {key}: {e}')
+            if key in options and options[key] != parsed:
+                parser.error(f'{option_string} {key}: given twice, as '
+                             f'{options[key]!r} and as {parsed!r}; give it '
+                             'once')
+            options[key] = parsed
         setattr(namespace, self.dest, options)
 
 

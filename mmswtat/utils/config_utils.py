@@ -81,6 +81,8 @@ def load_tool_config(path: str,
         ValueError: The file defines no ``model`` (not a config).
         ConfigOptionsError: A ``cfg_options`` key does not fit the config.
         NotADirectoryError: The work dir is an existing file.
+        ValueError: ``--work-dir`` and a ``work_dir`` in ``cfg_options``
+            name different folders (one would be ignored).
     """
     cfg = Config.fromfile(resolve_config_path(path))
     if not isinstance(cfg.get('model'), dict):
@@ -93,6 +95,12 @@ def load_tool_config(path: str,
     if cfg_options:
         merge_options(cfg, cfg_options)
     if work_dir is not None:
+        given = (cfg_options or {}).get('work_dir')
+        if given is not None and osp.abspath(
+                str(given)) != osp.abspath(work_dir):
+            raise ValueError(
+                f'--work-dir {work_dir!r} and --cfg-options work_dir='
+                f'{given!r} name different folders: give only one of them')
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         name = osp.splitext(osp.basename(path.split('::')[-1]))[0]

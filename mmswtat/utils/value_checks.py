@@ -160,8 +160,9 @@ def check_train_schedule(cfg: Any) -> None:
     ``train_cfg.max_iters`` (or ``max_epochs``) <= 0 makes mmengine exit at
     once, with no checkpoint and no message; ``val_interval`` and the
     training ``batch_size`` must be positive as well, ``num_workers`` >= 0
-    the checkpoint ``interval`` > 0 or -1 and the optimizer's ``lr`` a
-    finite number >= 0. Warnings (continuing is
+    the checkpoint ``interval`` > 0 or -1 (and no key the checkpoint hook
+    does not know), ``randomness.seed`` an int >= 0 and the optimizer's
+    ``lr`` a finite number >= 0. Warnings (continuing is
     legitimate): ``lr=0`` (no weight changes) and a distillation warm-up
     as long as the run (the weights never reach full value).
 
@@ -218,8 +219,44 @@ def check_train_schedule(cfg: Any) -> None:
                 f'default_hooks.checkpoint: interval must be an int > 0 '
                 f'(save every N iterations/epochs) or -1 (only the last), '
                 f'got {interval}')
+    if isinstance(hook, dict):
+        _check_checkpoint_keys(hook)
+    seed = (cfg.get('randomness') or {}).get('seed')
+    if seed is not None:
+        check_number('randomness', 'seed', seed, minimum=0, integer=True)
     _say_schedule_notes(cfg, train_cfg)
+    _say_scheduler_ends(cfg, train_cfg)
     _say_warmup(cfg, train_cfg)
+
+
+def _check_checkpoint_keys(hook: dict) -> None:
+    """mmengine's ``CheckpointHook`` hands keys it does not know to
+    ``Runner.save_checkpoint``, which raises a TypeError at the first save:
+    after ``interval`` iterations of training. Refuse them up front."""
+    if hook.get('type', 'CheckpointHook') not in ('CheckpointHook',
+                                                  'mmengine.CheckpointHook'):
+        return
+    import difflib
+    import inspect
+
+    from mmengine.hooks import CheckpointHook
+    from mmengine.runner import Runner
+    known = {'type', '_scope_'}
+    for fn in (CheckpointHook.__init__, Runner.save_checkpoint):
+        known.update(
+            p for p in inspect.signature(fn).parameters
+            if p not in ('self', 'kwargs', 'filename', 'out_dir'))
+    known.add('out_dir')
+    for key in hook:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), 1)
+            raise ValueError(
+                f'default_hooks.checkpoint: unknown key {key!r} '
+                '(CheckpointHook passes it to Runner.save_checkpoint, which '
+                'would fail at the first save, after a whole checkpoint '
+                'interval of training)' +
+                (f'; did you mean {close[0]!r}?' if close else
+                 f'; the keys are {sorted(known - {"_scope_"})}'))
 
 
 def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
@@ -241,6 +278,38 @@ def _say_schedule_notes(cfg: Any, train_cfg: Any) -> None:
             'schedulers scale the base lr, so it stays 0); only BN '
             'statistics move. Set a learning rate > 0, e.g. --cfg-options '
             'optim_wrapper.optimizer.lr=0.01',
+            logger='current',
+            level=30)
+
+
+def _say_scheduler_ends(cfg: Any, train_cfg: Any) -> None:
+    """A parameter scheduler that ends after the run: lowering ``max_iters``
+    (or ``max_epochs``) and keeping the schedule's ``end`` runs only the
+    start of the schedule (a poly LR stays near its initial value)."""
+    from mmengine.logging import print_log
+    scheds = cfg.get('param_scheduler') or []
+    scheds = [scheds] if isinstance(scheds, dict) else list(scheds)
+    by_iter = 'max_iters' in train_cfg
+    length = train_cfg.get('max_iters' if by_iter else 'max_epochs')
+    if not isinstance(length, int) or isinstance(length, bool):
+        return
+    unit = 'iteration' if by_iter else 'epoch'
+    key = 'max_iters' if by_iter else 'max_epochs'
+    for i, sched in enumerate(scheds):
+        if not isinstance(sched, dict):
+            continue
+        end = sched.get('end')
+        # Only a scheduler counted in the loop's own unit.
+        if bool(sched.get('by_epoch', True)) == by_iter or not isinstance(
+                end, int) or end <= length or (i, end, length) in _SAID:
+            continue
+        _SAID.add((i, end, length))
+        print_log(
+            f'param_scheduler[{i}] ({sched.get("type")}) ends at {unit} '
+            f'{end}, after train_cfg.{key}={length}: the run stops at '
+            f'{length}/{end} of its schedule (e.g. the LR stays near its '
+            f'start value). Set --cfg-options param_scheduler.{i}.end='
+            f'{length} to fit the schedule to the run',
             logger='current',
             level=30)
 

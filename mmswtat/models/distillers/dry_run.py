@@ -22,7 +22,8 @@ from mmengine.logging import print_log
 
 from .checks import named
 from .recorder import RecorderCallError, RecordModifiedError
-from .teacher import choose_forward, normalisation, record_forward
+from .teacher import (choose_forward, normalisation, not_reached_fix,
+                      record_forward)
 
 SIZE = 64
 
@@ -59,10 +60,9 @@ def _records(distiller: nn.Module,
         False
     try:
         teacher = record_forward(
-            frozen.model, frozen.recorder, frozen.inputs(inputs), None,
-            frozen.mode, f"the teacher's {frozen.mode!r} forward; set "
-            "teacher_forward='tensor' or record modules that this forward "
-            'runs') if frozen.recorder.names else {}
+            frozen.model, frozen.recorder,
+            frozen.inputs(inputs), None, frozen.mode,
+            not_reached_fix(frozen.mode)) if frozen.recorder.names else {}
     except (RecordModifiedError, RecorderCallError):  # so in training too
         raise
     except RuntimeError as e:

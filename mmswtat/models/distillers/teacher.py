@@ -54,6 +54,19 @@ def choose_forward(model: nn.Module,
             if in_features and hasattr(model, 'extract_feat') else 'tensor')
 
 
+def not_reached_fix(mode: str) -> str:
+    """What the teacher's ``mode`` forward is, and the fix, for a teacher
+    recorder it never reaches (the ``fix`` of :func:`record_forward`)."""
+    if mode == 'tensor':  # already the fullest forward the teacher runs
+        return ("the teacher's 'tensor' forward (the inference path: "
+                'backbone, neck and decode head); modules used only by the '
+                'loss forward (an auxiliary head, loss modules) never run in '
+                'the teacher: record a module of that path')
+    return (f"the teacher's {mode!r} forward; set teacher_forward='tensor' "
+            '(it also runs the heads) or record modules that this forward '
+            'runs')
+
+
 def record_forward(model: nn.Module, recorder: FeatureRecorder, inputs: Tensor,
                    data_samples: Any, mode: str, fix: str) -> Dict[str, Any]:
     """Run ``model`` inside ``with recorder:`` and return its records.
@@ -245,11 +258,9 @@ class FrozenTeacher(nn.Module):
         device = inputs.device.type
         with torch.no_grad(), teacher_autocast(
                 self.resolved_precision(device), device):
-            records = record_forward(
-                self.model, self.recorder, self.inputs(inputs), data_samples,
-                self.mode, f"the teacher's {self.mode!r} forward; set "
-                "teacher_forward='tensor' or record modules that this "
-                'forward runs')
+            records = record_forward(self.model, self.recorder,
+                                     self.inputs(inputs), data_samples,
+                                     self.mode, not_reached_fix(self.mode))
         return to_fp32(records)
 
     def resolved_precision(self, device_type: str) -> str:
