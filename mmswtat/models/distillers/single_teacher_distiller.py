@@ -51,40 +51,15 @@ class SingleTeacherDistiller(BaseModel):
         student_recorders: ``{name: 'module.path'}`` or ``{name:
             dict(module='neck', index=i)}`` features of the student.
         teacher_recorders: Same for the teacher.
-        connectors: Shared connectors, ``{name: connector config}`` (a
-            registered module, e.g. ``dict(type='mmswtat.ConvBNConnector',
-            in_channels=512, out_channels=2048)``), declared once and
-            referenced by name from ``loss_forward_mappings``. Each is built
-            once into ``self.connectors[name]`` (saved as
-            ``connectors.<name>.*``, trained with the distiller, not part of
-            :meth:`student_state_dict`) and, within one step, run once per
-            ``(side, recorder, index)`` it is applied to: every loss that
-            references it gets the same output tensor, and its gradient is
-            the sum over those losses. Names are plain identifiers without
-            ``'.'``; ``'<loss>_student'`` and ``'<loss>_teacher'`` are
-            reserved for the per-loss connectors.
+        connectors: Shared connectors, ``{name: connector config}``,
+            referenced by name from ``loss_forward_mappings``.
         distill_losses: ``{loss_name: loss config}``; names start with
             ``loss_`` so mmengine sums them.
-        loss_forward_mappings: ``{loss_name: dict(student=IN, teacher=IN)}``,
-            ``IN`` a recorder name or ``dict(recorder=name, index=i,
-            connector=cfg)`` (``index`` picks from a tuple record;
-            ``connector`` is a registered module config applied first, owned
-            by this loss and side, or the name of a shared connector from
-            ``connectors``). A list ``index=[0, 1, 2]`` on both sides applies
-            the loss to each level (one loss module, with its own embeddings,
-            per level; likewise one connector per level for a connector
-            config, while a shared connector is one module applied to every
-            level) and logs the sum; the loss config's
-            ``per_level=dict(window_size=[8, 8, 4], loss_weight=[...])`` sets
-            values level by level. A teacher-side connector must have no
-            trainable parameters (e.g. ``mmswtat.ResizeConnector``): the
-            regression target is the raw teacher map, so projections belong
-            on the student side. ``valid_mask=True`` (or
-            ``dict(ignore_index=255)``) in an entry passes a dense logit loss
-            (``KDLoss``, ``DISTLoss``) the mask of pixels whose
-            ``gt_sem_seg`` label is not the student decode head's (or that)
-            ignore index (``valid_mask.py``). May be omitted when there is
-            exactly one recorder on each side.
+        loss_forward_mappings: ``{loss_name: dict(student=IN,
+            teacher=IN)}``: what each loss reads. The grammar (recorder
+            names, ``index`` and level lists, ``per_level``, shared and
+            per-loss connectors, ``valid_mask``) is written once, in
+            :mod:`~mmswtat.models.distillers.distill_spec`.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
         student_ckpt_strict: Missing/unexpected ``student_ckpt`` keys are an
             error (``False``: a warning; a file of which no key fits is an
@@ -103,16 +78,10 @@ class SingleTeacherDistiller(BaseModel):
             teacher setting, so a distiller argument (not in ``distill``).
         distill_warmup_iters: Ramp the distillation weights linearly from
             ``1/K`` to 1 over the first ``K`` iterations (0 = off).
-        distill: The distillation settings above (``student_recorders``,
-            ``teacher_recorders``, ``connectors``, ``distill_losses``,
-            ``loss_forward_mappings``, ``distill_warmup_iters``) as one dict,
-            so a config fragment can be dropped in with
-            ``distill={{_base_.swtat_layer4}}``; an argument given directly
-            as well is an error. A list of such dicts is a recipe, merged
-            name by name (``distill=[{{_base_.swtat_head}},
-            {{_base_.cwd_logits}}]``): a recorder, connector or loss that
-            two fragments define identically is shared, differently an
-            error (``distill_spec.merge_fragments``).
+        distill: The distillation settings above as one dict (a config
+            fragment: ``distill={{_base_.swtat_layer4}}``), or a list of
+            them, a recipe merged name by name (``distill_spec.py``); an
+            argument given directly as well is an error.
         check_finite: Raise when a distillation loss is NaN/Inf, naming it
             and the iteration (one device sync per step).
         data_preprocessor: The batch preprocessor. Always the student's
