@@ -154,14 +154,15 @@ def test_retinanet_pair_reproduces_the_shipped_fpn_fragment(generated):
 
 def test_faster_rcnn_to_retinanet_pairs_levels_by_stride(generated):
     distill = generated['faster_retina'][1].model.distill
-    for name in ('loss_swtat', 'loss_pmtat'):
-        mapping = distill.loss_forward_mappings[name]
-        # RetinaNet P3..P6 <- Faster R-CNN P3..P6 (strides 8..64)
-        assert mapping.student.index == [0, 1, 2, 3]
-        assert mapping.teacher.index == [1, 2, 3, 4]
-        assert distill.distill_losses[name].loss_weight == 0.25
-    # 800x1333: P3..P6 maps have >= 13 rows: 8x8 windows
-    assert distill.distill_losses.loss_swtat.per_level.window_size == [8] * 4
+    mapping = distill.loss_forward_mappings.loss_swtat
+    # RetinaNet P3..P6 <- Faster R-CNN P3..P6 (strides 8..64)
+    assert mapping.student.index == [0, 1, 2, 3]
+    assert mapping.teacher.index == [1, 2, 3, 4]
+    # The shipped FPN form on each paired level (swtat_fpn.py).
+    assert set(distill.distill_losses) == {'loss_swtat'}
+    sw = distill.distill_losses.loss_swtat
+    assert (sw.window_size, sw.normalize, sw.loss_weight) == ('auto', 'self',
+                                                              20.0)
     assert 'connectors' not in distill  # 256 = 256
 
 
@@ -282,8 +283,8 @@ def test_generated_config_trains(name, generated, data, tmp_path):
     runner.train()
     logged = runner.message_hub.log_scalars
     assert runner.iter == 2
-    expected = ['loss_swtat'
-                ] + (['loss_kd'] if task == 'cls' else ['loss_pmtat'])
+    expected = ['loss_swtat'] + dict(
+        cls=['loss_kd'], seg=['loss_pmtat'], det=[])[task]
     if name == 'deeplab':
         expected = ['loss_cwd']
     if name == 'deeplab_swtat_head':

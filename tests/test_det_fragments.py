@@ -105,13 +105,33 @@ def test_fragment_gives_the_published_loss_per_level(name):
 def test_benchmark_method_is_the_fragment(method, key):
     """det_distill_config takes the shipped fragment, channels adapted."""
     got = det_distill_config(method, TINY)
-    file = dict(pkd='pkd_fpn', cwd='cwd_fpn', swtat='swtat_fpn')[method]
+    file, var = dict(
+        pkd=('pkd_fpn', 'pkd_fpn'),
+        cwd=('cwd_fpn', 'cwd_fpn'),
+        swtat=('swtat_fpn', 'swtat_fpn_paper'))[method]
     shipped = Config.fromfile(
         osp.join(ROOT, 'configs', '_base_', 'distill',
-                 file + '.py'))[file].to_dict()
+                 file + '.py'))[var].to_dict()
     for loss in shipped['distill_losses'].values():
         for ch in ('student_channels', 'teacher_channels'):
             if ch in loss:
                 loss[ch] = 16
     assert got == shipped
     assert key in got['distill_losses']
+
+
+def test_shipped_swtat_fpn_is_the_measured_form():
+    """``swtat_fpn`` is the benchmark's ``swtat`` with the knobs of its
+    measured form (docs/detection.md), at the fragment's weight."""
+    shipped = Config.fromfile(
+        osp.join(ROOT, 'configs', '_base_', 'distill',
+                 'swtat_fpn.py')).swtat_fpn.to_dict()
+    weight = shipped['distill_losses']['loss_swtat']['loss_weight']
+    got = det_distill_config(
+        'swtat',
+        TINY,
+        weight=weight,
+        knobs=dict(normalize='self', window_size='auto', global_pass='none'))
+    for loss in shipped['distill_losses'].values():
+        loss.update(student_channels=16, teacher_channels=16)
+    assert got == shipped

@@ -148,7 +148,7 @@ def test_teacher_stops_after_its_neck():
 
 
 def test_fragment_applies_one_setting_to_every_level():
-    fragment = Config.fromfile(FRAGMENT).swtat_fpn
+    fragment = Config.fromfile(FRAGMENT).swtat_fpn_paper
     model = build(distill=fragment)
     swtat = model.distill_losses.loss_swtat
     pmtat = model.distill_losses.loss_pmtat
@@ -191,6 +191,46 @@ def test_fragment_applies_one_setting_to_every_level():
         assert grad is not None and grad.abs().sum() > 0, i
     assert model.student.neck.fpn_convs[0].conv.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.teacher.parameters())
+
+
+def test_shipped_fragment_windows_every_level_but_a_1x1_one():
+    """The shipped swtat_fpn (normalize='self', window_size='auto', no
+    global pass): one SW-TaT module per level; levels of 2x2 or more get
+    real windows and a gradient, the 1x1 P6 here none (no window fits)."""
+    model = build(distill=Config.fromfile(FRAGMENT).swtat_fpn)
+    swtat = model.distill_losses.loss_swtat
+    assert len(swtat) == 5 and set(model.distill_losses) == {'loss_swtat'}
+    assert [
+        m.pass_layouts(s, s)[0].geom.wh if s > 1 else None
+        for m, s in zip(swtat, SIDES)
+    ] == [8, 4, 2, 1, None]
+    assert all(m.normalize == 'self' for m in swtat)
+    data = preprocess(model)
+    teacher = model.run_teacher(data['inputs'], data['data_samples'])
+    torch.manual_seed(1)
+    student = record_student(model, data)
+    torch.manual_seed(1)
+    seen = {}
+
+    def keep(module, inputs, outputs):
+        for out in outputs:
+            out.retain_grad()
+        seen['fpn'] = outputs
+
+    handle = model.student.neck.register_forward_hook(keep)
+    try:
+        losses = model(**data, mode='loss')
+    finally:
+        handle.remove()
+    expected = sum(swtat[i](student['fpn'][i], teacher['fpn'][i])
+                   for i in LEVELS)
+    assert torch.allclose(losses['loss_swtat'], expected, rtol=1e-5)
+    losses['loss_swtat'].backward()
+    moved = [
+        bool(seen['fpn'][i].grad is not None
+             and seen['fpn'][i].grad.abs().sum() > 0) for i in LEVELS
+    ]
+    assert moved == [True, True, True, True, False]
 
 
 @pytest.mark.dry_run

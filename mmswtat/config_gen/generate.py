@@ -104,7 +104,17 @@ def _feature_part(pairs: List[Pair],
     if name == 'swtat' and task == 'cls':
         notes.append('  No patch-merging term on classification maps: the '
                      'window passes already reach most of a small map.')
-    if neck:
+    if neck and name in ('swtat', 'sw'):
+        weight = losses['loss_swtat' + suffix]['loss_weight']
+        notes += [
+            "  The shipped FPN form (configs/_base_/distill/swtat_fpn.py, "
+            "measured in docs/detection.md): normalize='self' (each map "
+            'standardised per channel with its own statistics, as PKD), '
+            "window_size='auto' (half of each level, at most 8: the windows "
+            f'above are not used), no global pass, loss_weight={weight:g} '
+            f'on each of the {len(windows)} levels.'
+        ]
+    elif neck:
         notes += [
             f'  Each loss sums over the {len(windows)} levels, hence '
             f'loss_weight={ctx.level_weight} per level; scale=\'auto\' '

@@ -82,8 +82,25 @@ def _pm(ctx: LossContext) -> dict:
     return cfg
 
 
+def fpn_swtat_loss(channels: int) -> dict:
+    """The shipped FPN fragment's SW-TaT loss (``swtat_fpn``: the form
+    measured on the FPN, ``normalize='self'``, ``window_size='auto'``, no
+    global pass) at ``channels``, read from the fragment file itself."""
+    from mmengine.config import Config
+
+    from mmswtat.recipes import FRAGMENTS
+    from mmswtat.utils.config_utils import resolve_config_path
+    frag = Config.fromfile(resolve_config_path(FRAGMENTS + 'swtat_fpn.py'))
+    cfg = frag.swtat_fpn.to_dict()['distill_losses']['loss_swtat']
+    cfg.update(student_channels=channels, teacher_channels=channels)
+    return cfg
+
+
 def swtat(ctx: LossContext, with_pm: bool = True) -> Dict[str, dict]:
-    """SW-TaT (+ patch merging): the paper's L_SW + L_PM."""
+    """SW-TaT (+ patch merging): the paper's L_SW + L_PM; on a neck, the
+    shipped FPN form (:func:`fpn_swtat_loss`, no global pass)."""
+    if ctx.multi:
+        return dict(loss_swtat=fpn_swtat_loss(ctx.channels))
     losses = dict(loss_swtat=_sw(ctx))
     if with_pm:
         losses['loss_pmtat'] = _pm(ctx)

@@ -135,8 +135,11 @@ def det_model(net: NetSettings,
 #: Detection methods: ``(fragment file, variable, losses dropped)``.
 DET_FRAGMENTS: Dict[str, Optional[tuple]] = {
     'none': None,
-    'swtat': ('swtat_fpn.py', 'swtat_fpn', ()),
-    'swtat_nopm': ('swtat_fpn.py', 'swtat_fpn', ('loss_pmtat', )),
+    # The paper's raw form (``swtat_fpn_paper``): the shipped ``swtat_fpn``
+    # is this method with the knobs normalize='self', window_size='auto',
+    # global_pass='none' (as the reports name it).
+    'swtat': ('swtat_fpn.py', 'swtat_fpn_paper', ()),
+    'swtat_nopm': ('swtat_fpn.py', 'swtat_fpn_paper', ('loss_pmtat', )),
     'pkd': ('pkd_fpn.py', 'pkd_fpn', ()),
     'cwd': ('cwd_fpn.py', 'cwd_fpn', ()),
     'fitnet': ('fitnet_fpn.py', 'fitnet_fpn', ()),
