@@ -488,3 +488,24 @@ def test_warmup_in_a_recipe_fragment_as_long_as_the_run_warns(logged):
                     ]))))
     assert any('distill_warmup_iters=120 >= train_cfg.max_iters=120' in m
                for m in logged)
+
+
+def test_a_former_loss_name_is_no_config_difference_on_resume():
+    """Configs that write KLDivLoss (the former name) and KDLoss resume
+    each other's checkpoints; another loss type is still a difference."""
+    from mmswtat.engine.resume_check import config_differences
+    saved = ("model = dict(type='mmswtat.SingleTeacherDistiller', "
+             "distill=dict(distill_losses=dict(loss_kd=dict("
+             "type='mmswtat.KLDivLoss', tau=1.0))))")
+
+    def model(loss_type):
+        return dict(
+            type='mmswtat.SingleTeacherDistiller',
+            distill=dict(
+                distill_losses=dict(loss_kd=dict(type=loss_type, tau=1.0))))
+
+    assert config_differences(
+        saved, model('mmswtat.KDLoss'), structural=True) == []
+    (line, ) = config_differences(
+        saved, model('mmswtat.DISTLoss'), structural=True)
+    assert 'loss_kd.type' in line and 'DISTLoss' in line

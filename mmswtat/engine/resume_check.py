@@ -60,6 +60,10 @@ RESUME_SAFE_KEYS = ('teacher_ckpt', 'student_ckpt', 'cfg_path', 'weights_only',
                     'check_finite', 'loss_weight', 'distill_warmup_iters',
                     'pretrained', 'teacher_precision', 'init_cfg')
 
+#: Former registered names of a class (configs that use either resume the
+#: same model).
+FORMER_TYPE_NAMES = {'mmswtat.KLDivLoss': 'mmswtat.KDLoss'}
+
 
 def _safe(key: str) -> bool:
     return any(part in RESUME_SAFE_KEYS for part in key.split('.'))
@@ -86,6 +90,10 @@ def config_differences(saved: Optional[str],
     except Exception:  # noqa: BLE001  (an unparsable config text)
         return []
     old, new = _flatten(old or {}), _flatten(model_cfg or {})
+    for flat in (old, new):  # a former class name is the same class
+        for k, v in flat.items():
+            if k.endswith('.type') and isinstance(v, str):
+                flat[k] = FORMER_TYPE_NAMES.get(v, v)
     lines = [
         f'{k}: checkpoint {old.get(k, "(absent)")!r}, this config '
         f'{new.get(k, "(absent)")!r}' for k in sorted(set(old) | set(new))
