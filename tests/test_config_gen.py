@@ -162,7 +162,7 @@ def test_faster_rcnn_to_retinanet_pairs_levels_by_stride(generated):
     assert set(distill.distill_losses) == {'loss_swtat'}
     sw = distill.distill_losses.loss_swtat
     assert (sw.window_size, sw.normalize, sw.loss_weight) == ('auto', 'self',
-                                                              20.0)
+                                                              6.0)
     assert 'connectors' not in distill  # 256 = 256
 
 

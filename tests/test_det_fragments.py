@@ -134,4 +134,7 @@ def test_shipped_swtat_fpn_is_the_measured_form():
         knobs=dict(normalize='self', window_size='auto', global_pass='none'))
     for loss in shipped['distill_losses'].values():
         loss.update(student_channels=16, teacher_channels=16)
+    assert got['distill_losses']['loss_swtat'].pop('loss_weight') == \
+        pytest.approx(shipped['distill_losses']['loss_swtat'].pop(
+            'loss_weight'))
     assert got == shipped

@@ -118,7 +118,7 @@ def test_train_logs_task_and_distill_losses(distilled):
     ckpt = work / 'epoch_1.pth'
     assert osp.isfile(ckpt)
     assert f'Epoch(train) [1][{ITERS}/{ITERS}]' in log
-    losses = TASK_LOSSES + ['loss_swtat', 'loss_pmtat']
+    losses = TASK_LOSSES + ['loss_swtat']
     if name == 'mask':
         losses.append('loss_mask')
     for key in losses:
@@ -228,7 +228,7 @@ def test_retinanet_config_loss_step():
     losses = model(**data, mode='loss')
     handle.remove()
     assert calls == [], 'the teacher ran its head'
-    for key in ('loss_cls', 'loss_bbox', 'loss_swtat', 'loss_pmtat'):
+    for key in ('loss_cls', 'loss_bbox', 'loss_swtat'):
         value = losses[key]
         value = sum(value) if isinstance(value, list) else value
         assert torch.isfinite(value) and value > 0, key
@@ -256,7 +256,7 @@ def test_voc_config_trains_one_iteration(voc, tmp_path):
     ])
     log = proc.stdout + proc.stderr
     assert 'Epoch(train) [1][1/1]' in log
-    for key in TASK_LOSSES + ['loss_swtat', 'loss_pmtat']:
+    for key in TASK_LOSSES + ['loss_swtat']:
         assert f'{key}: ' in log, key
     assert osp.isfile(work / 'epoch_1.pth')
 
