@@ -83,15 +83,22 @@ def test_readme_headline_figures_equal_the_report(report, table):
     the report's summary row, to two decimals."""
     from mmswtat.benchmark.accuracy.report import paired_gain
     data = json.load(open(osp.join(ROOT, report)))
-    rows = {_row_key(r): r for r in data['summary']}
-    base = rows['none {}']
+    rows = {}
+    for r in data['summary']:
+        rows.setdefault(_row_key(r), []).append(r)
+    base = rows['none {}'][0]
     checked = 0
     for line in table.splitlines():
-        m = re.search(r'<!-- (\S+) (\{.*\}) -->', line)
+        # <!-- method {knobs} --> or, where a method ran at several
+        # weights, <!-- method {knobs} w=WEIGHT -->
+        m = re.search(r'<!-- (\S+) (\{.*\})(?: w=(\S+))? -->', line)
         if not m:
             continue
         knobs = json.dumps(json.loads(m.group(2)), sort_keys=True)
-        row = rows[f'{m.group(1)} {knobs}']
+        found = rows[f'{m.group(1)} {knobs}']
+        if m.group(3) is not None:
+            found = [r for r in found if r['weight'] == float(m.group(3))]
+        (row, ) = found
         figures = re.findall(r'[+-]?\d+\.\d\d ± \d+\.\d\d', line)
         assert figures[0] == f'{row["mean"]:.2f} ± {row["std"]:.2f}', line
         if row is not base:
