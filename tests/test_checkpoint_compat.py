@@ -24,7 +24,10 @@ with open(osp.join(osp.dirname(__file__),
 BUILDS = {
     'voc': ('configs/swtat/deeplabv3_r101_to_r18_voc_layer4.py', {}),
     'voc_embed': ('configs/swtat/deeplabv3_r101_to_r18_voc_embed.py', {}),
+    # The paper's FPN form (swtat_fpn_paper, the configs' fragment before
+    # 6 December 2026): checkpoints written with it keep loading.
     'fpn_embed': ('configs/swtat/faster-rcnn_r101_to_r50_fpn_1x_coco.py', {
+        'model.distill': 'swtat_fpn_paper',
         'model.distill.distill_losses.loss_swtat.embed': True,
         'model.distill.distill_losses.loss_pmtat.embed': True
     }),
@@ -36,6 +39,11 @@ BUILDS = {
 def test_state_dict_keys_and_shapes_unchanged(name):
     config, options = BUILDS[name]
     cfg = Config.fromfile(osp.join(ROOT, config))
+    options = dict(options)
+    fragment = options.pop('model.distill', None)
+    if fragment is not None:
+        cfg.model.distill = Config.fromfile(
+            osp.join(ROOT, 'configs/_base_/distill/swtat_fpn.py'))[fragment]
     cfg.merge_from_dict(options)
     model = build_runner_model(cfg, teacher_ckpt=None)
     now = {k: list(v.shape) for k, v in model.state_dict().items()}

@@ -411,7 +411,7 @@ def test_plain_config_loads_the_student_of_a_distillation_checkpoint(tmp_path):
             'distillation config it was trained with'):
         load_test_plain(other, path)
     fc = tmp_path / 'fc.pth'  # no key of it fits: never a random model
-    torch.save(dict(state_dict={'fc.weight': torch.zeros(2, 2)}), fc)
+    torch.save(dict(state_dict={'fc.weight': torch.ones(2, 2)}), fc)
     with pytest.raises(ValueError, match='none of its 1 keys loads'):
         load_test_plain(student, str(fc))
 

@@ -93,7 +93,7 @@ def test_mmdet_train_py_trains_the_shipped_config(tmp_path):
         MMDET_TRAIN, DET_SHIPPED, '--work-dir',
         str(tmp_path / 'work'), '--cfg-options', *as_cli(opts)
     ])
-    _trained(proc.stdout + proc.stderr, ('loss_cls', 'loss_pmtat'))
+    _trained(proc.stdout + proc.stderr, ('loss_cls', 'loss_swtat'))
 
 
 @pytest.fixture(scope='module')
