@@ -306,8 +306,7 @@ def _student_connector(distill: dict) -> None:
         raise ValueError('connector=True needs TaT losses of one channel '
                          f'pair, got {sorted(channels)}')
     (cs, ct), = channels
-    connectors = distill.setdefault('connectors', {}) or {}
-    distill['connectors'] = connectors
+    connectors = distill['connectors'] = distill.get('connectors') or {}
     connectors['sc'] = dict(
         type='mmswtat.ConvBNConnector', in_channels=cs, out_channels=ct)
     for name in tat:

@@ -147,21 +147,14 @@ def test_teacher_stops_after_its_neck():
     assert model.student_recorder.records == {}
 
 
-def test_fragment_applies_one_setting_to_every_level():
-    fragment = Config.fromfile(FRAGMENT).swtat_fpn_paper
-    model = build(distill=fragment)
-    swtat = model.distill_losses.loss_swtat
-    pmtat = model.distill_losses.loss_pmtat
-    assert len(swtat) == len(pmtat) == 5
-    assert [m.window_size for m in swtat] == [(8, 8)] * 4 + [(4, 4)]
-    assert [m.shift_size for m in swtat] == [(4, 4)] * 4 + [(2, 2)]
-    assert all(m.num_merges == 'auto' and m.max_tokens == 1024 for m in pmtat)
-    assert all(m.loss_weight == 0.2 and m.scale == 'auto'
-               for m in [*swtat, *pmtat])
-    # The paper's form: raw FPN features, one parameter-free module per level.
-    assert all(not m.embed for m in [*swtat, *pmtat])
-    assert swtat[0] is not swtat[1]
+def loss_with_neck_grads(model):
+    """One loss forward of ``model`` on a batch, with the teacher's and
+    the student's records (the student's from an identical forward) and
+    the student's neck outputs kept for their gradients.
 
+    Returns:
+        ``(teacher records, student records, losses, {'fpn': neck outputs})``.
+    """
     data = preprocess(model)
     teacher = model.run_teacher(data['inputs'], data['data_samples'])
     torch.manual_seed(1)
@@ -179,6 +172,25 @@ def test_fragment_applies_one_setting_to_every_level():
         losses = model(**data, mode='loss')
     finally:
         handle.remove()
+    return teacher, student, losses, seen
+
+
+def test_fragment_applies_one_setting_to_every_level():
+    fragment = Config.fromfile(FRAGMENT).swtat_fpn_paper
+    model = build(distill=fragment)
+    swtat = model.distill_losses.loss_swtat
+    pmtat = model.distill_losses.loss_pmtat
+    assert len(swtat) == len(pmtat) == 5
+    assert [m.window_size for m in swtat] == [(8, 8)] * 4 + [(4, 4)]
+    assert [m.shift_size for m in swtat] == [(4, 4)] * 4 + [(2, 2)]
+    assert all(m.num_merges == 'auto' and m.max_tokens == 1024 for m in pmtat)
+    assert all(m.loss_weight == 0.2 and m.scale == 'auto'
+               for m in [*swtat, *pmtat])
+    # The paper's form: raw FPN features, one parameter-free module per level.
+    assert all(not m.embed for m in [*swtat, *pmtat])
+    assert swtat[0] is not swtat[1]
+
+    teacher, student, losses, seen = loss_with_neck_grads(model)
     for name, modules in (('loss_swtat', swtat), ('loss_pmtat', pmtat)):
         expected = sum(modules[i](student['fpn'][i], teacher['fpn'][i])
                        for i in LEVELS)
@@ -205,23 +217,7 @@ def test_shipped_fragment_windows_every_level_but_a_1x1_one():
         for m, s in zip(swtat, SIDES)
     ] == [8, 4, 2, 1, None]
     assert all(m.normalize == 'self' for m in swtat)
-    data = preprocess(model)
-    teacher = model.run_teacher(data['inputs'], data['data_samples'])
-    torch.manual_seed(1)
-    student = record_student(model, data)
-    torch.manual_seed(1)
-    seen = {}
-
-    def keep(module, inputs, outputs):
-        for out in outputs:
-            out.retain_grad()
-        seen['fpn'] = outputs
-
-    handle = model.student.neck.register_forward_hook(keep)
-    try:
-        losses = model(**data, mode='loss')
-    finally:
-        handle.remove()
+    teacher, student, losses, seen = loss_with_neck_grads(model)
     expected = sum(swtat[i](student['fpn'][i], teacher['fpn'][i])
                    for i in LEVELS)
     assert torch.allclose(losses['loss_swtat'], expected, rtol=1e-5)

@@ -105,6 +105,13 @@ def tat_normalize(query: Tensor, key: Tensor, value: Tensor, target: Tensor,
                 "normalize='none' on this level (e.g. per_level=dict("
                 "normalize=['self', ..., 'none'])) or leave the level out "
                 'of index')
-        return (channel_normalize(query), channel_normalize(key),
-                channel_normalize(value), channel_normalize(target), one)
+        # With embed=False, Q is T and K is V: standardise each map once.
+        done = {}
+
+        def norm(x: Tensor) -> Tensor:
+            if id(x) not in done:
+                done[id(x)] = channel_normalize(x)
+            return done[id(x)]
+
+        return norm(query), norm(key), norm(value), norm(target), one
     return query, key, value, target, one
