@@ -1,10 +1,18 @@
+"""Shared fixtures and the suite's layout rules.
+
+tests/unit/<module>/ mirrors the package, tests/e2e/ holds the files that
+train, install or run tools end to end (marked ``e2e`` by
+tests/e2e/conftest.py), tests/helpers/ the modules they import by name
+(``from seg_helpers import ...``: the folder is put on ``sys.path`` here).
+"""
+import logging
 import os
 import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, 'tests')):
+for path in (ROOT, os.path.join(ROOT, 'tests', 'helpers')):
     if path not in sys.path:
         sys.path.insert(0, path)
 
@@ -38,87 +46,104 @@ def teacher_ckpt(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture(scope='session')
-def seg_layer4_run(voc, teacher_ckpt, tmp_path_factory):
-    """The layer4 VOC config trained once for the session (8 iterations,
-    checkpoints at 4 and 8, validation at 8) with tools/train.py's main in
-    this process; reused by the resume, visualisation and plot_logs tests.
-
-    Returns:
-        dict(work, log, options): the work dir, the training output and
-        the ``--cfg-options`` dict it ran with.
-    """
-    from cli_helpers import SEG_LAYER4, run_main, seg_layer4_options
-
-    from mmswtat.testing import as_cli
-    work = tmp_path_factory.mktemp('seg_layer4') / 'work'
-    opts = seg_layer4_options(voc, teacher_ckpt)
-    proc = run_main([
-        'tools/train.py', SEG_LAYER4, '--work-dir',
-        str(work), '--cfg-options', *as_cli(opts)
-    ])
-    return dict(work=work, log=proc.stdout + proc.stderr, options=opts)
+@pytest.fixture
+def mmseg_scope():
+    """mmseg as mmengine's default scope (``pytestmark =
+    pytest.mark.usefixtures('mmseg_scope')`` in a test file)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
 
 
-@pytest.fixture(scope='session')
-def installed_env(tmp_path_factory):
-    """``get(kind)``: mmswtat installed into a throw-away venv ('regular' or
-    'editable'), made once per session -> (kind, folder, python)."""
-    from install_helpers import make_env
-    made = {}
-
-    def get(kind: str):
-        if kind not in made:
-            where = tmp_path_factory.mktemp(kind)
-            made[kind] = (kind, str(where),
-                          make_env(str(where), kind == 'editable'))
-        return made[kind]
-
-    return get
+@pytest.fixture
+def mmdet_scope():
+    """mmdet as mmengine's default scope (as :func:`mmseg_scope`)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
 
 
-#: Test files that train, install or run tools end to end (seconds to a
-#: minute each), heaviest first as measured (``--durations``): ``make test``
-#: runs under pytest-xdist (``-n 2``), where each file is one unit of work
-#: (:func:`xdist_group`) handed out in this order, so the two workers finish
-#: together. ``make test-fast`` (``-m "not e2e"``) leaves them out.
-E2E_FILES = ('test_stock_runners.py', 'test_hub.py', 'test_e2e_reliability.py',
-             'test_visualization.py', 'test_config_gen.py', 'test_e2e_seg.py',
-             'test_e2e_det.py', 'test_accuracy_benchmark.py',
-             'test_det_benchmark.py', 'test_e2e_cls.py', 'test_benchmark.py',
-             'test_reliability_round2.py', 'test_checkpoint_compat.py',
+@pytest.fixture
+def log_level():
+    """The lowest level :func:`logged` keeps; a test file overrides this
+    fixture to keep more."""
+    return logging.WARNING
+
+
+@pytest.fixture
+def logged(monkeypatch, log_level):
+    """Messages of ``mmengine.logging.print_log`` (and of the data checks,
+    which import it) at :func:`log_level` or above, still logged."""
+    import mmengine.logging
+
+    import mmswtat.datasets.checks as checks
+    out = []
+    real = mmengine.logging.print_log
+
+    def capture(msg, logger=None, level=20):
+        if level >= log_level:
+            out.append(str(msg))
+        return real(msg, logger=logger, level=level)
+
+    monkeypatch.setattr(mmengine.logging, 'print_log', capture)
+    monkeypatch.setattr(checks, 'print_log', capture)
+    return out
+
+
+#: The end-to-end units of work (files, or folders of tests/e2e/ that share
+#: a session fixture), heaviest first as measured (``--durations``):
+#: ``make test`` runs under pytest-xdist (``-n 2``), where each unit
+#: (:func:`xdist_group`) is handed out whole in this order, so the two
+#: workers finish together. Only the order is kept here: a file is e2e by
+#: its folder, and an e2e file not listed runs after these.
+E2E_ORDER = ('installs', 'layer4_run', 'test_config_gen.py', 'test_seg.py',
+             'test_det.py', 'test_accuracy_benchmark.py',
+             'test_det_benchmark.py', 'test_cls.py', 'test_benchmark.py',
+             'test_tools_refuse.py', 'test_checkpoint_compat.py',
              'test_gpu_check.py', 'test_teacher_precision.py', 'test_demo.py')
 
-#: Files whose tests share a session fixture run in one worker, so that it
-#: is made once: the layer4 VOC run and the throw-away installs.
-SHARED_FIXTURE_GROUPS = {
-    'test_e2e_reliability.py': 'seg_layer4_run',
-    'test_visualization.py': 'seg_layer4_run',
-    'test_hub.py': 'installed_env',
-    'test_stock_runners.py': 'installed_env',
-}
+
+def xdist_group(nodeid: str) -> str:
+    """The pytest-xdist unit of work of a test: a folder of tests/e2e/ (its
+    files share a session fixture, made once: the layer4 VOC run, the
+    throw-away installs), else its file (its module fixtures are then made
+    once)."""
+    path = nodeid.split('::')[0]
+    head, sep, rest = path.partition('tests/e2e/')
+    if sep and '/' in rest:
+        return head + sep + rest.split('/')[0]
+    return path
 
 
-def xdist_group(file: str) -> str:
-    """The pytest-xdist group of a test file: its shared-fixture group, or
-    the file itself (its module fixtures are then made once)."""
-    return SHARED_FIXTURE_GROUPS.get(file, file)
+def _e2e_rank(nodeid: str) -> int:
+    """An item's place in :data:`E2E_ORDER` (unlisted e2e units next,
+    then the unit tests)."""
+    unit = xdist_group(nodeid)
+    if 'tests/e2e/' not in unit:
+        return len(E2E_ORDER) + 1
+    name = unit.rsplit('/', 1)[-1]
+    return E2E_ORDER.index(name) if name in E2E_ORDER else len(E2E_ORDER)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """xdist's scope scheduling with :func:`xdist_group` as the scope: the
-    groups are given out whole, in collection order (``make test`` passes
-    ``--no-loadscope-reorder``). xdist's own ``xdist_group`` marks cannot
-    be used: pytest 9.2 derives ``nodeid``, which they rewrite."""
+    units are given out whole, in collection order (``make test`` passes
+    ``--no-loadscope-reorder``).
+
+    This overrides a private method, ``LoadScopeScheduling._split_scope``:
+    pytest-xdist is pinned (requirements/tests.txt) and this must be
+    checked when the pin moves. The public ``--dist loadgroup`` with
+    ``xdist_group`` marks cannot replace it: xdist appends the group to
+    ``item._nodeid``, which pytest 9.2 no longer reads (``nodeid`` is
+    derived), so every test would be its own unit; ``--dist loadfile``
+    would make each shared session fixture once per worker."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class FileGroupScheduling(LoadScopeScheduling):
+    class FolderGroupScheduling(LoadScopeScheduling):
 
         def _split_scope(self, nodeid: str) -> str:
-            return xdist_group(nodeid.split('::')[0].rsplit('/', 1)[-1])
+            return xdist_group(nodeid)
 
-    return FileGroupScheduling(config, log)
+    return FolderGroupScheduling(config, log)
 
 
 def pytest_configure(config):
@@ -127,7 +152,7 @@ def pytest_configure(config):
         '(tools/analysis/gpu_check.sh runs them with `-m cuda`)')
     config.addinivalue_line(
         'markers', 'e2e: trains, installs or runs a tool end to end (the '
-        'files of E2E_FILES); `make test-fast` runs the others')
+        'tests under tests/e2e/); `make test-fast` runs the others')
     config.addinivalue_line(
         'markers', 'dry_run: a unit test that needs the distiller\'s '
         'build-time dry run (conftest.py: _dry_run_only_where_tested)')
@@ -154,14 +179,8 @@ def _dry_run_only_where_tested(request):
 
 
 def pytest_collection_modifyitems(config, items):
-    import os.path as osp
-    order = {name: i for i, name in enumerate(E2E_FILES)}
-    for item in items:
-        if osp.basename(str(item.fspath)) in order:
-            item.add_marker(pytest.mark.e2e)
-    # The heaviest files first (stable: each file's own order is kept).
-    items.sort(
-        key=lambda item: order.get(osp.basename(str(item.fspath)), len(order)))
+    # The heaviest units first (stable: each unit's own order is kept).
+    items.sort(key=lambda item: _e2e_rank(item.nodeid))
     import torch
     if torch.cuda.is_available():
         return

@@ -242,7 +242,7 @@ def test_gather_windows_layout_and_gradcheck(layout):
 
 
 def test_step_sweep_over_crops_and_teacher_precisions(tmp_path):
-    # A tiny distiller config (tests/seg_helpers), two crops, two teacher
+    # A tiny distiller config (helpers/seg_helpers), two crops, two teacher
     # precisions, in one run: the student step and the losses once per crop,
     # the teacher phases once per crop and precision.
     from mmengine.config import Config

@@ -8,7 +8,7 @@ windows, teacher run to head.fc), the CIFAR-100 config with a teacher
 checkpoint, and the CIFAR-100 config through tools/train.py on image folders
 (mmpretrain's CIFAR100 dataset md5-checks the real pickles, so synthetic
 CIFAR files cannot be read). Our tools run in this process (their
-``main(argv)``; test_e2e_seg.py runs each as a command); mmpretrain's own
+``main(argv)``; test_seg.py runs each as a command); mmpretrain's own
 test.py runs as a command.
 """
 import os.path as osp

@@ -5,7 +5,7 @@ epoch) -> tools/test.py (bbox / segm mAP) -> export_student.py -> mmdet's
 own installed tools/test.py with mmdet's stock student config, which must
 give the same predictions. The COCO teachers are random R101 detectors saved
 as mmdet would. VOC: one training iteration. RetinaNet: one loss step in
-process. Our tools run in this process (their ``main(argv)``; test_e2e_seg.py
+process. Our tools run in this process (their ``main(argv)``; test_seg.py
 runs each as a command); mmdet's own test.py runs as a command.
 """
 import functools

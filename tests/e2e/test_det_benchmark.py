@@ -8,7 +8,6 @@ import warnings
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
 # yapf: disable
 from mmswtat.benchmark.accuracy.det_configs import (DET_FRAGMENTS,
@@ -32,9 +31,7 @@ TINY = DetNetSettings(
     size=64)
 
 
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    init_default_scope('mmdet')
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def n_params(module):
@@ -143,7 +140,7 @@ def test_distill_configs():
 
 
 def test_structure_knobs_build_the_fpn_forms():
-    """The issue-28 knobs: global pass per level, windows that stay
+    """The FPN structure knobs: global pass per level, windows that stay
     windows ('auto' replaces the fragment's per-level windows), a shared
     student connector, PKD-style self-standardisation on every TaT loss;
     every form of the structure sweep passes the grid check."""

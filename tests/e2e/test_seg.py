@@ -3,7 +3,7 @@
 The shipped VOC config is a recipe (CWD on the logits, a list of one
 fragment replacing the layer4 config's SW-TaT); the pure layer4 config is
 trained by the other e2e tests, SW-TaT(head) + CWD by the generator's
-(tests/test_config_gen.py).
+(tests/e2e/test_config_gen.py).
 
 train (distillation config) -> tools/test.py -> export_student.py ->
 mmseg's own installed tools/test.py with the stock-style student config.

@@ -9,16 +9,13 @@ import math
 import pytest
 import torch
 from mmengine.optim import AmpOptimWrapper
-from mmengine.registry import init_default_scope
 from seg_helpers import distiller_cfg, seg_batch
 
 from mmswtat.models.distillers import precision as prec
 from mmswtat.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def build(teacher_precision, device='cpu'):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from typing import List
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def run_tool(args: List[str],

@@ -105,3 +105,14 @@ def build_tiny_distiller(**overrides):
 def seg_loss_step(model, seed: int = 0) -> dict:
     """One ``mode='loss'`` forward on :func:`preprocessed_seg_batch`."""
     return model(**preprocessed_seg_batch(model, seed), mode='loss')
+
+
+def distill_state(tmp_path, name='distill.pth', **save):
+    """A tiny distiller's training checkpoint: (model, path)."""
+    from mmswtat.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(distiller_cfg())
+    path = tmp_path / name
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(iter=1), **save), path)
+    return model, str(path)

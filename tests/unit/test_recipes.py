@@ -6,7 +6,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from seg_helpers import build_tiny_distiller, distiller_cfg, seg_loss_step
 
 from mmswtat.models.distillers.distill_spec import merge_fragments
@@ -34,9 +33,7 @@ LOGITS = dict(
         loss_cwd=dict(student='logits', teacher='logits')))
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def test_merge_unions_names_and_shares_identical_entries():
@@ -146,7 +143,7 @@ def test_missing_head_module_lists_the_heads_modules():
 
 
 FRAGMENT_DIR = osp.join(
-    osp.dirname(__file__), '..', 'configs', '_base_', 'distill')
+    osp.dirname(__file__), '..', '..', 'configs', '_base_', 'distill')
 
 
 def test_shipped_fragments_combine_in_a_config(tmp_path):

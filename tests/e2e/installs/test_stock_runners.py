@@ -84,7 +84,7 @@ def test_mmdet_train_py_trains_the_shipped_config(tmp_path):
         validate=False)
     opts['model.teacher_ckpt'] = None  # random teacher
     # Tiny widths: R18 backbones on both sides (the FPNs stay 256 wide, as
-    # the losses expect); test_e2e_det.py and the RetinaNet loss step there
+    # the losses expect); test_det.py and the RetinaNet loss step there
     # run the full-width detectors.
     for role in ('student', 'teacher'):
         opts[f'model.{role}.backbone.depth'] = 18

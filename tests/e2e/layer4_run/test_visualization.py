@@ -1,4 +1,4 @@
-"""Pictures of distillation and loss curves (issue 8).
+"""Pictures of distillation and loss curves.
 
 Unit tests check the inspection against the losses themselves (error maps,
 loss values, the Swin mask rule); the end-to-end tests run both tools on the

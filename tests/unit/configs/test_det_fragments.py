@@ -7,7 +7,6 @@ import pytest
 import torch
 from cli_helpers import ROOT
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmswtat.benchmark.accuracy.det_configs import (DetNetSettings,
                                                     det_distill_config,
@@ -32,9 +31,7 @@ FRAGMENTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    init_default_scope('mmdet')
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def fragment(name):

@@ -8,7 +8,6 @@ import pytest
 import torch
 from cli_helpers import ROOT
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from seg_helpers import seg_batch, tiny_seg_model
 
 from mmswtat.registry import MODELS
@@ -21,9 +20,7 @@ FRAGMENTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def fragment(name):

@@ -17,7 +17,7 @@ from PIL import Image
 from mmswtat.datasets.synthetic import (FORMATS, make_coco, make_imagenet,
                                         make_voc, make_voc_det)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / 'tools' / 'make_synthetic_data.py'
 
 # yapf: disable

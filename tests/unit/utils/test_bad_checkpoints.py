@@ -3,7 +3,6 @@ import pickle
 
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from seg_helpers import distiller_cfg
 
 import mmswtat  # noqa: F401  (safe globals)
@@ -12,9 +11,7 @@ from mmswtat.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
                                       extract_state_dict, load_checkpoint_file)
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 class Payload:

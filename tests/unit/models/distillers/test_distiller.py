@@ -4,7 +4,6 @@ import copy
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from mmengine.registry import init_default_scope
 from seg_helpers import build_tiny_distiller as build
 from seg_helpers import distiller_cfg, seg_batch
 from seg_helpers import seg_loss_step as loss_step
@@ -12,9 +11,7 @@ from seg_helpers import seg_loss_step as loss_step
 from mmswtat.registry import MODELS
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def test_teacher_frozen_in_eval_and_outside_state_dict():

@@ -12,7 +12,6 @@ import pytest
 import torch
 from cli_helpers import ROOT
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmswtat.registry import MODELS
 from mmswtat.testing.det import det_batch
@@ -23,9 +22,7 @@ LEVELS = [0, 1, 2, 3, 4]
 SIDES = [16, 8, 4, 2, 1]
 
 
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    init_default_scope('mmdet')
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 @functools.lru_cache(maxsize=None)

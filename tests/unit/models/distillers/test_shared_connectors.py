@@ -6,7 +6,6 @@ channels, the teacher's 256, 4x4 maps. One shared ``s4`` projection
 """
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from seg_helpers import build_distiller, distiller_cfg, preprocessed_seg_batch
 
 from mmswtat.registry import MODELS
@@ -29,9 +28,7 @@ LOSSES = dict(
         num_merges=1))
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def shared_cfg(

@@ -15,9 +15,7 @@ from mmswtat.testing import random_seg_batch
 STRIDE = 8  # the tiny D8 models' logits are SIZE / 8 = 4 pixels wide
 
 
-@pytest.fixture(autouse=True)
-def mmseg_scope():
-    init_default_scope('mmseg')
+pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
 def kd_cfg(valid_mask=dict(ignore_index=255), loss=None, **model):
