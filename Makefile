@@ -24,9 +24,9 @@ $(STAMP): $(REQS)
 	@touch $@
 
 # Two pytest-xdist workers of one thread each (2 cores); the tests that
-# share a fixture run in one worker and the heaviest files start first
-# (tests/conftest.py: E2E_FILES, SHARED_FIXTURE_GROUPS). TEST_WORKERS=0
-# runs them in this one process, on two threads.
+# share a session fixture (a folder of tests/e2e/) run in one worker and
+# the heaviest files start first (tests/conftest.py: xdist_group,
+# E2E_ORDER). TEST_WORKERS=0 runs them in this one process, on two threads.
 TEST_WORKERS ?= 2
 TEST_THREADS := $(if $(filter 0,$(TEST_WORKERS)),2,1)
 PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} $(PY) -m pytest \
@@ -34,8 +34,8 @@ PYTEST := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(TEST_THREADS)} $(PY) -m pytest \
 test: $(STAMP)
 	$(PYTEST) --durations=15
 
-# The edit loop: every test but the end-to-end files (tests/conftest.py:
-# E2E_FILES); `make test` runs them all.
+# The edit loop: every test but the end-to-end ones (tests/e2e/, marked
+# e2e by tests/e2e/conftest.py); `make test` runs them all.
 test-fast: $(STAMP)
 	$(PYTEST) -m "not e2e"
 

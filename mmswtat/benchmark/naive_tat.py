@@ -10,7 +10,7 @@ pass, no padding (sizes must divide) and no masking.
 This module is our own re-implementation of that approach, kept as the
 baseline of the benchmark. On shapes where both apply (no shift, sizes
 divisible by the window) it computes the same numbers as the plain pass of
-:class:`mmswtat.models.SWTaTLoss`; ``tests/test_benchmark.py`` checks it.
+:class:`mmswtat.models.SWTaTLoss`; ``tests/e2e/test_benchmark.py`` checks it.
 """
 import math
 from typing import List, Tuple

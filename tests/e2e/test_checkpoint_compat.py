@@ -15,8 +15,10 @@ from mmengine.config import Config
 import mmswtat  # noqa: F401  (mmswtat:: configs)
 from mmswtat.utils import build_runner_model
 
-with open(osp.join(osp.dirname(__file__), '..', 'helpers',
-                   'distiller_state_dict_keys.json')) as f:
+with open(
+        osp.join(
+            osp.dirname(__file__), '..', 'helpers',
+            'distiller_state_dict_keys.json')) as f:
     BEFORE = json.load(f)
 
 # name: (shipped config, options); the multi-level FPN one with embeddings

@@ -30,7 +30,6 @@ TINY = DetNetSettings(
     neck_channels=16,
     size=64)
 
-
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 

@@ -14,7 +14,6 @@ from seg_helpers import distiller_cfg, seg_batch
 from mmswtat.models.distillers import precision as prec
 from mmswtat.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

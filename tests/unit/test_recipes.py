@@ -32,7 +32,6 @@ LOGITS = dict(
     loss_forward_mappings=dict(
         loss_cwd=dict(student='logits', teacher='logits')))
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

@@ -17,8 +17,9 @@ analysis code (:mod:`mmswtat.analysis`) both cut windows here.
 
 Slot order is that of the Swin recipe: zero-pad bottom/right to ``Hp x
 Wp``, roll by ``(-sh, -sw)``, then windows row-major over the rolled grid
-and tokens row-major inside a window (``tests/window_reference.py`` writes
-that recipe out and the tests compare); the masks of
+and tokens row-major inside a window
+(``tests/helpers/window_reference.py`` writes that recipe out and the
+tests compare); the masks of
 :func:`~.window.window_attention_mask` use the same order.
 """
 from functools import lru_cache

@@ -30,7 +30,6 @@ FRAGMENTS = {
                 lambda s, t: channel_wise_divergence(s, t, 1.0)),
 }
 
-
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 

@@ -19,7 +19,6 @@ FRAGMENTS = {
     'fitnet_layer4': ('fitnet_layer4_r101_to_r18.py', 'loss_fitnet'),
 }
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

@@ -10,7 +10,6 @@ from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import (CheckpointError, UnsafeCheckpointError,
                                       extract_state_dict, load_checkpoint_file)
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

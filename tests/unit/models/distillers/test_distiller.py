@@ -10,7 +10,6 @@ from seg_helpers import seg_loss_step as loss_step
 
 from mmswtat.registry import MODELS
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

@@ -21,7 +21,6 @@ FRAGMENT = osp.join(ROOT, 'configs/_base_/distill/swtat_fpn.py')
 LEVELS = [0, 1, 2, 3, 4]
 SIDES = [16, 8, 4, 2, 1]
 
-
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 

@@ -27,7 +27,6 @@ LOSSES = dict(
         embed=False,
         num_merges=1))
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 

@@ -14,7 +14,6 @@ from mmswtat.testing import random_seg_batch
 
 STRIDE = 8  # the tiny D8 models' logits are SIZE / 8 = 4 pixels wide
 
-
 pytestmark = pytest.mark.usefixtures('mmseg_scope')
 
 
