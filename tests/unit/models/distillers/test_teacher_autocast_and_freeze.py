@@ -1,6 +1,5 @@
 """The distiller under bf16 autocast (finite fp32 losses) and its
 teacher, bit-identical to its checkpoint after training."""
-
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
