@@ -10,8 +10,9 @@ from PIL import Image
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, BenchmarkSettings,
                                         distill_config, quick_settings)
 from mmswtat.benchmark.accuracy.cache import cached
-from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
-                                           split_digits, write_digit_scenes)
+from mmswtat.benchmark.data.digit_scenes import (DigitSceneSettings,
+                                                 load_sources, split_digits,
+                                                 write_digit_scenes)
 from mmswtat.recipes import recipe_label
 
 
@@ -174,7 +175,7 @@ def test_structure_knobs_change_the_passes_after_the_adaptation():
 
 def test_structure_sweep_crosses_knobs_and_weights():
     from mmswtat.benchmark.accuracy.bench import shard_grid, sweep_grid
-    from mmswtat.benchmark.accuracy.methods import SWTAT_STRUCTURE
+    from mmswtat.recipes import SWTAT_STRUCTURE
     grid = sweep_grid(['none', 'swtat_head', 'fitnet_head'], (0.3, 1.0),
                       dict(swtat_head=SWTAT_STRUCTURE),
                       cross=True)

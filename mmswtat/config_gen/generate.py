@@ -101,10 +101,10 @@ def _feature_part(pairs: List[Pair],
         c_t, windows, neck, weight=comp.weight if task == 'seg' else 1.0)
     losses = {k + suffix: v for k, v in method_losses(name, ctx, task).items()}
     notes.append(f'Method {name!r}: {COMPONENTS[name].comment}')
-    if name == 'swtat' and task == 'cls':
+    if comp.builder == 'swtat' and task == 'cls':
         notes.append('  No patch-merging term on classification maps: the '
                      'window passes already reach most of a small map.')
-    if neck and name in ('swtat', 'sw'):
+    if neck and comp.builder in ('swtat', 'swtat_nopm'):
         weight = losses['loss_swtat' + suffix]['loss_weight']
         notes += [
             "  The shipped FPN form (configs/_base_/distill/swtat_fpn.py, "

@@ -235,7 +235,7 @@ def markdown(rows: Sequence[dict],
         figures = ''.join(' | {:.2f} ± {:.2f}'.format(*r['also'][m])
                           for m in also)
         lines.append(
-            f'| {labels.label(r["method"])} | '
+            f'| {labels.label(r["method"], r["knobs"])} | '
             f'{labels.weight_label(r["method"], r["weight"], r["knobs"])} | '
             f'{knobs} | '
             f'{r["mean"]:.2f} ± {r["std"]:.2f}{figures} | {gain} | {paired} | '
