@@ -371,6 +371,17 @@ def components_for(task: str, use: str = 'bench') -> Tuple[str, ...]:
     return tuple(n for n, c in COMPONENTS.items() if task in c.tasks)
 
 
+def sweep_variants(task: str, kind: str) -> Dict[str, Tuple[dict, ...]]:
+    """``{component: variants}`` of the components wired for ``task`` that
+    have some: ``kind='knobs'`` (the sweep's knob variants) or ``'forms'``
+    (``--structure-sweep``'s forms)."""
+    wirings = {n: COMPONENTS[n].tasks[task] for n in components_for(task)}
+    return {
+        n: getattr(w, kind)
+        for n, w in wirings.items() if getattr(w, kind)
+    }
+
+
 def canonical_name(name: str) -> str:
     """A component or recipe with its former names replaced
     (``'sw+cwd'`` -> ``'swtat_nopm+cwd'``)."""

@@ -36,7 +36,7 @@ from mmengine.config import Config
 from mmswtat.benchmark.data.digit_det_scenes import (DIGIT_DET_CLASSES,
                                                      FpnLevels)
 from mmswtat.recipes import (COMPONENTS, DEFAULT_METHODS, canonical_name,
-                             components_for, swtat_variant)
+                             components_for, sweep_variants, swtat_variant)
 from .configs import set_runtime
 from .methods import _fragment, drop_losses
 from .settings import HALF_WIDTH, QUARTER_WIDTH, NetSettings, TrainSettings
@@ -148,15 +148,9 @@ WINDOW_KNOBS = ('shift_size', 'per_level')
 #: level, at most 8) and a shared student connector (``connector=True``).
 DET_STRUCTURE_KNOBS = ('global_pass', 'window_size', 'connector')
 #: The sweep's knob variants per method, from the table.
-DET_METHOD_KNOBS = {
-    n: COMPONENTS[n].tasks['det'].knobs
-    for n in DET_COMPONENTS if COMPONENTS[n].tasks['det'].knobs
-}
+DET_METHOD_KNOBS = sweep_variants('det', 'knobs')
 #: ``--structure-sweep``'s forms per method, from the table.
-DET_STRUCTURE_FORMS = {
-    n: COMPONENTS[n].tasks['det'].forms
-    for n in DET_COMPONENTS if COMPONENTS[n].tasks['det'].forms
-}
+DET_STRUCTURE_FORMS = sweep_variants('det', 'forms')
 
 
 def _det_wiring(name: str):

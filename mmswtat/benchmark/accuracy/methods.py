@@ -22,8 +22,8 @@ from mmengine.config import Config
 
 from mmswtat import recipes
 from mmswtat.benchmark.data.digit_scenes import DIGIT_SCENE_CLASSES
-from mmswtat.recipes import (COMPONENTS, FRAGMENTS, Component, Wiring,
-                             components_for, parse_recipe, swtat_variant)
+from mmswtat.recipes import (FRAGMENTS, Component, Wiring, components_for,
+                             parse_recipe, sweep_variants, swtat_variant)
 from .settings import BenchmarkSettings
 
 #: The segmentation table's methods (:data:`mmswtat.recipes.DEFAULT_METHODS`).
@@ -34,15 +34,9 @@ BENCH_COMPONENTS = components_for('seg')
 #: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
 WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
 #: Knob variants per method, from the table.
-METHOD_KNOBS = {
-    n: COMPONENTS[n].tasks['seg'].knobs
-    for n in BENCH_COMPONENTS if COMPONENTS[n].tasks['seg'].knobs
-}
+METHOD_KNOBS = sweep_variants('seg', 'knobs')
 #: The structure sweep's forms per method, from the table.
-STRUCTURE_FORMS = {
-    n: COMPONENTS[n].tasks['seg'].forms
-    for n in BENCH_COMPONENTS if COMPONENTS[n].tasks['seg'].forms
-}
+STRUCTURE_FORMS = sweep_variants('seg', 'forms')
 #: Knobs that select a fragment variant instead of setting a loss option.
 VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
 #: Knobs that weigh a recipe's components (:func:`component_weights`).
