@@ -13,7 +13,7 @@ accuracy benchmark (``tools/analysis/accuracy_benchmark.py --methods``)
 both read this table, so a name means the same in both.
 """
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 #: Where the shipped fragments live (``mmswtat::`` configs).
@@ -30,38 +30,77 @@ OLD_WEIGHT = ("the fragment's weight (the seed paper gives none; the "
               'official TaT-seg VOC weights relative to the CE are 1.6 / '
               '0.64)')
 
+#: Former component names, still accepted on the command lines and in
+#: reports (the table had two names for one thing).
+FORMER_NAMES = dict(sw='swtat_nopm')
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How a component is wired for one task of the accuracy benchmark.
+
+    Attributes:
+        fragment: ``(file, variable)`` of the shipped fragment
+            (``configs/_base_/distill``).
+        placement: What it distils there, as the labels name it
+            (``'layer4'``, ``'head'``, ``'logits'``, ``'FPN'``).
+        drop: Losses of the fragment left out (``'loss_pmtat'``: the window
+            passes only).
+        global_tat: The fragment's SW-TaT loss becomes one global
+            ``TaTLoss`` (window keys dropped).
+        knobs: The sweep's knob variants, each at the published weight.
+        forms: ``--structure-sweep``'s forms, each at every weight factor.
+    """
+    fragment: Tuple[str, str]
+    placement: str
+    drop: Tuple[str, ...] = ()
+    global_tat: bool = False
+    knobs: Tuple[dict, ...] = ()
+    forms: Tuple[dict, ...] = ()
+
 
 @dataclass(frozen=True)
 class Component:
-    """One distillation method on one placement.
+    """One distillation method, and where each task applies it.
 
     Attributes:
-        name: Its name in recipes and on the command lines.
-        label: Table label.
+        name: Its name in recipes and on every command line (one per
+            method, the same in every task).
+        method: The method's label without its placement (``'CWD'``);
+            :meth:`label` adds the task's.
         kind: ``'feature'`` (a feature map, behind a connector where the
             channels differ) or ``'logit'`` (the classifier's output).
-        placement: What it distils: ``'layer4'`` (the deepest backbone
-            stage), ``'head'`` (the decode head's last feature, before the
-            classifier), ``'matched'`` (the maps the generator matches by
-            stride) or ``'logits'``.
-        fragment: ``(file, variable)`` of the shipped segmentation
-            fragment (``configs/_base_/distill``), or None.
-        published: Its published loss weight (the sweep's centre).
+        placement: What the config generator distils: ``'layer4'`` (the
+            maps it matches by stride), ``'head'`` (the decode head's last
+            feature, before the classifier) or ``'logits'``.
+        published: Its published loss weight (the segmentation sweep's
+            centre; detection sweeps centre on the fragment's own weight).
         source: Where :attr:`published` comes from.
         comment: One sentence for the generated config.
         shipped: The weight its fragment ships and the config generator
             writes for segmentation, where the accuracy benchmark chose
             another than :attr:`published` (None: the published one).
+        tat: A TaT-family loss (takes the TaT knobs).
+        tasks: The accuracy benchmark's wiring per task (``'seg'``,
+            ``'det'``).
+        generator: The tasks the config generator writes it for
+            (``'seg'``, ``'det'``, ``'cls'``).
+        builder: The generator's feature-loss builder
+            (:data:`mmswtat.config_gen.methods.LOSS_BUILDERS`); None for
+            logit components (their fragment as it is).
     """
     name: str
-    label: str
+    method: str
     kind: str
     placement: str
-    fragment: Optional[Tuple[str, str]]
     published: float
     source: str
     comment: str = ''
     shipped: Optional[float] = None
+    tat: bool = False
+    tasks: Dict[str, Wiring] = field(default_factory=dict)
+    generator: Tuple[str, ...] = ()
+    builder: Optional[str] = None
 
     @property
     def weight(self) -> float:
@@ -70,70 +109,283 @@ class Component:
         return self.published if self.shipped is None else self.shipped
 
     @property
-    def tat(self) -> bool:
-        """A TaT-family loss (takes the TaT knobs)."""
-        return self.name in ('swtat', 'swtat_head', 'sw', 'tat')
+    def fragment(self) -> Optional[Tuple[str, str]]:
+        """The segmentation fragment ``(file, variable)``, or None."""
+        seg = self.tasks.get('seg')
+        return None if seg is None else seg.fragment
 
+    def label(self, task: str = 'seg', knobs: Optional[dict] = None) -> str:
+        """Table label in ``task``: ``'CWD (logits)'``; a ``global_pass``
+        knob of a TaT component names the pass it leaves
+        (``'SW-TaT, no PM (FPN)'``)."""
+        method = self.method
+        passes = (knobs or {}).get('global_pass') if self.tat else None
+        if passes is not None:
+            method = GLOBAL_PASS_LABELS[passes]
+        wiring = self.tasks.get(task)
+        placement = wiring.placement if wiring else self.placement
+        return f'{method} ({placement})'
+
+
+#: The SW-TaT label by its global pass (``global_pass`` knob).
+GLOBAL_PASS_LABELS = dict(
+    pm='SW-TaT + PM', anchor='SW-TaT + anchor', none='SW-TaT, no PM')
+
+# ---------------------------------------------------------------- knobs
+#: Segmentation SW-TaT knob variants, each tried at the published weight.
+SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
+               dict(normalize='channel'), dict(normalize='teacher_rms'))
+#: Segmentation SW-TaT's structure (``--structure-sweep``): the global pass
+#: x the window (shift half of it), each crossed with every weight. The
+#: fragment's own structure (patch merging, the benchmark's window 4) is
+#: the knob-free row.
+SWTAT_STRUCTURE = tuple(
+    dict(global_pass=g, window_size=w) for g in ('pm', 'anchor', 'none')
+    for w in (1, 2, 4) if (g, w) != ('pm', 4))
+#: FPN windows that act on more levels at 128 px (P3..P7: 16, 8, 4, 2, 1
+#: tokens a side): two or more windows a side on P3, P4 and P5 (the stock
+#: fragment's 8x8 windows cover P4 whole, so only P3 has real windows).
+SMALL_WINDOWS = dict(
+    per_level=dict(window_size=[4, 4, 2, 1, 1], shift_size=[2, 2, 1, 0, 0]))
+#: The FPN SW-TaT maps standardised per channel with the teacher's
+#: statistics (``normalize='channel'``) on P3-P6 (P7 is 1x1 at 128 px: no
+#: channel variance, refused).
+CHANNEL_NORMALIZED = dict(
+    per_level=dict(
+        normalize=['channel', 'channel', 'channel', 'channel', 'none']))
+#: The FPN SW-TaT knob variants of the sweep, each at the published weight:
+#: the small windows, the paper's plain inner product (``scale=1.0``)
+#: instead of the fragment's ``'auto'``, the channel-standardised maps and
+#: learned query/key/value embeddings per level (``embed=True``; FitNet's
+#: learned regressor helped here).
+FPN_SWTAT_KNOBS = (dict(SMALL_WINDOWS), dict(scale=1.0),
+                   dict(CHANNEL_NORMALIZED), dict(embed=True))
+#: The FPN SW-TaT forms of the structure sweep, each crossed with every
+#: weight factor: what every working FPN peer has (PKD's
+#: self-standardisation, FitNet's learned connector), windows that stay
+#: windows on every level (``'auto'``), and the global pass per level
+#: (``'pm'``; at 128 px ``'anchor'``'s automatic pooling is 1 on every
+#: level, the same full-resolution global TaT as PM merging nothing, so it
+#: is not a separate form here); window 1 without a global pass is the
+#: FitNet end of the window continuum.
+FPN_SWTAT_FORMS = (
+    dict(normalize='self', window_size='auto', global_pass='none'),
+    dict(normalize='self', window_size='auto', global_pass='pm'),
+    dict(
+        normalize='self',
+        window_size='auto',
+        global_pass='none',
+        connector=True),
+    dict(window_size='auto', global_pass='none', connector=True),
+    dict(normalize='self', window_size=1, global_pass='none'),
+)
+
+# ---------------------------------------------------------------- table
+#: The detection fragments: the paper's raw form (``swtat_fpn_paper``; the
+#: shipped ``swtat_fpn`` is it with normalize='self', window_size='auto',
+#: global_pass='none', as the reports name it) and the peers.
+SWTAT_FPN = ('swtat_fpn.py', 'swtat_fpn_paper')
+ALL_TASKS = ('seg', 'det', 'cls')
 
 COMPONENTS: Dict[str, Component] = {
     c.name: c
     for c in (
         Component(
-            'swtat', 'SW-TaT + PM (layer4)', 'feature', 'layer4', SWTAT_LAYER4,
-            0.1, OLD_WEIGHT,
+            'swtat',
+            'SW-TaT + PM',
+            'feature',
+            'layer4',
+            0.1,
+            OLD_WEIGHT,
             'SW-TaT: window passes (plain and shifted by half a window) '
             'plus a patch-merging pass (2x2 space-to-depth, then a global '
-            "TaT on the coarse tokens), the paper's L_SW + L_PM."),
+            "TaT on the coarse tokens), the paper's L_SW + L_PM.",
+            tat=True,
+            tasks=dict(
+                seg=Wiring(
+                    SWTAT_LAYER4,
+                    'layer4',
+                    knobs=SWTAT_KNOBS,
+                    forms=SWTAT_STRUCTURE),
+                det=Wiring(
+                    SWTAT_FPN,
+                    'FPN',
+                    knobs=FPN_SWTAT_KNOBS,
+                    forms=FPN_SWTAT_FORMS)),
+            generator=ALL_TASKS,
+            builder='swtat'),
         Component(
             'swtat_head',
-            'SW-TaT + PM (head)',
+            'SW-TaT + PM',
             'feature',
             'head',
-            SWTAT_HEAD,
             1.0,
             OFFICIAL_WEIGHT,
             "SW-TaT + PM on the decode head's last feature (before the "
             'classifier), where the official TaT-seg code distils.',
-            shipped=0.1),
-        Component('sw', 'SW-TaT, no PM', 'feature', 'layer4', SWTAT_LAYER4,
-                  0.1, OLD_WEIGHT,
-                  'SW-TaT window passes only (no patch-merging term).'),
-        Component('tat', 'global TaT', 'feature', 'layer4', SWTAT_LAYER4, 0.1,
-                  OLD_WEIGHT, 'Global TaT (one window covering each map).'),
+            shipped=0.1,
+            tat=True,
+            tasks=dict(
+                seg=Wiring(
+                    SWTAT_HEAD,
+                    'head',
+                    knobs=(dict(preact=True), ),
+                    forms=SWTAT_STRUCTURE)),
+            generator=('seg', ),
+            builder='swtat'),
         Component(
-            'cwd', 'CWD (logits)', 'logit', 'logits', (
-                'cwd_logits_r101_to_r18.py',
-                'cwd_logits'), 3.0, 'CIRKD, this pair (tau 4)',
-            'Channel-wise distillation of the logits (Shu et al.): each '
-            'class map a distribution over pixels, tau 4.'),
+            'swtat_nopm',
+            'SW-TaT, no PM',
+            'feature',
+            'layer4',
+            0.1,
+            OLD_WEIGHT,
+            'SW-TaT window passes only (no patch-merging term).',
+            tat=True,
+            tasks=dict(
+                seg=Wiring(SWTAT_LAYER4, 'layer4', drop=('loss_pmtat', )),
+                det=Wiring(
+                    SWTAT_FPN,
+                    'FPN',
+                    drop=('loss_pmtat', ),
+                    knobs=(dict(SMALL_WINDOWS), ))),
+            generator=ALL_TASKS,
+            builder='swtat_nopm'),
         Component(
-            'dist', 'DIST (logits)', 'logit', 'logits', (
-                'dist_logits_r101_to_r18.py',
-                'dist_logits'), 1.0, 'official DIST_KD segmentation code',
-            'DIST: inter- and intra-class Pearson correlation of the '
-            'logits.'),
-        Component('kd', 'KD (logits)', 'logit', 'logits', (
-            'kd_logits_r101_to_r18.py',
-            'kd_logits'), 1.0, 'CIRKD, this pair (tau 1)',
-                  'Hinton KD on the logits (per pixel for dense heads).'),
+            'tat',
+            'global TaT',
+            'feature',
+            'layer4',
+            0.1,
+            OLD_WEIGHT,
+            'Global TaT (one window covering each map).',
+            tat=True,
+            tasks=dict(
+                seg=Wiring(
+                    SWTAT_LAYER4,
+                    'layer4',
+                    drop=('loss_pmtat', ),
+                    global_tat=True)),
+            generator=ALL_TASKS,
+            builder='tat'),
         Component(
-            'fitnet', 'FitNet (layer4)', 'feature', 'layer4', (
-                'fitnet_layer4_r101_to_r18.py',
-                'fitnet_layer4'), 1.0, 'CIRKD FitNet, this pair',
+            'fitnet',
+            'FitNet',
+            'feature',
+            'layer4',
+            1.0,
+            'CIRKD FitNet, this pair',
             'FitNet: MSE between the connected student map and the '
-            'teacher map.'),
+            'teacher map.',
+            tasks=dict(
+                seg=Wiring(('fitnet_layer4_r101_to_r18.py',
+                            'fitnet_layer4'), 'layer4'),
+                det=Wiring(('fitnet_fpn.py', 'fitnet_fpn'), 'FPN')),
+            generator=ALL_TASKS,
+            builder='fitnet'),
         Component(
             'fitnet_head',
-            'FitNet (head)',
+            'FitNet',
             'feature',
-            'head', ('fitnet_head_r101_to_r18.py', 'fitnet_head'),
+            'head',
             1.0,
             'CIRKD FitNet, this pair',
             "FitNet on the decode head's last feature, through the same "
             'connector as swtat_head (SW-TaT with the attention removed).',
-            shipped=3.0),
+            shipped=3.0,
+            tasks=dict(
+                seg=Wiring(('fitnet_head_r101_to_r18.py',
+                            'fitnet_head'), 'head')),
+            generator=('seg', ),
+            builder='fitnet'),
+        Component(
+            'pkd',
+            'PKD',
+            'feature',
+            'FPN',
+            6.0,
+            'MMRazor PKD, Faster R-CNN R101 -> R50',
+            'PKD: MSE between the maps each standardised per channel with '
+            'its own statistics.',
+            tasks=dict(det=Wiring(('pkd_fpn.py', 'pkd_fpn'), 'FPN'))),
+        Component(
+            'cwd',
+            'CWD',
+            'logit',
+            'logits',
+            3.0,
+            'CIRKD, this pair (tau 4)',
+            'Channel-wise distillation of the logits (Shu et al.): each '
+            'class map a distribution over pixels, tau 4.',
+            tasks=dict(
+                seg=Wiring(('cwd_logits_r101_to_r18.py',
+                            'cwd_logits'), 'logits'),
+                det=Wiring(('cwd_fpn.py', 'cwd_fpn'), 'FPN')),
+            generator=('seg', )),
+        Component(
+            'dist',
+            'DIST',
+            'logit',
+            'logits',
+            1.0,
+            'official DIST_KD segmentation code',
+            'DIST: inter- and intra-class Pearson correlation of the '
+            'logits.',
+            tasks=dict(
+                seg=Wiring(('dist_logits_r101_to_r18.py',
+                            'dist_logits'), 'logits')),
+            generator=('seg', )),
+        Component(
+            'kd',
+            'KD',
+            'logit',
+            'logits',
+            1.0,
+            'CIRKD, this pair (tau 1)',
+            'Hinton KD on the logits (per pixel for dense heads).',
+            tasks=dict(
+                seg=Wiring(('kd_logits_r101_to_r18.py',
+                            'kd_logits'), 'logits')),
+            generator=('seg', 'cls')),
     )
 }
+
+#: The accuracy benchmark's default table per task: single methods, then
+#: recipes.
+DEFAULT_METHODS = dict(
+    seg=('none', 'swtat', 'swtat_head', 'swtat_head+cwd', 'swtat+cwd',
+         'swtat+kd', 'cwd', 'dist', 'kd', 'fitnet', 'fitnet+cwd'),
+    det=('none', 'swtat', 'swtat_nopm', 'pkd', 'cwd', 'fitnet'))
+
+
+def components_for(task: str, use: str = 'bench') -> Tuple[str, ...]:
+    """The component names wired for ``task``.
+
+    Args:
+        task: ``'seg'``, ``'det'`` or ``'cls'``.
+        use: ``'bench'`` (the accuracy benchmark: :attr:`Component.tasks`)
+            or ``'generator'`` (:attr:`Component.generator`).
+    """
+    if use == 'generator':
+        return tuple(n for n, c in COMPONENTS.items() if task in c.generator)
+    return tuple(n for n, c in COMPONENTS.items() if task in c.tasks)
+
+
+def sweep_variants(task: str, kind: str) -> Dict[str, Tuple[dict, ...]]:
+    """``{component: variants}`` of the components wired for ``task`` that
+    have some: ``kind='knobs'`` (the sweep's knob variants) or ``'forms'``
+    (``--structure-sweep``'s forms)."""
+    wirings = {n: COMPONENTS[n].tasks[task] for n in components_for(task)}
+    return {
+        n: getattr(w, kind)
+        for n, w in wirings.items() if getattr(w, kind)
+    }
+
+
+def canonical_name(name: str) -> str:
+    """A component or recipe with its former names replaced
+    (``'sw+cwd'`` -> ``'swtat_nopm+cwd'``)."""
+    return '+'.join(FORMER_NAMES.get(n, n) for n in str(name).split('+'))
 
 
 def parse_recipe(
@@ -150,7 +402,7 @@ def parse_recipe(
             an empty part or a component named twice.
     """
     allowed = list(COMPONENTS) if allowed is None else list(allowed)
-    names = str(recipe).split('+')
+    names = canonical_name(recipe).split('+')
     unknown = [n for n in names if n not in COMPONENTS]
     unsupported = [n for n in names if n in COMPONENTS and n not in allowed]
     choices = (f'choose from {", ".join(allowed)}, or combine them with + '
@@ -167,11 +419,14 @@ def parse_recipe(
     return tuple(COMPONENTS[n] for n in names)
 
 
-def recipe_label(recipe: str) -> str:
-    """Table label of a recipe (``'SW-TaT + PM (head) + CWD (logits)'``)."""
+def recipe_label(recipe: str,
+                 task: str = 'seg',
+                 knobs: Optional[dict] = None) -> str:
+    """Table label of a recipe in ``task`` (``'SW-TaT + PM (head) + CWD
+    (logits)'``; :meth:`Component.label`)."""
     if recipe == 'none':
         return 'no distillation'
-    return ' + '.join(c.label for c in parse_recipe(recipe))
+    return ' + '.join(c.label(task, knobs) for c in parse_recipe(recipe))
 
 
 #: ``global_pass=`` choices of an SW-TaT fragment: the seed paper's

@@ -74,7 +74,7 @@ def logged(monkeypatch, log_level):
     which import it) at :func:`log_level` or above, still logged."""
     import mmengine.logging
 
-    import mmswtat.datasets.checks as checks
+    import mmswtat.engine.data_checks as checks
     out = []
     real = mmengine.logging.print_log
 

@@ -143,8 +143,8 @@ def loss_inputs(model,
         names = [n for n in names if n in wanted]
     out = []
     with torch.no_grad():
-        for item in model.distill_head.loss_inputs(student_rec, teacher_rec,
-                                                   names):
+        for item in model.loss_bank.loss_inputs(student_rec, teacher_rec,
+                                                names):
             folder = item.name if item.level is None else \
                 f'{item.name}_level{item.level}'
             if not isinstance(item.module, BaseTaTLoss):

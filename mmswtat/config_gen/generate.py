@@ -2,6 +2,7 @@
 import os.path as osp
 import re
 import sys
+from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
@@ -26,109 +27,193 @@ def _connector_name(module: str, neck: bool) -> str:
     return f's{found.group(1)}' if found else 'proj'
 
 
-def _feature_part(pairs: List[Pair],
-                  neck: bool,
-                  crop: Tuple[int, int],
-                  name: str,
-                  task: str,
-                  rec: str,
-                  suffix: str = '',
-                  connector_name: Optional[str] = None,
-                  logits: Optional[Pair] = None) -> Tuple[dict, List[str]]:
-    """The fragment of one feature component on ``pairs``, and its notes.
+@dataclass(frozen=True)
+class FeatureSite:
+    """Where a feature component is written: the maps and their names.
 
-    Args:
+    Attributes:
         pairs: The matched maps (one, or one per neck level).
         neck: Several levels of a neck.
-        crop: The training crop.
-        name: The feature component (:data:`LOSS_BUILDERS`).
-        task: ``'seg'``, ``'det'`` or ``'cls'``.
-        rec: Recorder name; ``suffix`` is appended to the loss names.
+        rec: Recorder name.
+        suffix: Appended to the loss names.
         connector_name: Shared connector name where channels differ
             (default from the module path).
         logits: Classifier logits: adds Hinton KD on them.
     """
-    c_s, c_t = pairs[0].student.channels, pairs[0].teacher.channels
-    first = pairs[0]
+    pairs: Tuple[Pair, ...]
+    neck: bool
+    rec: str
+    suffix: str = ''
+    connector_name: Optional[str] = None
+    logits: Optional[Pair] = None
+
+    @property
+    def channels(self) -> Tuple[int, int]:
+        """``(student, teacher)`` channels of the maps."""
+        return self.pairs[0].student.channels, self.pairs[0].teacher.channels
+
+    @property
+    def connector(self) -> Optional[str]:
+        """The shared connector's name where the channels differ."""
+        c_s, c_t = self.channels
+        if c_s == c_t:
+            return None
+        return self.connector_name or _connector_name(
+            self.pairs[0].student.module, self.neck)
+
+
+def matched_site(plan: Plan) -> FeatureSite:
+    """The matched backbone stage or neck levels (and classifier logits)."""
+    neck = plan.kind == 'neck'
+    return FeatureSite(
+        tuple(plan.pairs), neck, 'fpn' if neck else 'feat', logits=plan.logits)
+
+
+def head_site(plan: Plan) -> FeatureSite:
+    """The decode heads' last features (connector ``sh``)."""
+    return FeatureSite((plan.head, ), False, 'head', '_head', 'sh')
+
+
+def _loss_context(site: FeatureSite, crop: Tuple[int, int], name: str,
+                  task: str) -> LossContext:
+    """The maps the component's losses see, windows chosen at ``crop``."""
+    windows = [choose_window(p.teacher.size_at(crop))[:2] for p in site.pairs]
+    weight = COMPONENTS[name].weight if task == 'seg' else 1.0
+    return LossContext(site.channels[1], windows, site.neck, weight=weight)
+
+
+def _feature_losses(site: FeatureSite, name: str, ctx: LossContext,
+                    task: str) -> dict:
+    """``distill_losses`` of the component (names suffixed)."""
+    return {
+        k + site.suffix: v
+        for k, v in method_losses(name, ctx, task).items()
+    }
+
+
+def _feature_mappings(site: FeatureSite, losses: dict) -> dict:
+    """``loss_forward_mappings`` of the component's losses."""
+    connector, rec = site.connector, site.rec
+    mappings = {}
+    for loss in losses:
+        student = rec if connector is None and not site.neck else dict(
+            recorder=rec)
+        teacher = rec
+        if site.neck:
+            student['index'] = [p.student.index for p in site.pairs]
+            teacher = dict(
+                recorder=rec, index=[p.teacher.index for p in site.pairs])
+        if connector is not None:
+            student['connector'] = connector
+        mappings[loss] = dict(student=student, teacher=teacher)
+    return mappings
+
+
+def _feature_fragment(site: FeatureSite, crop: Tuple[int, int], name: str,
+                      task: str) -> dict:
+    """The ``distill=`` fragment of one feature component on ``site``."""
+    first = site.pairs[0]
     distill = dict(
-        student_recorders={rec: first.student.module},
-        teacher_recorders={rec: first.teacher.module})
-    if logits is not None:
-        distill['student_recorders']['logits'] = logits.student.module
-        distill['teacher_recorders']['logits'] = logits.teacher.module
-    notes = []
-    connector = None
-    if c_s != c_t:
-        connector = connector_name or _connector_name(first.student.module,
-                                                      neck)
+        student_recorders={site.rec: first.student.module},
+        teacher_recorders={site.rec: first.teacher.module})
+    if site.logits is not None:
+        distill['student_recorders']['logits'] = site.logits.student.module
+        distill['teacher_recorders']['logits'] = site.logits.teacher.module
+    c_s, c_t = site.channels
+    if site.connector is not None:
         distill['connectors'] = {
-            connector:
+            site.connector:
             dict(
                 type='mmswtat.ConvBNConnector',
                 in_channels=c_s,
                 out_channels=c_t)
         }
-        notes += [
-            f'Connector: the student has {c_s} channels and the teacher '
-            f'{c_t}, so ONE shared 1x1 conv + BN connector ({connector!r}) '
-            f'lifts the student map{"s of every level" if neck else ""} to '
-            f'{c_t} channels; every loss uses its output (run once per '
-            'step) with embed=False: Q = T, K = V = connector(S), target T '
-            "(the paper's plain inner products).", ''
-        ]
-    else:
-        notes += [
+    losses = _feature_losses(site, name, _loss_context(site, crop, name, task),
+                             task)
+    mappings = _feature_mappings(site, losses)
+    if site.logits is not None:
+        losses['loss_kd'] = dict(KD_LOSS)
+        mappings['loss_kd'] = dict(student='logits', teacher='logits')
+    distill['distill_losses'] = losses
+    distill['loss_forward_mappings'] = mappings
+    return distill
+
+
+def _connector_notes(site: FeatureSite) -> List[str]:
+    """Why there is a connector, or none."""
+    c_s, c_t = site.channels
+    if site.connector is None:
+        return [
             f'No connector: both sides have {c_t} channels; embed=False '
             "is the paper's plain inner product (Q = T, K = V = S).", ''
         ]
-    windows = []
-    notes.append('Windows (in tokens of the teacher map at the training '
-                 f'crop {crop[0]}x{crop[1]}; the student map is '
-                 'resized to it):')
-    for pair in pairs:
-        size = pair.teacher.size_at(crop)
-        window, shift, why = choose_window(size)
-        windows.append((window, shift))
-        level = f' level {pair.teacher.index}' if neck else ''
+    return [
+        f'Connector: the student has {c_s} channels and the teacher '
+        f'{c_t}, so ONE shared 1x1 conv + BN connector ({site.connector!r}) '
+        f'lifts the student map{"s of every level" if site.neck else ""} to '
+        f'{c_t} channels; every loss uses its output (run once per '
+        'step) with embed=False: Q = T, K = V = connector(S), target T '
+        "(the paper's plain inner products).", ''
+    ]
+
+
+def _window_notes(site: FeatureSite, crop: Tuple[int, int]) -> List[str]:
+    """The window and shift of each map, and why."""
+    notes = [
+        'Windows (in tokens of the teacher map at the training '
+        f'crop {crop[0]}x{crop[1]}; the student map is '
+        'resized to it):'
+    ]
+    for pair in site.pairs:
+        why = choose_window(pair.teacher.size_at(crop))[2]
+        level = f' level {pair.teacher.index}' if site.neck else ''
         notes.append(f'  stride {pair.teacher.stride}{level}: {why}.')
-    notes += [
+    return notes + [
         '  Two windows or more per side keep the attention local (one '
         'window = global TaT); 8x8 windows of 64 tokens cover about one '
         'object part, and memory is tokens*64 instead of tokens^2.', ''
     ]
+
+
+def _structure_notes(site: FeatureSite, name: str, task: str, ctx: LossContext,
+                     losses: dict) -> List[str]:
+    """What the component's losses do on these maps (levels, merging)."""
     comp = COMPONENTS[name]
-    ctx = LossContext(
-        c_t, windows, neck, weight=comp.weight if task == 'seg' else 1.0)
-    losses = {k + suffix: v for k, v in method_losses(name, ctx, task).items()}
-    notes.append(f'Method {name!r}: {COMPONENTS[name].comment}')
-    if name == 'swtat' and task == 'cls':
+    notes = [f'Method {name!r}: {comp.comment}']
+    if comp.builder == 'swtat' and task == 'cls':
         notes.append('  No patch-merging term on classification maps: the '
                      'window passes already reach most of a small map.')
-    if neck and name in ('swtat', 'sw'):
-        weight = losses['loss_swtat' + suffix]['loss_weight']
+    if site.neck and comp.builder in ('swtat', 'swtat_nopm'):
+        weight = losses['loss_swtat' + site.suffix]['loss_weight']
         notes += [
             "  The shipped FPN form (configs/_base_/distill/swtat_fpn.py, "
             "measured in docs/detection.md): normalize='self' (each map "
             'standardised per channel with its own statistics, as PKD), '
             "window_size='auto' (half of each level, at most 8: the windows "
             f'above are not used), no global pass, loss_weight={weight:g} '
-            f'on each of the {len(windows)} levels.'
+            f'on each of the {len(ctx.windows)} levels.'
         ]
-    elif neck:
+    elif site.neck:
         notes += [
-            f'  Each loss sums over the {len(windows)} levels, hence '
+            f'  Each loss sums over the {len(ctx.windows)} levels, hence '
             f'loss_weight={ctx.level_weight} per level; scale=\'auto\' '
             '(1/sqrt(d)) because patch merging makes tokens up to '
-            f'{c_t}*4^k wide; num_merges=\'auto\' merges 2x2 until at most '
-            '1024 tokens remain on every level.'
+            f'{ctx.channels}*4^k wide; num_merges=\'auto\' merges 2x2 until '
+            'at most 1024 tokens remain on every level.'
         ]
-    elif 'loss_pmtat' + suffix in losses:
+    elif 'loss_pmtat' + site.suffix in losses:
         notes.append('  Patch merging: one 2x2 merge, then a global TaT on '
                      'the coarse tokens (the long-range part windows miss).')
+    return notes
+
+
+def _weight_notes(name: str, task: str, ctx: LossContext) -> List[str]:
+    """Where the component's weight comes from."""
+    comp = COMPONENTS[name]
     if not comp.tat:
-        notes.append(f'  Weight {ctx.weight:g} ({comp.source}).')
-    elif task == 'seg':
-        notes.append(
+        return [f'  Weight {ctx.weight:g} ({comp.source}).']
+    if task == 'seg':
+        return [
             f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1,'
             ' from the student config), the accuracy benchmark\'s best for '
             'this structure (docs/accuracy.md; 1 and 3 fell below the '
@@ -136,36 +221,50 @@ def _feature_part(pairs: List[Pair],
             'relative to a CE of weight 1 are 1.6 and 0.64; the raw terms '
             "follow the teacher's activation scale, so sweep 0.03-1 for "
             'another teacher. On that benchmark plain regression of the '
-            'same feature (fitnet_head) helped more.')
-    else:
-        notes.append(
-            f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1,'
-            ' from the student config). As the shipped fragments (not '
-            'measured for this task): sweep it if the distillation terms '
-            'dominate the task loss.')
-    mappings = {}
-    for loss in losses:
-        student = rec if connector is None and not neck else dict(recorder=rec)
-        teacher = rec
-        if neck:
-            student['index'] = [p.student.index for p in pairs]
-            teacher = dict(
-                recorder=rec, index=[p.teacher.index for p in pairs])
-        if connector is not None:
-            student['connector'] = connector
-        mappings[loss] = dict(student=student, teacher=teacher)
-    if logits is not None:
-        losses['loss_kd'] = dict(KD_LOSS)
-        mappings['loss_kd'] = dict(student='logits', teacher='logits')
-        notes += [
-            '', f'Logit KD on head.fc ({logits.teacher.channels} '
-            f'classes): {KD_LOSS["type"]} with tau = '
-            f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
-            f'{KD_LOSS["loss_weight"]}.'
+            'same feature (fitnet_head) helped more.'
         ]
-    distill['distill_losses'] = losses
-    distill['loss_forward_mappings'] = mappings
-    return distill, notes
+    return [
+        f'  Weights: d = z = {ctx.weight:g} next to the task loss (a = 1,'
+        ' from the student config). As the shipped fragments (not '
+        'measured for this task): sweep it if the distillation terms '
+        'dominate the task loss.'
+    ]
+
+
+def _logit_notes(site: FeatureSite) -> List[str]:
+    """Logit KD next to a classifier's feature loss (none otherwise)."""
+    if site.logits is None:
+        return []
+    return [
+        '', f'Logit KD on head.fc ({site.logits.teacher.channels} '
+        f'classes): {KD_LOSS["type"]} with tau = '
+        f'{KD_LOSS["tau"]} (tau^2 applied inside), weight '
+        f'{KD_LOSS["loss_weight"]}.'
+    ]
+
+
+def _feature_notes(site: FeatureSite, crop: Tuple[int, int], name: str,
+                   task: str) -> List[str]:
+    """The comment lines explaining :func:`_feature_fragment`."""
+    ctx = _loss_context(site, crop, name, task)
+    losses = _feature_losses(site, name, ctx, task)
+    return (_connector_notes(site) + _window_notes(site, crop) +
+            _structure_notes(site, name, task, ctx, losses) +
+            _weight_notes(name, task, ctx) + _logit_notes(site))
+
+
+def _feature_part(site: FeatureSite, crop: Tuple[int, int], name: str,
+                  task: str) -> Tuple[dict, List[str]]:
+    """The fragment of one feature component on ``site``, and its notes.
+
+    Args:
+        site: The maps and names (:func:`matched_site`, :func:`head_site`).
+        crop: The training crop.
+        name: The feature component (:data:`LOSS_BUILDERS`).
+        task: ``'seg'``, ``'det'`` or ``'cls'``.
+    """
+    return (_feature_fragment(site, crop, name,
+                              task), _feature_notes(site, crop, name, task))
 
 
 def _logit_part(name: str) -> Tuple[dict, List[str]]:
@@ -257,8 +356,8 @@ def build_distill(plan: Plan, method: str,
                     '(ASPP, PSP, UPer, FCN) at one stride in both models; '
                     'write its recorders by hand (configs/_base_/distill/'
                     'swtat_head_r101_to_r18.py shows how)')
-            part, more = _feature_part([plan.head], False, plan.crop,
-                                       comp.name, task, 'head', '_head', 'sh')
+            part, more = _feature_part(
+                head_site(plan), plan.crop, comp.name, task)
             more = [
                 f'Placement: the decode head\'s last feature '
                 f'({plan.head.student.module}), where the official '
@@ -266,13 +365,7 @@ def build_distill(plan: Plan, method: str,
             ] + more
         else:
             part, more = _feature_part(
-                plan.pairs,
-                plan.kind == 'neck',
-                plan.crop,
-                comp.name,
-                task,
-                'fpn' if plan.kind == 'neck' else 'feat',
-                logits=plan.logits)
+                matched_site(plan), plan.crop, comp.name, task)
         parts.append(part)
         notes += ([''] if notes else []) + more
     if len(parts) > 1:
@@ -314,6 +407,128 @@ def _where(path: str) -> str:
     return path if '::' in path else osp.abspath(path)
 
 
+def _self_distillation_lines(student_cfg: str, teacher_cfg: str) -> List[str]:
+    """The self-distillation note for the header (also said on stderr)."""
+    note = self_distillation_note(student_cfg, teacher_cfg)
+    if not note:
+        return []
+    print(f'[make_distill_config] {note}', file=sys.stderr)
+    return ['', note]
+
+
+def _teacher_checkpoint(teacher_cfg: str,
+                        teacher_ckpt: Optional[str]) -> Optional[str]:
+    """``teacher_ckpt``, else the teacher's metafile ``Weights``; says on
+    stderr when there is none or the file does not exist (yet)."""
+    ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
+    if ckpt is None:
+        print(
+            f'[make_distill_config] no checkpoint for {teacher_cfg}: '
+            f'teacher_ckpt is a placeholder, set it before training',
+            file=sys.stderr)
+    elif '://' not in ckpt and not osp.isfile(ckpt):
+        print(
+            f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
+            '(yet): the config is written, but training stops at model '
+            'build until that file is there (or set model.teacher_ckpt)',
+            file=sys.stderr)
+    return ckpt
+
+
+def _probe_header(student_cfg: str, teacher_cfg: str, student: ModelProbe,
+                  teacher: ModelProbe, crop: Tuple[int, int],
+                  command: Optional[str]) -> List[str]:
+    """The header's first lines: the command, both models, what was probed.
+    """
+    return [
+        'Generated by tools/make_distill_config.py; edit freely.',
+        f'  {command}' if command else '', '',
+        f'Student: {student_cfg} ({student.scope}); the data, schedule and '
+        'runtime below are its own (inherited).',
+        f'Teacher: {teacher_cfg} ({teacher.scope}).',
+        f'Training crop {crop[0]}x{crop[1]} (from the student '
+        f"config's {student.crop_source}).", '',
+        'Probed (random weights, one dummy batch; deepest module per stride, '
+        'map sizes at the training crop):', '  student:'
+    ] + [f'    {s}' for s in student.summary()
+         ] + ['  teacher:'] + [f'    {s}' for s in teacher.summary()] + ['']
+
+
+def _match_header(plan: Plan, method: str) -> List[str]:
+    """How the maps were matched, when the recipe distils matched maps."""
+    matched = any(c.kind == 'feature' and c.placement != 'head'
+                  for c in parse_recipe(method, METHODS))
+    if not matched:
+        return []
+    if plan.kind == 'neck':
+        return [
+            'Matched by stride: every neck level both have: ' +
+            ', '.join(f'student neck[{p.student.index}] <- teacher'
+                      f' neck[{p.teacher.index}] (stride '
+                      f'{p.student.stride})' for p in plan.pairs) + '.'
+        ]
+    p = plan.pairs[0]
+    return [
+        f'Matched by stride: the deepest backbone stage of each at the '
+        f'deepest common stride ({p.student.stride}): student '
+        f'{p.student.module} <- teacher {p.teacher.module}.'
+    ]
+
+
+def _early_exit_note(distill: Union[dict, List[dict]]) -> str:
+    """How far the teacher runs: to its last recorded module."""
+    parts = distill if isinstance(distill, list) else [distill]
+    recorded = list(
+        dict.fromkeys(m for part in parts
+                      for m in part['teacher_recorders'].values()))
+    in_features = all(m.split('.')[0] in FEATURE_PREFIXES for m in recorded)
+    last = recorded[0] if len(recorded) == 1 else \
+        f'the last of {", ".join(recorded)}'
+    return ('Teacher early exit: teacher_forward=\'auto\' runs the teacher ' +
+            ('through extract_feat' if in_features else 'with mode=\'tensor\' '
+             '(a recorded module is outside backbone/neck)') +
+            f' and stops right after {last}; nothing after it runs.')
+
+
+def _settings_lines(student_cfg: str, teacher_cfg: str,
+                    ckpt: Optional[str]) -> List[str]:
+    """``_base_``, imports, hooks and the config paths and checkpoint."""
+    text = [f'_base_ = [{_where(student_cfg)!r}]']
+    text.append("custom_imports = dict(imports=['mmswtat'], "
+                'allow_failed_imports=False)')
+    if 'custom_hooks' not in Config.fromfile(_resolve(student_cfg)):
+        text += [
+            '# Exact --resume: also restore the torch RNG state.',
+            "custom_hooks = [dict(type='mmswtat.RNGStateHook')]"
+        ]
+    text += [
+        '', f'student_cfg = {_where(student_cfg)!r}',
+        f'teacher_cfg = {_where(teacher_cfg)!r}'
+    ]
+    ckpt_line = f'teacher_ckpt = {(ckpt or CKPT_PLACEHOLDER)!r}'
+    if len(ckpt_line) > 79:
+        ckpt_line += '  # noqa: E501'
+    if ckpt is None:
+        text.append('# SET ME: your trained teacher (a missing file stops '
+                    'the run at model build).')
+    return text + [ckpt_line, '']
+
+
+def _model_text(teacher: ModelProbe, distill: Union[dict, List[dict]]) -> str:
+    """``model = dict(...)``: the distiller, naming the variables above."""
+    model = dict(
+        _delete_=True,
+        type='mmswtat.SingleTeacherDistiller',
+        student=dict(cfg_path='STUDENT'),
+        teacher=dict(cfg_path='TEACHER', **_teacher_overrides(teacher)),
+        teacher_ckpt='CKPT',
+        teacher_forward='auto',
+        distill=distill)
+    body = 'model = ' + format_value(model, 0, 'model = ')
+    return body.replace("'STUDENT'", 'student_cfg').replace(
+        "'TEACHER'", 'teacher_cfg').replace("'CKPT'", 'teacher_ckpt')
+
+
 def make_distill_config(student_cfg: str,
                         teacher_cfg: str,
                         method: Optional[str] = None,
@@ -344,94 +559,14 @@ def make_distill_config(student_cfg: str,
     if method is None:
         method = default_method(plan, student.task)
     distill, notes = build_distill(plan, method, student.task)
-    self_note = self_distillation_note(student_cfg, teacher_cfg)
-    if self_note:
-        print(f'[make_distill_config] {self_note}', file=sys.stderr)
-        notes = notes + ['', self_note]
-    ckpt = teacher_ckpt or find_checkpoint(teacher_cfg)
-    if ckpt is None:
-        print(
-            f'[make_distill_config] no checkpoint for {teacher_cfg}: '
-            f'teacher_ckpt is a placeholder, set it before training',
-            file=sys.stderr)
-    elif '://' not in ckpt and not osp.isfile(ckpt):
-        print(
-            f'[make_distill_config] --teacher-ckpt {ckpt!r} does not exist '
-            '(yet): the config is written, but training stops at model '
-            'build until that file is there (or set model.teacher_ckpt)',
-            file=sys.stderr)
-    teacher_entry = dict(cfg_path='TEACHER', **_teacher_overrides(teacher))
-    parts = distill if isinstance(distill, list) else [distill]
-    recorded = list(
-        dict.fromkeys(m for part in parts
-                      for m in part['teacher_recorders'].values()))
-    in_features = all(m.split('.')[0] in FEATURE_PREFIXES for m in recorded)
-    last = recorded[0] if len(recorded) == 1 else \
-        f'the last of {", ".join(recorded)}'
-    header = [
-        'Generated by tools/make_distill_config.py; edit freely.',
-        f'  {command}' if command else '', '',
-        f'Student: {student_cfg} ({student.scope}); the data, schedule and '
-        'runtime below are its own (inherited).',
-        f'Teacher: {teacher_cfg} ({teacher.scope}).',
-        f'Training crop {plan.crop[0]}x{plan.crop[1]} (from the student '
-        f"config's {student.crop_source}).", '',
-        'Probed (random weights, one dummy batch; deepest module per stride, '
-        'map sizes at the training crop):', '  student:'
-    ] + [f'    {s}' for s in student.summary()
-         ] + ['  teacher:'] + [f'    {s}' for s in teacher.summary()] + ['']
-    matched = any(c.kind == 'feature' and c.placement != 'head'
-                  for c in parse_recipe(method, METHODS))
-    if matched and plan.kind == 'neck':
-        header.append('Matched by stride: every neck level both have: ' +
-                      ', '.join(f'student neck[{p.student.index}] <- teacher'
-                                f' neck[{p.teacher.index}] (stride '
-                                f'{p.student.stride})'
-                                for p in plan.pairs) + '.')
-    elif matched:
-        p = plan.pairs[0]
-        header.append(
-            f'Matched by stride: the deepest backbone stage of each at the '
-            f'deepest common stride ({p.student.stride}): student '
-            f'{p.student.module} <- teacher {p.teacher.module}.')
-    header += [''] + notes + [
-        '', 'Teacher early exit: teacher_forward=\'auto\' runs the teacher ' +
-        ('through extract_feat' if in_features else 'with mode=\'tensor\' '
-         '(a recorded module is outside backbone/neck)') +
-        f' and stops right after {last}; nothing after it runs.'
-    ]
-    text = [comment_block([h for h in header]), '']
-    text.append(f'_base_ = [{_where(student_cfg)!r}]')
-    text.append("custom_imports = dict(imports=['mmswtat'], "
-                'allow_failed_imports=False)')
-    if 'custom_hooks' not in Config.fromfile(_resolve(student_cfg)):
-        text += [
-            '# Exact --resume: also restore the torch RNG state.',
-            "custom_hooks = [dict(type='mmswtat.RNGStateHook')]"
-        ]
-    text += [
-        '', f'student_cfg = {_where(student_cfg)!r}',
-        f'teacher_cfg = {_where(teacher_cfg)!r}'
-    ]
-    ckpt_line = f'teacher_ckpt = {(ckpt or CKPT_PLACEHOLDER)!r}'
-    if len(ckpt_line) > 79:
-        ckpt_line += '  # noqa: E501'
-    if ckpt is None:
-        text.append('# SET ME: your trained teacher (a missing file stops '
-                    'the run at model build).')
-    text += [ckpt_line, '']
-    model = dict(
-        _delete_=True,
-        type='mmswtat.SingleTeacherDistiller',
-        student=dict(cfg_path='STUDENT'),
-        teacher=teacher_entry,
-        teacher_ckpt='CKPT',
-        teacher_forward='auto',
-        distill=distill)
-    body = 'model = ' + format_value(model, 0, 'model = ')
-    body = body.replace("'STUDENT'", 'student_cfg').replace(
-        "'TEACHER'", 'teacher_cfg').replace("'CKPT'", 'teacher_ckpt')
-    text.append(body)
+    notes = notes + _self_distillation_lines(student_cfg, teacher_cfg)
+    ckpt = _teacher_checkpoint(teacher_cfg, teacher_ckpt)
+    header = _probe_header(student_cfg, teacher_cfg, student, teacher,
+                           plan.crop, command)
+    header += _match_header(plan, method) + [''] + notes
+    header += ['', _early_exit_note(distill)]
+    text = [comment_block(header), ''] + _settings_lines(
+        student_cfg, teacher_cfg, ckpt) + [_model_text(teacher, distill)]
     return '\n'.join(text) + '\n'
 
 

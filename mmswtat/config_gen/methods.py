@@ -11,6 +11,9 @@ generator writes the recorders, connector and mappings. Logit components
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Tuple
 
+from mmswtat.recipes import (COMPONENTS, FRAGMENTS, canonical_name,
+                             components_for)
+
 #: Logit KD for classifiers (Hinton KD, tau^2 applied inside the loss).
 KD_LOSS = dict(type='mmswtat.KDLoss', tau=1.0, loss_weight=1.0)
 
@@ -88,7 +91,6 @@ def fpn_swtat_loss(channels: int) -> dict:
     global pass) at ``channels``, read from the fragment file itself."""
     from mmengine.config import Config
 
-    from mmswtat.recipes import FRAGMENTS
     from mmswtat.utils.config_utils import resolve_config_path
     frag = Config.fromfile(resolve_config_path(FRAGMENTS + 'swtat_fpn.py'))
     cfg = frag.swtat_fpn.to_dict()['distill_losses']['loss_swtat']
@@ -122,21 +124,18 @@ def fitnet(ctx: LossContext) -> Dict[str, dict]:
             type='mmswtat.FeatureMSELoss', loss_weight=ctx.level_weight))
 
 
-#: Feature-loss builders of the generator's feature components (names of
-#: :data:`mmswtat.recipes.COMPONENTS`).
+#: The generator's feature-loss builders, by the name a component of
+#: :data:`mmswtat.recipes.COMPONENTS` gives as its ``builder``.
 LOSS_BUILDERS: Dict[str, Callable[[LossContext], Dict[str, dict]]] = dict(
     swtat=swtat,
-    swtat_head=swtat,
-    sw=lambda ctx: swtat(ctx, with_pm=False),
+    swtat_nopm=lambda ctx: swtat(ctx, with_pm=False),
     tat=tat,
-    fitnet=fitnet,
-    fitnet_head=fitnet)
-#: Components the generator writes, by task.
-GENERATOR_COMPONENTS = dict(
-    seg=('swtat', 'swtat_head', 'sw', 'tat', 'fitnet', 'fitnet_head', 'cwd',
-         'dist', 'kd'),
-    det=('swtat', 'sw', 'tat', 'fitnet'),
-    cls=('swtat', 'sw', 'tat', 'fitnet', 'kd'))
+    fitnet=fitnet)
+#: Components the generator writes, by task (from the method table).
+GENERATOR_COMPONENTS = {
+    task: components_for(task, 'generator')
+    for task in ('seg', 'det', 'cls')
+}
 #: Every name the generator takes (``--method`` help).
 METHODS = tuple(
     dict.fromkeys(n for names in GENERATOR_COMPONENTS.values() for n in names))
@@ -148,11 +147,17 @@ def method_losses(name: str, ctx: LossContext, task: str) -> Dict[str, dict]:
     Raises:
         ValueError: Not a feature component of the generator.
     """
-    if name not in LOSS_BUILDERS:
+    comp = COMPONENTS.get(canonical_name(name))
+    if comp is None or comp.builder is None:
         raise ValueError(f'unknown feature method {name!r}; choose one of '
-                         f'{", ".join(LOSS_BUILDERS)}')
-    if name == 'swtat' and task == 'cls':
+                         f'{", ".join(feature_methods())}')
+    if comp.builder == 'swtat' and task == 'cls':
         # No patch merging on small classification maps (the window passes
         # already reach most of a 7x7 map), as the shipped cls fragment.
         return swtat(ctx, with_pm=False)
-    return LOSS_BUILDERS[name](ctx)
+    return LOSS_BUILDERS[comp.builder](ctx)
+
+
+def feature_methods() -> Tuple[str, ...]:
+    """The components the generator builds feature losses for."""
+    return tuple(n for n, c in COMPONENTS.items() if c.builder is not None)

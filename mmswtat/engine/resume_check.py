@@ -120,6 +120,101 @@ def _head(names: List[str], n: int = 4) -> str:
     return ', '.join(names[:n]) + more
 
 
+def _training_checkpoint(filename: str) -> dict:
+    """The checkpoint to resume, refused unless it is a dict."""
+    checkpoint = _peek(filename)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'--resume: {filename!r} is not a training '
+                         'checkpoint (not a dict)')
+    return checkpoint
+
+
+def _weights(checkpoint: dict, filename: str) -> Mapping:
+    """The checkpoint's ``state_dict`` (the checkpoint itself if none),
+    refused unless it is a mapping."""
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, Mapping):
+        raise ValueError(f'--resume: {filename!r} is not a training '
+                         f'checkpoint: its state_dict is a '
+                         f'{type(state).__name__}, not a dict of weights')
+    return state
+
+
+def _check_model_kind(ours: Mapping[str, tuple], theirs: Mapping[str, tuple],
+                      where: str) -> None:
+    """Refuse a plain model checkpoint for a distiller, and the reverse."""
+    student = any(k.startswith('student.') for k in ours)
+    if student and not any(k.startswith('student.') for k in theirs):
+        raise ValueError(
+            f'{where}: this is a plain model checkpoint (no student.* '
+            'weights), and this config trains a distiller. Resume only '
+            'from a checkpoint that tools/train.py wrote with this '
+            'distillation config; to start the student from a plain '
+            'checkpoint, set model.student_ckpt=FILE and train without '
+            '--resume')
+    if not student and any(k.startswith('student.') for k in theirs):
+        raise ValueError(
+            f'{where}: this is a distillation checkpoint (student.* '
+            'weights) and this config trains a plain model. Resume with '
+            'the distillation config that wrote it; for the student alone '
+            'use tools/export_student.py and load_from')
+
+
+def _weight_differences(ours: Mapping[str, tuple],
+                        theirs: Mapping[str, tuple]) -> List[str]:
+    """One line each for missing, unexpected and reshaped weights."""
+    missing = sorted(set(ours) - set(theirs))
+    unexpected = sorted(set(theirs) - set(ours))
+    shapes = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} weights of this run are not in it '
+                     f'[{_head(missing)}]')
+    if unexpected:
+        parts.append(f'{len(unexpected)} of its weights are not in this '
+                     f'run [{_head(unexpected)}]')
+    if shapes:
+        parts.append(f'{len(shapes)} weights differ in shape [' +
+                     _head([f'{k} {theirs[k]} vs {ours[k]}'
+                            for k in shapes]) + ']')
+    return parts
+
+
+def _group_differences(checkpoint: dict,
+                       optimizer_state: Optional[dict]) -> List[str]:
+    """A line when the optimizer's parameter groups hold other numbers of
+    parameters than the checkpoint's (nothing when either is unknown)."""
+    if optimizer_state is None or not isinstance(
+            checkpoint.get('optimizer'), Mapping):
+        return []
+    old = [
+        len(g.get('params', ()))
+        for g in checkpoint['optimizer'].get('param_groups', ())
+    ]
+    new = [
+        len(g.get('params', ()))
+        for g in optimizer_state.get('param_groups', ())
+    ]
+    if old and new and old != new:
+        return [
+            f'optimizer parameter groups: checkpoint {old} '
+            f'parameters, this run {new}'
+        ]
+    return []
+
+
+def _mismatch_message(where: str, parts: List[str], diff: List[str]) -> str:
+    """The error of a checkpoint that another config or model wrote."""
+    fix = ('Resume with the config that wrote it, or start a new run from '
+           'its weights with load_from (without --resume)')
+    cfg_text = ('model config keys that differ (checkpoint vs this '
+                'config): ' + '; '.join(diff) if diff else
+                'the checkpoint names no config (or the same model '
+                'config): is it from another model?')
+    return (f'{where}: it was written by another config or '
+            f'model: ' + '; '.join(parts + [cfg_text]) + f'. {fix}')
+
+
 def check_resume(filename: str,
                  model: nn.Module,
                  model_cfg: Any,
@@ -150,80 +245,22 @@ def check_resume(filename: str,
             checkpoint is at or past the end of this run
             (:func:`check_run_state`).
     """
-    checkpoint = _peek(filename)
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f'--resume: {filename!r} is not a training '
-                         'checkpoint (not a dict)')
-    state = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(state, Mapping):
-        raise ValueError(f'--resume: {filename!r} is not a training '
-                         f'checkpoint: its state_dict is a '
-                         f'{type(state).__name__}, not a dict of weights')
-    theirs = _shapes(state)
+    checkpoint = _training_checkpoint(filename)
+    theirs = _shapes(_weights(checkpoint, filename))
     ours = _shapes(model.state_dict())
     where = f'--resume: checkpoint {filename!r} does not fit this run'
-    fix = ('Resume with the config that wrote it, or start a new run from '
-           'its weights with load_from (without --resume)')
-    student = any(k.startswith('student.') for k in ours)
-    if student and not any(k.startswith('student.') for k in theirs):
-        raise ValueError(
-            f'{where}: this is a plain model checkpoint (no student.* '
-            'weights), and this config trains a distiller. Resume only '
-            'from a checkpoint that tools/train.py wrote with this '
-            'distillation config; to start the student from a plain '
-            'checkpoint, set model.student_ckpt=FILE and train without '
-            '--resume')
-    if not student and any(k.startswith('student.') for k in theirs):
-        raise ValueError(
-            f'{where}: this is a distillation checkpoint (student.* '
-            'weights) and this config trains a plain model. Resume with '
-            'the distillation config that wrote it; for the student alone '
-            'use tools/export_student.py and load_from')
-    missing = sorted(set(ours) - set(theirs))
-    unexpected = sorted(set(theirs) - set(ours))
-    shapes = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
-    groups = []
-    if optimizer_state is not None and isinstance(
-            checkpoint.get('optimizer'), Mapping):
-        old = [
-            len(g.get('params', ()))
-            for g in checkpoint['optimizer'].get('param_groups', ())
-        ]
-        new = [
-            len(g.get('params', ()))
-            for g in optimizer_state.get('param_groups', ())
-        ]
-        if old and new and old != new:
-            groups = [
-                f'optimizer parameter groups: checkpoint {old} '
-                f'parameters, this run {new}'
-            ]
+    _check_model_kind(ours, theirs, where)
+    parts = _weight_differences(ours, theirs) + _group_differences(
+        checkpoint, optimizer_state)
     saved_cfg = (checkpoint.get('meta') or {}).get('cfg')
-    structural = config_differences(saved_cfg, model_cfg, structural=True)
-    if not (missing or unexpected or shapes or groups or structural):
+    if not parts and not config_differences(
+            saved_cfg, model_cfg, structural=True):
         if progress is not None:
             check_run_state(checkpoint, filename, progress, optimizer_state,
                             schedulers, rng_hook)
         return
-    parts = []
-    if missing:
-        parts.append(f'{len(missing)} weights of this run are not in it '
-                     f'[{_head(missing)}]')
-    if unexpected:
-        parts.append(f'{len(unexpected)} of its weights are not in this '
-                     f'run [{_head(unexpected)}]')
-    if shapes:
-        parts.append(f'{len(shapes)} weights differ in shape [' +
-                     _head([f'{k} {theirs[k]} vs {ours[k]}'
-                            for k in shapes]) + ']')
-    parts += groups
     diff = config_differences(saved_cfg, model_cfg, structural=not parts)
-    cfg_text = ('model config keys that differ (checkpoint vs this '
-                'config): ' + '; '.join(diff) if diff else
-                'the checkpoint names no config (or the same model '
-                'config): is it from another model?')
-    raise ValueError(f'{where}: it was written by another config or '
-                     f'model: ' + '; '.join(parts + [cfg_text]) + f'. {fix}')
+    raise ValueError(_mismatch_message(where, parts, diff))
 
 
 #: Parameter-scheduler state entries that are run progress, not settings.

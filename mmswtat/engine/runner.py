@@ -11,9 +11,10 @@ from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
-from mmswtat.datasets.checks import (check_dataset, check_splits_agree,
-                                     concat_metainfo_error,
-                                     dataset_build_error, empty_dataset_error)
+from mmswtat.engine.data_checks import (check_dataset, check_splits_agree,
+                                        concat_metainfo_error,
+                                        dataset_build_error,
+                                        empty_dataset_error)
 from mmswtat.registry import RUNNERS
 from mmswtat.utils.checkpoint import check_load_from
 from mmswtat.utils.value_checks import check_train_schedule
@@ -35,10 +36,10 @@ class DistillRunner(Runner):
     Before the first step it also refuses a schedule with nothing to train
     (:func:`~mmswtat.utils.value_checks.check_train_schedule`), an empty
     dataset or images and labels of different sizes
-    (:func:`~mmswtat.datasets.checks.check_dataset`), a val dataset that
+    (:func:`~mmswtat.engine.data_checks.check_dataset`), a val dataset that
     reads its labels otherwise than the train dataset
-    (:func:`~mmswtat.datasets.checks.check_splits_agree`), a ``load_from`` of
-    which no weight fits the model
+    (:func:`~mmswtat.engine.data_checks.check_splits_agree`), a
+    ``load_from`` of which no weight fits the model
     (:func:`~mmswtat.utils.checkpoint.check_load_from`) and a ``--resume``
     checkpoint of another config or model, or past the end of the run
     (:func:`~mmswtat.engine.resume_check.check_resume`).

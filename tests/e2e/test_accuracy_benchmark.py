@@ -10,8 +10,9 @@ from PIL import Image
 from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, BenchmarkSettings,
                                         distill_config, quick_settings)
 from mmswtat.benchmark.accuracy.cache import cached
-from mmswtat.datasets.digit_scenes import (DigitSceneSettings, load_sources,
-                                           split_digits, write_digit_scenes)
+from mmswtat.benchmark.data.digit_scenes import (DigitSceneSettings,
+                                                 load_sources, split_digits,
+                                                 write_digit_scenes)
 from mmswtat.recipes import recipe_label
 
 
@@ -174,7 +175,7 @@ def test_structure_knobs_change_the_passes_after_the_adaptation():
 
 def test_structure_sweep_crosses_knobs_and_weights():
     from mmswtat.benchmark.accuracy.bench import shard_grid, sweep_grid
-    from mmswtat.benchmark.accuracy.methods import SWTAT_STRUCTURE
+    from mmswtat.recipes import SWTAT_STRUCTURE
     grid = sweep_grid(['none', 'swtat_head', 'fitnet_head'], (0.3, 1.0),
                       dict(swtat_head=SWTAT_STRUCTURE),
                       cross=True)
@@ -492,3 +493,39 @@ def test_grids_that_cannot_run_are_refused_before_anything(
     with pytest.raises(SystemExit, match=message):
         _tool().main(argv + ['--quick', '--out-dir', str(tmp_path / 'o')])
     assert not (tmp_path / 'o').exists()
+
+
+def test_a_diverged_run_scores_zero_and_the_table_goes_on(
+        tmp_path, monkeypatch):
+    """A student whose training the distiller stops (non-finite losses) is
+    a result: scored 0, its reason in the record and under the table, and
+    the next run still trains."""
+    from mmengine.runner import Runner
+    train = Runner.train
+
+    def train_or_diverge(self):
+        if 'KDLoss' in str(self.cfg.model):  # the kd run only
+            raise FloatingPointError(
+                "task losses ['loss_ce'] not finite at iteration 1. The "
+                "student's own training diverged: lower the learning rate")
+        return train(self)
+
+    monkeypatch.setattr(Runner, 'train', train_or_diverge)
+    out = _tool().main([
+        '--quick', '--seeds', '1', '--methods', 'none', 'kd', 'cwd',
+        '--baseline-factors', '--out-dir',
+        str(tmp_path)
+    ])
+    runs = {r['method']: r for r in out['records']}
+    assert runs['kd']['mIoU'] == 0.0 and runs['kd']['aAcc'] == 0.0
+    assert runs['kd']['diverged'] == (
+        "task losses ['loss_ce'] not finite at iteration 1")
+    assert 'diverged' not in runs['cwd'] and 'diverged' not in runs['none']
+    md = open(tmp_path / 'table.md').read()
+    assert ("KD (logits) at 1, seed 0: training diverged (task losses "
+            "['loss_ce'] not finite at iteration 1); scored 0.") in md
+    data = json.load(open(tmp_path / 'table.json'))
+    (kd, ) = [r for r in data['summary'] if r['method'] == 'kd']
+    assert kd['diverged'] == {
+        '0': "task losses ['loss_ce'] not finite at iteration 1"
+    }

@@ -132,7 +132,7 @@ def test_recipe_errors():
     with pytest.raises(
             ValueError,
             match=r"\['cwd'\] cannot be used here; "
-            'choose from swtat, sw, tat, fitnet,'):
+            'choose from swtat, swtat_nopm, tat, fitnet,'):
         build_distill(plan, 'swtat+cwd', 'det')
     distill, notes = build_distill(plan, 'fitnet', 'seg')
     assert distill['distill_losses'] == dict(
@@ -224,8 +224,8 @@ def test_unknown_method_exits_with_the_choices(tmp_path):
                     check=False)
     assert proc.returncode != 0
     assert 'unknown method' in proc.stderr
-    assert ('choose from swtat, swtat_head, sw, tat, fitnet, fitnet_head, '
-            'cwd') in proc.stderr
+    assert ('choose from swtat, swtat_head, swtat_nopm, tat, fitnet, '
+            'fitnet_head, cwd') in proc.stderr
 
 
 def test_format_value_round_trips():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 # yapf: disable
-from mmswtat.benchmark.accuracy.det_configs import (DET_FRAGMENTS,
+from mmswtat.benchmark.accuracy.det_configs import (DET_METHODS,
                                                     DetNetSettings,
                                                     backbone_channels,
                                                     det_distill_config,
@@ -20,8 +20,8 @@ from mmswtat.benchmark.accuracy.det_configs import (DET_FRAGMENTS,
 # yapf: enable
 from mmswtat.benchmark.accuracy.pretrain import backbone_cfg
 from mmswtat.benchmark.accuracy.settings import NetSettings, TrainSettings
-from mmswtat.datasets.digit_det_scenes import (DigitDetSettings,
-                                               write_digit_detection)
+from mmswtat.benchmark.data.digit_det_scenes import (DigitDetSettings,
+                                                     write_digit_detection)
 from mmswtat.registry import MODELS
 
 TINY = DetNetSettings(
@@ -113,7 +113,7 @@ def test_distill_configs():
             match=r"unknown detection method "
             r"'dist'; choose from none, swtat, swtat_nopm, "):
         det_distill_config('dist', TINY)
-    assert set(DET_FRAGMENTS) == {
+    assert set(DET_METHODS) == {
         'none', 'swtat', 'swtat_nopm', 'pkd', 'cwd', 'fitnet'
     }
     # Window knobs set the SW-TaT loss only; others every loss.
@@ -143,9 +143,9 @@ def test_structure_knobs_build_the_fpn_forms():
     windows ('auto' replaces the fragment's per-level windows), a shared
     student connector, PKD-style self-standardisation on every TaT loss;
     every form of the structure sweep passes the grid check."""
-    from mmswtat.benchmark.accuracy.det_configs import DET_SWTAT_FORMS
     from mmswtat.benchmark.accuracy.det_settings import DetBenchmarkSettings
     from mmswtat.benchmark.accuracy.runs import check_setting
+    from mmswtat.recipes import FPN_SWTAT_FORMS as DET_SWTAT_FORMS
     cfg = det_distill_config(
         'swtat',
         TINY,
@@ -204,7 +204,7 @@ def test_published_weights_and_sweep_grid():
     from mmswtat.benchmark.accuracy.det_configs import det_published_weight
     from mmswtat.benchmark.accuracy.tasks import TASKS
     assert [det_published_weight(m)
-            for m in DET_FRAGMENTS] == [None, 0.2, 0.2, 6.0, 10.0, 1.0]
+            for m in DET_METHODS] == [None, 0.2, 0.2, 6.0, 10.0, 1.0]
     grid = sweep_grid(['none', 'swtat', 'pkd'], (0.5, 2.0), task=TASKS['det'])
     assert grid[0] == ('none', None, {})
     assert ('swtat', 0.1, {}) in grid and ('pkd', 12.0, {}) in grid
@@ -237,7 +237,7 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
     # The tool ran on its one thread and gave the caller's count back.
     assert torch.get_num_threads() == 2
     runs = out['records']
-    assert sorted(r['method'] for r in runs) == sorted(DET_FRAGMENTS)
+    assert sorted(r['method'] for r in runs) == sorted(DET_METHODS)
     for r in runs:
         assert 0.0 <= r['bbox_mAP'] <= 100.0 and 0.0 <= r['bbox_mAP_50']
         assert r['iters'] == 2 and r['cpu_s_per_it'] > 0
@@ -263,8 +263,21 @@ def test_quick_det_table_through_the_benchmark_tool(tmp_path):
     ])
     assert len(
         [p for p in cache.iterdir() if p.name.startswith('det-teacher')]) == 2
-    with pytest.raises(SystemExit, match='one regime'):
-        tool.main(['--task', 'det', '--regime', 'long', '--quick'])
+    with pytest.raises(
+            SystemExit,
+            match='the detection benchmark has the regimes default, long;'):
+        tool.main(['--task', 'det', '--regime', 'converged', '--quick'])
+
+
+def test_det_long_regime_doubles_both_schedules():
+    from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
+                                                         det_regime_settings)
+    base, long = DetBenchmarkSettings(), det_regime_settings('long')
+    assert (long.teacher_train.iters, long.student_train.iters) == (6000, 2000)
+    assert (base.teacher_train.iters, base.student_train.iters) == (3000, 1000)
+    # everything else (data, networks, lr) is the default regime's
+    assert long.teacher_train.lr == base.teacher_train.lr
+    assert long.data == base.data and long.student == base.student
 
 
 def _run(cfg, score_thr=0.0):

@@ -189,3 +189,49 @@ def test_recipe_names():
             match=r"\['kd'\] cannot be used here; "
             'choose from swtat, cwd'):
         parse_recipe('kd', allowed=['swtat', 'cwd'])
+
+
+def test_one_name_per_method_in_every_task():
+    """A former name is the same component; labels name the task's
+    placement and, for TaT components, a ``global_pass`` knob's pass."""
+    from mmswtat.recipes import COMPONENTS, canonical_name
+    assert parse_recipe('sw+cwd') == parse_recipe('swtat_nopm+cwd')
+    assert canonical_name('sw') == 'swtat_nopm'
+    assert recipe_label('swtat_nopm', 'det') == 'SW-TaT, no PM (FPN)'
+    assert recipe_label('swtat', 'det', dict(global_pass='none')) == \
+        'SW-TaT, no PM (FPN)'
+    assert recipe_label('swtat+cwd', 'seg', dict(global_pass='anchor')) == \
+        'SW-TaT + anchor (layer4) + CWD (logits)'
+    assert recipe_label('cwd', 'det') == 'CWD (FPN)'
+    assert [n for n in COMPONENTS if n in ('sw', )] == []
+
+
+@pytest.mark.parametrize('task', ['seg', 'det'])
+def test_every_component_is_wired_for_every_task_it_claims(task):
+    """Each component of the method table builds in every task it claims:
+    its fragment, its benchmark config with each knob variant and form,
+    and (feature components) the config generator's loss builder."""
+    from mmswtat.benchmark.accuracy.det_configs import (DetNetSettings,
+                                                        det_distill_config)
+    from mmswtat.benchmark.accuracy.methods import distill_config
+    from mmswtat.benchmark.accuracy.settings import BenchmarkSettings
+    from mmswtat.config_gen.methods import LOSS_BUILDERS
+    from mmswtat.recipes import COMPONENTS, components_for
+    names = components_for(task)
+    assert names, task
+    for name in names:
+        wiring = COMPONENTS[name].tasks[task]
+        for knobs in ({}, ) + wiring.knobs + wiring.forms:
+            if task == 'seg':
+                out = distill_config(name, BenchmarkSettings(), 1.0, knobs)
+            else:
+                out = det_distill_config(name, DetNetSettings(), 1.0, knobs)
+            assert out['distill_losses'], (name, knobs)
+            assert set(out['distill_losses']) == set(
+                out['loss_forward_mappings'])
+            assert not set(wiring.drop) & set(out['distill_losses'])
+    for comp in COMPONENTS.values():
+        if comp.kind == 'feature' and comp.generator:
+            assert comp.builder in LOSS_BUILDERS, comp.name
+        if comp.kind == 'logit' and comp.generator:
+            assert comp.fragment is not None, comp.name

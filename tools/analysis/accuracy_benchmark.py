@@ -36,8 +36,8 @@ from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
                                               table_grid, with_knobs)
 # yapf: enable
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
-from mmswtat.benchmark.accuracy.det_settings import (DetBenchmarkSettings,
-                                                     det_quick_settings)
+from mmswtat.benchmark.accuracy.det_settings import (det_quick_settings,
+                                                     det_regime_settings)
 from mmswtat.benchmark.accuracy.settings import (CONVERGED_ITERS, REGIMES,
                                                  STUDENT_ARCHS,
                                                  regime_settings)
@@ -89,11 +89,14 @@ def parse_args(argv=None):
         '--regime',
         default='default',
         choices=list(REGIMES),
-        help='default: 300-iteration students, 1,000-iteration '
+        help='seg: default: 300-iteration students, 1,000-iteration '
         'teacher; long: 2,000-iteration students, the teacher '
         'trained 5,000 iterations; converged: 8,000-iteration '
         'students (plateau checked against 4,000), the teacher '
-        'trained 10,000 iterations (docs/accuracy.md)')
+        'trained 10,000 iterations (docs/accuracy.md). det: default: '
+        '1,000-iteration students, 3,000-iteration teacher; long: '
+        '2,000-iteration students, 6,000-iteration teacher '
+        '(docs/detection.md)')
     p.add_argument(
         '--teacher-width',
         type=positive_int,
@@ -133,7 +136,8 @@ def parse_args(argv=None):
         default=[0.5, 2.0],
         help='table: also train the undistilled student for '
         'these multiples of the schedule (its plateau, N/2 vs N, '
-        'and the matched-compute column); none to skip')
+        'and the matched-compute column); the flag with no values '
+        'skips it')
     p.add_argument(
         '--seeds',
         type=positive_int,
@@ -333,11 +337,11 @@ def _main(argv=None) -> dict:
         import torch
         torch.set_num_threads(args.threads)
     if args.task == 'det':
-        if args.regime != 'default':
-            raise SystemExit(f'--regime {args.regime}: the detection '
-                             'benchmark has one regime; set --iters and '
-                             '--teacher-iters instead')
-        s = det_quick_settings() if args.quick else DetBenchmarkSettings()
+        try:
+            s = det_regime_settings(args.regime)
+        except ValueError as e:
+            raise SystemExit(f'accuracy_benchmark.py: error: {e}') from None
+        s = det_quick_settings() if args.quick else s
     else:
         s = quick_settings() if args.quick else regime_settings(args.regime)
     if args.teacher_width:

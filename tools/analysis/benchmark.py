@@ -11,46 +11,27 @@ figures and JSON report (``--out``). Examples::
     python tools/analysis/benchmark.py --quick            # tiny smoke run
 """
 import argparse
-import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 
 from mmswtat.benchmark import (DEFAULT_CONFIG, LOSSES, MODES, PHASES,
-                               apply_quick_settings, check_device,
                                default_crop, failed_cases, finish_report,
                                output_path, plan_loss_cases, plan_step_cases,
                                resolve_device, run_part, show_reports,
                                start_report, worker_main)
+from mmswtat.benchmark.options import (channel_pair, check_options,
+                                       device_name, merges_type,
+                                       settle_defaults)
 from mmswtat.models.distillers.precision import TEACHER_PRECISIONS
 from mmswtat.models.ops import ATTENTION_IMPLS
-from mmswtat.utils import is_distiller_config, resolve_config_path
 from mmswtat.utils.cli import (explicit_options, fraction, non_negative_int,
                                positive_float, positive_int)
-from mmswtat.utils.output_files import check_output_path
 
 
-def channel_pair(text: str) -> Tuple[int, int]:
-    """``--channels``: ``CS:CT``."""
-    try:
-        cs, ct = (int(v) for v in text.split(':'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'channels must be CS:CT, e.g. 512:2048, got {text!r}') from None
-    if cs <= 0 or ct <= 0:
-        raise argparse.ArgumentTypeError(
-            f'channels must be positive, e.g. 512:2048, got {text!r}')
-    return cs, ct
-
-
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """The command line, checked: numbers by their argparse types, the
-    step ``--config``, ``--out`` (no replacing without ``--force``);
-    ``--quick`` sets tiny sizes where no value was given."""
-    p = argparse.ArgumentParser(
-        description=__doc__.split('\n\n')[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Where and how the benchmark runs."""
     p.add_argument('--part', choices=['all', 'loss', 'step'], default='all')
     p.add_argument(
         '--device',
@@ -90,6 +71,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'each case whose allocator returns freed memory to the OS (the '
         "resident set then follows the live tensors); 'fast': the timing "
         "run's high-water mark (allocator retention inflates it)")
+
+
+def _add_loss_options(p: argparse.ArgumentParser) -> None:
+    """The loss micro-benchmark (``--part loss``)."""
     g = p.add_argument_group('loss micro-benchmark')
     g.add_argument('--losses', nargs='+', default=LOSSES, choices=LOSSES)
     g.add_argument(
@@ -138,6 +123,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0.6,
         help='skip a loss case estimated to need more than this '
         'fraction of the available memory')
+
+
+def _add_step_options(p: argparse.ArgumentParser) -> None:
+    """The step benchmark (``--part step``)."""
     g = p.add_argument_group('step benchmark')
     g.add_argument(
         '--config',
@@ -167,6 +156,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=1e-6,
         help='learning rate of the timed steps (the cost does '
         'not depend on it; tiny keeps random-weight runs finite)')
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """``--report``, ``--force`` and the worker entry."""
     p.add_argument(
         '--report',
         nargs='+',
@@ -177,63 +170,35 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--worker', help=argparse.SUPPRESS)
     p.add_argument(
         '--force', action='store_true', help='replace an existing --out file')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The tool's parser (the options in ``--help`` order)."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_run_options(p)
+    _add_loss_options(p)
+    _add_step_options(p)
+    _add_report_options(p)
+    return p
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line, checked: numbers by their argparse types, the
+    rest by :func:`~mmswtat.benchmark.options.check_options`; ``--quick``
+    sets tiny sizes where no value was given."""
+    p = build_parser()
     args = p.parse_args(argv)
     if args.worker:
         return args
-    given = explicit_options(p, argv)
-    if args.quick:
-        kept = apply_quick_settings(vars(args), given)
-        if kept:
-            print(
-                '[benchmark] --quick keeps the values you gave: ' +
-                ', '.join(kept),
-                file=sys.stderr)
-    if args.shift >= args.window and 'shift' not in given:
-        print(
-            f'[benchmark] --shift {args.shift} (not given) is not smaller '
-            f'than --window {args.window}: using --shift '
-            f'{args.window // 2} (half the window)',
-            file=sys.stderr)
-        args.shift = args.window // 2
-    if args.shift >= args.window:
-        p.error(f'--shift {args.shift} must be smaller than --window '
-                f'{args.window} (the usual choice is half the window: '
-                f'{args.window // 2})')
-    missing = [f for f in args.report or [] if not os.path.isfile(f)]
-    if missing:
-        p.error(f'--report: no such JSON report: {", ".join(missing)} '
-                '(give the --out files of earlier runs)')
-    if args.part in ('all', 'step') and not args.report:
-        try:
-            from mmengine.config import Config
-            cfg = Config.fromfile(resolve_config_path(args.config))
-        except FileNotFoundError as e:
-            p.error(f'--config: {e}')
-        if not is_distiller_config(cfg):
-            p.error(f'--config {args.config!r} is not a distillation config '
-                    f'(model.type is {cfg.model.get("type")!r}); the step '
-                    'benchmark times a distiller: give a config of '
-                    'configs/swtat/ or one from tools/make_distill_config.py')
-    if args.out is not None:
-        try:
-            check_output_path(args.out, args.force, '', '--out', '.json')
-        except (OSError, ValueError) as e:
-            p.error(str(e))
-    return args
-
-
-def device_name(text: str) -> str:
-    """``--device``: ``auto``, ``cpu`` or an available ``cuda[:i]``."""
+    for note in settle_defaults(vars(args), explicit_options(p, argv)):
+        print(f'[benchmark] {note}', file=sys.stderr)
     try:
-        check_device(text)
+        check_options(args)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
-
-
-def merges_type(text: str):
-    """``--num-merges``: an int >= 0 or ``'auto'``."""
-    return text if text == 'auto' else non_negative_int(text)
+        p.error(str(e))
+    return args
 
 
 def exit_status(report: Any) -> int:

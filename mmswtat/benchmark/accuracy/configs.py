@@ -14,8 +14,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from mmswtat.datasets.digit_scenes import (DIGIT_SCENE_CLASSES,
-                                           DIGIT_SCENE_PALETTE)
+from mmswtat.benchmark.data.digit_scenes import (DIGIT_SCENE_CLASSES,
+                                                 DIGIT_SCENE_PALETTE)
 from .pretrain import backbone_cfg
 from .settings import BenchmarkSettings, NetSettings, TrainSettings
 

@@ -57,8 +57,8 @@ def draw_predictions(configs: Dict[str, str], ckpts: Dict[str, str],
     from matplotlib.patches import Patch
     from PIL import Image
 
-    from mmswtat.datasets.digit_scenes import (DIGIT_SCENE_CLASSES,
-                                               DIGIT_SCENE_PALETTE)
+    from mmswtat.benchmark.data.digit_scenes import (DIGIT_SCENE_CLASSES,
+                                                     DIGIT_SCENE_PALETTE)
     ids = val_scenes(data_root, num)
     images = [osp.join(data_root, 'JPEGImages', f'{i}.jpg') for i in ids]
     truth = [

@@ -16,7 +16,7 @@ Networks: mmdet's stock RetinaNet R50-FPN config with
   teacher's head wider too) and 10 classes;
 - anchors at ``anchor_scale`` times the stride instead of 4 (the stock
   smallest anchor, 32 px, is sized for 800-px COCO images; the digits here
-  are 11-60 px boxes, see :class:`~mmswtat.datasets.digit_det_scenes.
+  are 11-60 px boxes, see :class:`~mmswtat.benchmark.data.digit_det_scenes.
   DigitDetSettings`).
 
 Runs: that config's runtime with the digit-scene COCO loaders, the 1x
@@ -33,10 +33,12 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
-from mmswtat.datasets.digit_det_scenes import DIGIT_DET_CLASSES, FpnLevels
-from mmswtat.recipes import swtat_variant
+from mmswtat.benchmark.data.digit_det_scenes import (DIGIT_DET_CLASSES,
+                                                     FpnLevels)
+from mmswtat.recipes import (COMPONENTS, DEFAULT_METHODS, canonical_name,
+                             components_for, sweep_variants, swtat_variant)
 from .configs import set_runtime
-from .methods import _fragment
+from .methods import _fragment, drop_losses
 from .settings import HALF_WIDTH, QUARTER_WIDTH, NetSettings, TrainSettings
 
 RETINANET_CONFIG = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
@@ -132,29 +134,10 @@ def det_model(net: NetSettings,
 
 
 # ----------------------------------------------------------------- methods
-#: Detection methods: ``(fragment file, variable, losses dropped)``.
-DET_FRAGMENTS: Dict[str, Optional[tuple]] = {
-    'none': None,
-    # The paper's raw form (``swtat_fpn_paper``): the shipped ``swtat_fpn``
-    # is this method with the knobs normalize='self', window_size='auto',
-    # global_pass='none' (as the reports name it).
-    'swtat': ('swtat_fpn.py', 'swtat_fpn_paper', ()),
-    'swtat_nopm': ('swtat_fpn.py', 'swtat_fpn_paper', ('loss_pmtat', )),
-    'pkd': ('pkd_fpn.py', 'pkd_fpn', ()),
-    'cwd': ('cwd_fpn.py', 'cwd_fpn', ()),
-    'fitnet': ('fitnet_fpn.py', 'fitnet_fpn', ()),
-}
-#: The detection table's methods.
-DET_METHODS = tuple(DET_FRAGMENTS)
-#: Table labels.
-DET_LABELS = {
-    'none': 'no distillation',
-    'swtat': 'SW-TaT + PM (FPN)',
-    'swtat_nopm': 'SW-TaT (FPN, no PM)',
-    'pkd': 'PKD (FPN)',
-    'cwd': 'CWD (FPN)',
-    'fitnet': 'FitNet (FPN)',
-}
+#: The detection table's methods (:data:`mmswtat.recipes.DEFAULT_METHODS`).
+DET_METHODS = DEFAULT_METHODS['det']
+#: The components wired for detection (:data:`mmswtat.recipes.COMPONENTS`).
+DET_COMPONENTS = components_for('det')
 #: Knobs that set the SW-TaT loss only (the patch-merging loss has no
 #: windows).
 WINDOW_KNOBS = ('shift_size', 'per_level')
@@ -164,62 +147,35 @@ WINDOW_KNOBS = ('shift_size', 'per_level')
 #: replacing the fragment's per-level windows, or ``'auto'``: half of each
 #: level, at most 8) and a shared student connector (``connector=True``).
 DET_STRUCTURE_KNOBS = ('global_pass', 'window_size', 'connector')
-#: Windows that act on more levels at 128 px (P3..P7: 16, 8, 4, 2, 1
-#: tokens a side): two or more windows a side on P3, P4 and P5 (the stock
-#: fragment's 8x8 windows cover P4 whole, so only P3 has real windows).
-SMALL_WINDOWS = dict(
-    per_level=dict(window_size=[4, 4, 2, 1, 1], shift_size=[2, 2, 1, 0, 0]))
-#: Knob variants of the sweep, each at the published weight: the small
-#: windows, the paper's plain inner product (``scale=1.0``) instead of the
-#: fragment's ``'auto'``, and the SW-TaT maps standardised per channel
-#: (``normalize='channel'``, as PKD does) on P3-P6 (P7 is 1x1 at 128 px:
-#: no channel variance, refused), and learned query/key/value embeddings
-#: per level (``embed=True``; FitNet's learned regressor helped here).
-CHANNEL_NORMALIZED = dict(
-    per_level=dict(
-        normalize=['channel', 'channel', 'channel', 'channel', 'none']))
-#: The FPN SW-TaT forms of the structure sweep, each crossed
-#: with every weight factor: what every working FPN peer has (PKD's
-#: self-standardisation, FitNet's learned connector), windows that stay
-#: windows on every level (``'auto'``), and the global pass per level
-#: (``'pm'``; at 128 px ``'anchor'``'s automatic pooling is 1 on every
-#: level, the same full-resolution global TaT as PM merging nothing, so it
-#: is not a separate form here); window 1 without a global pass is the
-#: FitNet end of the window continuum.
-DET_SWTAT_FORMS = (
-    dict(normalize='self', window_size='auto', global_pass='none'),
-    dict(normalize='self', window_size='auto', global_pass='pm'),
-    dict(
-        normalize='self',
-        window_size='auto',
-        global_pass='none',
-        connector=True),
-    dict(window_size='auto', global_pass='none', connector=True),
-    dict(normalize='self', window_size=1, global_pass='none'),
-)
-DET_METHOD_KNOBS = dict(
-    swtat=(dict(SMALL_WINDOWS), dict(scale=1.0), dict(CHANNEL_NORMALIZED),
-           dict(embed=True)),
-    swtat_nopm=(dict(SMALL_WINDOWS), ))
+#: The sweep's knob variants per method, from the table.
+DET_METHOD_KNOBS = sweep_variants('det', 'knobs')
+#: ``--structure-sweep``'s forms per method, from the table.
+DET_STRUCTURE_FORMS = sweep_variants('det', 'forms')
+
+
+def _det_wiring(name: str):
+    """The detection wiring of component ``name`` (None for ``'none'``)."""
+    check_det_methods([name])
+    name = canonical_name(name)
+    return None if name == 'none' else COMPONENTS[name].tasks['det']
 
 
 def check_det_methods(names) -> None:
     """Raise one clear error for an unknown detection method."""
     for name in names:
-        if name not in DET_FRAGMENTS:
+        if canonical_name(name) not in ('none', ) + DET_COMPONENTS:
             raise ValueError(
                 f'det_distill_config: unknown detection method {name!r}; '
-                f'choose from {", ".join(DET_FRAGMENTS)}')
+                f'choose from {", ".join(("none", ) + DET_COMPONENTS)}')
 
 
 def det_published_weight(name: str) -> Optional[float]:
     """The largest loss weight of a method's fragment (its published or
     shipped weight; the sweep's centre), None for ``'none'``."""
-    check_det_methods([name])
-    spec = DET_FRAGMENTS[name]
-    if spec is None:
+    wiring = _det_wiring(name)
+    if wiring is None:
         return None
-    losses = _fragment(spec[0], spec[1])['distill_losses']
+    losses = _fragment(*wiring.fragment)['distill_losses']
     return max(float(c.get('loss_weight', 1.0)) for c in losses.values())
 
 
@@ -231,7 +187,7 @@ def det_distill_config(name: str,
     fragment with the channels set to ``settings.neck_channels``.
 
     Args:
-        name: A key of :data:`DET_FRAGMENTS`.
+        name: ``'none'`` or a component of :data:`DET_COMPONENTS`.
         settings: The networks.
         weight: The method's largest loss weight (default: the fragment's,
             i.e. the published one); the fragment's ratios between its
@@ -249,15 +205,11 @@ def det_distill_config(name: str,
     Raises:
         ValueError: An unknown method name (lists the known ones).
     """
-    check_det_methods([name])
-    spec = DET_FRAGMENTS[name]
-    if spec is None:
+    wiring = _det_wiring(name)
+    if wiring is None:
         return None
-    file, key, dropped = spec
-    distill = _fragment(file, key)
-    for loss in dropped:
-        distill['distill_losses'].pop(loss)
-        distill['loss_forward_mappings'].pop(loss)
+    distill = _fragment(*wiring.fragment)
+    drop_losses(distill, wiring.drop)
     knobs = copy.deepcopy(knobs or {})
     structure = {k: knobs.pop(k) for k in DET_STRUCTURE_KNOBS if k in knobs}
     for cfg in distill['distill_losses'].values():
@@ -314,7 +266,7 @@ def det_distiller_model(settings: DetNetSettings,
 # -------------------------------------------------------------------- runs
 def det_dataset(data_root: str, split: str, pipeline: list) -> dict:
     """mmdet ``CocoDataset`` of a digit detection split (see
-    :func:`~mmswtat.datasets.digit_det_scenes.write_digit_detection`)."""
+    :func:`~mmswtat.benchmark.data.digit_det_scenes.write_digit_detection`)."""
     return dict(
         type='CocoDataset',
         data_root=data_root,

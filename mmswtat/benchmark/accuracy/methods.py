@@ -16,39 +16,27 @@ fragment's ratios between them (SW-TaT: d = z = weight). A recipe's
 ``swtat_head+cwd``: SW-TaT 0.3, CWD 9).
 """
 import copy
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from mmengine.config import Config
 
-from mmswtat.datasets.digit_scenes import DIGIT_SCENE_CLASSES
-from mmswtat.recipes import (COMPONENTS, FRAGMENTS, Component, parse_recipe,
-                             swtat_variant)
+from mmswtat import recipes
+from mmswtat.benchmark.data.digit_scenes import DIGIT_SCENE_CLASSES
+from mmswtat.recipes import (FRAGMENTS, Component, Wiring, components_for,
+                             parse_recipe, sweep_variants, swtat_variant)
 from .settings import BenchmarkSettings
 
-#: The table's methods: single methods, then recipes.
-DEFAULT_METHODS = ('none', 'swtat', 'swtat_head', 'swtat_head+cwd',
-                   'swtat+cwd', 'swtat+kd', 'cwd', 'dist', 'kd', 'fitnet',
-                   'fitnet+cwd')
-#: Components the benchmark can build.
-BENCH_COMPONENTS = ('swtat', 'swtat_head', 'sw', 'tat', 'cwd', 'dist', 'kd',
-                    'fitnet', 'fitnet_head')
+#: The segmentation table's methods (:data:`mmswtat.recipes.DEFAULT_METHODS`).
+DEFAULT_METHODS = recipes.DEFAULT_METHODS['seg']
+#: Components the segmentation benchmark can build (those wired for it).
+BENCH_COMPONENTS = components_for('seg')
 #: Loss-weight factors around each method's published weight (SW-TaT's
 #: 0.1 gives 0.03 / 0.1 / 0.3 / 1).
 WEIGHT_FACTORS = (0.3, 1.0, 3.0, 10.0)
-#: SW-TaT knob variants, each tried at the published weight.
-SWTAT_KNOBS = (dict(query='student'), dict(embed=True), dict(scale='auto'),
-               dict(normalize='channel'), dict(normalize='teacher_rms'))
-#: Knob variants per method (the head placement: the pre-activation
-#: feature, as the official TaT-seg code takes it).
-METHOD_KNOBS = dict(swtat=SWTAT_KNOBS, swtat_head=(dict(preact=True), ))
-#: SW-TaT's structure (``--structure-sweep``): the global pass x the window
-#: (shift half of it), each crossed with every weight. The fragment's own
-#: structure (patch merging, the benchmark's window 4) is the knob-free row.
-SWTAT_STRUCTURE = tuple(
-    dict(global_pass=g, window_size=w) for g in ('pm', 'anchor', 'none')
-    for w in (1, 2, 4) if (g, w) != ('pm', 4))
-#: The methods whose structure the structure sweep varies.
-STRUCTURE_METHODS = ('swtat', 'swtat_head')
+#: Knob variants per method, from the table.
+METHOD_KNOBS = sweep_variants('seg', 'knobs')
+#: The structure sweep's forms per method, from the table.
+STRUCTURE_FORMS = sweep_variants('seg', 'forms')
 #: Knobs that select a fragment variant instead of setting a loss option.
 VARIANT_KNOBS = {'embed': '_embed', 'preact': '_preact'}
 #: Knobs that weigh a recipe's components (:func:`component_weights`).
@@ -80,85 +68,47 @@ def _channels(distill: dict, cs: int, ct: int) -> None:
                 cfg[key] = value
 
 
-def _tat(distill: dict, s: BenchmarkSettings, knobs: dict, cs: int,
-         ct: int) -> None:
-    _channels(distill, cs, ct)
+def drop_losses(distill: dict, names) -> None:
+    """Remove the losses ``names`` and their mappings (in place)."""
+    for name in names:
+        distill['distill_losses'].pop(name)
+        distill['loss_forward_mappings'].pop(name)
+
+
+def _global_tat(distill: dict) -> None:
+    """The fragment's SW-TaT loss becomes one global ``TaTLoss``
+    (``loss_swtat`` -> ``loss_tat``, window keys dropped), in place."""
+    loss = distill['distill_losses'].pop('loss_swtat')
+    mapping = distill['loss_forward_mappings'].pop('loss_swtat')
+    for key in ('window_size', 'shift_size'):
+        loss.pop(key, None)
+    loss['type'] = 'mmswtat.TaTLoss'
+    distill['distill_losses']['loss_tat'] = loss
+    distill['loss_forward_mappings']['loss_tat'] = mapping
+
+
+def adapt(distill: dict, wiring: Wiring, s: BenchmarkSettings,
+          knobs: dict) -> None:
+    """A segmentation fragment on the benchmark's networks, in place: its
+    dropped losses out, the channels of its placement (``layer4`` and
+    ``head`` maps, the class count for logits), the benchmark's SW-TaT
+    window, then the knobs on every loss."""
+    drop_losses(distill, wiring.drop)
+    if wiring.global_tat:
+        _global_tat(distill)
+    if wiring.placement == 'logits':
+        for cfg in distill['distill_losses'].values():
+            for key in ('channels', 'num_classes'):
+                if key in cfg:
+                    cfg[key] = len(DIGIT_SCENE_CLASSES)
+    else:
+        net = 'head_channels' if wiring.placement == 'head' else \
+            'layer4_channels'
+        _channels(distill, getattr(s.student, net), getattr(s.teacher, net))
     for cfg in distill['distill_losses'].values():
         if cfg['type'].endswith('SWTaTLoss'):
             cfg.update(window_size=s.window_size, shift_size=s.shift_size)
         cfg.update(knobs)
-
-
-def _swap_loss(distill: dict, old: str, new: Optional[str], **cfg) -> None:
-    """Remove loss ``old``; with ``new``, put its config (updated by
-    ``cfg``) and mapping back under that name."""
-    loss = distill['distill_losses'].pop(old)
-    mapping = distill['loss_forward_mappings'].pop(old)
-    if new is not None:
-        loss.update(cfg)
-        distill['distill_losses'][new] = loss
-        distill['loss_forward_mappings'][new] = mapping
-
-
-def _layer4(distill, s, knobs):
-    _tat(distill, s, knobs, s.student.layer4_channels,
-         s.teacher.layer4_channels)
-
-
-def _head(distill, s, knobs):
-    _tat(distill, s, knobs, s.student.head_channels, s.teacher.head_channels)
-
-
-def _sw(distill, s, knobs):
-    """The layer4 fragment without its patch-merging loss."""
-    _swap_loss(distill, 'loss_pmtat', None)
-    _layer4(distill, s, knobs)
-
-
-def _global_tat(distill, s, knobs):
-    """The layer4 fragment's wiring with one global TaT loss instead."""
-    _swap_loss(distill, 'loss_pmtat', None)
-    loss = distill['distill_losses']['loss_swtat']
-    for key in ('window_size', 'shift_size'):
-        loss.pop(key, None)
-    _swap_loss(distill, 'loss_swtat', 'loss_tat', type='mmswtat.TaTLoss')
-    _channels(distill, s.student.layer4_channels, s.teacher.layer4_channels)
-    for cfg in distill['distill_losses'].values():
-        cfg.update(knobs)
-
-
-def _logits(distill, s, knobs):
-    """Logit methods: channels are the class count."""
-    for cfg in distill['distill_losses'].values():
-        for key in ('channels', 'num_classes'):
-            if key in cfg:
-                cfg[key] = len(DIGIT_SCENE_CLASSES)
-        cfg.update(knobs)
-
-
-def _fitnet(distill, s, knobs):
-    _channels(distill, s.student.layer4_channels, s.teacher.layer4_channels)
-    for cfg in distill['distill_losses'].values():
-        cfg.update(knobs)
-
-
-def _fitnet_head(distill, s, knobs):
-    _channels(distill, s.student.head_channels, s.teacher.head_channels)
-    for cfg in distill['distill_losses'].values():
-        cfg.update(knobs)
-
-
-#: ``adapt(distill, settings, knobs)`` of each component (in place).
-ADAPT: Dict[str, Callable[[dict, BenchmarkSettings, dict], None]] = dict(
-    swtat=_layer4,
-    swtat_head=_head,
-    sw=_sw,
-    tat=_global_tat,
-    cwd=_logits,
-    dist=_logits,
-    kd=_logits,
-    fitnet=_fitnet,
-    fitnet_head=_fitnet_head)
 
 
 def check_methods(names: Sequence[str]) -> None:
@@ -178,7 +128,7 @@ def published_weight(name: str) -> Optional[float]:
     factor 1, None for ``'none'``."""
     if name == 'none':
         return None
-    return 1.0 if is_recipe(name) else COMPONENTS[name].published
+    return 1.0 if is_recipe(name) else parse_recipe(name)[0].published
 
 
 def component_weights(name: str,
@@ -230,7 +180,7 @@ def _component(comp: Component, settings: BenchmarkSettings, weight: float,
             key += suffix
     structure = {k: knobs.pop(k) for k in STRUCTURE_KNOBS if k in knobs}
     distill = _fragment(file, key)
-    ADAPT[comp.name](distill, settings, knobs)
+    adapt(distill, comp.tasks['seg'], settings, knobs)
     if structure:
         distill = swtat_variant(distill, **structure)
     losses = distill['distill_losses']

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmswtat.datasets.digit_scenes import DigitSceneSettings, digit_crops
+from mmswtat.benchmark.data.digit_scenes import DigitSceneSettings, digit_crops
 from .settings import NetSettings, PretrainSettings
 
 #: mmseg's VOC preprocessor statistics (RGB), used for pretraining too.

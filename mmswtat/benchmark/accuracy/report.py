@@ -43,6 +43,9 @@ def summarise(records: Sequence[dict],
                 cpu_s_per_it=_mean_present(r.get('cpu_s_per_it') for r in rs),
                 also={m: _mean_std([r[m] for r in rs])
                       for m in also}))
+        diverged = {r['seed']: r['diverged'] for r in rs if r.get('diverged')}
+        if diverged:  # scored 0: the student a diverged run leaves
+            rows[-1]['diverged'] = diverged
     return rows
 
 
@@ -235,12 +238,19 @@ def markdown(rows: Sequence[dict],
         figures = ''.join(' | {:.2f} ± {:.2f}'.format(*r['also'][m])
                           for m in also)
         lines.append(
-            f'| {labels.label(r["method"])} | '
+            f'| {labels.label(r["method"], r["knobs"])} | '
             f'{labels.weight_label(r["method"], r["weight"], r["knobs"])} | '
             f'{knobs} | '
             f'{r["mean"]:.2f} ± {r["std"]:.2f}{figures} | {gain} | {paired} | '
             f'{r["n"]} | {r["s_per_it"]:.3f} | {cost} | {matched} | {vs} | '
             f'{closed} | {per_seed} |')
+    for r in rows:
+        for seed, why in sorted((r.get('diverged') or {}).items()):
+            lines += [
+                '', f'{labels.label(r["method"], r["knobs"])} at '
+                f'{labels.weight_label(r["method"], r["weight"], r["knobs"])}'
+                f', seed {seed}: training diverged ({why}); scored 0.'
+            ]
     if len(curve) > 1:
         lines += [
             '', 'Undistilled student by schedule length: ' +

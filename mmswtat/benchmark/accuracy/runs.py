@@ -59,28 +59,40 @@ def _runner_run(cfg, train: bool = True) -> Dict[str, float]:
     """Train (optionally) and test one config; returns test metrics,
     ``s_per_it`` (training wall time per iteration) and ``cpu_s_per_it``
     (its CPU time)."""
-    from mmengine.logging import MMLogger
     from mmengine.runner import Runner
     runner = Runner.from_cfg(_format_once(cfg))
     out: Dict[str, float] = {}
     if train:
         start, cpu = time.time(), time.process_time()
-        runner.train()
-        out['s_per_it'] = (time.time() - start) / cfg.train_cfg.max_iters
+        try:
+            runner.train()
+        except FloatingPointError as e:
+            # A result, not a crash: the distiller stopped a student whose
+            # losses went non-finite; the table scores it 0 and goes on.
+            out['diverged'] = str(e).split('. ')[0]
+        done = max(1, runner.iter)
+        out['s_per_it'] = (time.time() - start) / done
         out['train_s'] = time.time() - start
         # CPU time of this process (one torch thread, in-process data
         # loading): the cost, nearly free of other jobs' load.
-        out['cpu_s_per_it'] = ((time.process_time() - cpu) /
-                               cfg.train_cfg.max_iters)
+        out['cpu_s_per_it'] = (time.process_time() - cpu) / done
+    if 'diverged' in out:
+        _close_file_logs()
+        return out
     metrics = runner.test()
     out.update({k: float(v) for k, v in metrics.items()})
-    # Free the run's file handlers (many runs share one process).
+    _close_file_logs()
+    return out
+
+
+def _close_file_logs() -> None:
+    """Free the run's file handlers (many runs share one process)."""
+    from mmengine.logging import MMLogger
     logger = MMLogger.get_current_instance()
     for handler in list(logger.handlers):
         if isinstance(handler, logging.FileHandler):
             handler.close()
             logger.removeHandler(handler)
-    return out
 
 
 def pretrain_data_key(settings: BenchmarkSettings) -> dict:
@@ -306,17 +318,24 @@ def run_method(settings,
         cfg = task.run_config(model, settings, settings.student_train,
                               prep.data_root, work_dir, seed)
     result = _runner_run(cfg)
+    scores = ({
+        m: 0.0
+        for m in task.metrics
+    } if 'diverged' in result else task.scores(result))
     record = dict(
         method=method,
         seed=seed,
         weight=weight,
         knobs=dict(knobs or {}),
-        **task.scores(result),
+        **scores,
         s_per_it=result['s_per_it'],
         train_s=result['train_s'],
         cpu_s_per_it=result['cpu_s_per_it'],
         iters=settings.student_train.iters)
+    if 'diverged' in result:
+        record['diverged'] = result['diverged']
     metric = task.metrics[0]
     log(f'[run] {method} seed {seed} weight {weight} knobs {knobs or {}}: '
-        f'{metric} {record[metric]:.2f} ({record["s_per_it"]:.3f} s/it)')
+        f'{metric} {record[metric]:.2f} ({record["s_per_it"]:.3f} s/it)' +
+        (f'; diverged: {result["diverged"]}' if 'diverged' in result else ''))
     return record

@@ -7,7 +7,7 @@ of them rebuilds exactly what depends on it.
 from dataclasses import asdict, dataclass, field
 from typing import Tuple
 
-from mmswtat.datasets.digit_scenes import DigitSceneSettings
+from mmswtat.benchmark.data.digit_scenes import DigitSceneSettings
 
 
 @dataclass(frozen=True)

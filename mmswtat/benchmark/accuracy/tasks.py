@@ -11,8 +11,8 @@ import abc
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple, Union
 
-from mmswtat.datasets.digit_det_scenes import write_digit_detection
-from mmswtat.datasets.digit_scenes import write_digit_scenes
+from mmswtat.benchmark.data.digit_det_scenes import write_digit_detection
+from mmswtat.benchmark.data.digit_scenes import write_digit_scenes
 from mmswtat.recipes import recipe_label
 from . import det_configs, methods
 from .configs import distiller_model, run_config, seg_model
@@ -119,8 +119,9 @@ class Task(abc.ABC):
         with every weight factor."""
 
     @abc.abstractmethod
-    def label(self, name: str) -> str:
-        """A method's label in the reports."""
+    def label(self, name: str, knobs: Optional[dict] = None) -> str:
+        """A method's label in the reports (a ``global_pass`` knob names
+        the pass, :meth:`mmswtat.recipes.Component.label`)."""
 
     @abc.abstractmethod
     def weight_label(self,
@@ -228,10 +229,10 @@ class SegTask(Task):
     def structure_knobs(self) -> Dict[str, Sequence[dict]]:
         """``--structure-sweep``: SW-TaT's forms per method, each crossed
         with every weight factor."""
-        return {m: methods.SWTAT_STRUCTURE for m in methods.STRUCTURE_METHODS}
+        return methods.STRUCTURE_FORMS
 
-    def label(self, name: str) -> str:
-        return recipe_label(name)
+    def label(self, name: str, knobs: Optional[dict] = None) -> str:
+        return recipe_label(name, 'seg', knobs)
 
     def weight_label(self,
                      name: str,
@@ -340,12 +341,11 @@ class DetTask(Task):
 
     @property
     def structure_knobs(self) -> Dict[str, Sequence[dict]]:
-        """``--structure-sweep``: the FPN SW-TaT forms
-        (:data:`~.det_configs.DET_SWTAT_FORMS`) of method ``swtat``."""
-        return dict(swtat=det_configs.DET_SWTAT_FORMS)
+        """``--structure-sweep``: the FPN SW-TaT forms per method."""
+        return det_configs.DET_STRUCTURE_FORMS
 
-    def label(self, name: str) -> str:
-        return det_configs.DET_LABELS[name]
+    def label(self, name: str, knobs: Optional[dict] = None) -> str:
+        return recipe_label(name, 'det', knobs)
 
     def weight_label(self,
                      name: str,

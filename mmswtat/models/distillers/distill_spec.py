@@ -3,35 +3,10 @@
 :meth:`DistillSpec.from_config` turns the distiller's keyword arguments (or
 ``distill=``) into frozen records: the recorded modules
 (:class:`RecorderRef`), what every loss reads (:class:`LossRoute` of two
-:class:`FeatureRef`) and the configs that ``distill_head.py`` builds.
+:class:`FeatureRef`) and the configs that ``loss_bank.py`` builds.
 
-The grammar, in one place:
-
-- ``student_recorders`` / ``teacher_recorders``: ``{name: 'module.path'}``
-  or ``{name: dict(module=..., index=i, clone=True, call=-1)}`` (``index``
-  picks from a tuple output, ``clone`` copies an output changed in place
-  later, ``call`` picks one call of a module that runs several times).
-- ``connectors``: ``{name: connector config}``, shared: built once (saved
-  as ``connectors.<name>.*``, trained with the distiller, not part of the
-  exported student) and, within one step, run once per ``(side, recorder,
-  index)``; every loss that names it gets the same tensor. Names are plain
-  identifiers; ``'<loss>_student'`` / ``'<loss>_teacher'`` are reserved for
-  per-loss connectors.
-- ``loss_forward_mappings``: ``{loss: dict(student=IN, teacher=IN)}``, ``IN``
-  a recorder name or ``dict(recorder=name, index=i, connector=C)``, ``C`` a
-  connector config owned by this loss and side, or a shared connector's
-  name. A list ``index=[0, 1, 2]`` on both sides applies the loss to each
-  level (one loss module, and one per-loss connector, per level; a shared
-  connector is one module for every level) and logs the sum; the loss
-  config's ``per_level=dict(key=[v0, v1, ...])`` sets values level by
-  level. A teacher-side connector has no trainable parameters (the target
-  is the raw teacher map). ``valid_mask=True`` (or
-  ``dict(ignore_index=255)``) passes a dense logit loss the mask of pixels
-  whose label is not the ignore index (``valid_mask.py``). The mapping may
-  be omitted when each side has one recorder.
-- ``distill=[fragment, ...]``: a recipe, merged name by name: what two
-  fragments define identically is shared, differently an error
-  (:func:`merge_fragments`).
+The grammar of recorders, connectors, losses and mappings is written once,
+in ``docs/distill_config.md`` ("The grammar").
 """
 import warnings
 from dataclasses import dataclass

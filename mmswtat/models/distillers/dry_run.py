@@ -133,7 +133,7 @@ def _crop(pre: nn.Module) -> Optional[Tuple[int, int]]:
 def _check_inputs(module: nn.Module, student: Any, teacher: Any,
                   mask: Optional[torch.Tensor]) -> None:
     """``module.check_inputs`` as its forward will be called (a mask only
-    for the masked losses, as ``DistillHead.forward`` passes one)."""
+    for the masked losses, as ``LossBank.forward`` passes one)."""
     check = getattr(module, 'check_inputs', None)
     if check is None:
         return
@@ -158,7 +158,7 @@ def dry_run(distiller: nn.Module) -> None:
     preprocessor's ``size`` is a warning (``BaseTaTLoss.check_map_size``).
         RuntimeError: A teacher recorder its training forward never reaches.
     """
-    head = distiller.distill_head
+    head = distiller.loss_bank
     if not head.routes:
         return
     pre = distiller.data_preprocessor

@@ -114,7 +114,7 @@ class FeatureRecorder:
 
     Each name records the module's whole output (a tuple stays a tuple);
     picking a level of it happens where a loss reads it
-    (:meth:`DistillHead.select_feature`).
+    (:meth:`LossBank.select_feature`).
 
     Args:
         model: The model whose modules are hooked.

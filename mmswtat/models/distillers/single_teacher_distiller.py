@@ -10,9 +10,9 @@ from torch import Tensor
 from mmswtat.registry import MODELS
 from mmswtat.utils.checkpoint import load_weights
 from .checks import assert_finite, check_flags
-from .distill_head import DistillHead
 from .distill_spec import DistillSpec
 from .dry_run import dry_run
+from .loss_bank import LossBank
 from .model_config import load_model_cfg, merge_preprocessor
 from .recorder import FeatureRecorder
 from .teacher import (FrozenTeacher, build_teacher, choose_forward,
@@ -22,84 +22,38 @@ from .valid_mask import resolve_valid_masks, stack_labels
 
 @MODELS.register_module()
 class SingleTeacherDistiller(BaseModel):
-    """Train a student with its own task losses plus distillation losses.
+    """The student's task losses plus distillation losses from a teacher::
 
-    The teacher is frozen, always in eval mode, run under ``no_grad`` and only
-    as far as its recorded modules (``extract_feat`` when they all live in the
-    backbone/neck, then stopped right after the last one). It is held outside
-    the module tree (as mmdet's ``KnowledgeDistillationSingleStageDetector``
-    does): not in ``state_dict()``, not in the optimizer, not wrapped by DDP;
-    device moves (``to``/``cuda``/``cpu``) reach it explicitly. It lives in
-    :attr:`frozen_teacher` (:class:`FrozenTeacher`, ``teacher.py``); the
-    settings are read once into a :class:`DistillSpec` (``distill_spec.py``)
-    and the losses and connectors live in :attr:`distill_head`
-    (:class:`DistillHead`, ``distill_head.py``), whose ``distill_losses``
-    and ``connectors`` are registered here too (checkpoint keys
-    ``distill_losses.*``, ``connectors.*``).
+        loss(): run_teacher() -> student.loss() [recorded]
+                -> compute_distill_losses() -> assert_finite()
+        compute_distill_losses(): loss_bank() * distill_weight() [warm-up]
+        forward(mode='predict' or 'tensor'): the student alone
 
-    ``loss()`` returns the student's losses unchanged plus one entry per
-    distillation loss; ``predict``/``tensor`` modes run the student alone, so
-    validation and ``tools/test.py`` evaluate the student.
+    The settings' grammar, each argument in full: docs/distill_config.md.
 
     Args:
-        student: Student model config, or ``dict(cfg_path=..., **overrides)``
-            (see :func:`load_model_cfg`).
+        student: Student model config, or ``dict(cfg_path=..., **kwargs)``.
         teacher: Teacher model config, likewise.
-        teacher_ckpt: Teacher checkpoint path or URL, loaded on the CPU with
-            ``weights_only=True``. ``None`` keeps random weights (tests only).
-        student_ckpt: Optional checkpoint to start the student from.
-        student_recorders: ``{name: 'module.path'}`` or ``{name:
-            dict(module='neck', index=i)}`` features of the student.
+        teacher_ckpt: Teacher weights (path, URL); ``None``: random (tests).
+        student_ckpt: Optional weights to start the student from.
+        student_recorders: ``{name: 'module.path' or dict(module=...)}``.
         teacher_recorders: Same for the teacher.
-        connectors: Shared connectors, ``{name: connector config}``,
-            referenced by name from ``loss_forward_mappings``.
-        distill_losses: ``{loss_name: loss config}``; names start with
-            ``loss_`` so mmengine sums them.
-        loss_forward_mappings: ``{loss_name: dict(student=IN,
-            teacher=IN)}``: what each loss reads. The grammar (recorder
-            names, ``index`` and level lists, ``per_level``, shared and
-            per-loss connectors, ``valid_mask``) is written once, in
-            :mod:`~mmswtat.models.distillers.distill_spec`.
+        connectors: Shared connectors, ``{name: connector config}``.
+        distill_losses: ``{loss_name: loss config}``, names ``loss_*``.
+        loss_forward_mappings: ``{loss_name: dict(student=IN, teacher=IN)}``.
         teacher_ckpt_strict: Missing/unexpected teacher keys are an error.
-        student_ckpt_strict: Missing/unexpected ``student_ckpt`` keys are an
-            error (``False``: a warning; a file of which no key fits is an
-            error either way).
-        weights_only: Safe unpickling of checkpoints; ``False`` is an opt-in
-            for trusted legacy files only.
-        teacher_forward: ``'auto'`` (``extract_feat`` if every teacher
-            recorder is in the backbone/neck, else ``mode='tensor'``),
-            ``'extract_feat'`` or ``'tensor'``.
-        teacher_precision: Autocast of the teacher's no-grad forward, and
-            of nothing else: ``'fp32'`` (default; fp32 even inside an
-            ``--amp`` step), ``'bf16'``, ``'fp16'`` (GPU only; on a CPU an
-            error naming bf16) or ``'auto'`` (bf16 on a CUDA GPU with bf16
-            or a CPU with ``avx512_bf16``/``amx_bf16``, else fp32; the
-            choice is logged). Its features reach the losses in fp32. A
-            teacher setting, so a distiller argument (not in ``distill``).
-        distill_warmup_iters: Ramp the distillation weights linearly from
-            ``1/K`` to 1 over the first ``K`` iterations (0 = off).
-        distill: The distillation settings above as one dict (a config
-            fragment: ``distill={{_base_.swtat_layer4}}``), or a list of
-            them, a recipe merged name by name (``distill_spec.py``); an
-            argument given directly as well is an error.
-        check_finite: Raise when a distillation loss is NaN/Inf, naming it
-            and the iteration (one device sync per step).
-        data_preprocessor: The batch preprocessor. Always the student's
-            own (so e.g. mmpretrain batch augments configured in the
-            student's ``train_cfg`` apply); a dict here (the runner passes a
-            config's top-level ``data_preprocessor``) is merged over the
-            student's own, its values winning (e.g. ``size`` after an mmseg
-            crop change; logged, :func:`merge_preprocessor`), and a module
-            replaces it. Each batch is
-            preprocessed once; when the teacher's own preprocessor uses
-            another mean/std or channel order, the teacher gets the batch
-            re-normalised (:meth:`teacher_inputs`).
+        student_ckpt_strict: The same for ``student_ckpt``.
+        weights_only: Safe unpickling; ``False`` for trusted legacy files.
+        teacher_forward: ``'auto'``, ``'extract_feat'`` or ``'tensor'``.
+        teacher_precision: ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'auto'``.
+        distill_warmup_iters: Ramp the distillation weights over K iters.
+        distill: The five settings above as one dict, or a list (a recipe).
+        check_finite: Raise on a NaN/Inf loss, naming it and the iteration.
+        data_preprocessor: A dict is merged over the student's own.
         init_cfg: mmengine init config.
-
-    Class attribute ``check_at_build`` (default ``True``): check every loss's
-    inputs at build time on a tiny dummy batch (``dry_run.py``).
     """
 
+    # Check every loss's inputs at build time on a dummy batch (dry_run.py).
     check_at_build = True
 
     def __init__(self,
@@ -148,7 +102,8 @@ class SingleTeacherDistiller(BaseModel):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = student_model
-        # Outside the module tree: see the class docstring.
+        # Outside the module tree (not in state_dict(), the optimizer or
+        # DDP); _apply() moves it.
         object.__setattr__(
             self, 'frozen_teacher',
             FrozenTeacher(
@@ -183,12 +138,12 @@ class SingleTeacherDistiller(BaseModel):
         self.teacher_forward = teacher_forward
         spec = resolve_valid_masks(spec, self.student)
         self.spec = spec
-        head = DistillHead(spec)
-        # The head is not a child (its keys would gain a `head.` prefix);
-        # its two ModuleDicts are, under the names checkpoints use.
-        object.__setattr__(self, 'distill_head', head)
-        self.distill_losses = head.distill_losses
-        self.connectors = head.connectors
+        bank = LossBank(spec)
+        # The bank is not a child (its keys would gain a prefix); its two
+        # ModuleDicts are, under the names checkpoints use.
+        object.__setattr__(self, 'loss_bank', bank)
+        self.distill_losses = bank.distill_losses
+        self.connectors = bank.connectors
         self.distill_warmup_iters = spec.warmup_iters
         self.check_finite = check_finite
         if self.check_at_build:
@@ -213,7 +168,7 @@ class SingleTeacherDistiller(BaseModel):
 
     def train(self, mode: bool = True) -> 'SingleTeacherDistiller':
         super().train(mode)
-        self.distill_head.train(mode)
+        self.loss_bank.train(mode)
         self.frozen_teacher.train()  # stays in eval mode
         return self
 
@@ -284,7 +239,7 @@ class SingleTeacherDistiller(BaseModel):
         if self._random_teacher:
             self._random_teacher = False
             warn_random_teacher()
-        masked = self.distill_head.masked  # labels first: fail fast
+        masked = self.loss_bank.masked  # labels first: fail fast
         labels = stack_labels(data_samples, masked) if masked else None
         teacher = self.run_teacher(inputs, data_samples)
         with self.student_recorder as recorder:
@@ -307,9 +262,8 @@ class SingleTeacherDistiller(BaseModel):
                        role: str,
                        level: Optional[int] = None) -> Tensor:
         """One input of a distillation loss; see
-        :meth:`DistillHead.select_feature` (nothing cached)."""
-        return self.distill_head.select_feature(records, loss_name, role,
-                                                level)
+        :meth:`LossBank.select_feature` (nothing cached)."""
+        return self.loss_bank.select_feature(records, loss_name, role, level)
 
     def distill_weight(self) -> float:
         """Multiplier of every distillation loss at the current iteration."""
@@ -337,8 +291,8 @@ class SingleTeacherDistiller(BaseModel):
         weight = self.distill_weight()
         out = {
             name: value * weight
-            for name, value in self.distill_head(
-                student_records, teacher_records, labels).items()
+            for name, value in self.loss_bank(student_records, teacher_records,
+                                              labels).items()
         }
         return out
 

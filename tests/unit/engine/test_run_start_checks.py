@@ -330,7 +330,7 @@ def _labels(n, values):
 
 def test_label_value_outside_the_classes_names_the_file(tmp_path):
     """Was a raw torch IndexError at the first batch holding it."""
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     labels = _labels(4, [1, 2, 3])
     labels[2][0, 0] = 50
     with pytest.raises(
@@ -342,7 +342,7 @@ def test_label_value_outside_the_classes_names_the_file(tmp_path):
 
 def test_reduce_zero_label_values_as_mmseg_loads_them(tmp_path):
     """ADE-style maps: 0 is ignored, 1..21 are the classes 0..20."""
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     labels = _labels(4, [21, 5])
     check_dataset(
         _seg_dataset(tmp_path / 'a', labels, reduce_zero_label=True), 'train')
@@ -360,7 +360,7 @@ def test_reduce_zero_label_values_as_mmseg_loads_them(tmp_path):
 def test_reduce_zero_label_of_a_set_with_background_warns(tmp_path, logged):
     """VOC with reduce_zero_label=True trained 'background' on the first
     object class and shifted every name by one, silently."""
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     classes = ('background', 'cat', 'dog')
     ds = _seg_dataset(tmp_path, _labels(4, [1, 2]), 3, reduce_zero_label=True)
     ds._metainfo['classes'] = classes
@@ -378,7 +378,7 @@ def test_reduce_zero_label_of_a_set_with_background_warns(tmp_path, logged):
 def test_reduce_zero_label_differs_between_train_and_val(tmp_path):
     """val with reduce_zero_label=True, train without: validation scored
     the model against labels shifted by one class (exit 0)."""
-    from mmswtat.datasets.checks import check_splits_agree
+    from mmswtat.engine.data_checks import check_splits_agree
     labels = _labels(2, [1])
     train = _seg_dataset(tmp_path / 't', labels)
     val = _seg_dataset(tmp_path / 'v', labels, reduce_zero_label=True)
@@ -422,7 +422,7 @@ def test_concat_datasets_of_different_metainfo_name_the_setting():
 
 def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):
     """Objects equal to the ignore index trained background only."""
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     check_dataset(
         _seg_dataset(tmp_path / 'a', _labels(30, [255]), classes=2), 'train')
     warned = [m for m in logged if 'hold only class 0' in m]
@@ -440,7 +440,7 @@ def test_binary_masks_0_255_warn_and_the_fix_works(tmp_path, logged):
 def test_colour_and_16_bit_label_maps_are_named(tmp_path):
     from PIL import Image
 
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     dataset = _seg_dataset(tmp_path, _labels(2, [1]))
     Image.new('RGB', (8, 8), (128, 0, 0)).save(tmp_path / 'ann' / '01.png')
     with pytest.raises(ValueError, match="01.png' in RGB .colour. mode"):

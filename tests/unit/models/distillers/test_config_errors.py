@@ -308,7 +308,7 @@ def test_dry_run_changes_nothing():
         states.append(model.state_dict())
         rng.append(torch.rand(3))
         assert model.training and model.student.training
-        assert all(m.training for m in model.distill_head.modules())
+        assert all(m.training for m in model.loss_bank.modules())
     assert states[0].keys() == states[1].keys()
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key

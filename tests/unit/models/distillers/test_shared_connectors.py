@@ -230,7 +230,7 @@ def test_head_loss_inputs_share_within_one_call():
     teacher = dict(feat=torch.randn(2, C_T, 4, 4))
     calls = Calls(model.connectors.s4)
     with torch.no_grad():
-        items = list(model.distill_head.loss_inputs(student, teacher))
+        items = list(model.loss_bank.loss_inputs(student, teacher))
     assert [(i.name, i.level) for i in items] == [('loss_swtat', None),
                                                   ('loss_pmtat', None)]
     assert items[0].module is model.distill_losses.loss_swtat
@@ -239,7 +239,7 @@ def test_head_loss_inputs_share_within_one_call():
     assert items[0].teacher is teacher['feat']
     with torch.no_grad():
         only = list(
-            model.distill_head.loss_inputs(
+            model.loss_bank.loss_inputs(
                 student, teacher, names=['loss_pmtat']))
     assert [i.name for i in only] == ['loss_pmtat']
     assert len(calls.outputs) == 2

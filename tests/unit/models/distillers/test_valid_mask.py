@@ -173,8 +173,7 @@ def test_one_mask_per_level_size():
                                              data['data_samples'])
     labels = stack_labels(data['data_samples'], ['loss_dist'])
     assert labels.shape == (2, 1, SIZE, SIZE)
-    items = list(
-        model.distill_head.loss_inputs(student, teacher, labels=labels))
+    items = list(model.loss_bank.loss_inputs(student, teacher, labels=labels))
     assert [i.teacher.shape[-1] for i in items] == [8, 4]  # layer1, layer4
     for item, stride in zip(items, (4, 8)):
         want = labels[:, 0, ::stride, ::stride] != 255

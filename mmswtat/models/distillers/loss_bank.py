@@ -41,7 +41,7 @@ def _build(cfgs: List[dict], multi: bool, where: str) -> nn.Module:
     return nn.ModuleList(modules) if multi else modules[0]
 
 
-class DistillHead(nn.Module):
+class LossBank(nn.Module):
     """Losses and connectors of a :class:`DistillSpec`, and their inputs.
 
     Holds ``distill_losses`` (``{loss: module}``, an ``nn.ModuleList`` per

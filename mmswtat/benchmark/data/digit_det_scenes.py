@@ -1,11 +1,11 @@
 """Digit scenes for detection: one box per digit, in COCO format.
 
-The same scenes as :mod:`mmswtat.datasets.digit_scenes` (real handwritten
+The same scenes as :mod:`mmswtat.benchmark.data.digit_scenes` (real handwritten
 digits from scikit-learn painted on its photographs, train and val from
 disjoint digit images, everything a function of ``seed``), larger and with
 more digits so that several FPN levels see objects, and annotated for
 detection: each digit's box is the tight box of its footprint (the pixels
-its ink covers, :class:`~mmswtat.datasets.digit_scenes.PlacedDigit`), its
+its ink covers, :class:`~mmswtat.benchmark.data.digit_scenes.PlacedDigit`), its
 class the digit (10 classes, :data:`DIGIT_DET_CLASSES`). Digits overlap
 little (``max_overlap``), so every box shows most of its digit. Layout::
 

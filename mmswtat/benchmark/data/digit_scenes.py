@@ -17,7 +17,7 @@ so mmseg's VOC loaders read it (``BaseSegDataset`` with the VOC suffixes and
 
 The scene itself (:func:`compose_scene`: photo crop, digits, noise, and the
 :class:`PlacedDigit` records of what was painted where) is shared with the
-detection scenes of :mod:`mmswtat.datasets.digit_det_scenes`, which
+detection scenes of :mod:`mmswtat.benchmark.data.digit_det_scenes`, which
 annotate the same records with boxes instead of a label map.
 """
 import os

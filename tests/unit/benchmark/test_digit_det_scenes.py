@@ -10,14 +10,14 @@ import warnings
 import numpy as np
 import pytest
 
-from mmswtat.datasets.digit_det_scenes import (DIGIT_DET_CLASSES,
-                                               DigitDetSettings, FpnLevels,
-                                               assign_levels,
-                                               warn_empty_levels,
-                                               write_digit_detection)
-from mmswtat.datasets.digit_scenes import (DigitSceneSettings, iter_composed,
-                                           load_sources, split_digits,
-                                           upscale_digit)
+from mmswtat.benchmark.data.digit_det_scenes import (DIGIT_DET_CLASSES,
+                                                     DigitDetSettings,
+                                                     FpnLevels, assign_levels,
+                                                     warn_empty_levels,
+                                                     write_digit_detection)
+from mmswtat.benchmark.data.digit_scenes import (DigitSceneSettings,
+                                                 iter_composed, load_sources,
+                                                 split_digits, upscale_digit)
 
 TINY = DigitDetSettings(num_train=12, num_val=6, seed=5)
 #: P3..P5 with anchors 2x the stride: the defaults reach all three.

@@ -19,7 +19,7 @@ class _Dataset:
 
 
 def test_empty_dataset_names_root_and_split():
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     with pytest.raises(
             ValueError,
             match="train dataset .*data_root='data/"
@@ -68,7 +68,7 @@ def test_runner_names_a_missing_split_file_and_missing_labels(voc, tmp_path):
             match='train dataset .*nope.txt'
             '.*cannot be read.*Check train_dataloader.dataset'):
         DistillRunner.build_dataloader(loader)
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     items = [
         dict(
             img_path=osp.join(voc, 'JPEGImages', 'x.jpg'),
@@ -84,7 +84,7 @@ def test_runner_names_a_missing_split_file_and_missing_labels(voc, tmp_path):
 def test_image_label_size_mismatch_names_the_first_pair(tmp_path):
     from PIL import Image
 
-    from mmswtat.datasets.checks import check_dataset
+    from mmswtat.engine.data_checks import check_dataset
     items = []
     for i, (a, b) in enumerate([(16, 16), (16, 12), (8, 9)]):
         img, seg = tmp_path / f'{i}.jpg', tmp_path / f'{i}.png'
