@@ -29,8 +29,10 @@
 #   on none: 6 is the largest weight that held on every seed.
 #   Over 5 seeds at 6 (docs/detection/table5): +4.68 +- 0.32 bbox mAP paired
 #   over the undistilled student, above CWD (+4.28), PKD (+3.90) and
-#   FitNet (+2.46) at their best weights. The attention is not what helps:
-#   window 1 (no attention) scored 6.5 against 5.7 on seed 0 at 6.
+#   FitNet (+2.46) at their best weights. Most of the gain is the
+#   standardisation: window 1 (no attention) at 6 gained as much on 4 of 5
+#   seeds but diverged on the fifth (docs/detection/window1: +3.72 +- 2.67),
+#   so the windows stay.
 #
 # `swtat_fpn_paper` is the paper's raw form the configs used to ship (raw
 # FPN maps, fixed 8x8 windows, patch merging to <= 1024 tokens, 0.2 per
