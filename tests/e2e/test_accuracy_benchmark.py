@@ -529,3 +529,18 @@ def test_a_diverged_run_scores_zero_and_the_table_goes_on(
     assert kd['diverged'] == {
         '0': "task losses ['loss_ce'] not finite at iteration 1"
     }
+
+
+def test_reuse_of_other_settings_is_one_line_before_any_work(tmp_path):
+    path = tmp_path / 'other.json'
+    path.write_text(json.dumps(dict(meta=dict(settings={}), runs=[])))
+    with pytest.raises(
+            SystemExit,
+            match=r'^accuracy_benchmark.py: error: '
+            r'--reuse .*other.json: made with other settings'):
+        _tool().main([
+            '--quick', '--methods', 'none', '--reuse',
+            str(path), '--out-dir',
+            str(tmp_path / 'o')
+        ])
+    assert not (tmp_path / 'o').exists() or not any((tmp_path / 'o').iterdir())

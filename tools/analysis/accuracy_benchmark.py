@@ -32,8 +32,9 @@ from mmswtat.benchmark.accuracy import (DEFAULT_METHODS, baseline_grid,
 # yapf: disable
 from mmswtat.benchmark.accuracy.bench import (WEIGHT_FACTORS, best_settings,
                                               check_grid, load_report,
-                                              run_merge, shard_grid,
-                                              table_grid, with_knobs)
+                                              reusable_runs, run_merge,
+                                              shard_grid, table_grid,
+                                              with_knobs)
 # yapf: enable
 from mmswtat.benchmark.accuracy.det_configs import DET_METHODS
 from mmswtat.benchmark.accuracy.det_settings import (det_quick_settings,
@@ -390,6 +391,11 @@ def _main(argv=None) -> dict:
         raise SystemExit('accuracy_benchmark.py: error: --structure-sweep '
                          'is a sweep option; add --sweep')
     check_reports(args.out_dir, 'sweep' if args.sweep else 'table', args.force)
+    if args.reuse and not merge:  # before any data or teacher is made
+        try:
+            reusable_runs(args.reuse, s)
+        except ValueError as e:
+            raise SystemExit(f'accuracy_benchmark.py: error: {e}') from None
     cache = args.cache_dir or os.path.join(args.out_dir, 'cache')
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if merge:
