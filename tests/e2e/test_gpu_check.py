@@ -38,8 +38,8 @@ def test_without_a_gpu_it_says_so_and_exits_0(tmp_path):
 def test_commands_are_valid_and_cover_the_checks(tmp_path, monkeypatch):
     # The commands are for a GPU machine: parse them as there (the tool
     # refuses --device cuda where no GPU is available).
-    import mmswtat.benchmark
-    monkeypatch.setattr(mmswtat.benchmark, 'check_device', lambda d: d)
+    import mmswtat.benchmark.options
+    monkeypatch.setattr(mmswtat.benchmark.options, 'check_device', lambda d: d)
     proc = run_script('--print', out=tmp_path)
     assert proc.returncode == 0, proc.stderr
     steps = {}
