@@ -10,7 +10,7 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -55,13 +55,14 @@ def _format_once(cfg):
     return out
 
 
-def _runner_run(cfg, train: bool = True) -> Dict[str, float]:
+def _runner_run(cfg, train: bool = True) -> Dict[str, Any]:
     """Train (optionally) and test one config; returns test metrics,
     ``s_per_it`` (training wall time per iteration) and ``cpu_s_per_it``
-    (its CPU time)."""
+    (its CPU time), or, where training diverged, ``diverged`` (the reason)
+    and no metrics."""
     from mmengine.runner import Runner
     runner = Runner.from_cfg(_format_once(cfg))
-    out: Dict[str, float] = {}
+    out: Dict[str, Any] = {}
     if train:
         start, cpu = time.time(), time.process_time()
         try:
